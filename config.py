@@ -1,0 +1,149 @@
+"""feedsvc configuration.
+
+Every setting is declared once, here, with its default. Any of them can be
+overridden by an environment variable named ``FEEDSVC_<NAME>``; the value is
+converted to the type of the default (bool: 1/true/yes/on, tuple: comma list).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+ENV_PREFIX = "FEEDSVC_"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or cannot be understood."""
+
+
+class Config:
+    # Flask's own setting; production refuses to start without one.
+    SECRET_KEY: str = ""
+    # Empty means SQLite in the instance folder (filled in by create_app).
+    DATABASE_URL: str = ""
+    # Absolute base for links in feeds, e.g. https://feeds.example.org
+    BASE_URL: str = "http://127.0.0.1:5000"
+    SITE_TITLE: str = "feedsvc"
+    SITE_DESCRIPTION: str = "Posts and the feeds they came from."
+    SITE_AUTHOR: str = "feedsvc"
+
+    # Fetching upstream feeds.
+    FETCH_TIMEOUT: float = 20.0
+    FETCH_MAX_BYTES: int = 10 * 1024 * 1024
+    FETCH_MAX_REDIRECTS: int = 5
+    FETCH_ALLOW_PRIVATE: bool = False
+    FETCH_ALLOW_HOSTS: tuple[str, ...] = ()
+    FETCH_MIN_INTERVAL: int = 300
+    FETCH_MAX_INTERVAL: int = 86400
+    FETCH_DEFAULT_INTERVAL: int = 3600
+    FETCH_MAX_BACKOFF: int = 86400
+    FETCH_HISTORY_DAYS: int = 30
+
+    # Text derived from posts.
+    SUMMARY_LENGTH: int = 300
+
+    # Published feeds.
+    FEED_PAGE_SIZE: int = 25
+    FEED_MAX_PAGE_SIZE: int = 100
+    FEED_MAX_AGE: int = 300
+
+    # Site pages.
+    SITE_PAGE_SIZE: int = 20
+
+    # Scheduler.
+    DISPATCH_SECONDS: int = 5
+    WORKER_THREADS: int = 8
+    LEASE_SECONDS: int = 300
+    # Run the scheduler inside `feedsvc serve` (the development server).
+    EMBEDDED_SCHEDULER: bool = True
+
+    TESTING: bool = False
+    DEBUG: bool = False
+
+    @classmethod
+    def settings(cls) -> dict[str, Any]:
+        """The class's settings, then environment overrides applied."""
+        values = {
+            name: getattr(cls, name)
+            for name in dir(cls)
+            if name.isupper() and not name.startswith("_")
+        }
+        for name, default in list(values.items()):
+            raw = os.environ.get(ENV_PREFIX + name)
+            if raw is not None:
+                values[name] = convert(name, raw, default)
+        return values
+
+    @classmethod
+    def validate(cls, values: dict[str, Any]) -> None:
+        if values["FEED_PAGE_SIZE"] < 1 or values["FEED_MAX_PAGE_SIZE"] < 1:
+            raise ConfigError("FEEDSVC_FEED_PAGE_SIZE and FEED_MAX_PAGE_SIZE must be positive")
+        if values["FETCH_MIN_INTERVAL"] > values["FETCH_MAX_INTERVAL"]:
+            raise ConfigError("FEEDSVC_FETCH_MIN_INTERVAL is above FEEDSVC_FETCH_MAX_INTERVAL")
+
+
+class DevelopmentConfig(Config):
+    SECRET_KEY = "dev-only-not-secret"
+    DEBUG = True
+    # A developer adds feeds served on their own machine.
+    FETCH_ALLOW_PRIVATE = True
+
+
+class TestingConfig(Config):
+    SECRET_KEY = "testing"
+    TESTING = True
+    FETCH_ALLOW_PRIVATE = True
+    FETCH_TIMEOUT = 5.0
+    EMBEDDED_SCHEDULER = False
+
+
+class ProductionConfig(Config):
+    EMBEDDED_SCHEDULER = False
+
+    @classmethod
+    def validate(cls, values: dict[str, Any]) -> None:
+        super().validate(values)
+        if not values["SECRET_KEY"]:
+            raise ConfigError("production needs FEEDSVC_SECRET_KEY set to a long random string")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def convert(name: str, raw: str, default: Any) -> Any:
+    """Turn an environment string into the type of the setting's default."""
+    try:
+        if isinstance(default, bool):
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        kind = type(default).__name__
+        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def load(name: str | None = None) -> dict[str, Any]:
+    """Settings for the named environment (default: $FEEDSVC_ENV or development)."""
+    env = name or os.environ.get(ENV_PREFIX + "ENV", "development")
+    try:
+        cls = CONFIGS[env]
+    except KeyError:
+        raise ConfigError(f"unknown FEEDSVC_ENV {env!r}; use one of {sorted(CONFIGS)}") from None
+    values = cls.settings()
+    cls.validate(values)
+    return values

@@ -1,0 +1,40 @@
+"""feedsvc: stores posts, ingests upstream feeds, publishes Atom, RSS and JSON feeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# templates/ sits beside the package, at the project's top level.
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(test_config: dict[str, Any] | None = None, env: str | None = None) -> Flask:
+    """Build the web app: configuration, database, blueprints and CLI.
+
+    The scheduler is never started here; see `feedsvc worker` and `feedsvc serve`.
+    """
+    from flask import Flask
+
+    import config
+    from feedsvc import web
+    from feedsvc.db import Database
+
+    app = Flask(__name__, template_folder=str(TEMPLATES), instance_relative_config=True)
+    settings = config.load(env)
+    if test_config:
+        settings.update(test_config)
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "feedsvc.db")
+    app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+
+    app.extensions["feedsvc.db"] = Database(app.config["DATABASE_URL"])
+    web.register(app)
+    return app

@@ -1,0 +1,238 @@
+"""Pure text work on post content: sanitize HTML, HTML to text, summaries, slugs.
+
+Nothing here does I/O; every function takes a string and returns one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+ELLIPSIS = "…"
+
+ALLOWED_TAGS = {
+    "a", "abbr", "acronym", "address", "article", "aside", "b", "bdi", "bdo", "blockquote",
+    "br", "caption", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "img", "ins", "kbd", "li", "mark", "ol", "p", "picture", "pre", "q", "rp", "rt", "ruby", "s",
+    "samp", "section", "small", "source", "span", "strike", "strong", "sub", "summary", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr",
+    "audio", "video", "track",
+}  # fmt: skip
+
+ALLOWED_ATTRIBUTES = {
+    "*": {"title", "lang", "dir"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height", "srcset", "sizes", "loading"},
+    "source": {"src", "srcset", "type", "media", "sizes"},
+    "audio": {"src", "controls", "preload"},
+    "video": {"src", "controls", "preload", "poster", "width", "height"},
+    "track": {"src", "kind", "srclang", "label"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "time": {"datetime"},
+    "td": {"colspan", "rowspan", "headers"},
+    "th": {"colspan", "rowspan", "headers", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "reversed", "type"},
+    "abbr": {"title"},
+}
+
+URL_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+SRCSET_ATTRIBUTES = {"srcset"}
+# Removed with everything inside them, not just unwrapped.
+DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "iframe", "object", "embed"}
+LINK_REL = "noopener noreferrer nofollow"
+
+_BLOCK_TAGS = {
+    "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt",
+    "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "ol", "p", "pre",
+    "section", "summary", "table", "td", "th", "tr", "ul",
+}  # fmt: skip
+_SKIP_TEXT_TAGS = {"script", "style", "noscript", "template", "head", "title"}
+_WHITESPACE = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
+# Characters XML 1.0 forbids; feeds containing them are rejected by parsers.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def strip_xml_illegal(text: str) -> str:
+    return _XML_ILLEGAL.sub("", text)
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """Make upstream HTML safe to embed: an explicit allowlist, absolute URLs,
+    rel=noopener on links, and 1×1 tracking images removed."""
+    if not fragment:
+        return ""
+
+    def filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in URL_ATTRIBUTES:
+            return absolute_url(value, base_url)
+        if attribute in SRCSET_ATTRIBUTES:
+            return _absolute_srcset(value, base_url)
+        return value
+
+    cleaned = nh3.clean(
+        strip_xml_illegal(fragment),
+        tags=ALLOWED_TAGS,
+        clean_content_tags=DROP_WITH_CONTENT,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=filter_attribute,
+        url_schemes=URL_SCHEMES,
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+    return _remove_tracking_pixels(cleaned)
+
+
+def absolute_url(value: str, base_url: str | None) -> str | None:
+    """Resolve a URL against the base; None (attribute dropped) for unsafe schemes."""
+    value = value.strip()
+    if not value:
+        return None
+    resolved = urljoin(base_url, value) if base_url else value
+    scheme = urlsplit(resolved).scheme.lower()
+    if scheme and scheme not in URL_SCHEMES:
+        return None
+    return resolved
+
+
+def _absolute_srcset(value: str, base_url: str | None) -> str | None:
+    candidates = []
+    for candidate in value.split(","):
+        parts = candidate.strip().split(None, 1)
+        if not parts:
+            continue
+        url = absolute_url(parts[0], base_url)
+        if url is None:
+            continue
+        candidates.append(" ".join([url, *parts[1:]]))
+    return ", ".join(candidates) or None
+
+
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_DIMENSION = re.compile(r'\b(width|height)="\s*(\d+)(?:px)?\s*"', re.IGNORECASE)
+
+
+def _remove_tracking_pixels(fragment: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        dims = {name.lower(): int(size) for name, size in _DIMENSION.findall(match.group(0))}
+        if dims and all(dims.get(name, 1) <= 1 for name in ("width", "height")):
+            return ""
+        return match.group(0)
+
+    return _IMG_TAG.sub(replace, fragment)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TEXT_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TEXT_TAGS:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Visible text of an HTML fragment, whitespace collapsed to single spaces."""
+    if not fragment:
+        return ""
+    if "<" not in fragment and "&" not in fragment:
+        return normalize_space(fragment)
+    parser = _TextExtractor()
+    parser.feed(fragment)
+    parser.close()
+    return normalize_space("".join(parser.parts))
+
+
+def normalize_space(text: str) -> str:
+    return _WHITESPACE.sub(" ", strip_xml_illegal(text)).strip()
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """Cut plain text to at most `limit` characters (ellipsis included), at a
+    sentence end when one falls late enough, else at a word boundary; never
+    mid-word. Text that fits is returned unchanged."""
+    text = normalize_space(text)
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ELLIPSIS[:limit]
+    room = text[: limit - 1]
+    # The cut is clean if it lands on a space or the next character is one.
+    if text[limit - 1].isspace():
+        cut = room
+    else:
+        space = room.rfind(" ")
+        cut = room[:space] if space > 0 else ""
+    # Prefer ending on a sentence if that keeps most of the text.
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(cut + " ")]
+    if sentence_ends and sentence_ends[-1] >= len(cut) * 0.6:
+        return (cut + " ")[: sentence_ends[-1]].rstrip()
+    cut = cut.rstrip(" ,;:-–—")
+    return cut + ELLIPSIS if cut else ELLIPSIS
+
+
+def summarize(summary_html: str | None, content_html: str | None, limit: int) -> str:
+    """A plain-text summary: the entry's own summary when it is real text and not
+    just the start of the content, else text derived from the content."""
+    own = html_to_text(summary_html or "")
+    body = html_to_text(content_html or "")
+    text = own if len(own) >= 20 or not body else body
+    return truncate_text(text, limit)
+
+
+def slugify(text: str, max_length: int = 80) -> str:
+    """A URL slug: ASCII where possible, lower case, words joined by hyphens."""
+    normalized = unicodedata.normalize("NFKD", text)
+    ascii_text = normalized.encode("ascii", "ignore").decode("ascii").lower()
+    words = re.findall(r"[a-z0-9]+", ascii_text)
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_length:
+            break
+        slug = candidate
+    return slug or "post"
+
+
+_IMG_SRC = re.compile(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", re.IGNORECASE)
+
+
+def first_image(sanitized_html: str) -> str | None:
+    """The first image's URL in already sanitized HTML (attributes double-quoted)."""
+    match = _IMG_SRC.search(sanitized_html or "")
+    return html.unescape(match.group(1)) if match else None
+
+
+def content_hash(*parts: str | None) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update((part or "").encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()

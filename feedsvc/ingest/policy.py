@@ -1,0 +1,191 @@
+"""Pure decisions about a source: given its state and what a fetch brought,
+what to record and when to check it next.
+
+Nothing here touches the network, the database or the clock; `now` and the
+jitter are passed in, so every rule can be tested as a plain function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# What a refresh amounted to.
+OK = "ok"
+NOT_MODIFIED = "not_modified"
+ERROR = "error"
+GONE = "gone"
+THROTTLED = "throttled"
+REFUSED = "refused"
+
+FAILING_AFTER = 10
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    min_interval: int = 300
+    max_interval: int = 86400
+    default_interval: int = 3600
+    max_backoff: int = 86400
+
+
+@dataclass(frozen=True)
+class SourceState:
+    feed_url: str
+    error_count: int = 0
+    interval_override: int | None = None
+    hint_interval: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a fetch (and, for a 200, the parse) came to."""
+
+    status: int | None
+    final_url: str
+    permanent_redirect: bool = False
+    headers: Mapping[str, str] | None = None
+    # "timeout", "connection", "refused", "parse" …; None when all went well.
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: str
+    next_check_at: dt.datetime
+    error_count: int
+    error: str | None = None
+    # Set when the source's feed URL should change (a permanent redirect).
+    new_feed_url: str | None = None
+    store_entries: bool = False
+
+    @property
+    def failing(self) -> bool:
+        return self.error_count >= FAILING_AFTER
+
+
+def decide(
+    state: SourceState,
+    outcome: Outcome,
+    now: dt.datetime,
+    settings: ScheduleSettings,
+    *,
+    entry_times: Sequence[dt.datetime] = (),
+    jitter: float = 0.5,
+) -> Decision:
+    """The one rule book for a fetch's outcome.
+
+    `entry_times` are the publication times of the source's recent posts, for
+    the adaptive interval; `jitter` in [0, 1) spreads retries of many sources.
+    """
+    headers = outcome.headers or {}
+    if outcome.error_kind is None and outcome.status is not None:
+        if outcome.status == 410:
+            return Decision(GONE, now, state.error_count + 1, "the feed is gone (HTTP 410)")
+        if outcome.status in (200, 203, 226) or outcome.status == 304:
+            interval = success_interval(state, headers, now, settings, entry_times)
+            return Decision(
+                result=OK if outcome.status != 304 else NOT_MODIFIED,
+                next_check_at=now + dt.timedelta(seconds=interval),
+                error_count=0,
+                new_feed_url=(
+                    outcome.final_url
+                    if outcome.permanent_redirect and outcome.final_url != state.feed_url
+                    else None
+                ),
+                store_entries=outcome.status != 304,
+            )
+        if outcome.status in (429, 503):
+            retry_at = retry_after(headers.get("retry-after"), now)
+            backoff = now + dt.timedelta(seconds=backoff_seconds(state.error_count + 1,
+                                                                 settings, jitter))  # fmt: skip
+            next_check = max(retry_at, backoff) if retry_at else backoff
+            return Decision(
+                THROTTLED, next_check, state.error_count + 1,
+                f"the server asked us to slow down (HTTP {outcome.status})",
+            )  # fmt: skip
+
+    errors = state.error_count + 1
+    words = outcome.error or f"the server answered HTTP {outcome.status}"
+    result = REFUSED if outcome.error_kind == "refused" else ERROR
+    delay = backoff_seconds(errors, settings, jitter)
+    return Decision(result, now + dt.timedelta(seconds=delay), errors, words)
+
+
+def backoff_seconds(errors: int, settings: ScheduleSettings, jitter: float) -> int:
+    """Exponential backoff from the minimum interval, jittered ±25 %, capped."""
+    base = settings.min_interval * (2 ** min(max(errors - 1, 0), 30))
+    spread = 0.75 + 0.5 * min(max(jitter, 0.0), 0.999)
+    return int(min(base * spread, settings.max_backoff))
+
+
+def success_interval(
+    state: SourceState,
+    headers: Mapping[str, str],
+    now: dt.datetime,
+    settings: ScheduleSettings,
+    entry_times: Sequence[dt.datetime] = (),
+) -> int:
+    """Seconds until the next check of a healthy feed."""
+    if state.interval_override:
+        return max(state.interval_override, 60)
+    interval = observed_interval(entry_times, now, settings)
+    hints = [h for h in (state.hint_interval, cache_lifetime(headers, now)) if h]
+    if hints:
+        # A feed's own hint says "not more often than this".
+        interval = max(interval, max(hints))
+    return min(max(interval, settings.min_interval), settings.max_interval)
+
+
+def observed_interval(
+    entry_times: Sequence[dt.datetime], now: dt.datetime, settings: ScheduleSettings
+) -> int:
+    """The average gap between entries over the last week."""
+    if not entry_times:
+        return settings.default_interval
+    recent = [t for t in entry_times if now - WEEK <= t <= now]
+    if not recent:
+        return settings.max_interval
+    return int(WEEK.total_seconds() / len(recent))
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def cache_lifetime(headers: Mapping[str, str], now: dt.datetime) -> int | None:
+    """Seconds the response may be cached, from Cache-Control or Expires."""
+    control = headers.get("cache-control", "")
+    match = _MAX_AGE.search(control)
+    if match:
+        return int(match.group(1))
+    expires = _http_date(headers.get("expires"))
+    if expires and expires > now:
+        return int((expires - now).total_seconds())
+    return None
+
+
+def retry_after(value: str | None, now: dt.datetime) -> dt.datetime | None:
+    """Retry-After as a time: delta seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return now + dt.timedelta(seconds=int(value))
+    return _http_date(value)
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)

@@ -1,0 +1,256 @@
+"""Store parsed entries as posts: insert the new, update the changed, keep the rest.
+
+Runs inside the caller's transaction (one per source). Inserts use
+ON CONFLICT DO NOTHING on (source, entry key), so two overlapping refreshes of
+one source can neither fail nor double a post: the unique constraint decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from feedsvc import content
+from feedsvc.ingest.parse import ParsedEntry
+from feedsvc.models import Post, Source, Tag, new_uid, post_tags
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StoreReport:
+    new: int = 0
+    updated: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    """An entry turned into the columns of a post."""
+
+    key: str
+    values: dict[str, Any]
+    tags: tuple[str, ...]
+
+
+def prepare(entry: ParsedEntry, base_url: str, summary_length: int) -> PreparedPost:
+    base = entry.link or base_url
+    body = content.sanitize_html(entry.content_html, base)
+    summary = content.summarize(entry.summary_html, entry.content_html, summary_length)
+    title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
+    enclosures = [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures]
+    image = content.first_image(body) or next(
+        (e.url for e in entry.enclosures if e.type.startswith("image/")), None
+    )
+    digest = content.content_hash(
+        title, body, summary, entry.link, entry.author, "|".join(entry.tags),
+        repr(enclosures),
+    )  # fmt: skip
+    return PreparedPost(
+        key=entry.key,
+        values={
+            "title": title,
+            "slug": content.slugify(title),
+            "link": entry.link,
+            "author": entry.author,
+            "summary": summary,
+            "content": body,
+            "content_hash": digest,
+            "image_url": image,
+            "enclosures": enclosures,
+            "published": entry.published,
+            "updated": entry.updated,
+        },
+        tags=entry.tags,
+    )
+
+
+def store_entries(
+    session: Session,
+    source: Source,
+    entries: Sequence[ParsedEntry],
+    now: dt.datetime,
+    summary_length: int,
+) -> StoreReport:
+    base = source.site_url or source.feed_url
+    prepared: dict[str, PreparedPost] = {}
+    for entry in entries:
+        # A feed that repeats an id gets its first occurrence stored.
+        prepared.setdefault(entry.key, prepare(entry, base, summary_length))
+    if not prepared:
+        return StoreReport()
+
+    existing = _existing_by_key(session, source.id, list(prepared))
+    unmatched = [p for key, p in prepared.items() if key not in existing]
+    by_link = _existing_by_link(
+        session, source.id, [p.values["link"] for p in unmatched if p.values["link"]]
+    )
+
+    to_insert: list[PreparedPost] = []
+    updated = 0
+    for key, post in prepared.items():
+        match = existing.get(key)
+        rekey = False
+        if match is None and post.values["link"] in by_link:
+            # Same link, new id: the upstream changed its ids; keep one post.
+            match = by_link.pop(post.values["link"])
+            rekey = True
+        if match is None:
+            to_insert.append(post)
+        elif rekey or match[1] != post.values["content_hash"]:
+            _update_post(session, match[0], post, now, new_key=key if rekey else None)
+            updated += 1
+
+    new = _insert_posts(session, source.id, to_insert, now)
+    return StoreReport(new=new, updated=updated)
+
+
+def _existing_by_key(
+    session: Session, source_id: int, keys: list[str]
+) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(
+            select(Post.entry_key, Post.id, Post.content_hash).where(
+                Post.source_id == source_id, Post.entry_key.in_(chunk)
+            )
+        )
+        for key, post_id, digest in rows:
+            found[key] = (post_id, digest)
+    return found
+
+
+def _existing_by_link(
+    session: Session, source_id: int, links: list[str]
+) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(links):
+        rows = session.execute(
+            select(Post.link, Post.id, Post.content_hash).where(
+                Post.source_id == source_id, Post.link.in_(chunk)
+            )
+        )
+        for link, post_id, digest in rows:
+            found.setdefault(link, (post_id, digest))
+    return found
+
+
+def _insert_posts(
+    session: Session, source_id: int, posts: list[PreparedPost], now: dt.datetime
+) -> int:
+    if not posts:
+        return 0
+    rows = []
+    for post in posts:
+        values = dict(post.values)
+        published = values.pop("published") or values["updated"] or now
+        updated = values.pop("updated") or published
+        rows.append(
+            {
+                **values,
+                "uid": new_uid(),
+                "source_id": source_id,
+                "entry_key": post.key,
+                "published_at": published,
+                "updated_at": updated,
+                "created_at": now,
+                "modified_at": now,
+                "hidden": False,
+                "popular_excluded": False,
+            }
+        )
+    table = Post.__table__
+    statement = _insert_ignoring_duplicates(session).returning(table.c.id, table.c.entry_key)
+    inserted = session.execute(statement, rows).all()
+    tags_by_key = {post.key: post.tags for post in posts}
+    _set_tags(session, [(post_id, tags_by_key[key]) for post_id, key in inserted], replace=False)
+    return len(inserted)
+
+
+def _insert_ignoring_duplicates(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(Post.__table__).on_conflict_do_nothing(
+            index_elements=["source_id", "entry_key"]
+        )
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(Post.__table__).on_conflict_do_nothing(
+            index_elements=["source_id", "entry_key"]
+        )
+    return insert(Post.__table__)
+
+
+def _update_post(
+    session: Session, post_id: int, post: PreparedPost, now: dt.datetime, new_key: str | None
+) -> None:
+    values = dict(post.values)
+    published = values.pop("published")
+    updated = values.pop("updated")
+    values["updated_at"] = updated or now
+    values["modified_at"] = now
+    if published:
+        values["published_at"] = published
+    if new_key:
+        values["entry_key"] = new_key
+    session.execute(update(Post).where(Post.id == post_id).values(**values))
+    _set_tags(session, [(post_id, post.tags)], replace=True)
+
+
+def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """Ids of the tags with these names, creating the missing ones."""
+    names = list(names)
+    by_slug: dict[str, str] = {}
+    for name in names:
+        slug = content.slugify(name, max_length=100)
+        if name and slug != "post":
+            by_slug.setdefault(slug, name[:200])
+    if not by_slug:
+        return {}
+    ids: dict[str, int] = {}
+    for slug, tag_id in session.execute(select(Tag.slug, Tag.id).where(Tag.slug.in_(by_slug))):
+        ids[slug] = tag_id
+    for slug, name in by_slug.items():
+        if slug not in ids:
+            nested = session.begin_nested()
+            tag = Tag(slug=slug, name=name)
+            session.add(tag)
+            try:
+                session.flush()
+                nested.commit()
+                ids[slug] = tag.id
+            except Exception:
+                # Another refresh created it a moment ago.
+                nested.rollback()
+                ids[slug] = session.execute(select(Tag.id).where(Tag.slug == slug)).scalar_one()
+    by_name = {name: content.slugify(name, max_length=100) for name in names}
+    return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
+
+
+def _set_tags(
+    session: Session, post_tag_names: list[tuple[int, tuple[str, ...]]], replace: bool
+) -> None:
+    all_names = {name for _, names in post_tag_names for name in names}
+    ids = tag_ids(session, all_names)
+    if replace:
+        post_ids = [post_id for post_id, _ in post_tag_names]
+        session.execute(delete(post_tags).where(post_tags.c.post_id.in_(post_ids)))
+    rows = [
+        {"post_id": post_id, "tag_id": tag_id}
+        for post_id, names in post_tag_names
+        for tag_id in dict.fromkeys(ids[n] for n in names if n in ids)
+    ]
+    if rows:
+        session.execute(insert(post_tags), rows)
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]

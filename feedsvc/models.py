@@ -1,0 +1,291 @@
+"""SQLAlchemy models: the tables and nothing else.
+
+Times are stored as naive UTC and come back timezone-aware (UTC), on SQLite and
+PostgreSQL alike. Duplicates are stopped by unique constraints, not by Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+# Source states an admin sets; "failing" is derived from error_count.
+SOURCE_ACTIVE = "active"
+SOURCE_PAUSED = "paused"
+SOURCE_GONE = "gone"
+
+# How a source's posts are republished.
+MODE_FULL = "full"
+MODE_SUMMARY = "summary"
+MODE_LINK = "link"
+
+post_tags = Table(
+    "post_tags",
+    Base.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+source_tags = Table(
+    "source_tags",
+    Base.metadata,
+    Column("source_id", ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_due", "status", "next_check_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    site_url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The upstream feed's own id and updated time, for atom:source.
+    upstream_id: Mapped[str | None] = mapped_column(String(2048))
+    upstream_updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    status: Mapped[str] = mapped_column(String(20), default=SOURCE_ACTIVE)
+    mode: Mapped[str] = mapped_column(String(20), default=MODE_FULL)
+    # An admin's fixed interval in seconds; wins over the adaptive schedule.
+    interval_override: Mapped[int | None] = mapped_column(Integer)
+    # The feed's own hint (ttl, sy:updatePeriod, max-age) in seconds.
+    hint_interval: Mapped[int | None] = mapped_column(Integer)
+
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+
+    next_check_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    # A worker's claim: nobody else refreshes this source until lease_until.
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="selectin")
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.feed_url
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("source_id", "entry_key", name="uq_posts_source_entry"),
+        Index("ix_posts_published", "published_at", "id"),
+        Index("ix_posts_source_published", "source_id", "published_at"),
+        Index("ix_posts_source_link", "source_id", "link"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable forever: the feed entry id is urn:uuid:<uid>.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    # The upstream entry's id, else its link, else a content hash; local posts: "local:<uid>".
+    entry_key: Mapped[str] = mapped_column(String(1024))
+
+    title: Mapped[str] = mapped_column(Text, default="")
+    slug: Mapped[str] = mapped_column(String(200), default="")
+    link: Mapped[str | None] = mapped_column(String(2048))
+    author: Mapped[str | None] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    enclosures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When we first stored it and when we last changed it.
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    popular_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    source: Mapped[Source | None] = relationship(lazy="joined")
+    tags: Mapped[list[Tag]] = relationship(secondary=post_tags, lazy="selectin")
+
+    @property
+    def is_local(self) -> bool:
+        return self.entry_key.startswith("local:")
+
+
+class FetchAttempt(Base):
+    __tablename__ = "fetch_attempts"
+    __table_args__ = (Index("ix_fetch_attempts_source_started", "source_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str] = mapped_column(String(2048))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    # ok, not_modified, error, gone, refused, throttled
+    outcome: Mapped[str] = mapped_column(String(20))
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    new_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class PostViewDay(Base):
+    """Views of one post on one UTC day: a counter, never a row per view."""
+
+    __tablename__ = "post_views"
+    __table_args__ = (Index("ix_post_views_day_post", "day", "post_id"),)
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PostViewTotal(Base):
+    """All-time views per post, so the `all` ranking never sums every day."""
+
+    __tablename__ = "post_view_totals"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class ViewVisitor(Base):
+    """Who has been counted today: a keyed hash, never an address. Pruned daily."""
+
+    __tablename__ = "view_visitors"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    visitor: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class WorkerHeartbeat(Base):
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    beat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Counter(Base):
+    """Named counters, e.g. the content version that keys feed render caches."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class HubPing(Base):
+    """A WebSub publish notification waiting to be sent (or retried)."""
+
+    __tablename__ = "hub_pings"
+    __table_args__ = (UniqueConstraint("hub", "topic", name="uq_hub_pings_hub_topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hub: Mapped[str] = mapped_column(String(2048))
+    topic: Mapped[str] = mapped_column(String(2048))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # sha256 of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

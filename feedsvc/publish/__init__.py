@@ -1,0 +1,1 @@
+"""Publishing: posts out as feeds."""

@@ -1,0 +1,52 @@
+"""Posts to feed entries: which fields a published entry carries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from feedsvc.models import MODE_FULL, Post
+from feedsvc.posts import post_path
+from feedsvc.publish.feeds import Enclosure, FeedEntry, Origin
+
+
+def entry_id(post: Post) -> str:
+    """Stable forever: made from the post's uid, never from its title or URL."""
+    return uuid.UUID(hex=post.uid).urn
+
+
+def feed_entry(post: Post, base_url: str, *, full: bool) -> FeedEntry:
+    source = post.source
+    # A source set to summary or link mode never has its full text republished.
+    full_allowed = full and (source is None or source.mode == MODE_FULL)
+    origin = None
+    if source is not None:
+        origin = Origin(
+            feed_url=source.feed_url,
+            title=source.display_title,
+            site_url=source.site_url,
+            feed_id=source.upstream_id,
+            updated=source.upstream_updated,
+        )
+    return FeedEntry(
+        id=entry_id(post),
+        title=post.title,
+        url=base_url + post_path(post),
+        published=post.published_at,
+        updated=post.updated_at,
+        summary=post.summary,
+        content_html=post.content if full_allowed else None,
+        original_url=post.link,
+        authors=(post.author,) if post.author else (),
+        categories=tuple(tag.name for tag in post.tags),
+        enclosures=tuple(
+            Enclosure(url=e["url"], type=e.get("type", ""), length=int(e.get("length") or 0))
+            for e in post.enclosures or []
+        ),
+        image=post.image_url,
+        origin=origin,
+    )
+
+
+def feed_entries(posts: Iterable[Post], base_url: str, *, full: bool) -> list[FeedEntry]:
+    return [feed_entry(post, base_url, full=full) for post in posts]

@@ -1,0 +1,56 @@
+"""A feedgen entry extension for what feedgen 1.0 gets wrong or leaves out:
+entry links keep their rel in Atom, and a republished entry's origin is a full
+atom:source (id, title, links, updated) or RSS <source url>."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from lxml import etree
+
+NAMESPACE = "feedsvc"
+
+
+class FeedsvcFeedExtension(BaseExtension):
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+
+class FeedsvcEntryExtension(BaseEntryExtension):
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+        self.origin: Any = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        # feedgen builds Atom with unqualified names under a default namespace.
+        for old in entry.findall("link"):
+            entry.remove(old)
+        for link in self.links:
+            etree.SubElement(entry, "link", link)
+        if self.origin is not None:
+            source = etree.SubElement(entry, "source")
+            origin = self.origin
+            if origin.feed_id:
+                etree.SubElement(source, "id").text = origin.feed_id
+            etree.SubElement(source, "title").text = origin.title
+            if origin.site_url:
+                etree.SubElement(source, "link", {"rel": "alternate", "href": origin.site_url})
+            etree.SubElement(source, "link", {"rel": "self", "href": origin.feed_url})
+            if origin.updated:
+                etree.SubElement(source, "updated").text = _rfc3339(origin.updated)
+        return entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        if self.origin is not None:
+            source = etree.SubElement(item, "source", {"url": self.origin.feed_url})
+            source.text = self.origin.title
+        return item
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

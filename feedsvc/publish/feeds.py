@@ -1,0 +1,232 @@
+"""Render a list of entries as Atom 1.0, RSS 2.0 or JSON Feed 1.1. Pure.
+
+Input is plain values (`FeedSpec`, `FeedEntry`), never ORM rows; output is bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from feedgen.feed import FeedGenerator
+
+from feedsvc import __version__
+from feedsvc.content import strip_xml_illegal
+from feedsvc.publish import feedgen_ext
+
+GENERATOR = "feedsvc"
+ATOM = "atom"
+RSS = "rss"
+JSON = "json"
+FORMATS = (ATOM, RSS, JSON)
+CONTENT_TYPES = {
+    ATOM: "application/atom+xml; charset=utf-8",
+    RSS: "application/rss+xml; charset=utf-8",
+    JSON: "application/feed+json; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The upstream feed a republished entry came from."""
+
+    feed_url: str
+    title: str
+    site_url: str | None = None
+    feed_id: str | None = None
+    updated: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str = ""
+    length: int = 0
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    id: str
+    title: str
+    url: str
+    published: dt.datetime
+    updated: dt.datetime
+    summary: str
+    # None in summary feeds.
+    content_html: str | None = None
+    original_url: str | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    image: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    id: str
+    title: str
+    subtitle: str
+    self_url: str
+    alternate_url: str
+    updated: dt.datetime
+    author: str
+    language: str = "en"
+    icon: str | None = None
+    logo: str | None = None
+    hubs: tuple[str, ...] = ()
+    # RFC 5005 paging links, by relation (first, next, previous, last).
+    paging: dict[str, str] = field(default_factory=dict)
+
+
+def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
+    if kind == JSON:
+        return render_json(spec, entries)
+    generator = _generator(spec, entries)
+    if kind == ATOM:
+        return bytes(generator.atom_str(pretty=False))
+    if kind == RSS:
+        return bytes(generator.rss_str(pretty=False))
+    raise ValueError(f"unknown feed format {kind!r}")
+
+
+def render_atom(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
+    return render(ATOM, spec, entries)
+
+
+def render_rss(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
+    return render(RSS, spec, entries)
+
+
+def _clean(text: str | None) -> str:
+    return strip_xml_illegal(text or "")
+
+
+def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
+    fg = FeedGenerator()
+    # RSS <author> must be an e-mail address; dc:creator carries names.
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension(
+        feedgen_ext.NAMESPACE, feedgen_ext.FeedsvcFeedExtension, feedgen_ext.FeedsvcEntryExtension
+    )
+    fg.id(spec.id)
+    fg.title(_clean(spec.title) or "feedsvc")
+    fg.subtitle(_clean(spec.subtitle) or _clean(spec.title) or "feedsvc")
+    fg.author({"name": _clean(spec.author) or "feedsvc"})
+    fg.link(href=spec.self_url, rel="self")
+    for hub in spec.hubs:
+        fg.link(href=hub, rel="hub")
+    for rel, href in spec.paging.items():
+        fg.link(href=href, rel=rel)
+    # Last: feedgen uses the last link as RSS's channel <link>.
+    fg.link(href=spec.alternate_url, rel="alternate", type="text/html")
+    fg.language(spec.language)
+    fg.updated(spec.updated)
+    fg.lastBuildDate(spec.updated)
+    fg.generator(GENERATOR, version=__version__)
+    if spec.icon:
+        fg.icon(spec.icon)
+    if spec.logo:
+        fg.logo(spec.logo)
+        fg.image(url=spec.logo, title=_clean(spec.title), link=spec.alternate_url)
+
+    for entry in entries:
+        fe = fg.add_entry(order="append")
+        fe.id(entry.id)
+        fe.guid(entry.id, permalink=False)
+        fe.title(_clean(entry.title) or "(untitled)")
+        fe.link(href=entry.url, rel="alternate", type="text/html")
+        links = [{"rel": "alternate", "type": "text/html", "href": entry.url}]
+        if entry.original_url and entry.original_url != entry.url:
+            links.append({"rel": "via", "href": entry.original_url})
+        links += [
+            {"rel": "enclosure", "href": e.url, "type": e.type or "application/octet-stream",
+             "length": str(e.length or 0)}
+            for e in entry.enclosures
+        ]  # fmt: skip
+        ext = getattr(fe, feedgen_ext.NAMESPACE)
+        ext.links = links
+        ext.origin = entry.origin
+        for name in entry.authors:
+            fe.author({"name": _clean(name)})
+        if entry.authors:
+            fe.dc.dc_creator([_clean(name) for name in entry.authors])
+        fe.published(entry.published)
+        fe.updated(entry.updated)
+        for term in entry.categories:
+            fe.category(term=_clean(term))
+        if entry.summary:
+            fe.summary(_clean(entry.summary))
+        if entry.content_html is not None:
+            fe.content(_clean(entry.content_html), type="html")
+        elif not entry.summary:
+            fe.description(_clean(entry.title))
+        if entry.enclosures:
+            # RSS allows one enclosure per item; Atom gets them all as links.
+            first = entry.enclosures[0]
+            fe.enclosure(
+                first.url, str(first.length or 0), first.type or "application/octet-stream"
+            )
+    return fg
+
+
+def render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+    document: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": spec.title,
+        "home_page_url": spec.alternate_url,
+        "feed_url": spec.self_url,
+        "description": spec.subtitle,
+        "language": spec.language,
+        "authors": [{"name": spec.author}],
+        "items": [_json_item(entry) for entry in entries],
+    }
+    if spec.icon:
+        document["favicon"] = spec.icon
+    if spec.logo:
+        document["icon"] = spec.logo
+    if spec.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in spec.hubs]
+    if "next" in spec.paging:
+        document["next_url"] = spec.paging["next"]
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _json_item(entry: FeedEntry) -> dict[str, object]:
+    item: dict[str, object] = {
+        "id": entry.id,
+        "url": entry.url,
+        "title": entry.title,
+        "summary": entry.summary,
+        "date_published": _rfc3339(entry.published),
+        "date_modified": _rfc3339(entry.updated),
+    }
+    if entry.content_html is not None:
+        item["content_html"] = entry.content_html
+    else:
+        item["content_text"] = entry.summary
+    if entry.original_url:
+        item["external_url"] = entry.original_url
+    if entry.authors:
+        item["authors"] = [{"name": name} for name in entry.authors]
+    if entry.categories:
+        item["tags"] = list(entry.categories)
+    if entry.image:
+        item["image"] = entry.image
+    if entry.enclosures:
+        item["attachments"] = [
+            {"url": e.url, "mime_type": e.type or "application/octet-stream",
+             **({"size_in_bytes": e.length} if e.length else {})}
+            for e in entry.enclosures
+        ]  # fmt: skip
+    if entry.origin is not None:
+        item["_source"] = {"feed_url": entry.origin.feed_url, "title": entry.origin.title,
+                           "home_page_url": entry.origin.site_url}  # fmt: skip
+    return item
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,127 @@
+"""Source management: add, list and look up the upstream feeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from feedsvc.models import SOURCE_ACTIVE, Post, Source
+
+
+class SourceError(ValueError):
+    """A source cannot be added or found; the message says why."""
+
+
+class SourceExists(SourceError):
+    def __init__(self, source: Source) -> None:
+        super().__init__(f"a source with this feed URL exists already (id {source.id})")
+        self.source = source
+
+
+def normalize_feed_url(url: str) -> str:
+    """Check a feed URL is absolute http(s); return it without surrounding space."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SourceError(f"not an http(s) URL: {url!r}")
+    if len(url) > 2048:
+        raise SourceError("the URL is longer than 2048 characters")
+    return url
+
+
+def add_source(
+    session: Session,
+    feed_url: str,
+    now: dt.datetime,
+    *,
+    title: str = "",
+    site_url: str | None = None,
+    interval: int | None = None,
+) -> Source:
+    feed_url = normalize_feed_url(feed_url)
+    if interval is not None and interval < 60:
+        raise SourceError("the interval must be at least 60 seconds")
+    existing = session.scalar(select(Source).where(Source.feed_url == feed_url))
+    if existing is not None:
+        raise SourceExists(existing)
+    source = Source(
+        feed_url=feed_url,
+        title=title[:500],
+        site_url=site_url,
+        interval_override=interval,
+        next_check_at=now,
+        created_at=now,
+        error_count=0,
+    )
+    session.add(source)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise SourceExists(
+            session.scalars(select(Source).where(Source.feed_url == feed_url)).one()
+        ) from None
+    return source
+
+
+def list_sources(session: Session) -> list[tuple[Source, int]]:
+    """Every source with its post count, oldest first."""
+    counts = select(Post.source_id, func.count().label("posts")).group_by(Post.source_id).subquery()
+    rows = session.execute(
+        select(Source, func.coalesce(counts.c.posts, 0))
+        .outerjoin(counts, counts.c.source_id == Source.id)
+        .order_by(Source.id)
+    )
+    return [(source, int(count)) for source, count in rows]
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise SourceError(f"no source with id {source_id}")
+    return source
+
+
+def due_source_ids(session: Session, now: dt.datetime) -> list[int]:
+    return list(
+        session.scalars(
+            select(Source.id)
+            .where(Source.status == SOURCE_ACTIVE, Source.next_check_at <= now)
+            .order_by(Source.next_check_at)
+        )
+    )
+
+
+def claim_due_sources(
+    session: Session, now: dt.datetime, limit: int, owner: str, lease_seconds: int
+) -> list[int]:
+    """Lease up to `limit` due sources to `owner`.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers
+    never claim the same source; an expired lease (a dead worker) is fair game.
+    """
+    if limit <= 0:
+        return []
+    query = (
+        select(Source.id)
+        .where(
+            Source.status == SOURCE_ACTIVE,
+            Source.next_check_at <= now,
+            or_(Source.lease_until.is_(None), Source.lease_until < now),
+        )
+        .order_by(Source.next_check_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(Source)
+            .where(Source.id.in_(ids))
+            .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
+        )
+    return ids
