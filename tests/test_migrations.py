@@ -1,0 +1,43 @@
+"""The Alembic migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from feedsvc.db import Database
+from feedsvc.migrate import current
+from feedsvc.models import Base
+
+
+def test_migrations_match_models(db: Database) -> None:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_database_is_at_head(db: Database) -> None:
+    from alembic.script import ScriptDirectory
+
+    from feedsvc.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    assert current(db.engine) == head
+
+
+def test_unique_constraints_stop_duplicates(db: Database) -> None:
+    inspector = inspect(db.engine)
+    source_uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("sources")}
+    post_uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("posts")}
+    assert ("feed_url",) in source_uniques
+    assert ("source_id", "entry_key") in post_uniques
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
