@@ -210,8 +210,10 @@ def serve_command(host: str, port: int, scheduler: bool | None) -> None:
     embedded = app.config["EMBEDDED_SCHEDULER"] if scheduler is None else scheduler
     if embedded:
         start_embedded(_db(), app.config)
+    from werkzeug.serving import run_simple
+
     # No reloader: it would fork a second process and a second scheduler.
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
 def _configure_logging() -> None:
