@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from feedsvc.version import __version__
 
 if TYPE_CHECKING:
     from flask import Flask
+
+__all__ = ["TEMPLATES", "__version__", "create_app"]
 
 # templates/ sits beside the package, at the project's top level.
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
