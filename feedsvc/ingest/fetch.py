@@ -9,13 +9,16 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-from feedsvc import __version__
+from feedsvc.version import __version__
 
 USER_AGENT = f"feedsvc/{__version__} (feed fetcher)"
 ACCEPT = (
@@ -63,7 +66,7 @@ class FetchResult:
 
 
 class AddressRefused(Exception):
-    """The guard refused a URL; the message says why."""
+    """The guard refused a URL or an address; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class AddressGuard:
     """Refuses URLs that lead anywhere but the public internet over http(s).
 
     `allow_private` opens everything; `allow_hosts` opens given "host:port" pairs.
+    The check runs where the socket is opened (see `GuardedBackend`), on the
+    address actually connected to, so neither DNS nor a redirect gets round it.
     """
 
     allow_private: bool = False
@@ -82,44 +87,102 @@ class AddressGuard:
             raise AddressRefused(f"only http and https URLs are fetched, not {parts.scheme!r}")
         if not parts.hostname:
             raise AddressRefused("the URL has no host name")
-        if self.allow_private or self._host_allowed(parts.hostname, _port(parts)):
-            return
-        for address in _resolve(parts.hostname, _port(parts)):
-            self.check_address(address)
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range
+        except ValueError:
+            raise AddressRefused("the URL's port is not a valid number") from None
 
-    def check_connected(self, url: str, address: str | None) -> None:
-        """Check the address a connection actually reached."""
-        parts = urlsplit(url)
-        if address is None or self.allow_private:
-            return
-        if self._host_allowed(parts.hostname or "", _port(parts)):
-            return
-        self.check_address(address)
+    def allows_any(self, host: str, port: int) -> bool:
+        return self.allow_private or f"{host.lower()}:{port}" in self.allow_hosts
 
     def check_address(self, address: str) -> None:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        reason = non_public_reason(address)
+        if reason:
+            raise AddressRefused(f"{address} is {reason}, not a public address")
+
+
+def non_public_reason(address: str) -> str | None:
+    """Why an IP address is not on the public internet, or None if it is."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
-            raise AddressRefused(f"{address} is not a public address")
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip.teredo is not None:
+            ip = ip.teredo[1]
+    checks = (
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("carrier-grade NAT", ip in _CGNAT),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved or not ip.is_global),
+    )
+    return next((name for name, hit in checks if hit), None)
 
-    def _host_allowed(self, host: str, port: int) -> bool:
-        return f"{host.lower()}:{port}" in self.allow_hosts
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-def _port(parts: object) -> int:
-    port = parts.port  # type: ignore[attr-defined]
-    if port is not None:
-        return int(port)
-    return 443 if parts.scheme == "https" else 80  # type: ignore[attr-defined]
+class GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself and connects only to vetted addresses.
+
+    TLS still verifies the certificate for the host name: httpcore passes the
+    origin's host as SNI whatever address the socket reached.
+    """
+
+    def __init__(self, guard: AddressGuard) -> None:
+        self.guard = guard
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        if self.guard.allows_any(host, port):
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+        addresses = _resolve(host, port)
+        refusals = []
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                self.guard.check_address(address)
+            except AddressRefused as exc:
+                refusals.append(str(exc))
+                continue
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        if last_error is not None:
+            raise last_error
+        raise AddressRefused(f"{host} resolves to {'; '.join(refusals)}")
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        # httpx builds its pool without a way to pass a network backend; rebuild it.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(guard),
+        )
 
 
 def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise AddressRefused(f"cannot resolve {host}: {exc.strerror}") from None
-    return sorted({str(info[4][0]) for info in infos})
+    except (socket.gaierror, UnicodeError) as exc:
+        raise AddressRefused(f"cannot resolve {host}: {getattr(exc, 'strerror', exc)}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass(frozen=True)
@@ -133,7 +196,7 @@ class FetchSettings:
 
 
 class Fetcher:
-    """One pooled HTTP client, shared by every fetch in a process."""
+    """One pooled HTTP client, shared by every fetch in a process (thread-safe)."""
 
     def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
@@ -142,7 +205,9 @@ class Fetcher:
             allow_hosts=frozenset(h.lower() for h in self.settings.allow_hosts),
         )
         timeout = self.settings.timeout
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self.client = httpx.Client(
+            transport=GuardedTransport(self.guard, limits),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
             headers={
@@ -150,7 +215,6 @@ class Fetcher:
                 "Accept": ACCEPT,
                 "Accept-Encoding": "gzip, deflate",
             },
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             trust_env=False,
         )
 
@@ -188,23 +252,25 @@ class Fetcher:
                     f"the feed is larger than the {self.settings.max_bytes} byte limit",
                     started,
                 )  # fmt: skip
-            except httpx.TimeoutException:
-                return self._failure(url, current, TIMEOUT, "timed out", started)
-            except _DeadlineExceeded:
+            except _BadEncoding as exc:
+                return self._failure(url, current, CONNECTION, str(exc), started)
+            except (httpx.TimeoutException, _DeadlineExceeded):
                 return self._failure(
                     url, current, TIMEOUT,
-                    f"took longer than {self.settings.timeout:g} s in all", started,
+                    f"timed out (limit {self.settings.timeout:g} s)", started,
                 )  # fmt: skip
-            except httpx.InvalidURL as exc:
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 return self._failure(url, current, BAD_URL, f"invalid URL: {exc}", started)
             except httpx.HTTPError as exc:
-                kind = TLS if "SSL" in repr(exc) or "certificate" in str(exc) else CONNECTION
+                kind = TLS if _is_tls_error(exc) else CONNECTION
                 words = "TLS error" if kind == TLS else "could not connect"
                 return self._failure(url, current, kind, f"{words}: {_describe(exc)}", started)
+            except (ValueError, UnicodeError) as exc:
+                return self._failure(url, current, BAD_URL, f"invalid URL: {exc}", started)
 
             if status in REDIRECT_CODES and "location" in headers:
                 permanent = permanent and status in PERMANENT_REDIRECT_CODES
-                current = urljoin(current, headers["location"])
+                current = urljoin(current, headers["location"].strip())
                 continue
             return FetchResult(
                 url=url,
@@ -224,25 +290,13 @@ class Fetcher:
         self, url: str, headers: dict[str, str], deadline: float
     ) -> tuple[int, dict[str, str], bytes]:
         with self.client.stream("GET", url, headers=headers) as response:
-            stream = response.extensions.get("network_stream")
-            peer = stream.get_extra_info("server_addr") if stream is not None else None
-            self.guard.check_connected(url, peer[0] if peer else None)
             body = b""
             if response.status_code not in REDIRECT_CODES and response.status_code != 304:
-                body = self._read_capped(response.iter_bytes(), deadline)
+                encoding = response.headers.get("content-encoding", "").strip().lower()
+                body = read_capped(
+                    response.iter_raw(), encoding, self.settings.max_bytes, deadline
+                )
             return response.status_code, _lower_headers(response.headers), body
-
-    def _read_capped(self, chunks: Iterable[bytes], deadline: float) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            if size > self.settings.max_bytes:
-                raise _BodyTooLarge
-            if time.monotonic() > deadline:
-                raise _DeadlineExceeded
-            parts.append(chunk)
-        return b"".join(parts)
 
     def _failure(
         self, url: str, current: str, kind: str, words: str, started: float
@@ -253,12 +307,86 @@ class Fetcher:
         )  # fmt: skip
 
 
+def read_capped(
+    raw_chunks: Iterable[bytes], encoding: str, max_bytes: int, deadline: float
+) -> bytes:
+    """Read and decode a body, stopping as soon as it (compressed or not) passes
+    `max_bytes` or the deadline: a decompression bomb never inflates past the cap."""
+    decoder = _decoder(encoding)
+    parts: list[bytes] = []
+    size = 0
+    for chunk in raw_chunks:
+        if time.monotonic() > deadline:
+            raise _DeadlineExceeded
+        pending = chunk
+        while pending:
+            if decoder is None:
+                data, pending = pending, b""
+            else:
+                try:
+                    data = decoder.decompress(pending, max_bytes - size + 1)
+                except zlib.error as exc:
+                    raise _BadEncoding(f"the {encoding} body is corrupt: {exc}") from None
+                pending = decoder.unconsumed_tail
+            size += len(data)
+            if size > max_bytes:
+                raise _BodyTooLarge
+            parts.append(data)
+    if decoder is not None:
+        parts.append(decoder.flush())
+    return b"".join(parts)
+
+
+def _decoder(encoding: str) -> Any:
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        # "deflate" is zlib-wrapped by the spec, raw in many servers: accept both.
+        return _AnyDeflate()
+    raise _BadEncoding(f"unsupported content encoding {encoding!r}")
+
+
+class _AnyDeflate:
+    """zlib-wrapped deflate, falling back to raw deflate on the first chunk."""
+
+    def __init__(self) -> None:
+        self._inner = zlib.decompressobj(zlib.MAX_WBITS)
+        self._started = False
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._inner.unconsumed_tail
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if not self._started:
+            self._started = True
+            try:
+                return self._inner.decompress(data, max_length)
+            except zlib.error:
+                self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inner.decompress(data, max_length)
+
+    def flush(self) -> bytes:
+        return self._inner.flush()
+
+
 class _BodyTooLarge(Exception):
     pass
 
 
 class _DeadlineExceeded(Exception):
     pass
+
+
+class _BadEncoding(Exception):
+    pass
+
+
+def _is_tls_error(exc: Exception) -> bool:
+    text = f"{exc!r} {exc}".lower()
+    return "ssl" in text or "certificate" in text or "tls" in text
 
 
 def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
