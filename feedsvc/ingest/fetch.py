@@ -117,8 +117,9 @@ def non_public_reason(address: str) -> str | None:
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
         ("carrier-grade NAT", ip in _CGNAT),
+        ("reserved", ip.is_reserved),
         ("private", ip.is_private),
-        ("reserved", ip.is_reserved or not ip.is_global),
+        ("not globally routable", not ip.is_global),
     )
     return next((name for name, hit in checks if hit), None)
 
@@ -293,9 +294,7 @@ class Fetcher:
             body = b""
             if response.status_code not in REDIRECT_CODES and response.status_code != 304:
                 encoding = response.headers.get("content-encoding", "").strip().lower()
-                body = read_capped(
-                    response.iter_raw(), encoding, self.settings.max_bytes, deadline
-                )
+                body = read_capped(response.iter_raw(), encoding, self.settings.max_bytes, deadline)
             return response.status_code, _lower_headers(response.headers), body
 
     def _failure(
