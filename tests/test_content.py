@@ -1,0 +1,131 @@
+"""Pure text work: sanitizing, plain text, summaries, slugs."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedsvc.content import (
+    ELLIPSIS,
+    first_image,
+    html_to_text,
+    sanitize_html,
+    slugify,
+    strip_xml_illegal,
+    summarize,
+    truncate_text,
+)
+
+
+def test_sanitize_keeps_structure_and_drops_danger() -> None:
+    cleaned = sanitize_html(
+        '<p class="x" onclick="evil()">Hi <em>there</em></p>'
+        '<object data="x.swf"></object><embed src="y"><form action="/"><input></form>'
+        '<a href="https://ok.test/" target="_blank">ok</a>',
+        "https://base.test/",
+    )
+    assert cleaned.startswith("<p>Hi <em>there</em></p>")
+    assert "<object" not in cleaned and "<embed" not in cleaned and "<form" not in cleaned
+    assert '<a href="https://ok.test/" rel="noopener noreferrer nofollow">ok</a>' in cleaned
+
+
+def test_tracking_pixels_are_removed() -> None:
+    cleaned = sanitize_html(
+        '<p>x</p><img src="https://t.test/p.gif" width="1" height="1">'
+        '<img src="https://img.test/real.png" width="640" height="480" alt="real">'
+    )
+    assert "p.gif" not in cleaned and "real.png" in cleaned
+
+
+def test_srcset_is_made_absolute() -> None:
+    cleaned = sanitize_html('<img src="a.png" srcset="a.png 1x, b.png 2x">', "https://s.test/d/")
+    assert 'srcset="https://s.test/d/a.png 1x, https://s.test/d/b.png 2x"' in cleaned
+
+
+def test_html_to_text_separates_blocks_and_skips_scripts() -> None:
+    text = html_to_text("<h1>Title</h1><p>One&amp;two</p><script>x()</script><ul><li>a</li></ul>")
+    assert text == "Title One&two a"
+
+
+def test_summary_prefers_real_own_summary() -> None:
+    own = "A proper summary written by the author of the post."
+    assert summarize(own, "<p>Long body</p>", 300) == own
+    assert summarize("Short", "<p>The content is what we use then.</p>", 300) == (
+        "The content is what we use then."
+    )
+
+
+def test_truncate_at_sentence_or_word() -> None:
+    text = "First sentence here. Second sentence is much longer than the limit allows."
+    assert truncate_text(text, 30) == "First sentence here."
+    assert truncate_text("alpha beta gamma delta", 15) == "alpha beta" + ELLIPSIS
+    assert truncate_text("short", 15) == "short"
+    assert truncate_text("Supercalifragilistic", 10) == ELLIPSIS
+
+
+def test_slugify() -> None:
+    assert slugify("Hello, World!") == "hello-world"
+    assert slugify("Ünïcödé Çafé") == "unicode-cafe"
+    assert slugify("日本語") == "post"
+    assert len(slugify("word " * 100)) <= 80
+
+
+def test_first_image_and_illegal_characters() -> None:
+    assert first_image('<p><img src="https://a.test/x.png?a=1&amp;b=2"></p>') == (
+        "https://a.test/x.png?a=1&b=2"
+    )
+    assert strip_xml_illegal("a\x00b\x0bc\ud7ffd") == "abc\ud7ffd"
+
+
+words = st.lists(
+    st.text(alphabet=st.characters(categories=["L", "N", "P"]), min_size=1, max_size=15),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=300)
+@given(words=words, limit=st.integers(min_value=2, max_value=400))
+def test_truncate_properties(words: list[str], limit: int) -> None:
+    text = " ".join(words)
+    result = truncate_text(text, limit)
+    assert len(result) <= limit
+    if len(text) <= limit:
+        assert result == text
+        return
+    body = result.removesuffix(ELLIPSIS)
+    # Never a cut word: what is kept is whole words of the original, in order.
+    kept = body.split()
+    assert kept == text.split()[: len(kept)] or body.rstrip(" ,;:-–—") == ""
+    assert result.endswith(ELLIPSIS) or result.endswith((".", "!", "?", "…", '"', "'", ")", "]"))
+
+
+markup = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(categories=["L", "N", "Zs"]), max_size=20),
+        st.sampled_from(
+            [
+                "<p>",
+                "</p>",
+                "<br>",
+                "<b>",
+                "</b>",
+                "<script>x()</script>",
+                '<img src="a.png" alt="a">',
+                "<style>p{}</style>",
+                "&amp;",
+                "\n\t",
+            ]
+        ),
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=200)
+@given(markup, st.integers(min_value=2, max_value=300))
+def test_summaries_hold_no_markup(html: str, limit: int) -> None:
+    summary = summarize(None, html, limit)
+    assert len(summary) <= limit
+    assert "  " not in summary and summary == summary.strip()
+    assert "<" not in summary and ">" not in summary and "x()" not in summary

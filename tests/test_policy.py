@@ -1,0 +1,130 @@
+"""The status policy as plain functions: a table of outcomes, then properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feedsvc.ingest import policy
+from feedsvc.ingest.policy import Decision, Outcome, ScheduleSettings, SourceState, decide
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+SETTINGS = ScheduleSettings(min_interval=300, max_interval=86400, default_interval=3600,
+                            max_backoff=86400)  # fmt: skip
+URL = "http://a.test/feed"
+STATE = SourceState(feed_url=URL, error_count=2)
+
+
+def run(status: int | None, *, error_kind: str | None = None, final_url: str = URL,
+        permanent: bool = False, headers: dict[str, str] | None = None,
+        state: SourceState = STATE) -> Decision:  # fmt: skip
+    outcome = Outcome(status=status, final_url=final_url, permanent_redirect=permanent,
+                      headers=headers or {}, error_kind=error_kind)  # fmt: skip
+    return decide(state, outcome, NOW, SETTINGS, jitter=0.5)
+
+
+@pytest.mark.parametrize(
+    ("status", "error_kind", "result", "stores", "errors"),
+    [
+        (200, None, policy.OK, True, 0),
+        (304, None, policy.NOT_MODIFIED, False, 0),
+        (404, None, policy.ERROR, False, 3),
+        (500, None, policy.ERROR, False, 3),
+        (502, None, policy.ERROR, False, 3),
+        (None, "timeout", policy.ERROR, False, 3),
+        (None, "connection", policy.ERROR, False, 3),
+        (None, "tls", policy.ERROR, False, 3),
+        (200, "parse", policy.ERROR, False, 3),
+        (None, "refused", policy.REFUSED, False, 3),
+        (410, None, policy.GONE, False, 3),
+        (429, None, policy.THROTTLED, False, 3),
+        (503, None, policy.THROTTLED, False, 3),
+    ],
+)
+def test_status_table(
+    status: int | None, error_kind: str | None, result: str, stores: bool, errors: int
+) -> None:
+    decision = run(status, error_kind=error_kind)
+    assert decision.result == result
+    assert decision.store_entries is stores
+    assert decision.error_count == errors
+    assert (decision.error is None) == (result in (policy.OK, policy.NOT_MODIFIED))
+
+
+def test_permanent_redirect_moves_the_url_temporary_does_not() -> None:
+    assert run(200, final_url="http://b.test/f", permanent=True).new_feed_url == "http://b.test/f"
+    assert run(200, final_url="http://b.test/f", permanent=False).new_feed_url is None
+    assert run(500, final_url="http://b.test/f", permanent=True).new_feed_url is None
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    delays = [policy.backoff_seconds(n, SETTINGS, 0.5) for n in range(1, 20)]
+    assert delays == sorted(delays)
+    assert delays[0] == 300 and delays[1] == 600 and delays[-1] == 86400
+
+
+def test_failing_after_ten_errors_in_a_row() -> None:
+    assert not run(500, state=SourceState(URL, error_count=8)).failing
+    assert run(500, state=SourceState(URL, error_count=9)).failing
+
+
+def test_retry_after_seconds_and_date() -> None:
+    assert run(429, headers={"retry-after": "120"}).next_check_at >= NOW + dt.timedelta(seconds=120)
+    date = "Wed, 25 Nov 2026 12:00:00 GMT"
+    assert run(503, headers={"retry-after": date}).next_check_at >= NOW + dt.timedelta(days=1)
+    assert policy.retry_after("soon", NOW) is None
+
+
+def test_interval_override_wins() -> None:
+    state = SourceState(URL, interval_override=900, hint_interval=86400)
+    assert run(200, state=state).next_check_at == NOW + dt.timedelta(seconds=900)
+
+
+def test_feed_hints_slow_the_schedule_down() -> None:
+    assert run(200, state=SourceState(URL, hint_interval=7200)).next_check_at == (
+        NOW + dt.timedelta(hours=2)
+    )
+    by_header = run(200, headers={"cache-control": "public, max-age=5400"}, state=SourceState(URL))
+    assert by_header.next_check_at == NOW + dt.timedelta(seconds=5400)
+
+
+def test_hourly_feed_is_checked_more_often_than_a_monthly_one() -> None:
+    hourly = [NOW - dt.timedelta(hours=h) for h in range(168)]
+    monthly = [NOW - dt.timedelta(days=30 * m) for m in range(1, 4)]
+    fast = policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, hourly)
+    slow = policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, monthly)
+    assert fast == 3600 and slow == 86400
+    no_history = policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, [])
+    assert no_history == 3600
+
+
+def test_interval_is_clamped() -> None:
+    busy = [NOW - dt.timedelta(minutes=m) for m in range(0, 10000, 1)]
+    assert policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, busy) == 300
+    lazy = policy.success_interval(SourceState(URL, hint_interval=10**7), {}, NOW, SETTINGS)
+    assert lazy == 86400
+
+
+statuses = st.sampled_from([200, 304, 404, 410, 429, 500, 503, None])
+retry_after = st.one_of(st.none(), st.integers(min_value=0, max_value=10**6).map(str))
+
+
+@given(statuses, retry_after, st.integers(min_value=0, max_value=100),
+       st.floats(min_value=0, max_value=0.999))  # fmt: skip
+def test_never_before_retry_after_never_beyond_the_cap(
+    status: int | None, wait: str | None, errors: int, jitter: float
+) -> None:
+    headers = {"retry-after": wait} if wait else {}
+    outcome = Outcome(status=status, final_url=URL, headers=headers,
+                      error_kind="timeout" if status is None else None)  # fmt: skip
+    decision = decide(SourceState(URL, error_count=errors), outcome, NOW, SETTINGS, jitter=jitter)
+    delay = (decision.next_check_at - NOW).total_seconds()
+    if status in (429, 503) and wait is not None:
+        assert delay >= int(wait)
+    else:
+        assert delay <= max(SETTINGS.max_backoff, SETTINGS.max_interval)
+    if status not in (410,):
+        assert delay >= min(SETTINGS.min_interval * 0.75, SETTINGS.max_backoff)
