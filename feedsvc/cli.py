@@ -8,13 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from feedsvc.db import Database
+
+if TYPE_CHECKING:
+    from feedsvc.ingest import RefreshReport
 
 
 def utcnow() -> dt.datetime:
@@ -108,7 +111,8 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     """Refresh sources now: the given ids, or --all."""
     from sqlalchemy import select
 
-    from feedsvc.ingest import refresh_source, settings_from_config
+    from feedsvc.ingest import settings_from_config
+    from feedsvc.ingest.batch import refresh_many
     from feedsvc.ingest.fetch import Fetcher
     from feedsvc.models import SOURCE_ACTIVE, Source
 
@@ -127,23 +131,48 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             missing = [str(i) for i in ids if i not in known]
             if missing:
                 raise click.ClickException(f"no source with id {', '.join(missing)}")
-            targets = list(ids)
+            targets = list(dict.fromkeys(ids))
     fetch_settings, ingest_settings = settings_from_config(current_app.config)
+    tally = {"ok": 0, "not_modified": 0}
     failures = 0
+    on_terminal = sys.stdout.isatty()
+
+    def show(report: RefreshReport) -> None:
+        nonlocal failures
+        if report.result in tally:
+            tally[report.result] += 1
+            line = (f"source {report.source_id}: {report.result.replace('_', ' ')}, "
+                    f"{report.new} new, {report.updated} updated")  # fmt: skip
+            if not on_terminal:
+                click.echo(line)
+        else:
+            failures += 1
+            # Errors are always shown, above the bar on a terminal.
+            click.echo(f"source {report.source_id}: {report.result}: {report.error}", err=True)
+
     with Fetcher(fetch_settings) as fetcher:
-        for source_id in targets:
-            report = refresh_source(
-                db, source_id, fetcher=fetcher, now=utcnow(), settings=ingest_settings
-            )
-            if report.result in ("ok", "not_modified"):
-                click.echo(
-                    f"source {source_id}: {report.result.replace('_', ' ')}, "
-                    f"{report.new} new, {report.updated} updated"
-                )
-            else:
-                failures += 1
-                click.echo(f"source {source_id}: {report.result}: {report.error}", err=True)
-    click.echo(f"{len(targets) - failures} fetched, {failures} failed")
+        if on_terminal and len(targets) > 1:
+            with click.progressbar(length=len(targets), label="fetching") as bar:
+
+                def advance(report: RefreshReport) -> None:
+                    show(report)
+                    bar.update(1)
+
+                refresh_many(db, targets, fetcher=fetcher, now=utcnow,
+                             settings=ingest_settings, on_done=advance)  # fmt: skip
+        elif len(targets) > 1:
+            refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
+                         on_done=show)  # fmt: skip
+        else:
+            from feedsvc.ingest import refresh_source
+
+            for source_id in targets:
+                show(refresh_source(db, source_id, fetcher=fetcher, now=utcnow(),
+                                    settings=ingest_settings))  # fmt: skip
+    click.echo(
+        f"{len(targets)} sources: {tally['ok']} ok, {tally['not_modified']} not modified, "
+        f"{failures} errors"
+    )
     if failures:
         sys.exit(1)
 

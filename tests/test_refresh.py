@@ -215,3 +215,27 @@ def test_internal_errors_never_escape(
     source = source_row(db, source_id)
     assert source.error_count == 1 and "internal error" in (source.last_error or "")
     assert source.next_check_at > NOW and post_count(db) == 0
+
+
+def test_refresh_many_parses_in_processes_and_reports_each(
+    db: Database, fetcher: Fetcher, feed_server: FeedServer
+) -> None:
+    from feedsvc.ingest.batch import refresh_many
+
+    ids = []
+    for n in range(6):
+        items = [{**ITEMS[0], "guid": f"s{n}-{i}", "title": f"S{n} post {i}"} for i in range(5)]
+        feed_server.routes[f"/f{n}"] = Reply(200, rss(f"Feed {n}", items), RSS_TYPE)
+        ids.append(make_source(db, feed_server.url(f"/f{n}")))
+    ids.append(make_source(db, feed_server.url("/missing")))
+    seen: list[RefreshReport] = []
+    reports = refresh_many(db, ids, fetcher=fetcher, now=lambda: NOW, settings=SETTINGS,
+                           processes=2, on_done=seen.append)  # fmt: skip
+    assert sorted(r.source_id for r in reports) == sorted(ids) == sorted(r.source_id for r in seen)
+    by_id = {r.source_id: r for r in reports}
+    assert [by_id[i].new for i in ids[:-1]] == [5] * 6
+    assert by_id[ids[-1]].result == "error" and "HTTP 404" in (by_id[ids[-1]].error or "")
+    assert post_count(db) == 30
+    assert source_row(db, ids[0]).title == "Feed 0"
+    again = refresh_many(db, ids[:-1], fetcher=fetcher, now=lambda: NOW, settings=SETTINGS)
+    assert sum(r.new + r.updated for r in again) == 0 and post_count(db) == 30

@@ -21,7 +21,12 @@ from feedsvc.db import Database
 from feedsvc.ingest import policy
 from feedsvc.ingest.fetch import Fetcher, FetchResult, FetchSettings
 from feedsvc.ingest.parse import NotAFeed, ParsedFeed, parse_feed
-from feedsvc.ingest.store import StoreReport, store_entries
+from feedsvc.ingest.store import (
+    PreparedPost,
+    StoreReport,
+    store_entries,
+    store_prepared,
+)
 from feedsvc.models import SOURCE_GONE, FetchAttempt, Post, Source
 
 log = logging.getLogger(__name__)
@@ -61,9 +66,26 @@ def refresh_source(
 
     fetched = fetcher.fetch(url, etag, last_modified)
     parsed, outcome = parse_outcome(fetched)
+    return record_outcome(db, source_id, fetched, parsed, outcome, now, settings, jitter)
+
+
+def record_outcome(
+    db: Database,
+    source_id: int,
+    fetched: FetchResult,
+    parsed: ParsedFeed | None,
+    outcome: policy.Outcome,
+    now: dt.datetime,
+    settings: IngestSettings,
+    jitter: float | None = None,
+    prepared: list[PreparedPost] | None = None,
+) -> RefreshReport:
+    """Write everything a fetch led to, in one transaction; never raises."""
     try:
         with db.session() as session:
-            return _record(session, source_id, fetched, parsed, outcome, now, settings, jitter)
+            return _record(
+                session, source_id, fetched, parsed, outcome, now, settings, jitter, prepared
+            )
     except Exception as exc:
         # A bug of ours must not stop the other sources; say what happened.
         log.exception("refresh of source %s failed", source_id)
@@ -115,6 +137,7 @@ def _record(
     now: dt.datetime,
     settings: IngestSettings,
     jitter: float | None,
+    prepared: list[PreparedPost] | None = None,
 ) -> RefreshReport:
     source = session.get(Source, source_id)
     if source is None:  # deleted while we fetched
@@ -136,7 +159,10 @@ def _record(
 
     report = StoreReport()
     if decision.store_entries and parsed is not None:
-        report = store_entries(session, source, parsed.entries, now, settings.summary_length)
+        if prepared is None:
+            report = store_entries(session, source, parsed.entries, now, settings.summary_length)
+        else:
+            report = store_prepared(session, source.id, prepared, now)
         _update_source_metadata(source, parsed)
     if decision.result in (policy.OK, policy.NOT_MODIFIED):
         source.etag = fetched.headers.get("etag") or (

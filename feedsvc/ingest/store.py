@@ -69,6 +69,17 @@ def prepare(entry: ParsedEntry, base_url: str, summary_length: int) -> PreparedP
     )
 
 
+def prepare_all(
+    entries: Sequence[ParsedEntry], base_url: str, summary_length: int
+) -> list[PreparedPost]:
+    """Every entry as post columns; a feed that repeats an id keeps the first."""
+    prepared: dict[str, PreparedPost] = {}
+    for entry in entries:
+        if entry.key not in prepared:
+            prepared[entry.key] = prepare(entry, base_url, summary_length)
+    return list(prepared.values())
+
+
 def store_entries(
     session: Session,
     source: Source,
@@ -77,17 +88,20 @@ def store_entries(
     summary_length: int,
 ) -> StoreReport:
     base = source.site_url or source.feed_url
-    prepared: dict[str, PreparedPost] = {}
-    for entry in entries:
-        # A feed that repeats an id gets its first occurrence stored.
-        prepared.setdefault(entry.key, prepare(entry, base, summary_length))
+    return store_prepared(session, source.id, prepare_all(entries, base, summary_length), now)
+
+
+def store_prepared(
+    session: Session, source_id: int, posts: Sequence[PreparedPost], now: dt.datetime
+) -> StoreReport:
+    prepared = {post.key: post for post in posts}
     if not prepared:
         return StoreReport()
 
-    existing = _existing_by_key(session, source.id, list(prepared))
+    existing = _existing_by_key(session, source_id, list(prepared))
     unmatched = [p for key, p in prepared.items() if key not in existing]
     by_link = _existing_by_link(
-        session, source.id, [p.values["link"] for p in unmatched if p.values["link"]]
+        session, source_id, [p.values["link"] for p in unmatched if p.values["link"]]
     )
 
     to_insert: list[PreparedPost] = []
@@ -105,7 +119,7 @@ def store_entries(
             _update_post(session, match[0], post, now, new_key=key if rekey else None)
             updated += 1
 
-    new = _insert_posts(session, source.id, to_insert, now)
+    new = _insert_posts(session, source_id, to_insert, now)
     return StoreReport(new=new, updated=updated)
 
 
