@@ -133,7 +133,8 @@ class Source(Base):
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
-    tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="selectin")
+    # Loaded on use: the refresh path reads sources often and never needs their tags.
+    tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
 
     @property
     def display_title(self) -> str:

@@ -128,3 +128,13 @@ def test_never_before_retry_after_never_beyond_the_cap(
         assert delay <= max(SETTINGS.max_backoff, SETTINGS.max_interval)
     if status not in (410,):
         assert delay >= min(SETTINGS.min_interval * 0.75, SETTINGS.max_backoff)
+
+
+def test_not_modified_keeps_the_previous_interval_without_entry_times() -> None:
+    state = SourceState(URL, previous_interval=7200)
+    decision = decide(state, Outcome(304, URL), NOW, SETTINGS, entry_times=None)
+    assert decision.next_check_at == NOW + dt.timedelta(hours=2)
+    # After errors the previous interval was a backoff: start afresh.
+    recovering = SourceState(URL, error_count=3, previous_interval=40000)
+    decision = decide(recovering, Outcome(304, URL), NOW, SETTINGS, entry_times=None)
+    assert decision.next_check_at == NOW + dt.timedelta(seconds=SETTINGS.default_interval)

@@ -149,11 +149,15 @@ def _record(
             error_count=source.error_count,
             interval_override=source.interval_override,
             hint_interval=parsed.hint_interval if parsed else source.hint_interval,
+            previous_interval=_previous_interval(source),
         ),
         outcome,
         now,
         settings.schedule,
-        entry_times=_recent_entry_times(session, source, parsed, now),
+        # Not modified: nothing new to learn from, so skip the queries.
+        entry_times=(
+            None if outcome.status == 304 else _recent_entry_times(session, source, parsed, now)
+        ),
         jitter=random.random() if jitter is None else jitter,
     )
 
@@ -214,6 +218,12 @@ def _update_source_metadata(source: Source, parsed: ParsedFeed) -> None:
     source.upstream_id = (parsed.upstream_id or "")[:2048] or None
     source.upstream_updated = parsed.updated
     source.hint_interval = parsed.hint_interval
+
+
+def _previous_interval(source: Source) -> int | None:
+    if source.last_checked_at is None:
+        return None
+    return int((source.next_check_at - source.last_checked_at).total_seconds()) or None
 
 
 def _recent_entry_times(

@@ -67,10 +67,8 @@ def refresh_many(
     reports: list[RefreshReport] = []
     workers = processes or max(os.cpu_count() or 1, 1)
     context = multiprocessing.get_context("forkserver")
-    with (
-        ThreadPoolExecutor(threads, thread_name_prefix="fetch") as io_pool,
-        ProcessPoolExecutor(workers, mp_context=context) as cpu_pool,
-    ):
+    cpu_pool: ProcessPoolExecutor | None = None  # started on the first body to parse
+    with ThreadPoolExecutor(threads, thread_name_prefix="fetch") as io_pool:
         fetching: dict[Future[FetchResult], _Target] = {
             io_pool.submit(fetcher.fetch, t.url, t.etag, t.last_modified): t for t in targets
         }
@@ -83,6 +81,8 @@ def refresh_many(
                     target = fetching.pop(future)  # type: ignore[call-overload]
                     fetched = future.result()
                     if fetched.ok and fetched.status != 204:
+                        if cpu_pool is None:
+                            cpu_pool = ProcessPoolExecutor(workers, mp_context=context)
                         job = cpu_pool.submit(
                             parse_and_prepare, fetched, target.base, settings.summary_length
                         )
@@ -100,6 +100,8 @@ def refresh_many(
                         prepared = None
                     reports.append(_finish(db, target, fetched, parsed, outcome, prepared,
                                            now(), settings, on_done))  # fmt: skip
+    if cpu_pool is not None:
+        cpu_pool.shutdown()
     return reports
 
 

@@ -40,6 +40,8 @@ class ParsedEntry:
     content_html: str
     summary_html: str
     tags: tuple[str, ...] = ()
+    # The base URL relative links in the content are resolved against (xml:base).
+    content_base: str | None = None
     enclosures: tuple[Enclosure, ...] = ()
 
 
@@ -66,9 +68,10 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    # Our own sanitizer (nh3) runs at store time; feedparser's would be redundant.
+    # Our own sanitizer (nh3) runs at store time and resolves relative URLs
+    # against each content's xml:base; feedparser doing both too costs half the parse.
     parsed = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
     feed = parsed.get("feed", {})
     version = parsed.get("version", "")
@@ -97,9 +100,11 @@ def _entry(raw: Any, base: str) -> ParsedEntry | None:
     if link:
         link = urljoin(base, link.strip())
     summary_html = raw.get("summary", "") or ""
+    summary_base = (raw.get("summary_detail") or {}).get("base")
     # The richest of the content alternatives and the summary.
-    alternatives = [c.get("value", "") or "" for c in raw.get("content") or []]
-    content_html = max([*alternatives, summary_html], key=len)
+    alternatives = [(c.get("value", "") or "", c.get("base")) for c in raw.get("content") or []]
+    content_html, content_base = max([*alternatives, (summary_html, summary_base)],
+                                     key=lambda pair: len(pair[0]))  # fmt: skip
     title = content.html_to_text(raw.get("title", ""))
     key = (raw.get("id") or "").strip() or link or ""
     if not key:
@@ -116,6 +121,7 @@ def _entry(raw: Any, base: str) -> ParsedEntry | None:
         updated=_date(dict.get(raw, "updated_parsed")),
         content_html=content_html,
         summary_html=summary_html,
+        content_base=content_base or None,
         tags=tuple(
             dict.fromkeys(
                 content.normalize_space(t.get("term") or t.get("label") or "")

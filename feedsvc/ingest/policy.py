@@ -39,6 +39,8 @@ class SourceState:
     error_count: int = 0
     interval_override: int | None = None
     hint_interval: int | None = None
+    # The interval chosen last time (seconds), reused when nothing changed.
+    previous_interval: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,14 @@ def decide(
     now: dt.datetime,
     settings: ScheduleSettings,
     *,
-    entry_times: Sequence[dt.datetime] = (),
+    entry_times: Sequence[dt.datetime] | None = (),
     jitter: float = 0.5,
 ) -> Decision:
     """The one rule book for a fetch's outcome.
 
     `entry_times` are the publication times of the source's recent posts, for
-    the adaptive interval; `jitter` in [0, 1) spreads retries of many sources.
+    the adaptive interval (None: not looked up, keep the previous interval);
+    `jitter` in [0, 1) spreads retries of many sources.
     """
     headers = outcome.headers or {}
     if outcome.error_kind is None and outcome.status is not None:
@@ -129,12 +132,15 @@ def success_interval(
     headers: Mapping[str, str],
     now: dt.datetime,
     settings: ScheduleSettings,
-    entry_times: Sequence[dt.datetime] = (),
+    entry_times: Sequence[dt.datetime] | None = (),
 ) -> int:
     """Seconds until the next check of a healthy feed."""
     if state.interval_override:
         return max(state.interval_override, 60)
-    interval = observed_interval(entry_times, now, settings)
+    if entry_times is None and state.previous_interval and state.error_count == 0:
+        interval = state.previous_interval
+    else:
+        interval = observed_interval(entry_times or (), now, settings)
     hints = [h for h in (state.hint_interval, cache_lifetime(headers, now)) if h]
     if hints:
         # A feed's own hint says "not more often than this".

@@ -38,7 +38,7 @@ class PreparedPost:
 
 
 def prepare(entry: ParsedEntry, base_url: str, summary_length: int) -> PreparedPost:
-    base = entry.link or base_url
+    base = entry.content_base or entry.link or base_url
     body = content.sanitize_html(entry.content_html, base)
     summary = content.summarize(entry.summary_html, entry.content_html, summary_length)
     title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
