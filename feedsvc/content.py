@@ -9,7 +9,6 @@ import hashlib
 import html
 import re
 import unicodedata
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -60,14 +59,14 @@ _BLOCK_TAGS = {
     "section", "summary", "table", "td", "th", "tr", "ul",
 }  # fmt: skip
 _SKIP_TEXT_TAGS = {"script", "style", "noscript", "template", "head", "title"}
-_WHITESPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
 # Characters XML 1.0 forbids; feeds containing them are rejected by parsers.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def strip_xml_illegal(text: str) -> str:
-    return _XML_ILLEGAL.sub("", text)
+    # Searching first: almost all text is clean, and search builds no new string.
+    return _XML_ILLEGAL.sub("", text) if _XML_ILLEGAL.search(text) else text
 
 
 def sanitize_html(fragment: str, base_url: str | None = None) -> str:
@@ -135,27 +134,7 @@ def _remove_tracking_pixels(fragment: str) -> str:
     return _IMG_TAG.sub(replace, fragment)
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TEXT_TAGS:
-            self._skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TEXT_TAGS:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+_BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(_BLOCK_TAGS)) + r")\b", re.IGNORECASE)
 
 
 def html_to_text(fragment: str) -> str:
@@ -164,14 +143,15 @@ def html_to_text(fragment: str) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return normalize_space(fragment)
-    parser = _TextExtractor()
-    parser.feed(fragment)
-    parser.close()
-    return normalize_space("".join(parser.parts))
+    # Blocks become spaces so words in adjacent paragraphs don't run together;
+    # nh3 (html5ever) then drops every tag, and script/style with their text.
+    spaced = _BLOCK_TAG.sub(lambda m: " " + m.group(0), fragment)
+    text = nh3.clean(spaced, tags=set(), clean_content_tags=_SKIP_TEXT_TAGS, attributes={})
+    return normalize_space(html.unescape(text))
 
 
 def normalize_space(text: str) -> str:
-    return _WHITESPACE.sub(" ", strip_xml_illegal(text)).strip()
+    return " ".join(strip_xml_illegal(text).split())
 
 
 def truncate_text(text: str, limit: int) -> str:
@@ -202,7 +182,8 @@ def summarize(summary_html: str | None, content_html: str | None, limit: int) ->
     """A plain-text summary: the entry's own summary when it is real text and not
     just the start of the content, else text derived from the content."""
     own = html_to_text(summary_html or "")
-    body = html_to_text(content_html or "")
+    # RSS often carries one text as both: convert it once.
+    body = own if content_html == summary_html else html_to_text(content_html or "")
     text = own if len(own) >= 20 or not body else body
     return truncate_text(text, limit)
 

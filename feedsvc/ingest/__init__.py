@@ -101,6 +101,53 @@ def record_outcome(
         return RefreshReport(source_id, policy.ERROR, error=str(exc))
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One source's fetch, parsed (when there was a body) and ready to record."""
+
+    source_id: int
+    fetched: FetchResult
+    outcome: policy.Outcome
+    parsed: ParsedFeed | None = None
+    prepared: list[PreparedPost] | None = None
+
+
+def record_together(
+    db: Database, items: list[Fetched], now: dt.datetime, settings: IngestSettings
+) -> list[RefreshReport]:
+    """Record several sources' outcomes in one transaction: fewer commits.
+
+    Each source's writes stay all-or-nothing: if the group fails, each is
+    recorded again on its own.
+    """
+    try:
+        with db.session() as session:
+            # One query loads them all; _record then finds each in the identity map.
+            session.scalars(select(Source).where(Source.id.in_([i.source_id for i in items]))).all()
+            return [
+                _record(
+                    session,
+                    i.source_id,
+                    i.fetched,
+                    i.parsed,
+                    i.outcome,
+                    now,
+                    settings,
+                    None,
+                    i.prepared,
+                )
+                for i in items
+            ]
+    except Exception:
+        log.exception("recording %d sources together failed; one by one instead", len(items))
+        return [
+            record_outcome(
+                db, i.source_id, i.fetched, i.parsed, i.outcome, now, settings, prepared=i.prepared
+            )
+            for i in items
+        ]
+
+
 def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outcome]:
     """Parse a successful fetch; an unparseable body becomes an error outcome."""
     outcome = policy.Outcome(
@@ -117,14 +164,20 @@ def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outco
         parsed = parse_feed(fetched.content, fetched.final_url, fetched.headers.get("content-type"))
     except NotAFeed as exc:
         return None, policy.Outcome(
-            status=fetched.status, final_url=fetched.final_url, headers=fetched.headers,
-            error_kind="parse", error=str(exc),
-        )  # fmt: skip
+            status=fetched.status,
+            final_url=fetched.final_url,
+            headers=fetched.headers,
+            error_kind="parse",
+            error=str(exc),
+        )
     except Exception as exc:  # feedparser on hostile bytes
         return None, policy.Outcome(
-            status=fetched.status, final_url=fetched.final_url, headers=fetched.headers,
-            error_kind="parse", error=f"the feed could not be parsed: {type(exc).__name__}",
-        )  # fmt: skip
+            status=fetched.status,
+            final_url=fetched.final_url,
+            headers=fetched.headers,
+            error_kind="parse",
+            error=f"the feed could not be parsed: {type(exc).__name__}",
+        )
     return parsed, outcome
 
 

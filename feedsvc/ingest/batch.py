@@ -20,16 +20,21 @@ from sqlalchemy import select
 
 from feedsvc.db import Database
 from feedsvc.ingest import (
+    Fetched,
     IngestSettings,
     RefreshReport,
     parse_outcome,
     policy,
-    record_outcome,
+    record_together,
 )
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
 from feedsvc.ingest.store import PreparedPost, prepare_all
 from feedsvc.models import Source
+
+# At most this many sources per transaction, and this many with new posts.
+GROUP = 100
+PARSED_GROUP = 10
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,17 @@ def refresh_many(
         }
         parsing: dict[Future[tuple[ParsedFeed | None, policy.Outcome, list[PreparedPost] | None]],
                       tuple[_Target, FetchResult]] = {}  # fmt: skip
-        while fetching or parsing:
+        # Outcomes are recorded in groups: one commit for many sources, not one each.
+        ready: list[Fetched] = []
+        while fetching or parsing or ready:
+            if ready and (len(ready) >= GROUP or not (fetching or parsing)
+                          or sum(i.parsed is not None for i in ready) >= PARSED_GROUP):  # fmt: skip
+                for report in record_together(db, ready, now(), settings):
+                    reports.append(report)
+                    if on_done is not None:
+                        on_done(report)
+                ready = []
+                continue
             done, _ = wait_for([*fetching, *parsing], return_when=FIRST_COMPLETED)
             for future in done:
                 if future in fetching:
@@ -89,8 +104,7 @@ def refresh_many(
                         parsing[job] = (target, fetched)
                     else:
                         _, outcome = parse_outcome(fetched)
-                        reports.append(_finish(db, target, fetched, None, outcome, None,
-                                               now(), settings, on_done))  # fmt: skip
+                        ready.append(Fetched(target.id, fetched, outcome))
                 else:
                     target, fetched = parsing.pop(future)  # type: ignore[call-overload]
                     try:
@@ -98,29 +112,10 @@ def refresh_many(
                     except Exception:  # a worker died on hostile bytes: parse here instead
                         parsed, outcome = parse_outcome(fetched)
                         prepared = None
-                    reports.append(_finish(db, target, fetched, parsed, outcome, prepared,
-                                           now(), settings, on_done))  # fmt: skip
+                    ready.append(Fetched(target.id, fetched, outcome, parsed, prepared))
     if cpu_pool is not None:
         cpu_pool.shutdown()
     return reports
-
-
-def _finish(
-    db: Database,
-    target: _Target,
-    fetched: FetchResult,
-    parsed: ParsedFeed | None,
-    outcome: policy.Outcome,
-    prepared: list[PreparedPost] | None,
-    now: dt.datetime,
-    settings: IngestSettings,
-    on_done: Callable[[RefreshReport], None] | None,
-) -> RefreshReport:
-    report = record_outcome(db, target.id, fetched, parsed, outcome, now, settings,
-                            prepared=prepared)  # fmt: skip
-    if on_done is not None:
-        on_done(report)
-    return report
 
 
 def _load_targets(db: Database, source_ids: Sequence[int]) -> list[_Target]:
