@@ -85,7 +85,7 @@ def sources_add(url: str, interval: int | None, title: str, check: bool) -> None
 @sources_cli.command("list")
 def sources_list() -> None:
     """List the sources with their state."""
-    from feedsvc.sources import list_sources
+    from feedsvc.sources import list_sources, source_state
 
     with _db().session() as session:
         rows = list_sources(session)
@@ -93,7 +93,7 @@ def sources_list() -> None:
             click.echo("no sources yet; add one with: feedsvc sources add URL")
             return
         for source, count in rows:
-            state = source.status
+            state = source_state(source)
             if source.error_count:
                 state += f", {source.error_count} errors"
             click.echo(

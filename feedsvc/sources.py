@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from feedsvc.ingest.policy import FAILING_AFTER
 from feedsvc.models import SOURCE_ACTIVE, Post, Source
 
 
@@ -77,6 +78,13 @@ def list_sources(session: Session) -> list[tuple[Source, int]]:
         .order_by(Source.id)
     )
     return [(source, int(count)) for source, count in rows]
+
+
+def source_state(source: Source) -> str:
+    """active, failing (10+ errors in a row, still tried at the backoff cap), paused or gone."""
+    if source.status == SOURCE_ACTIVE and source.error_count >= FAILING_AFTER:
+        return "failing"
+    return source.status
 
 
 def get_source(session: Session, source_id: int) -> Source:

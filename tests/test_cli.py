@@ -142,3 +142,17 @@ def test_console_script_reports_bad_config_without_traceback(tmp_path: Path) -> 
     assert result.returncode != 0
     assert "FEEDSVC_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sources_list_shows_failing_sources(runner: FlaskCliRunner, db: object) -> None:
+    from feedsvc.db import Database
+    from feedsvc.models import Source
+
+    assert isinstance(db, Database)
+    runner.invoke(args=["sources", "add", "--no-check", "https://example.org/feed"])
+    with db.session() as session:
+        source = session.get(Source, 1)
+        assert source is not None
+        source.error_count, source.last_error = 12, "could not connect: refused"
+    listed = runner.invoke(args=["sources", "list"]).output
+    assert "failing, 12 errors" in listed and "last error: could not connect" in listed

@@ -45,3 +45,25 @@ def test_dispatch_refreshes_due_sources(app: Flask, db: Database, feed_server: F
         assert due.next_check_at > now
         assert due.lease_until is None
         assert session.scalar(select(Post.title)) == "Due post"
+
+
+def test_housekeeping_prunes_old_fetch_history(app: Flask, db: Database) -> None:
+    from feedsvc.models import FetchAttempt
+
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        source = add_source(session, "https://example.org/feed", now)
+        for age_days in (1, 29, 31, 90):
+            started = now - dt.timedelta(days=age_days)
+            session.add(
+                FetchAttempt(source_id=source.id, started_at=started, url=source.feed_url,
+                             outcome="ok")
+            )  # fmt: skip
+    worker = Worker(db, app.config, name="housekeeper")
+    try:
+        worker.housekeeping()
+    finally:
+        worker.shutdown()
+    with db.session() as session:
+        kept = session.scalars(select(FetchAttempt.started_at).order_by(FetchAttempt.started_at))
+        assert [(now - t).days for t in kept] == [29, 1]
