@@ -27,6 +27,7 @@ class Config:
     SITE_TITLE: str = "feedsvc"
     SITE_DESCRIPTION: str = "Posts and the feeds they came from."
     SITE_AUTHOR: str = "feedsvc"
+    SITE_LANGUAGE: str = "en"
 
     # Fetching upstream feeds.
     FETCH_TIMEOUT: float = 20.0
@@ -47,6 +48,19 @@ class Config:
     FEED_PAGE_SIZE: int = 25
     FEED_MAX_PAGE_SIZE: int = 100
     FEED_MAX_AGE: int = 300
+    # How long a cache may serve a feed past max-age while it re-fetches.
+    FEED_STALE_WHILE_REVALIDATE: int = 60
+    # Feed icon (square) and logo (wide): absolute URLs or paths under BASE_URL.
+    FEED_ICON: str = ""
+    FEED_LOGO: str = ""
+    # Rendered feeds kept per process (bytes, gzip and ETag each).
+    FEED_CACHE_ENTRIES: int = 256
+    # Popular rankings (and the popular feed) are recomputed at most this often.
+    POPULAR_CACHE_SECONDS: int = 60
+    # WebSub hubs to announce in feeds and ping on changes.
+    WEBSUB_HUBS: tuple[str, ...] = ()
+    # Write the canonical feeds (and .gz twins) here for a front server.
+    STATIC_DIR: str = ""
 
     # Site pages.
     SITE_PAGE_SIZE: int = 20

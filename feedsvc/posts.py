@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from feedsvc import content
+from feedsvc import changes, content
 from feedsvc.ingest.store import tag_ids
 from feedsvc.models import Post, Tag, new_uid, post_tags
 
@@ -98,6 +98,7 @@ def create_local_post(
         post.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
     session.add(post)
     session.flush()
+    changes.note_changes(session, now, [changes.tag_scope(tag.id) for tag in post.tags])
     return post
 
 

@@ -25,6 +25,7 @@ from feedsvc.db import Database
 from feedsvc.ingest import refresh_source, settings_from_config
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
+from feedsvc.publish.jobs import Publisher
 from feedsvc.sources import claim_due_sources
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Worker:
         self.threads = int(cfg["WORKER_THREADS"])
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="refresh")
         self._in_flight = 0
+        self.publisher = Publisher(db, cfg)
         self._lock = threading.Lock()
         self.started_at = utcnow()
 
@@ -103,15 +105,27 @@ class Worker:
             else:
                 beat.beat_at = utcnow()
 
+    def publish(self) -> None:
+        """Ping WebSub hubs and rewrite static feeds after changes."""
+        try:
+            self.publisher.run()
+        except Exception:
+            log.exception("publishing failed")
+
     def shutdown(self, wait: bool = True) -> None:
         self.pool.shutdown(wait=wait, cancel_futures=not wait)
         self.fetcher.close()
+        self.publisher.close()
 
 
 def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -> None:
     scheduler.add_job(
         worker.dispatch, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
         id="dispatch", replace_existing=True, next_run_time=utcnow(),
+    )  # fmt: skip
+    scheduler.add_job(
+        worker.publish, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
+        id="publish", replace_existing=True,
     )  # fmt: skip
     scheduler.add_job(
         worker.housekeeping, "interval", hours=1, id="housekeeping", replace_existing=True,

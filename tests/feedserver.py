@@ -22,6 +22,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 Handler = Callable[[Seen], Reply]
@@ -46,7 +47,15 @@ class FeedServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                seen = Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
+                self._answer("GET", b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._answer("POST", self.rfile.read(length))
+
+            def _answer(self, method: str, body: bytes) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                seen = Seen(method, self.path, headers, body)
                 with server._lock:
                     server.requests.append(seen)
                 route = server.routes.get(self.path.split("?", 1)[0])

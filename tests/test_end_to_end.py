@@ -84,7 +84,7 @@ def test_feed_entries_carry_content_dates_and_origin(
     assert any(link.href == "http://example.org/posts/1" for link in entry.links)
     assert atom.feed.title == "Test Feeds"
     rels = {link.rel: link.href for link in atom.feed.links}
-    assert rels["self"] == "http://localhost/feeds/posts.atom"
+    assert rels["self"] == "http://feeds.test/feeds/posts.atom"
     assert rels["alternate"] == "http://feeds.test/"
 
     rss_doc = feedparser.parse(client.get("/feeds/posts.rss").data)

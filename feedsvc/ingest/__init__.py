@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from feedsvc import changes
 from feedsvc.db import Database
 from feedsvc.ingest import policy
 from feedsvc.ingest.fetch import Fetcher, FetchResult, FetchSettings
@@ -221,6 +222,11 @@ def _record(
         else:
             report = store_prepared(session, source.id, prepared, now)
         _update_source_metadata(source, parsed)
+        if report.new or report.updated:
+            changes.note_changes(
+                session, now,
+                [changes.source_scope(source.id), *map(changes.tag_scope, report.tag_ids)],
+            )  # fmt: skip
     if decision.result in (policy.OK, policy.NOT_MODIFIED):
         source.etag = fetched.headers.get("etag") or (
             source.etag if decision.result == policy.NOT_MODIFIED else None

@@ -26,6 +26,8 @@ CHUNK = 500
 class StoreReport:
     new: int = 0
     updated: int = 0
+    # Tags of the new and changed posts (before and after): their feeds changed.
+    tag_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def store_prepared(
 
     to_insert: list[PreparedPost] = []
     updated = 0
+    touched_tags: set[int] = set()
     for key, post in prepared.items():
         match = existing.get(key)
         rekey = False
@@ -116,11 +119,13 @@ def store_prepared(
         if match is None:
             to_insert.append(post)
         elif rekey or match[1] != post.values["content_hash"]:
-            _update_post(session, match[0], post, now, new_key=key if rekey else None)
+            touched_tags |= _update_post(
+                session, match[0], post, now, new_key=key if rekey else None
+            )
             updated += 1
 
-    new = _insert_posts(session, source_id, to_insert, now)
-    return StoreReport(new=new, updated=updated)
+    new, new_tags = _insert_posts(session, source_id, to_insert, now)
+    return StoreReport(new=new, updated=updated, tag_ids=frozenset(touched_tags | new_tags))
 
 
 def _existing_by_key(
@@ -155,9 +160,9 @@ def _existing_by_link(
 
 def _insert_posts(
     session: Session, source_id: int, posts: list[PreparedPost], now: dt.datetime
-) -> int:
+) -> tuple[int, set[int]]:
     if not posts:
-        return 0
+        return 0, set()
     rows = []
     for post in posts:
         values = dict(post.values)
@@ -181,8 +186,10 @@ def _insert_posts(
     statement = _insert_ignoring_duplicates(session).returning(table.c.id, table.c.entry_key)
     inserted = session.execute(statement, rows).all()
     tags_by_key = {post.key: post.tags for post in posts}
-    _set_tags(session, [(post_id, tags_by_key[key]) for post_id, key in inserted], replace=False)
-    return len(inserted)
+    tags = _set_tags(
+        session, [(post_id, tags_by_key[key]) for post_id, key in inserted], replace=False
+    )
+    return len(inserted), tags
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
@@ -204,7 +211,7 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
 
 def _update_post(
     session: Session, post_id: int, post: PreparedPost, now: dt.datetime, new_key: str | None
-) -> None:
+) -> set[int]:
     values = dict(post.values)
     published = values.pop("published")
     updated = values.pop("updated")
@@ -215,7 +222,7 @@ def _update_post(
     if new_key:
         values["entry_key"] = new_key
     session.execute(update(Post).where(Post.id == post_id).values(**values))
-    _set_tags(session, [(post_id, post.tags)], replace=True)
+    return _set_tags(session, [(post_id, post.tags)], replace=True)
 
 
 def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -250,12 +257,17 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
 
 def _set_tags(
     session: Session, post_tag_names: list[tuple[int, tuple[str, ...]]], replace: bool
-) -> None:
+) -> set[int]:
+    """Tag the posts; return the ids of every tag added or taken away."""
     all_names = {name for _, names in post_tag_names for name in names}
     ids = tag_ids(session, all_names)
+    touched = set(ids.values())
     if replace:
         post_ids = [post_id for post_id, _ in post_tag_names]
-        session.execute(delete(post_tags).where(post_tags.c.post_id.in_(post_ids)))
+        removed = session.execute(
+            delete(post_tags).where(post_tags.c.post_id.in_(post_ids)).returning(post_tags.c.tag_id)
+        )
+        touched.update(tag_id for (tag_id,) in removed)
     rows = [
         {"post_id": post_id, "tag_id": tag_id}
         for post_id, names in post_tag_names
@@ -263,6 +275,7 @@ def _set_tags(
     ]
     if rows:
         session.execute(insert(post_tags), rows)
+    return touched
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:

@@ -13,9 +13,25 @@ from lxml import etree
 NAMESPACE = "feedsvc"
 
 
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
 class FeedsvcFeedExtension(BaseExtension):
+    """feedgen writes only rel=self as atom:link in RSS; hubs and RFC 5005
+    paging links need to be there too."""
+
+    def __init__(self) -> None:
+        self.rss_links: list[dict[str, str]] = []
+
     def extend_ns(self) -> dict[str, str]:
         return {}
+
+    def extend_rss(self, rss: etree._Element) -> etree._Element:
+        channel = rss.find("channel")
+        assert channel is not None
+        for link in self.rss_links:
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", link)
+        return rss
 
 
 class FeedsvcEntryExtension(BaseEntryExtension):

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from feedgen.feed import FeedGenerator
 
-from feedsvc import __version__
 from feedsvc.content import strip_xml_illegal
 from feedsvc.publish import feedgen_ext
+from feedsvc.version import __version__
 
 GENERATOR = "feedsvc"
 ATOM = "atom"
@@ -116,10 +116,11 @@ def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
     fg.subtitle(_clean(spec.subtitle) or _clean(spec.title) or "feedsvc")
     fg.author({"name": _clean(spec.author) or "feedsvc"})
     fg.link(href=spec.self_url, rel="self")
-    for hub in spec.hubs:
-        fg.link(href=hub, rel="hub")
-    for rel, href in spec.paging.items():
-        fg.link(href=href, rel=rel)
+    extra = [{"rel": "hub", "href": hub} for hub in spec.hubs]
+    extra += [{"rel": rel, "href": href} for rel, href in spec.paging.items()]
+    for link in extra:
+        fg.link(**link)
+    getattr(fg, feedgen_ext.NAMESPACE).rss_links = extra
     # Last: feedgen uses the last link as RSS's channel <link>.
     fg.link(href=spec.alternate_url, rel="alternate", type="text/html")
     fg.language(spec.language)

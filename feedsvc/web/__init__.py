@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(site.bp)
     app.register_blueprint(feeds.bp)
+    feeds.init_cache(app)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(404, _not_found)
     app.context_processor(_site_globals)

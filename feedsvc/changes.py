@@ -1,0 +1,79 @@
+"""What changed in the published content, kept in the `counters` table.
+
+Two kinds of rows:
+
+- `content_version`: bumped by every transaction that changes a post. Feed
+  render caches are keyed by it, so every web worker sees a change at once,
+  and reading it is one primary-key lookup.
+- `dirty:<scope>`: a queue of feed scopes with changes not yet announced to
+  WebSub hubs (`posts`, `source:<id>`, `tag:<id>`). The publisher takes them
+  with DELETE … RETURNING, so a change committed meanwhile waits for the next
+  sweep instead of being lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from feedsvc.models import Counter
+
+CONTENT_VERSION = "content_version"
+DIRTY = "dirty:"
+ALL_POSTS = "posts"
+
+
+def source_scope(source_id: int) -> str:
+    return f"source:{source_id}"
+
+
+def tag_scope(tag_id: int) -> str:
+    return f"tag:{tag_id}"
+
+
+def note_changes(session: Session, now: dt.datetime, scopes: Iterable[str] = ()) -> None:
+    """Record that posts in these scopes changed; call inside the writing transaction."""
+    names = sorted({CONTENT_VERSION, DIRTY + ALL_POSTS, *(DIRTY + scope for scope in scopes)})
+    # Sorted, so concurrent writers lock the rows in one order and never deadlock.
+    for name in names:
+        _increment(session, name, now)
+
+
+def _increment(session: Session, name: str, now: dt.datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    statement = insert(Counter).values(name=name, value=1, updated_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": Counter.value + 1, "updated_at": now},
+        )
+    )
+
+
+def content_version(connection: Connection) -> int:
+    """The current content version; 0 before the first change."""
+    value = connection.execute(
+        text("SELECT value FROM counters WHERE name = :name"), {"name": CONTENT_VERSION}
+    ).scalar()
+    return int(value or 0)
+
+
+def take_dirty_scopes(session: Session) -> list[str]:
+    """Remove and return the scopes changed since the last call."""
+    rows = session.execute(
+        delete(Counter).where(Counter.name.startswith(DIRTY)).returning(Counter.name)
+    )
+    return sorted(name.removeprefix(DIRTY) for (name,) in rows)
+
+
+def peek_dirty_scopes(session: Session) -> list[str]:
+    names = session.scalars(select(Counter.name).where(Counter.name.startswith(DIRTY)))
+    return sorted(name.removeprefix(DIRTY) for name in names)

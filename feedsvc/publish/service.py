@@ -1,0 +1,297 @@
+"""Which feeds exist, what each contains, and their addresses.
+
+A `FeedRequest` names one page of one feed in one format. `build_feed` turns it
+into bytes; the web layer and the static publisher both go through here, so a
+feed reads the same wherever it is served from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql import Select
+
+from feedsvc.models import Post, Source, Tag, post_tags
+from feedsvc.posts import visible_posts
+from feedsvc.publish import feeds
+from feedsvc.publish.catalog import feed_entries
+
+POSTS = "posts"
+SUMMARY = "summary"
+POPULAR = "popular"
+SOURCE = "source"
+TAG = "tag"
+WINDOWS = ("7d", "30d", "all", "trending")
+DEFAULT_WINDOW = "7d"
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+NATIVE = "native"
+BLOGGER = "blogger"
+
+
+class FeedNotFound(LookupError):
+    """No such feed or page."""
+
+
+class BadFeedRequest(ValueError):
+    """A parameter is out of range; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    kind: str
+    fmt: str
+    limit: int
+    page: int = 1
+    source_id: int | None = None
+    tag_slug: str | None = None
+    window: str = DEFAULT_WINDOW
+    # Blogger-compatible addresses page with start-index/max-results and alt=.
+    style: str = NATIVE
+    blogger_label: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltFeed:
+    body: bytes
+    last_modified: dt.datetime
+
+
+def parse_request(
+    kind: str,
+    fmt: str,
+    args: Mapping[str, str],
+    cfg: Mapping[str, Any],
+    **scope: Any,
+) -> FeedRequest:
+    """Validate the query parameters of a native feed address.
+
+    Bad values are refused, never clamped: a reader asking for 500 items should
+    learn that it gets at most 100, not silently miss the rest.
+    """
+    limit = _int_param(args, "limit", int(cfg["FEED_PAGE_SIZE"]), 1, int(cfg["FEED_MAX_PAGE_SIZE"]))
+    page = _int_param(args, "page", 1, 1, 1_000_000)
+    window = args.get("window", DEFAULT_WINDOW)
+    if kind == POPULAR:
+        if window not in WINDOWS:
+            raise BadFeedRequest(f"window must be one of {', '.join(WINDOWS)}")
+        if page != 1:
+            raise BadFeedRequest("the popular feed has one page; use limit")
+    else:
+        window = DEFAULT_WINDOW
+    return FeedRequest(kind=kind, fmt=fmt, limit=limit, page=page, window=window, **scope)
+
+
+def parse_blogger_request(
+    kind: str, args: Mapping[str, str], cfg: Mapping[str, Any], label: str | None = None
+) -> FeedRequest:
+    """Blogger's parameters: alt, start-index (1-based) and max-results.
+
+    Like Blogger, max-results above the cap is clamped to it, since Blogger
+    widgets ask for more than any page holds; start-index must fall on a page
+    boundary of the chosen size.
+    """
+    alt = args.get("alt", "atom")
+    fmt = {"atom": feeds.ATOM, "rss": feeds.RSS, "json": feeds.JSON}.get(alt)
+    if fmt is None:
+        raise BadFeedRequest("alt must be atom, rss or json")
+    cap = int(cfg["FEED_MAX_PAGE_SIZE"])
+    limit = min(_int_param(args, "max-results", int(cfg["FEED_PAGE_SIZE"]), 1, None), cap)
+    start = _int_param(args, "start-index", 1, 1, None)
+    if (start - 1) % limit:
+        raise BadFeedRequest(f"start-index must be 1 more than a multiple of max-results ({limit})")
+    return FeedRequest(
+        kind=kind,
+        fmt=fmt,
+        limit=limit,
+        page=(start - 1) // limit + 1,
+        tag_slug=_label_slug(label) if label is not None else None,
+        style=BLOGGER,
+        blogger_label=label,
+    )
+
+
+def _label_slug(label: str) -> str:
+    from feedsvc.content import slugify
+
+    return slugify(label, max_length=100)
+
+
+def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadFeedRequest(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise BadFeedRequest(f"{name} must be {bound}")
+    return value
+
+
+# --- addresses ---------------------------------------------------------------
+
+
+def feed_path(req: FeedRequest) -> str:
+    """The path of the feed, without format suffix or query."""
+    if req.kind == SOURCE:
+        return f"/feeds/sources/{req.source_id}"
+    if req.kind == TAG:
+        return f"/feeds/tags/{quote(req.tag_slug or '')}"
+    return f"/feeds/{req.kind}"
+
+
+def feed_url(req: FeedRequest, base: str, cfg: Mapping[str, Any], page: int | None = None) -> str:
+    """The address of one page of the feed, in the style it was asked for."""
+    page = req.page if page is None else page
+    if req.style == BLOGGER:
+        path = "/feeds/posts/default" if req.kind == POSTS else "/feeds/posts/summary"
+        if req.blogger_label is not None:
+            path += "/-/" + quote(req.blogger_label)
+        params: dict[str, object] = {}
+        if req.fmt != feeds.ATOM:
+            params["alt"] = req.fmt
+        if page != 1:
+            params["start-index"] = (page - 1) * req.limit + 1
+        if req.limit != int(cfg["FEED_PAGE_SIZE"]) or page != 1:
+            params["max-results"] = req.limit
+        return base + path + _query(params)
+    params = {}
+    if req.kind == POPULAR:
+        params["window"] = req.window
+    if page != 1:
+        params["page"] = page
+    if req.limit != int(cfg["FEED_PAGE_SIZE"]):
+        params["limit"] = req.limit
+    return f"{base}{feed_path(req)}.{req.fmt}{_query(params)}"
+
+
+def _query(params: Mapping[str, object]) -> str:
+    return "?" + urlencode(params) if params else ""
+
+
+def alternate_url(req: FeedRequest, base: str) -> str:
+    if req.kind == SOURCE:
+        return f"{base}/sources/{req.source_id}"
+    if req.kind == TAG:
+        return f"{base}/tags/{quote(req.tag_slug or '')}"
+    if req.kind == POPULAR:
+        return f"{base}/popular?window={req.window}"
+    return base + "/"
+
+
+# --- contents ----------------------------------------------------------------
+
+
+def build_feed(
+    session: Session, req: FeedRequest, cfg: Mapping[str, Any], now: dt.datetime
+) -> BuiltFeed:
+    base = cfg["BASE_URL"]
+    title, subtitle = _describe(session, req, cfg)
+    if req.kind == POPULAR:
+        rows, has_next = popular_posts(session, req.window, req.limit, now), False
+    else:
+        offset = (req.page - 1) * req.limit
+        found = session.scalars(_scoped(req).limit(req.limit + 1).offset(offset)).unique().all()
+        if req.page > 1 and not found:
+            raise FeedNotFound(f"page {req.page} is past the end of this feed")
+        rows, has_next = found[: req.limit], len(found) > req.limit
+    updated = max((post.modified_at for post in rows), default=EPOCH)
+    if req.kind == POPULAR:
+        # The ranking moves without any post changing.
+        updated = now.replace(microsecond=0)
+    spec = feeds.FeedSpec(
+        id=base + feed_path(replace(req, style=NATIVE)),
+        title=title,
+        subtitle=subtitle,
+        self_url=feed_url(req, base, cfg),
+        alternate_url=alternate_url(req, base),
+        updated=updated,
+        author=cfg["SITE_AUTHOR"],
+        language=cfg["SITE_LANGUAGE"],
+        icon=_absolute(cfg["FEED_ICON"], base),
+        logo=_absolute(cfg["FEED_LOGO"], base),
+        hubs=tuple(cfg["WEBSUB_HUBS"]),
+        paging=_paging(session, req, base, cfg, has_next),
+    )
+    entries = feed_entries(rows, base, full=req.kind in (POSTS, SOURCE, TAG))
+    return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
+
+
+def _describe(session: Session, req: FeedRequest, cfg: Mapping[str, Any]) -> tuple[str, str]:
+    site = cfg["SITE_TITLE"]
+    if req.kind == SOURCE:
+        source = session.get(Source, req.source_id)
+        if source is None:
+            raise FeedNotFound(f"no source with id {req.source_id}")
+        name = source.display_title
+        return f"{name} — {site}", source.description or f"Posts from {name}"
+    if req.kind == TAG:
+        tag = session.scalar(select(Tag).where(Tag.slug == req.tag_slug))
+        if tag is None:
+            raise FeedNotFound(f"no tag {req.tag_slug!r}")
+        return f"{tag.name} — {site}", f"Posts tagged {tag.name}"
+    if req.kind == POPULAR:
+        return f"Popular posts ({req.window}) — {site}", f"The most read posts, {req.window}"
+    if req.kind == SUMMARY:
+        return f"{site} (summaries)", cfg["SITE_DESCRIPTION"]
+    return site, cfg["SITE_DESCRIPTION"]
+
+
+def _scoped(req: FeedRequest) -> Select[tuple[Post]]:
+    query = visible_posts().options(joinedload(Post.source), selectinload(Post.tags))
+    if req.kind == SOURCE:
+        query = query.where(Post.source_id == req.source_id)
+    elif req.kind == TAG or req.tag_slug is not None:
+        query = (
+            query.join(post_tags, post_tags.c.post_id == Post.id)
+            .join(Tag, Tag.id == post_tags.c.tag_id)
+            .where(Tag.slug == req.tag_slug)
+        )
+    return query
+
+
+def _paging(
+    session: Session,
+    req: FeedRequest,
+    base: str,
+    cfg: Mapping[str, Any],
+    has_next: bool,
+) -> dict[str, str]:
+    """RFC 5005 section 3 links: first, previous, next, last."""
+    if req.kind == POPULAR:
+        return {}
+    links = {"first": feed_url(req, base, cfg, 1)}
+    if req.page > 1:
+        links["previous"] = feed_url(req, base, cfg, req.page - 1)
+    if has_next:
+        links["next"] = feed_url(req, base, cfg, req.page + 1)
+    last = max(1, -(-_count(session, req) // req.limit))
+    links["last"] = feed_url(req, base, cfg, last)
+    return links
+
+
+def _count(session: Session, req: FeedRequest) -> int:
+    query = _scoped(req).with_only_columns(func.count(Post.id)).order_by(None)
+    return int(session.scalar(query) or 0)
+
+
+def popular_posts(session: Session, window: str, limit: int, now: dt.datetime) -> Sequence[Post]:
+    """Until view counts rank them, the newest posts stand in."""
+    query = visible_posts().where(Post.popular_excluded.is_(False))
+    query = query.options(joinedload(Post.source), selectinload(Post.tags))
+    return session.scalars(query.limit(limit)).unique().all()
+
+
+def _absolute(url: str, base: str) -> str | None:
+    if not url:
+        return None
+    return url if "://" in url else base + url

@@ -1,0 +1,72 @@
+"""Static publishing: the canonical feeds as files, for a front server.
+
+With STATIC_DIR set, each content version is written once as
+`feeds/posts.atom`, `feeds/posts.atom.gz` and so on, each file replaced
+atomically (write a temporary file, then rename), so nginx never serves half a
+feed. Only the default first pages are written; every other address is
+answered by the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from feedsvc import changes
+from feedsvc.db import Database
+from feedsvc.publish import feeds, service
+
+STAMP = ".content-version"
+CANONICAL_KINDS = (service.POSTS, service.SUMMARY)
+
+
+def canonical_requests(cfg: Mapping[str, Any]) -> list[service.FeedRequest]:
+    size = int(cfg["FEED_PAGE_SIZE"])
+    return [
+        service.FeedRequest(kind, fmt, size) for kind in CANONICAL_KINDS for fmt in feeds.FORMATS
+    ]
+
+
+def publish_static(
+    db: Database, cfg: Mapping[str, Any], now: dt.datetime, *, force: bool = False
+) -> bool:
+    """Write the canonical feeds if the content changed since the last write."""
+    folder = Path(cfg["STATIC_DIR"])
+    with db.session() as session:
+        version = changes.content_version(session.connection())
+        stamp = folder / STAMP
+        if not force and stamp.exists() and stamp.read_text().strip() == str(version):
+            return False
+        for req in canonical_requests(cfg):
+            built = service.build_feed(session, req, cfg, now)
+            target = folder / f"{service.feed_path(req).lstrip('/')}.{req.fmt}"
+            # mtime=0 keeps the .gz identical for identical content.
+            _write_atomically(target, built.body, built.last_modified)
+            _write_atomically(
+                target.with_name(target.name + ".gz"),
+                gzip.compress(built.body, compresslevel=9, mtime=0),
+                built.last_modified,
+            )
+    _write_atomically(stamp, f"{version}\n".encode(), now)
+    return True
+
+
+def _write_atomically(target: Path, data: bytes, modified: dt.datetime) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        # nginx's Last-Modified and ETag come from the file's mtime.
+        stamp = modified.timestamp()
+        os.utime(temporary, (stamp, stamp))
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
