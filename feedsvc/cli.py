@@ -223,6 +223,27 @@ def worker_command() -> None:
     run_worker(_db(), current_app.config)
 
 
+@click.command("publish")
+@with_appcontext
+def publish_command() -> None:
+    """Ping WebSub hubs and rewrite static feeds now, without waiting for the worker."""
+    from feedsvc.publish.jobs import Publisher
+
+    cfg = current_app.config
+    if not cfg["WEBSUB_HUBS"] and not cfg["STATIC_DIR"]:
+        raise click.ClickException("set FEEDSVC_WEBSUB_HUBS or FEEDSVC_STATIC_DIR first")
+    publisher = Publisher(_db(), cfg)
+    try:
+        publisher.run(utcnow(), force_static=True)
+        pending = publisher.pending_pings()
+    finally:
+        publisher.close()
+    if cfg["STATIC_DIR"]:
+        click.echo(f"static feeds written to {cfg['STATIC_DIR']}")
+    if cfg["WEBSUB_HUBS"]:
+        click.echo(f"hub pings still pending: {pending}")
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--host", default="127.0.0.1")
@@ -253,7 +274,7 @@ def _configure_logging() -> None:
 
 def register(app: Flask) -> None:
     for command in (db_cli, sources_cli, posts_cli, fetch_command, worker_command,
-                    serve_command):  # fmt: skip
+                    publish_command, serve_command):  # fmt: skip
         app.cli.add_command(command)
 
 
