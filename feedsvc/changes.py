@@ -13,11 +13,14 @@ Two kinds of rows:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from feedsvc.models import Counter
@@ -64,6 +67,50 @@ def content_version(connection: Connection) -> int:
         text("SELECT value FROM counters WHERE name = :name"), {"name": CONTENT_VERSION}
     ).scalar()
     return int(value or 0)
+
+
+class VersionReader:
+    """Reads the content version on every feed request, so it must be cheap:
+    one connection of its own, outside the pool, in autocommit, reused."""
+
+    QUERY = "SELECT value FROM counters WHERE name = 'content_version'"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def read(self) -> int:
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
+                cursor = self._connection.cursor()
+                cursor.execute(self.QUERY)
+                row = cursor.fetchone()
+                cursor.close()
+            except Exception:
+                self.close_locked()
+                raise
+        return int(row[0]) if row else 0
+
+    def _connect(self) -> Any:
+        fairy = self.engine.raw_connection()
+        fairy.detach()
+        connection = fairy.dbapi_connection
+        if self.engine.dialect.name == "postgresql":
+            connection.autocommit = True
+        return connection
+
+    def close_locked(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
 
 
 def take_dirty_scopes(session: Session) -> list[str]:

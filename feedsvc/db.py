@@ -8,7 +8,7 @@ block the writer, foreign keys on, and a busy timeout instead of instant
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +43,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Connections kept outside the pool, closed with it.
+        self.on_dispose: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,4 +64,6 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        for close in self.on_dispose:
+            close()
         self.engine.dispose()

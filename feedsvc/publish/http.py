@@ -27,10 +27,13 @@ class Rendered:
     gzip_etag: str
     last_modified: dt.datetime
     content_type: str
+    # Formatted once, not per request.
+    last_modified_header: str = ""
 
 
 def make_rendered(body: bytes, last_modified: dt.datetime, content_type: str) -> Rendered:
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+    last_modified = last_modified.astimezone(dt.UTC).replace(microsecond=0)
     return Rendered(
         body=body,
         # mtime=0: the same bytes always compress to the same bytes.
@@ -38,8 +41,9 @@ def make_rendered(body: bytes, last_modified: dt.datetime, content_type: str) ->
         etag=f'"{digest}"',
         # A strong ETag names exact bytes, so the gzip variant has its own.
         gzip_etag=f'"{digest}-gz"',
-        last_modified=last_modified.astimezone(dt.UTC).replace(microsecond=0),
+        last_modified=last_modified,
         content_type=content_type,
+        last_modified_header=format_datetime(last_modified, usegmt=True),
     )
 
 
@@ -71,27 +75,27 @@ class RenderCache:
             self._entries.clear()
 
 
-def feed_response(
-    rendered: Rendered, request: Request, max_age: int, stale_while_revalidate: int
-) -> Response:
+def cache_control(max_age: int, stale_while_revalidate: int) -> str:
+    return f"public, max-age={max_age}, stale-while-revalidate={stale_while_revalidate}"
+
+
+def feed_response(rendered: Rendered, request: Request, cache_control: str) -> Response:
     """200 with the negotiated encoding, or 304 when the client is up to date."""
-    use_gzip = request.accept_encodings["gzip"] > 0
-    etag = rendered.gzip_etag if use_gzip else rendered.etag
-    headers = {
-        "ETag": etag,
-        "Last-Modified": format_datetime(rendered.last_modified, usegmt=True),
-        "Cache-Control": (
-            f"public, max-age={max_age}, stale-while-revalidate={stale_while_revalidate}"
-        ),
-        "Vary": "Accept-Encoding",
-    }
+    accept = request.headers.get("Accept-Encoding", "")
+    # The common case needs no parsing; q-values do.
+    use_gzip = "gzip" in accept and request.accept_encodings["gzip"] > 0
+    headers = [
+        ("ETag", rendered.gzip_etag if use_gzip else rendered.etag),
+        ("Last-Modified", rendered.last_modified_header),
+        ("Cache-Control", cache_control),
+        ("Vary", "Accept-Encoding"),
+    ]
     if _not_modified(rendered, request):
         return Response(status=304, headers=headers)
-    body = rendered.gzipped if use_gzip else rendered.body
-    response = Response(body, headers=headers, content_type=rendered.content_type)
+    headers.append(("Content-Type", rendered.content_type))
     if use_gzip:
-        response.headers["Content-Encoding"] = "gzip"
-    return response
+        headers.append(("Content-Encoding", "gzip"))
+    return Response(rendered.gzipped if use_gzip else rendered.body, headers=headers)
 
 
 def _not_modified(rendered: Rendered, request: Request) -> bool:

@@ -11,28 +11,51 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from feedsvc import changes
 from feedsvc.publish import feeds, service
-from feedsvc.publish.http import RenderCache, Rendered, feed_response, make_rendered
-from feedsvc.web import get_db, get_session
+from feedsvc.publish.http import (
+    RenderCache,
+    Rendered,
+    cache_control,
+    feed_response,
+    make_rendered,
+)
+from feedsvc.web import get_session
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+NO_ARGS: Mapping[str, str] = {}
 
 CACHE = "feedsvc.render_cache"
+VERSION = "feedsvc.content_version"
 
 
 def init_cache(app: Flask) -> None:
-    app.extensions[CACHE] = RenderCache(int(app.config["FEED_CACHE_ENTRIES"]))
+    cfg = app.config
+    app.extensions[CACHE] = RenderCache(int(cfg["FEED_CACHE_ENTRIES"]))
+    db = app.extensions["feedsvc.db"]
+    app.extensions[VERSION] = reader = changes.VersionReader(db.engine)
+    db.on_dispose.append(reader.close)
+    cfg["FEED_CACHE_CONTROL"] = cache_control(
+        int(cfg["FEED_MAX_AGE"]), int(cfg["FEED_STALE_WHILE_REVALIDATE"])
+    )
 
 
-@bp.get("/<any(posts, summary, popular):kind>.<fmt>")
 def site_feed(kind: str, fmt: str) -> Response:
-    return _serve(lambda cfg: service.parse_request(kind, _format(fmt), request.args, cfg))
+    return _serve(lambda cfg: service.parse_request(kind, fmt, _args(), cfg))
+
+
+# Static rules, one per feed and format: the most polled addresses then match
+# by a dictionary lookup instead of werkzeug's dynamic matcher.
+for _kind in (service.POSTS, service.SUMMARY, service.POPULAR):
+    for _fmt in feeds.FORMATS:
+        bp.add_url_rule(
+            f"/{_kind}.{_fmt}", view_func=site_feed, defaults={"kind": _kind, "fmt": _fmt}
+        )
 
 
 @bp.get("/sources/<int:source_id>.<fmt>")
 def source_feed(source_id: int, fmt: str) -> Response:
     return _serve(
         lambda cfg: service.parse_request(
-            service.SOURCE, _format(fmt), request.args, cfg, source_id=source_id
+            service.SOURCE, _format(fmt), _args(), cfg, source_id=source_id
         )
     )
 
@@ -41,7 +64,7 @@ def source_feed(source_id: int, fmt: str) -> Response:
 def tag_feed(tag_slug: str, fmt: str) -> Response:
     return _serve(
         lambda cfg: service.parse_request(
-            service.TAG, _format(fmt), request.args, cfg, tag_slug=tag_slug
+            service.TAG, _format(fmt), _args(), cfg, tag_slug=tag_slug
         )
     )
 
@@ -50,7 +73,12 @@ def tag_feed(tag_slug: str, fmt: str) -> Response:
 @bp.get("/posts/<any(default, summary):variant>/-/<path:label>")
 def blogger_feed(variant: str, label: str | None = None) -> Response:
     kind = service.POSTS if variant == "default" else service.SUMMARY
-    return _serve(lambda cfg: service.parse_blogger_request(kind, request.args, cfg, label))
+    return _serve(lambda cfg: service.parse_blogger_request(kind, _args(), cfg, label))
+
+
+def _args() -> Mapping[str, str]:
+    # Most polls carry no query string: skip parsing one.
+    return request.args if request.query_string else NO_ARGS
 
 
 def _format(fmt: str) -> str:
@@ -70,16 +98,13 @@ def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Respons
     if req.kind == service.POPULAR:
         # Rankings move with views, not posts: re-render at most once a period.
         key += f"#{int(now.timestamp()) // int(cfg['POPULAR_CACHE_SECONDS'])}"
-    with get_db().engine.connect() as connection:
-        version = changes.content_version(connection)
+    version = current_app.extensions[VERSION].read()
     cache: RenderCache = current_app.extensions[CACHE]
     rendered = cache.get(key, version)
     if rendered is None:
         rendered = _render(req, now)
         cache.put(key, version, rendered)
-    return feed_response(
-        rendered, request, int(cfg["FEED_MAX_AGE"]), int(cfg["FEED_STALE_WHILE_REVALIDATE"])
-    )
+    return feed_response(rendered, request, cfg["FEED_CACHE_CONTROL"])
 
 
 def _render(req: service.FeedRequest, now: dt.datetime) -> Rendered:
