@@ -69,6 +69,10 @@ class Config:
     DISPATCH_SECONDS: int = 5
     WORKER_THREADS: int = 8
     LEASE_SECONDS: int = 300
+    # /healthz answers 503 when the newest worker heartbeat is older than this.
+    HEARTBEAT_STALE_SECONDS: int = 120
+    # The worker serves its Prometheus metrics on this port (0: not at all).
+    WORKER_METRICS_PORT: int = 0
     # Run the scheduler inside `feedsvc serve` (the development server).
     EMBEDDED_SCHEDULER: bool = True
 

@@ -135,6 +135,10 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -
 def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
     """`feedsvc worker`: run the scheduler in the foreground until stopped."""
     worker = Worker(db, cfg)
+    if int(cfg["WORKER_METRICS_PORT"]):
+        from prometheus_client import start_http_server
+
+        start_http_server(int(cfg["WORKER_METRICS_PORT"]), addr="127.0.0.1")
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
     log.info("worker %s started", worker.name)

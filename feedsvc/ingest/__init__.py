@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc import changes
+from feedsvc import changes, metrics
 from feedsvc.db import Database
 from feedsvc.ingest import policy
 from feedsvc.ingest.fetch import Fetcher, FetchResult, FetchSettings
@@ -215,6 +215,8 @@ def _record(
         jitter=random.random() if jitter is None else jitter,
     )
 
+    metrics.FETCHES.labels(decision.result).inc()
+    metrics.FETCH_SECONDS.observe(fetched.elapsed_ms / 1000)
     report = StoreReport()
     if decision.store_entries and parsed is not None:
         if prepared is None:

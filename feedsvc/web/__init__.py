@@ -31,10 +31,11 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def register(app: Flask) -> None:
     from feedsvc import cli
-    from feedsvc.web import feeds, site
+    from feedsvc.web import feeds, health, site
 
     app.register_blueprint(site.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(health.bp)
     feeds.init_cache(app)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(404, _not_found)

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from feedsvc import changes
+from feedsvc import changes, metrics
 from feedsvc.publish import feeds, service
 from feedsvc.publish.http import (
     RenderCache,
@@ -104,7 +104,13 @@ def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Respons
     if rendered is None:
         rendered = _render(req, now)
         cache.put(key, version, rendered)
-    return feed_response(rendered, request, cfg["FEED_CACHE_CONTROL"])
+        metrics.FEED_RENDERS.labels(req.kind).inc()
+    else:
+        metrics.RENDER_CACHE_HITS.inc()
+    response = feed_response(rendered, request, cfg["FEED_CACHE_CONTROL"])
+    if response.status_code == 304:
+        metrics.NOT_MODIFIED_SERVED.inc()
+    return response
 
 
 def _render(req: service.FeedRequest, now: dt.datetime) -> Rendered:
