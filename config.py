@@ -68,13 +68,20 @@ class Config:
     # Scheduler.
     DISPATCH_SECONDS: int = 5
     WORKER_THREADS: int = 8
+    # Concurrent fetches from one worker to one host.
+    FETCH_PER_HOST: int = 2
+    # On SIGTERM, how long in-flight refreshes may run before the worker exits.
+    SHUTDOWN_SECONDS: int = 30
     LEASE_SECONDS: int = 300
     # /healthz answers 503 when the newest worker heartbeat is older than this.
     HEARTBEAT_STALE_SECONDS: int = 120
     # The worker serves its Prometheus metrics on this port (0: not at all).
     WORKER_METRICS_PORT: int = 0
-    # Run the scheduler inside `feedsvc serve` (the development server).
+    # Run the scheduler inside the serving process (`feedsvc serve`, or wsgi.py
+    # under gunicorn): at most one per machine, guarded by a lock file.
     EMBEDDED_SCHEDULER: bool = True
+    # The lock that keeps it to one per machine; empty: instance/embedded-scheduler.lock.
+    SCHEDULER_LOCK_FILE: str = ""
 
     TESTING: bool = False
     DEBUG: bool = False

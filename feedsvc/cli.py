@@ -251,15 +251,15 @@ def publish_command() -> None:
 @click.option("--scheduler/--no-scheduler", default=None, help="Embed the scheduler.")
 def serve_command(host: str, port: int, scheduler: bool | None) -> None:
     """Development server: the site, the feeds and (by default) the scheduler."""
+    from feedsvc import start_embedded_scheduler
     from feedsvc.migrate import upgrade
-    from feedsvc.scheduler import start_embedded
 
     _configure_logging()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade(_db().engine)
-    embedded = app.config["EMBEDDED_SCHEDULER"] if scheduler is None else scheduler
-    if embedded:
-        start_embedded(_db(), app.config)
+    if scheduler is not None:
+        app.config["EMBEDDED_SCHEDULER"] = scheduler
+    start_embedded_scheduler(app)
     from werkzeug.serving import run_simple
 
     # No reloader: it would fork a second process and a second scheduler.

@@ -8,13 +8,18 @@ refreshes them on a bounded thread pool, and a *housekeeping* job.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import os
+import signal
 import socket
 import threading
+import time
+from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -26,7 +31,7 @@ from feedsvc.ingest import refresh_source, settings_from_config
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
-from feedsvc.sources import claim_due_sources
+from feedsvc.sources import claim_due_sources, release_leases
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,8 @@ def utcnow() -> dt.datetime:
 
 
 class Worker:
-    """Claims due sources and refreshes them, a bounded number at a time."""
+    """Claims due sources and refreshes them, a bounded number at a time and at
+    most FETCH_PER_HOST at once against any one host."""
 
     def __init__(self, db: Database, cfg: Mapping[str, Any], name: str | None = None) -> None:
         self.db = db
@@ -47,30 +53,41 @@ class Worker:
         fetch_settings, self.ingest_settings = settings_from_config(cfg)
         self.fetcher = Fetcher(fetch_settings)
         self.threads = int(cfg["WORKER_THREADS"])
+        self.per_host = int(cfg["FETCH_PER_HOST"])
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="refresh")
-        self._in_flight = 0
         self.publisher = Publisher(db, cfg)
+        # Source id -> host, for every claimed source not yet finished.
+        self._in_flight: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.started_at = utcnow()
 
     def dispatch(self) -> int:
         """Claim as many due sources as there are free threads; return how many."""
+        if self._stopping.is_set():
+            return 0
         self.heartbeat()
         with self._lock:
-            free = self.threads - self._in_flight
+            free = self.threads - len(self._in_flight)
+            busy = Counter(self._in_flight.values())
         if free <= 0:
             return 0
         now = utcnow()
         with self.db.session() as session:
-            ids = claim_due_sources(session, now, free, self.name, int(self.cfg["LEASE_SECONDS"]))
-        for source_id in ids:
+            claimed = claim_due_sources(
+                session, now, free, self.name, int(self.cfg["LEASE_SECONDS"]),
+                per_host=self.per_host, busy_hosts=busy,
+            )  # fmt: skip
+        for source_id, host in claimed:
             with self._lock:
-                self._in_flight += 1
+                self._in_flight[source_id] = host
             self.pool.submit(self._refresh, source_id)
-        return len(ids)
+        return len(claimed)
 
     def _refresh(self, source_id: int) -> None:
         try:
+            if self._stopping.is_set():
+                return  # claimed but not started: its lease is released on the way out
             report = refresh_source(
                 self.db, source_id, fetcher=self.fetcher, now=utcnow(),
                 settings=self.ingest_settings,
@@ -81,7 +98,7 @@ class Worker:
             log.exception("refresh of source %s failed", source_id)
         finally:
             with self._lock:
-                self._in_flight -= 1
+                self._in_flight.pop(source_id, None)
 
     def housekeeping(self) -> None:
         """Prune old fetch history and yesterday's visitor hashes."""
@@ -112,8 +129,28 @@ class Worker:
         except Exception:
             log.exception("publishing failed")
 
+    def stop(self, deadline: float) -> list[int]:
+        """Stop claiming, give in-flight refreshes up to `deadline` seconds,
+        release the leases of whatever did not finish; return those ids."""
+        self._stopping.set()
+        waited = 0.0
+        while waited < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    break
+            time.sleep(0.05)
+            waited += 0.05
+        with self._lock:
+            unfinished = sorted(self._in_flight)
+        with self.db.session() as session:
+            # An unfinished refresh's transaction dies with the process: nothing half-written.
+            release_leases(session, self.name)
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == self.name))
+        return unfinished
+
     def shutdown(self, wait: bool = True) -> None:
-        self.pool.shutdown(wait=wait, cancel_futures=not wait)
+        self._stopping.set()
+        self.pool.shutdown(wait=wait, cancel_futures=True)
         self.fetcher.close()
         self.publisher.close()
 
@@ -133,7 +170,7 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -
 
 
 def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
-    """`feedsvc worker`: run the scheduler in the foreground until stopped."""
+    """`feedsvc worker`: run the scheduler in the foreground until SIGTERM or SIGINT."""
     worker = Worker(db, cfg)
     if int(cfg["WORKER_METRICS_PORT"]):
         from prometheus_client import start_http_server
@@ -141,20 +178,51 @@ def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
         start_http_server(int(cfg["WORKER_METRICS_PORT"]), addr="127.0.0.1")
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("worker %s: %s, stopping", worker.name, signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     log.info("worker %s started", worker.name)
     try:
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     finally:
+        unfinished = worker.stop(float(cfg["SHUTDOWN_SECONDS"]))
+        if unfinished:
+            log.warning("worker %s: released unfinished sources %s", worker.name, unfinished)
+            logging.shutdown()
+            # Threads stuck in a fetch would hold the interpreter open; their
+            # transactions roll back with the process.
+            os._exit(0)
         worker.shutdown(wait=True)
         log.info("worker %s stopped", worker.name)
 
 
-def start_embedded(db: Database, cfg: Mapping[str, Any]) -> BackgroundScheduler:
-    """One scheduler inside the development server's process."""
+def start_embedded(
+    db: Database, cfg: Mapping[str, Any], lock_path: Path
+) -> BackgroundScheduler | None:
+    """One scheduler inside a serving process — only if no other process on
+    this machine has one, so that several gunicorn workers (or a reloader's two
+    processes) never run it twice. The lock is held for the process's life."""
+    global _embedded_lock
+    if _embedded_lock is not None:
+        return None
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        log.info("embedded scheduler: another process on this machine runs it")
+        return None
+    _embedded_lock = handle
     worker = Worker(db, cfg, name=f"embedded:{socket.gethostname()}:{os.getpid()}")
     scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
     scheduler.start()
+    log.info("embedded scheduler started in process %s", os.getpid())
     return scheduler
+
+
+_embedded_lock: IO[str] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
@@ -105,31 +106,60 @@ def due_source_ids(session: Session, now: dt.datetime) -> list[int]:
 
 
 def claim_due_sources(
-    session: Session, now: dt.datetime, limit: int, owner: str, lease_seconds: int
-) -> list[int]:
-    """Lease up to `limit` due sources to `owner`.
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    owner: str,
+    lease_seconds: int,
+    *,
+    per_host: int = 0,
+    busy_hosts: Mapping[str, int] | None = None,
+) -> list[tuple[int, str]]:
+    """Lease up to `limit` due sources to `owner`; return (id, host) pairs.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers
     never claim the same source; an expired lease (a dead worker) is fair game.
+    With `per_host`, no host gets more than that many sources counting those
+    already `busy_hosts` — the oldest due sources of other hosts come first.
     """
     if limit <= 0:
         return []
+    # Look further down the due list so that one crowded host cannot fill a claim.
+    window = limit * 10 if per_host else limit
     query = (
-        select(Source.id)
+        select(Source.id, Source.feed_url)
         .where(
             Source.status == SOURCE_ACTIVE,
             Source.next_check_at <= now,
             or_(Source.lease_until.is_(None), Source.lease_until < now),
         )
         .order_by(Source.next_check_at)
-        .limit(limit)
+        .limit(window)
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.scalars(query))
-    if ids:
+    counts = dict(busy_hosts or {})
+    picked: list[tuple[int, str]] = []
+    for source_id, feed_url in session.execute(query):
+        host = (urlsplit(feed_url).hostname or "").lower()
+        if per_host and counts.get(host, 0) >= per_host:
+            continue
+        counts[host] = counts.get(host, 0) + 1
+        picked.append((source_id, host))
+        if len(picked) == limit:
+            break
+    if picked:
         session.execute(
             update(Source)
-            .where(Source.id.in_(ids))
+            .where(Source.id.in_([source_id for source_id, _ in picked]))
             .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
         )
-    return ids
+    return picked
+
+
+def release_leases(session: Session, owner: str, source_ids: Iterable[int] | None = None) -> int:
+    """Give back leases (all of the owner's, or just these) so others may claim them."""
+    query = update(Source).where(Source.lease_owner == owner)
+    if source_ids is not None:
+        query = query.where(Source.id.in_(list(source_ids)))
+    result = session.execute(query.values(lease_until=None, lease_owner=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

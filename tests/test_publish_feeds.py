@@ -183,13 +183,16 @@ def test_paging_walks_the_whole_archive(client: FlaskClient, db: Database, fmt: 
             links = {link.rel: link.href for link in parsed.feed.links}
             url = links.get("next")
             assert links["first"] == f"http://feeds.test/feeds/posts.{fmt}?limit=10"
-            assert links["last"] == f"http://feeds.test/feeds/posts.{fmt}?page=5&limit=10"
+            assert links["last"] == f"http://feeds.test/feeds/posts.{fmt}?page=last&limit=10"
             if pages > 1:
                 assert links["previous"].endswith(f"page={pages - 1}&limit=10") or (
                     pages == 2 and links["previous"].endswith(f"{fmt}?limit=10")
                 )
     assert pages == 5
     assert len(seen) == 47 == len(set(seen))
+    # The last page is the one the walk ended on.
+    last = check_feed(fmt, client.get(f"/feeds/posts.{fmt}?page=last&limit=10").data)
+    assert entry_ids(fmt, last) == seen[40:]
 
 
 @pytest.mark.parametrize(

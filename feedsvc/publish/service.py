@@ -33,6 +33,9 @@ EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 NATIVE = "native"
 BLOGGER = "blogger"
+# `page=last`: counting a big archive is slow, so only a request for the last
+# page pays for it, not every render of the first.
+LAST_PAGE = -1
 
 
 class FeedNotFound(LookupError):
@@ -76,7 +79,7 @@ def parse_request(
     learn that it gets at most 100, not silently miss the rest.
     """
     limit = _int_param(args, "limit", int(cfg["FEED_PAGE_SIZE"]), 1, int(cfg["FEED_MAX_PAGE_SIZE"]))
-    page = _int_param(args, "page", 1, 1, 1_000_000)
+    page = LAST_PAGE if args.get("page") == "last" else _int_param(args, "page", 1, 1, 1_000_000)
     window = args.get("window", DEFAULT_WINDOW)
     if kind == POPULAR:
         if window not in WINDOWS:
@@ -168,7 +171,7 @@ def feed_url(req: FeedRequest, base: str, cfg: Mapping[str, Any], page: int | No
     if req.kind == POPULAR:
         params["window"] = req.window
     if page != 1:
-        params["page"] = page
+        params["page"] = "last" if page == LAST_PAGE else page
     if req.limit != int(cfg["FEED_PAGE_SIZE"]):
         params["limit"] = req.limit
     return f"{base}{feed_path(req)}.{req.fmt}{_query(params)}"
@@ -196,6 +199,8 @@ def build_feed(
 ) -> BuiltFeed:
     base = cfg["BASE_URL"]
     title, subtitle = _describe(session, req, cfg)
+    if req.page == LAST_PAGE:
+        req = replace(req, page=max(1, -(-_count(session, req) // req.limit)))
     if req.kind == POPULAR:
         rows, has_next = popular_posts(session, req.window, req.limit, now), False
     else:
@@ -220,7 +225,7 @@ def build_feed(
         icon=_absolute(cfg["FEED_ICON"], base),
         logo=_absolute(cfg["FEED_LOGO"], base),
         hubs=tuple(cfg["WEBSUB_HUBS"]),
-        paging=_paging(session, req, base, cfg, has_next),
+        paging=_paging(req, base, cfg, has_next),
     )
     entries = feed_entries(rows, base, full=req.kind in (POSTS, SOURCE, TAG))
     return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
@@ -259,13 +264,7 @@ def _scoped(req: FeedRequest) -> Select[tuple[Post]]:
     return query
 
 
-def _paging(
-    session: Session,
-    req: FeedRequest,
-    base: str,
-    cfg: Mapping[str, Any],
-    has_next: bool,
-) -> dict[str, str]:
+def _paging(req: FeedRequest, base: str, cfg: Mapping[str, Any], has_next: bool) -> dict[str, str]:
     """RFC 5005 section 3 links: first, previous, next, last."""
     if req.kind == POPULAR:
         return {}
@@ -274,8 +273,8 @@ def _paging(
         links["previous"] = feed_url(req, base, cfg, req.page - 1)
     if has_next:
         links["next"] = feed_url(req, base, cfg, req.page + 1)
-    last = max(1, -(-_count(session, req) // req.limit))
-    links["last"] = feed_url(req, base, cfg, last)
+    if req.style == NATIVE:
+        links["last"] = feed_url(req, base, cfg, LAST_PAGE)
     return links
 
 

@@ -1,0 +1,248 @@
+"""Workers as real processes: sharing sources over PostgreSQL, surviving
+SIGKILL, stopping cleanly on SIGTERM, one embedded scheduler under gunicorn,
+and the per-host limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from feedsvc.db import Database
+from feedsvc.models import Post, Source, WorkerHeartbeat
+from feedsvc.scheduler import Worker
+from feedsvc.sources import add_source
+from tests.conftest import TEST_DATABASE_URL
+from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+postgres_only = pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="several workers share sources only on PostgreSQL"
+)
+
+
+def feed(n: int) -> bytes:
+    items = [
+        {"guid": f"{n}-{i}", "title": f"Post {n}.{i}", "link": f"http://example.org/{n}/{i}"}
+        for i in range(2)
+    ]
+    return rss(f"Feed {n}", items)
+
+
+def slow(seconds: float, body: bytes) -> Callable[[Seen], Reply]:
+    def answer(_seen: Seen) -> Reply:
+        time.sleep(seconds)
+        return Reply(200, body, RSS_TYPE)
+
+    return answer
+
+
+def add_sources(db: Database, server: FeedServer, count: int, delay: float = 0.0) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        for n in range(count):
+            path = f"/f{n}.xml"
+            server.routes[path] = slow(delay, feed(n)) if delay else Reply(200, feed(n), RSS_TYPE)
+            add_source(session, server.url(path), now - dt.timedelta(seconds=1), interval=3600)
+
+
+def worker_env(database_url: str, **settings: Any) -> dict[str, str]:
+    env = {**os.environ, "FEEDSVC_ENV": "testing", "FEEDSVC_DATABASE_URL": database_url,
+           "FEEDSVC_DISPATCH_SECONDS": "1", "FEEDSVC_FETCH_ALLOW_PRIVATE": "1"}  # fmt: skip
+    env.update({f"FEEDSVC_{name}": str(value) for name, value in settings.items()})
+    return env
+
+
+@pytest.fixture
+def workers(database_url: str) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**settings: Any) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([str(BIN / "feedsvc"), "worker"], cwd=ROOT,
+                                   env=worker_env(database_url, **settings),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def count(db: Database, query: Any) -> int:
+    with db.session() as session:
+        return int(session.scalar(query) or 0)
+
+
+def all_refreshed(db: Database) -> Callable[[], bool]:
+    return lambda: count(db, select(func.count()).where(Source.last_success_at.is_(None))) == 0
+
+
+@postgres_only
+def test_three_workers_share_the_sources_once_each(
+    db: Database, feed_server: FeedServer, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    add_sources(db, feed_server, 60, delay=0.05)
+    processes = [workers(WORKER_THREADS=4) for _ in range(3)]
+    wait_until(all_refreshed(db), 30, "every source refreshed")
+    time.sleep(2)  # a second fetch, if any, would land here
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    assert [process.wait(timeout=15) for process in processes] == [0, 0, 0]
+
+    hits = Counter(seen.path for seen in feed_server.requests)
+    assert hits == {f"/f{n}.xml": 1 for n in range(60)}
+    assert count(db, select(func.count()).select_from(Post)) == 120
+
+
+@postgres_only
+def test_a_killed_workers_sources_are_taken_over(
+    db: Database, feed_server: FeedServer, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    add_sources(db, feed_server, 30, delay=1.0)
+    victim = workers(WORKER_THREADS=4, LEASE_SECONDS=3)
+    wait_until(lambda: len(feed_server.requests) >= 2, 15, "the victim to start fetching")
+    with db.session() as session:
+        leased = set(
+            session.scalars(select(Source.id).where(Source.lease_owner.like(f"%:{victim.pid}")))
+        )
+    assert leased
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    survivors = [workers(WORKER_THREADS=4, LEASE_SECONDS=3) for _ in range(2)]
+    wait_until(all_refreshed(db), 40, "the survivors to refresh every source")
+    for process in survivors:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    # Nothing the dead worker was doing was half-written or written twice.
+    assert count(db, select(func.count()).select_from(Post)) == 60
+    with db.session() as session:
+        assert session.scalars(select(Source.lease_owner).where(Source.id.in_(leased))).all() == [
+            None
+        ] * len(leased)
+
+
+def test_sigterm_lets_in_flight_refreshes_finish_and_exits_0(
+    db: Database, feed_server: FeedServer, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    add_sources(db, feed_server, 4, delay=1.5)
+    process = workers(WORKER_THREADS=4, SHUTDOWN_SECONDS=10)
+    wait_until(lambda: len(feed_server.requests) >= 4, 15, "four refreshes in flight")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=12) == 0
+    # All four were allowed to finish, and nothing stays leased or beating.
+    assert all_refreshed(db)()
+    assert count(db, select(func.count()).where(Source.lease_owner.is_not(None))) == 0
+    assert count(db, select(func.count()).select_from(WorkerHeartbeat)) == 0
+
+
+def test_sigterm_deadline_releases_what_did_not_finish(
+    db: Database, feed_server: FeedServer, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    add_sources(db, feed_server, 2, delay=30)
+    process = workers(WORKER_THREADS=2, SHUTDOWN_SECONDS=1, FETCH_TIMEOUT=60)
+    wait_until(lambda: len(feed_server.requests) >= 2, 15, "two refreshes in flight")
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 8
+    assert b"released unfinished sources" in (process.stderr.read() if process.stderr else b"")
+    # Released, not half-written: another worker may claim them at once.
+    assert count(db, select(func.count()).where(Source.lease_owner.is_not(None))) == 0
+    assert count(db, select(func.count()).select_from(Post)) == 0
+
+
+def test_embedded_scheduler_runs_once_under_gunicorn_with_three_workers(
+    database_url: str, db: Database, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = worker_env(database_url, EMBEDDED_SCHEDULER=1,
+                     SCHEDULER_LOCK_FILE=tmp_path / "scheduler.lock")  # fmt: skip
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", "3", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: count(db, select(func.count()).select_from(WorkerHeartbeat)) > 0,
+            20, "a heartbeat",
+        )  # fmt: skip
+        time.sleep(3)  # room for a second scheduler to show itself
+        with db.session() as session:
+            names = session.scalars(select(WorkerHeartbeat.name)).all()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert len(names) == 1 and names[0].startswith("embedded:")
+    log = server.stderr.read().decode() if server.stderr else ""
+    assert log.count("Booting worker") == 3
+
+
+def test_no_host_gets_more_than_its_share_of_fetches(
+    app: Flask, db: Database, feed_server: FeedServer
+) -> None:
+    in_flight: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def tracked(seen: Seen) -> Reply:
+        host = seen.headers["host"].split(":")[0]
+        with lock:
+            in_flight[host] += 1
+            most[host] = max(most[host], in_flight[host])
+        time.sleep(0.3)
+        with lock:
+            in_flight[host] -= 1
+        return Reply(200, feed(0), RSS_TYPE)
+
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        for n in range(10):
+            feed_server.routes[f"/busy{n}.xml"] = tracked
+            add_source(session, feed_server.url(f"/busy{n}.xml"), now - dt.timedelta(minutes=5))
+        for n in range(3):
+            feed_server.routes[f"/other{n}.xml"] = tracked
+            other = f"http://localhost:{feed_server.port}/other{n}.xml"
+            add_source(session, other, now - dt.timedelta(minutes=1))
+    worker = Worker(db, {**app.config, "WORKER_THREADS": 8, "FETCH_PER_HOST": 2})
+    try:
+        # The first claim takes two of each host's sources, not eight of the
+        # busy host's (which are older, so first in line).
+        assert worker.dispatch() == 4
+
+        def dispatched_until_done() -> bool:
+            worker.dispatch()
+            return all_refreshed(db)()
+
+        wait_until(dispatched_until_done, 20, "every source refreshed")
+    finally:
+        worker.shutdown()
+    assert most["127.0.0.1"] == 2
+    assert most["localhost"] == 2
