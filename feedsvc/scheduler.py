@@ -35,6 +35,8 @@ from feedsvc.sources import claim_due_sources, release_leases
 
 log = logging.getLogger(__name__)
 
+# A worker busy working off a backlog still beats this often.
+HEARTBEAT_EVERY = 10.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -60,27 +62,48 @@ class Worker:
         self._in_flight: dict[int, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._finished = threading.Event()
+        # Claimed at most: every thread busy plus as many waiting.
+        self.capacity = self.threads * 2
         self.started_at = utcnow()
 
     def dispatch(self) -> int:
-        """Claim as many due sources as there are free threads; return how many."""
-        if self._stopping.is_set():
-            return 0
-        self.heartbeat()
-        with self._lock:
-            free = self.threads - len(self._in_flight)
-            busy = Counter(self._in_flight.values())
-        if free <= 0:
-            return 0
-        now = utcnow()
+        """Keep the pool fed while sources are due; return how many were claimed.
+
+        Runs until nothing more can be claimed, so a backlog is worked off at
+        full speed rather than one tick's worth per DISPATCH_SECONDS. A short
+        queue (a batch beyond the thread count) keeps threads busy between claims.
+        """
+        claimed_total = 0
+        last_beat = 0.0
+        while not self._stopping.is_set():
+            if time.monotonic() - last_beat > HEARTBEAT_EVERY:
+                self.heartbeat()
+                last_beat = time.monotonic()
+            with self._lock:
+                room = self.capacity - len(self._in_flight)
+                busy = Counter(self._in_flight.values())
+                in_flight = len(self._in_flight)
+            claimed = self._claim(room, busy) if room > 0 else 0
+            claimed_total += claimed
+            if claimed == 0:
+                if in_flight == 0:
+                    break
+                # Full, or every due host is at its limit: wait for a slot.
+                self._finished.wait(timeout=0.5)
+                self._finished.clear()
+        return claimed_total
+
+    def _claim(self, room: int, busy: Counter[str]) -> int:
         with self.db.session() as session:
             claimed = claim_due_sources(
-                session, now, free, self.name, int(self.cfg["LEASE_SECONDS"]),
+                session, utcnow(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
                 per_host=self.per_host, busy_hosts=busy,
             )  # fmt: skip
-        for source_id, host in claimed:
-            with self._lock:
+        with self._lock:
+            for source_id, host in claimed:
                 self._in_flight[source_id] = host
+        for source_id, _host in claimed:
             self.pool.submit(self._refresh, source_id)
         return len(claimed)
 
@@ -99,6 +122,7 @@ class Worker:
         finally:
             with self._lock:
                 self._in_flight.pop(source_id, None)
+            self._finished.set()
 
     def housekeeping(self) -> None:
         """Prune old fetch history and yesterday's visitor hashes."""
