@@ -31,7 +31,7 @@ from feedsvc.ingest import refresh_source, settings_from_config
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
-from feedsvc.sources import claim_due_sources, release_leases
+from feedsvc.sources import Claimed, claim_due_sources, release_leases
 
 log = logging.getLogger(__name__)
 
@@ -101,22 +101,26 @@ class Worker:
                 per_host=self.per_host, busy_hosts=busy,
             )  # fmt: skip
         with self._lock:
-            for source_id, host in claimed:
-                self._in_flight[source_id] = host
-        for source_id, _host in claimed:
-            self.pool.submit(self._refresh, source_id)
+            for source in claimed:
+                self._in_flight[source.id] = source.host
+        for source in claimed:
+            self.pool.submit(self._refresh, source)
         return len(claimed)
 
-    def _refresh(self, source_id: int) -> None:
+    def _refresh(self, source: Claimed) -> None:
+        source_id = source.id
         try:
             if self._stopping.is_set():
                 return  # claimed but not started: its lease is released on the way out
             report = refresh_source(
                 self.db, source_id, fetcher=self.fetcher, now=utcnow(),
                 settings=self.ingest_settings,
+                target=(source.feed_url, source.etag, source.last_modified),
             )  # fmt: skip
-            log.info("source %s: %s (%s new, %s updated)", source_id, report.result,
-                     report.new, report.updated)  # fmt: skip
+            # Unchanged feeds are most refreshes: keep them out of the INFO log.
+            level = logging.DEBUG if report.result == "not_modified" else logging.INFO
+            log.log(level, "source %s: %s (%s new, %s updated)", source_id, report.result,
+                    report.new, report.updated)  # fmt: skip
         except Exception:
             log.exception("refresh of source %s failed", source_id)
         finally:

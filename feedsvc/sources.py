@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
@@ -105,6 +106,17 @@ def due_source_ids(session: Session, now: dt.datetime) -> list[int]:
     )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A leased source, with what its fetch needs: no second read to start it."""
+
+    id: int
+    host: str
+    feed_url: str
+    etag: str | None
+    last_modified: str | None
+
+
 def claim_due_sources(
     session: Session,
     now: dt.datetime,
@@ -114,8 +126,8 @@ def claim_due_sources(
     *,
     per_host: int = 0,
     busy_hosts: Mapping[str, int] | None = None,
-) -> list[tuple[int, str]]:
-    """Lease up to `limit` due sources to `owner`; return (id, host) pairs.
+) -> list[Claimed]:
+    """Lease up to `limit` due sources to `owner`.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers
     never claim the same source; an expired lease (a dead worker) is fair game.
@@ -127,7 +139,7 @@ def claim_due_sources(
     # Look further down the due list so that one crowded host cannot fill a claim.
     window = limit * 10 if per_host else limit
     query = (
-        select(Source.id, Source.feed_url)
+        select(Source.id, Source.feed_url, Source.etag, Source.last_modified)
         .where(
             Source.status == SOURCE_ACTIVE,
             Source.next_check_at <= now,
@@ -138,19 +150,19 @@ def claim_due_sources(
         .with_for_update(skip_locked=True)
     )
     counts = dict(busy_hosts or {})
-    picked: list[tuple[int, str]] = []
-    for source_id, feed_url in session.execute(query):
+    picked: list[Claimed] = []
+    for source_id, feed_url, etag, last_modified in session.execute(query):
         host = (urlsplit(feed_url).hostname or "").lower()
         if per_host and counts.get(host, 0) >= per_host:
             continue
         counts[host] = counts.get(host, 0) + 1
-        picked.append((source_id, host))
+        picked.append(Claimed(source_id, host, feed_url, etag, last_modified))
         if len(picked) == limit:
             break
     if picked:
         session.execute(
             update(Source)
-            .where(Source.id.in_([source_id for source_id, _ in picked]))
+            .where(Source.id.in_([claimed.id for claimed in picked]))
             .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
         )
     return picked

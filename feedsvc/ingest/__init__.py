@@ -57,14 +57,20 @@ def refresh_source(
     now: dt.datetime,
     settings: IngestSettings,
     jitter: float | None = None,
+    target: tuple[str, str | None, str | None] | None = None,
 ) -> RefreshReport:
-    """Refresh one source; never raises for anything an upstream sends."""
-    with db.session() as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise LookupError(f"no source with id {source_id}")
-        url, etag, last_modified = source.feed_url, source.etag, source.last_modified
+    """Refresh one source; never raises for anything an upstream sends.
 
+    `target` (feed URL, ETag, Last-Modified), when the caller has just read
+    them while claiming the source, saves a transaction.
+    """
+    if target is None:
+        with db.session() as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                raise LookupError(f"no source with id {source_id}")
+            target = (source.feed_url, source.etag, source.last_modified)
+    url, etag, last_modified = target
     fetched = fetcher.fetch(url, etag, last_modified)
     parsed, outcome = parse_outcome(fetched)
     return record_outcome(db, source_id, fetched, parsed, outcome, now, settings, jitter)

@@ -206,7 +206,8 @@ class Fetcher:
             allow_hosts=frozenset(h.lower() for h in self.settings.allow_hosts),
         )
         timeout = self.settings.timeout
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # Keep-alive to many hosts at once: a worker polls hundreds of them.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         self.client = httpx.Client(
             transport=GuardedTransport(self.guard, limits),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
