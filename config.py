@@ -55,8 +55,15 @@ class Config:
     FEED_LOGO: str = ""
     # Rendered feeds kept per process (bytes, gzip and ETag each).
     FEED_CACHE_ENTRIES: int = 256
-    # Popular rankings (and the popular feed) are recomputed at most this often.
+    # Popular posts: rankings (and the popular feed) are recomputed at most this often.
     POPULAR_CACHE_SECONDS: int = 60
+    # The sidebar widget: how many posts, and how long a snippet (characters).
+    POPULAR_COUNT: int = 5
+    POPULAR_SNIPPET: int = 150
+    # Trending: a view this many days old counts half.
+    POPULAR_HALF_LIFE_DAYS: float = 2.0
+    # Reverse proxies in front of the app whose X-Forwarded-For is believed.
+    PROXY_HOPS: int = 0
     # WebSub hubs to announce in feeds and ping on changes.
     WEBSUB_HUBS: tuple[str, ...] = ()
     # Write the canonical feeds (and .gz twins) here for a front server.

@@ -163,19 +163,33 @@ def truncate_text(text: str, limit: int) -> str:
         return text
     if limit <= 1:
         return ELLIPSIS[:limit]
-    room = text[: limit - 1]
-    # The cut is clean if it lands on a space or the next character is one.
-    if text[limit - 1].isspace():
-        cut = room
-    else:
-        space = room.rfind(" ")
-        cut = room[:space] if space > 0 else ""
+    cut = _word_cut(text, limit)
     # Prefer ending on a sentence if that keeps most of the text.
     sentence_ends = [m.end() for m in _SENTENCE_END.finditer(cut + " ")]
     if sentence_ends and sentence_ends[-1] >= len(cut) * 0.6:
         return (cut + " ")[: sentence_ends[-1]].rstrip()
     cut = cut.rstrip(" ,;:-–—")
     return cut + ELLIPSIS if cut else ELLIPSIS
+
+
+def snippet(text: str, limit: int) -> str:
+    """Like truncate_text, but a cut text always ends in an ellipsis: the
+    widget's snippets say plainly that there is more."""
+    text = normalize_space(text)
+    if len(text) <= limit:
+        return text
+    cut = _word_cut(text, limit).rstrip(" ,;:-–—.")
+    return cut + ELLIPSIS if cut else ELLIPSIS
+
+
+def _word_cut(text: str, limit: int) -> str:
+    """The longest run of whole words that leaves room for an ellipsis."""
+    room = text[: limit - 1]
+    # The cut is clean if it lands on a space or the next character is one.
+    if text[limit - 1].isspace():
+        return room
+    space = room.rfind(" ")
+    return room[:space] if space > 0 else ""
 
 
 def summarize(summary_html: str | None, content_html: str | None, limit: int) -> str:

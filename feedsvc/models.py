@@ -226,6 +226,19 @@ class PostViewTotal(Base):
     count: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
 
+class PostViewWindow(Base):
+    """Running view sums over the 7d and 30d windows; see feedsvc.popularity."""
+
+    __tablename__ = "post_view_windows"
+    __table_args__ = (Index("ix_post_view_windows_window_count", "window", "count"),)
+
+    window: Mapped[str] = mapped_column(String(8), primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ViewVisitor(Base):
     """Who has been counted today: a keyed hash, never an address. Pruned daily."""
 

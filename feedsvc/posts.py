@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -45,6 +45,25 @@ def latest_posts(
             .where(Tag.slug == tag_slug)
         )
     return session.scalars(query.limit(limit).offset(offset)).unique().all()
+
+
+def neighbours(session: Session, post: Post) -> tuple[Post | None, Post | None]:
+    """The visible posts published just before and just after this one."""
+    key = (Post.published_at, Post.id)
+    mine = (post.published_at, post.id)
+    older = session.scalars(
+        select(Post)
+        .where(Post.hidden.is_(False), tuple_(*key) < tuple_(*mine))
+        .order_by(Post.published_at.desc(), Post.id.desc())
+        .limit(1)
+    ).first()
+    newer = session.scalars(
+        select(Post)
+        .where(Post.hidden.is_(False), tuple_(*key) > tuple_(*mine))
+        .order_by(Post.published_at, Post.id)
+        .limit(1)
+    ).first()
+    return older, newer
 
 
 def get_visible_post(session: Session, post_id: int) -> Post | None:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc.ingest.policy import FAILING_AFTER
-from feedsvc.models import SOURCE_ACTIVE, Post, Source
+from feedsvc.models import SOURCE_ACTIVE, Post, Source, Tag, post_tags
 
 
 class SourceError(ValueError):
@@ -87,6 +87,34 @@ def source_state(source: Source) -> str:
     if source.status == SOURCE_ACTIVE and source.error_count >= FAILING_AFTER:
         return "failing"
     return source.status
+
+
+def get_source_or_none(session: Session, source_id: int) -> Source | None:
+    return session.get(Source, source_id)
+
+
+def tag_by_slug(session: Session, slug: str) -> Tag | None:
+    return session.scalar(select(Tag).where(Tag.slug == slug))
+
+
+def blogroll(session: Session) -> list[Source]:
+    """Active sources, by title, for the sidebar and the OPML export."""
+    sources = session.scalars(select(Source).where(Source.status == SOURCE_ACTIVE)).all()
+    return sorted(sources, key=lambda s: s.display_title.casefold())
+
+
+def popular_tags(session: Session, limit: int) -> list[tuple[Tag, int]]:
+    """The most used tags of visible posts, with their counts."""
+    rows = session.execute(
+        select(Tag, func.count(post_tags.c.post_id).label("posts"))
+        .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .join(Post, Post.id == post_tags.c.post_id)
+        .where(Post.hidden.is_(False))
+        .group_by(Tag.id)
+        .order_by(func.count(post_tags.c.post_id).desc(), Tag.name)
+        .limit(limit)
+    )
+    return [(tag, int(count)) for tag, count in rows]
 
 
 def get_source(session: Session, source_id: int) -> Source:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
+from feedsvc import popularity
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.posts import visible_posts
 from feedsvc.publish import feeds
@@ -27,7 +28,7 @@ SUMMARY = "summary"
 POPULAR = "popular"
 SOURCE = "source"
 TAG = "tag"
-WINDOWS = ("7d", "30d", "all", "trending")
+WINDOWS = popularity.WINDOWS
 DEFAULT_WINDOW = "7d"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
@@ -202,7 +203,8 @@ def build_feed(
     if req.page == LAST_PAGE:
         req = replace(req, page=max(1, -(-_count(session, req) // req.limit)))
     if req.kind == POPULAR:
-        rows, has_next = popular_posts(session, req.window, req.limit, now), False
+        half_life = float(cfg["POPULAR_HALF_LIFE_DAYS"])
+        rows, has_next = popular_posts(session, req.window, req.limit, now, half_life), False
     else:
         offset = (req.page - 1) * req.limit
         found = session.scalars(_scoped(req).limit(req.limit + 1).offset(offset)).unique().all()
@@ -283,11 +285,12 @@ def _count(session: Session, req: FeedRequest) -> int:
     return int(session.scalar(query) or 0)
 
 
-def popular_posts(session: Session, window: str, limit: int, now: dt.datetime) -> Sequence[Post]:
-    """Until view counts rank them, the newest posts stand in."""
-    query = visible_posts().where(Post.popular_excluded.is_(False))
-    query = query.options(joinedload(Post.source), selectinload(Post.tags))
-    return session.scalars(query.limit(limit)).unique().all()
+def popular_posts(
+    session: Session, window: str, limit: int, now: dt.datetime, half_life_days: float = 2.0
+) -> Sequence[Post]:
+    """The most viewed posts of the window, ranked by feedsvc.popularity."""
+    ids = popularity.rank(session, window, limit, now, half_life_days)
+    return popularity.posts_by_ids(session, ids)
 
 
 def _absolute(url: str, base: str) -> str | None:

@@ -1,31 +1,168 @@
-"""The pages people read: the index and one post."""
+"""The pages people read: index, post, popular, source and tag pages."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from feedsvc.posts import get_visible_post, latest_posts
-from feedsvc.web import get_session
+from feedsvc import popularity
+from feedsvc.models import Post
+from feedsvc.posts import get_visible_post, latest_posts, neighbours
+from feedsvc.publish.service import EPOCH
+from feedsvc.sources import get_source_or_none, tag_by_slug
+from feedsvc.web import get_db, get_session
 
 bp = Blueprint("site", __name__)
 
+WINDOW_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "all": "All time",
+                 "trending": "Trending"}  # fmt: skip
+
 
 @bp.get("/")
-def index() -> str:
-    page = request.args.get("page", 1, type=int) or 1
-    page = max(page, 1)
+def index() -> Response:
+    page = _page()
     size = current_app.config["SITE_PAGE_SIZE"]
     rows = latest_posts(get_session(), size + 1, (page - 1) * size)
-    return render_template("index.html", posts=rows[:size], page=page, has_more=len(rows) > size)
+    if page > 1 and not rows:
+        abort(404)
+    return _page_response(
+        "index.html", rows[:size], posts=rows[:size], page=page, has_more=len(rows) > size,
+        canonical=url_for("site.index", page=page if page > 1 else None, _external=True),
+    )  # fmt: skip
 
 
 @bp.get("/posts/<int:post_id>")
 @bp.get("/posts/<int:post_id>-<slug>")
-def post(post_id: int, slug: str | None = None) -> str | Response:
-    found = get_visible_post(get_session(), post_id)
+def post(post_id: int, slug: str | None = None) -> Response:
+    session = get_session()
+    found = get_visible_post(session, post_id)
     if found is None:
         abort(404)
     if slug != found.slug:
         return redirect(url_for("site.post", post_id=found.id, slug=found.slug), 301)
-    return render_template("post.html", post=found)
+    older, newer = neighbours(session, found)
+    response = _page_response(
+        "post.html", [found], post=found, older=older, newer=newer,
+        canonical=url_for("site.post", post_id=found.id, slug=found.slug, _external=True),
+        feed_scopes=_feed_scopes(found),
+    )  # fmt: skip
+    if response.status_code == 200 and request.method == "GET":
+        _count_view(found.id)
+    return response
+
+
+@bp.get("/popular")
+def popular() -> Response:
+    window = request.args.get("window", "7d")
+    if window not in popularity.WINDOWS:
+        abort(404)
+    cfg = current_app.config
+    ids = popularity.rank(get_session(), window, cfg["SITE_PAGE_SIZE"], _now(),
+                          float(cfg["POPULAR_HALF_LIFE_DAYS"]))  # fmt: skip
+    rows = popularity.posts_by_ids(get_session(), ids)
+    feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
+    return _page_response(
+        "popular.html", rows, posts=rows, window=window, windows=WINDOW_LABELS,
+        canonical=url_for("site.popular", window=window, _external=True),
+        feed_scopes=[(f"Popular posts, {WINDOW_LABELS[window].lower()}", feeds)],
+        feed_query=f"?window={window}",
+    )  # fmt: skip
+
+
+@bp.get("/sources/<int:source_id>")
+def source(source_id: int) -> Response:
+    session = get_session()
+    found = get_source_or_none(session, source_id)
+    if found is None:
+        abort(404)
+    page = _page()
+    size = current_app.config["SITE_PAGE_SIZE"]
+    rows = latest_posts(session, size + 1, (page - 1) * size, source_id=source_id)
+    feeds = url_for("feeds.source_feed", source_id=source_id, fmt="atom")[: -len(".atom")]
+    return _page_response(
+        "source.html", rows[:size], source=found, posts=rows[:size], page=page,
+        has_more=len(rows) > size,
+        canonical=url_for("site.source", source_id=source_id, _external=True),
+        feed_scopes=[(found.display_title, feeds)],
+    )  # fmt: skip
+
+
+@bp.get("/tags/<tag_slug>")
+def tag(tag_slug: str) -> Response:
+    session = get_session()
+    found = tag_by_slug(session, tag_slug)
+    if found is None:
+        abort(404)
+    page = _page()
+    size = current_app.config["SITE_PAGE_SIZE"]
+    rows = latest_posts(session, size + 1, (page - 1) * size, tag_slug=tag_slug)
+    feeds = url_for("feeds.tag_feed", tag_slug=tag_slug, fmt="atom")[: -len(".atom")]
+    return _page_response(
+        "tag.html", rows[:size], tag=found, posts=rows[:size], page=page,
+        has_more=len(rows) > size,
+        canonical=url_for("site.tag", tag_slug=tag_slug, _external=True),
+        feed_scopes=[(f"Posts tagged {found.name}", feeds)],
+    )  # fmt: skip
+
+
+def _page() -> int:
+    page = request.args.get("page", 1, type=int) or 1
+    if page < 1:
+        abort(404)
+    return page
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _feed_scopes(found: Post) -> list[tuple[str, str]]:
+    """A post page matches the site's feed, its source's and its tags'."""
+    site = url_for("feeds.site_feed", kind="posts", fmt="atom")[: -len(".atom")]
+    scopes = [(current_app.config["SITE_TITLE"], site)]
+    if found.source is not None:
+        path = url_for("feeds.source_feed", source_id=found.source.id, fmt="atom")
+        scopes.append((found.source.display_title, path[: -len(".atom")]))
+    for each in found.tags:
+        path = url_for("feeds.tag_feed", tag_slug=each.slug, fmt="atom")
+        scopes.append((f"Posts tagged {each.name}", path[: -len(".atom")]))
+    return scopes
+
+
+def _page_response(template: str, shown: list[Post] | Any, **context: Any) -> Response:
+    """Render, then validators: ETag of the bytes, Last-Modified of the newest post shown."""
+    response = Response(render_template(template, **context), content_type="text/html")
+    response.last_modified = max((p.modified_at for p in shown), default=EPOCH)
+    response.add_etag()
+    response.cache_control.no_cache = True  # may be stored, but revalidated each time
+    return response.make_conditional(request)
+
+
+def _count_view(post_id: int) -> None:
+    """A GET answered 200, from a person: count it (once per visitor and day)."""
+    user_agent = request.headers.get("User-Agent", "")
+    if popularity.is_bot(user_agent):
+        return
+    cfg = current_app.config
+    address = popularity.client_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For"), int(cfg["PROXY_HOPS"])
+    )
+    today = _now().date()
+    visitor = popularity.visitor_id(cfg["SECRET_KEY"], today, address, user_agent)
+    with get_db().session() as session:
+        popularity.record_view(session, post_id, visitor, today)
+
+
+@bp.get("/sources.opml")
+def opml() -> Response:
+    """The sources as an OPML 2.0 subscription list (the blogroll)."""
+    from feedsvc.opml import render_opml
+    from feedsvc.sources import blogroll
+
+    body = render_opml(current_app.config["SITE_TITLE"] + " sources", blogroll(get_session()))
+    response = Response(body, content_type="text/x-opml; charset=utf-8")
+    response.add_etag()
+    return response.make_conditional(request)

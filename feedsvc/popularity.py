@@ -1,0 +1,249 @@
+"""Popular posts: count real readers' views honestly, rank posts by window.
+
+A view is counted once per visitor, post and UTC day. The visitor is an HMAC
+of address and User-Agent under a key derived from SECRET_KEY and the day, so
+the key rotates daily and no address is ever stored.
+
+Counters: `post_views` (per post per day), `post_view_totals` (all time) and
+`post_view_windows` (running 7d and 30d sums). A view increments all of them;
+the first ranking of each UTC day subtracts the day that left each window, so
+a ranking reads the top of an index instead of summing a month of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+import re
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Select, case, delete, func, insert, select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from feedsvc import metrics
+from feedsvc.models import Counter, Post, PostViewDay, PostViewTotal, PostViewWindow, ViewVisitor
+
+WINDOW_DAYS = {"7d": 7, "30d": 30}
+WINDOWS = ("7d", "30d", "all", "trending")
+
+
+def _bot_pattern() -> re.Pattern[str]:
+    """The maintained list in bots.txt, as one expression."""
+    lines = (Path(__file__).with_name("bots.txt")).read_text(encoding="utf-8").splitlines()
+    markers = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return re.compile("|".join(markers), re.IGNORECASE)
+
+
+BOT_PATTERN = _bot_pattern()
+
+
+def is_bot(user_agent: str | None) -> bool:
+    """True for anything that is not a person's browser; an empty UA is a bot."""
+    if not user_agent or not user_agent.strip():
+        return True
+    return BOT_PATTERN.search(user_agent) is not None
+
+
+def client_address(remote_addr: str | None, forwarded_for: str | None, proxy_hops: int) -> str:
+    """The client's address. X-Forwarded-For is believed only as far as
+    `proxy_hops` proxies of our own appended to it; otherwise anyone could
+    claim any address."""
+    if proxy_hops > 0 and forwarded_for:
+        hops = [part.strip() for part in forwarded_for.split(",") if part.strip()]
+        if hops:
+            return hops[-proxy_hops] if len(hops) >= proxy_hops else hops[0]
+    return remote_addr or ""
+
+
+def visitor_id(secret: str, day: dt.date, address: str, user_agent: str) -> str:
+    """A keyed hash; the key changes every UTC day, so ids cannot be linked across days."""
+    day_key = hmac.new(secret.encode(), f"views:{day.isoformat()}".encode(), hashlib.sha256)
+    return hmac.new(
+        day_key.digest(), f"{address}\n{user_agent}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
+
+
+def record_view(session: Session, post_id: int, visitor: str, day: dt.date) -> bool:
+    """Count one view unless this visitor was counted for this post today.
+
+    Every write is an atomic upsert, so concurrent requests lose no count.
+    """
+    inserted = session.execute(
+        _upsert(session, ViewVisitor, {"day": day, "post_id": post_id, "visitor": visitor}, {})
+    ).rowcount  # type: ignore[attr-defined]
+    if not inserted:
+        return False
+    session.execute(_upsert(session, PostViewDay, {"post_id": post_id, "day": day, "count": 1},
+                            {"count": PostViewDay.count + 1}))  # fmt: skip
+    session.execute(_upsert(session, PostViewTotal, {"post_id": post_id, "count": 1},
+                            {"count": PostViewTotal.count + 1}))  # fmt: skip
+    for window in WINDOW_DAYS:
+        session.execute(
+            _upsert(session, PostViewWindow, {"window": window, "post_id": post_id, "count": 1},
+                    {"count": PostViewWindow.count + 1})
+        )  # fmt: skip
+    metrics.VIEWS_COUNTED.inc()
+    return True
+
+
+def _upsert(session: Session, model: type, values: dict[str, object], on_conflict: dict) -> object:  # type: ignore[type-arg]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    statement = dialect_insert(model).values(**values)
+    keys = [column.name for column in model.__table__.primary_key.columns]  # type: ignore[attr-defined]
+    if on_conflict:
+        return statement.on_conflict_do_update(index_elements=keys, set_=on_conflict)
+    return statement.on_conflict_do_nothing(index_elements=keys)
+
+
+# --- keeping the windows exact -------------------------------------------------
+
+
+def roll_windows(session: Session, today: dt.date) -> None:
+    """Subtract the days that have left each window since the last roll.
+
+    The guard row's conditional update makes one process do each roll, and
+    the roll commits with it or not at all.
+    """
+    for window, days in WINDOW_DAYS.items():
+        name = f"views_rolled:{window}"
+        rolled = session.scalar(select(Counter.value).where(Counter.name == name))
+        if rolled is None:
+            # First use: windows were filled (by the migration or by views) up to today.
+            session.execute(insert(Counter).values(name=name, value=today.toordinal()))
+            continue
+        if rolled >= today.toordinal():
+            continue
+        claimed = session.execute(
+            update(Counter)
+            .where(Counter.name == name, Counter.value == rolled)
+            .values(value=today.toordinal())
+        ).rowcount  # type: ignore[attr-defined]
+        if not claimed:
+            continue
+        # The day that leaves the window on day d is d - days.
+        first = dt.date.fromordinal(rolled + 1) - dt.timedelta(days=days)
+        last = today - dt.timedelta(days=days)
+        leaving = (
+            select(PostViewDay.post_id, func.sum(PostViewDay.count).label("count"))
+            .where(PostViewDay.day >= first, PostViewDay.day <= last)
+            .group_by(PostViewDay.post_id)
+        )
+        for post_id, count in session.execute(leaving).all():
+            session.execute(
+                update(PostViewWindow)
+                .where(PostViewWindow.window == window, PostViewWindow.post_id == post_id)
+                .values(count=PostViewWindow.count - count)
+            )
+        session.execute(
+            delete(PostViewWindow).where(PostViewWindow.window == window, PostViewWindow.count <= 0)
+        )
+
+
+def _roll_if_behind(session: Session, today: dt.date) -> None:
+    """Roll in a short transaction of its own: rankings are read in request
+    sessions that never commit, and must not hold a write lock."""
+    names = [f"views_rolled:{window}" for window in WINDOW_DAYS]
+    rolled = session.scalars(select(Counter.value).where(Counter.name.in_(names))).all()
+    if len(rolled) == len(names) and min(rolled) >= today.toordinal():
+        return
+    engine = session.get_bind()
+    with Session(engine) as writer, writer.begin():
+        roll_windows(writer, today)
+
+
+# --- ranking ---------------------------------------------------------------------
+
+
+def rank(
+    session: Session, window: str, limit: int, now: dt.datetime, half_life_days: float = 2.0
+) -> list[int]:
+    """Post ids, most viewed first; ties go to the newer post. Uncached."""
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(WINDOWS)}")
+    today = now.astimezone(dt.UTC).date()
+    if window in WINDOW_DAYS:
+        _roll_if_behind(session, today)
+        return _top(session, PostViewWindow.count, PostViewWindow.post_id, limit,
+                    PostViewWindow.window == window)  # fmt: skip
+    if window == "all":
+        return _top(session, PostViewTotal.count, PostViewTotal.post_id, limit)
+    return _trending(session, today, limit, half_life_days)
+
+
+def _rankable(query: Select, post_id: object) -> Select:  # type: ignore[type-arg]
+    return query.join(Post, Post.id == post_id).where(
+        Post.hidden.is_(False), Post.popular_excluded.is_(False)
+    )
+
+
+def _top(session: Session, count: object, post_id: object, limit: int, *where: object) -> list[int]:
+    """Read the top of the count index: first the limit-th count, then
+    everything at or above it in full order (so ties are broken right)."""
+    base = _rankable(select(count).where(*where), post_id)  # type: ignore[arg-type]
+    threshold = session.scalar(base.order_by(count.desc()).offset(limit - 1).limit(1))  # type: ignore[attr-defined]
+    query = _rankable(select(post_id).where(*where), post_id)  # type: ignore[arg-type]
+    if threshold is not None:
+        query = query.where(count >= threshold)  # type: ignore[operator]
+    query = query.order_by(count.desc(), Post.published_at.desc(), Post.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    return list(session.scalars(query))
+
+
+def _trending(session: Session, today: dt.date, limit: int, half_life_days: float) -> list[int]:
+    """Views weighted by age: a view `half_life_days` old counts half."""
+    horizon = max(1, math.ceil(half_life_days * 4))
+    weights = {
+        today - dt.timedelta(days=age): 0.5 ** (age / half_life_days) for age in range(horizon)
+    }
+    weight = case(*[(PostViewDay.day == day, value) for day, value in weights.items()], else_=0.0)
+    score = func.sum(PostViewDay.count * weight).label("score")
+    query = _rankable(
+        select(PostViewDay.post_id, score).where(
+            PostViewDay.day > today - dt.timedelta(days=horizon)
+        ),
+        PostViewDay.post_id,
+    ).group_by(PostViewDay.post_id, Post.published_at, Post.id)
+    query = query.order_by(score.desc(), Post.published_at.desc(), Post.id.desc()).limit(limit)
+    return [post_id for post_id, _ in session.execute(query)]
+
+
+class RankingCache:
+    """Rankings per window, reused for a short time: a page view must not rank."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[tuple[str, int], tuple[float, list[int]]] = {}
+        self._lock = threading.Lock()
+
+    def ids(self, session: Session, window: str, limit: int, now: dt.datetime,
+            half_life_days: float) -> list[int]:  # fmt: skip
+        key = (window, limit)
+        with self._lock:
+            found = self._entries.get(key)
+        if found is not None and time.monotonic() - found[0] < self.seconds:
+            return found[1]
+        ranked = rank(session, window, limit, now, half_life_days)
+        with self._lock:
+            self._entries[key] = (time.monotonic(), ranked)
+        return ranked
+
+
+def posts_by_ids(session: Session, ids: Sequence[int]) -> list[Post]:
+    """The posts, in the order given, skipping any hidden since they were ranked."""
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(Post)
+        .where(Post.id.in_(ids), Post.hidden.is_(False))
+        .options(joinedload(Post.source), selectinload(Post.tags))
+    ).unique()
+    by_id = {post.id: post for post in rows}
+    return [by_id[post_id] for post_id in ids if post_id in by_id]
