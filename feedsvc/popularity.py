@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Select, case, delete, func, insert, select, update
+from sqlalchemy import Select, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from feedsvc import metrics
@@ -73,10 +73,11 @@ def record_view(session: Session, post_id: int, visitor: str, day: dt.date) -> b
 
     Every write is an atomic upsert, so concurrent requests lose no count.
     """
-    inserted = session.execute(
-        _upsert(session, ViewVisitor, {"day": day, "post_id": post_id, "visitor": visitor}, {})
-    ).rowcount  # type: ignore[attr-defined]
-    if not inserted:
+    first_time = _upsert(
+        session, ViewVisitor, {"day": day, "post_id": post_id, "visitor": visitor}, {}
+    )
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    if session.execute(first_time.returning(ViewVisitor.post_id)).first() is None:  # type: ignore[attr-defined]
         return False
     session.execute(_upsert(session, PostViewDay, {"post_id": post_id, "day": day, "count": 1},
                             {"count": PostViewDay.count + 1}))  # fmt: skip
@@ -117,7 +118,7 @@ def roll_windows(session: Session, today: dt.date) -> None:
         name = f"views_rolled:{window}"
         rolled = session.scalar(select(Counter.value).where(Counter.name == name))
         if rolled is None:
-            # First use: windows were filled (by the migration or by views) up to today.
+            rebuild_window(session, window, today)
             session.execute(insert(Counter).values(name=name, value=today.toordinal()))
             continue
         if rolled >= today.toordinal():
@@ -158,6 +159,20 @@ def _roll_if_behind(session: Session, today: dt.date) -> None:
     engine = session.get_bind()
     with Session(engine) as writer, writer.begin():
         roll_windows(writer, today)
+
+
+def rebuild_window(session: Session, window: str, today: dt.date) -> None:
+    """Recompute one window's sums from the daily counters (first use, repairs)."""
+    since = today - dt.timedelta(days=WINDOW_DAYS[window])
+    session.execute(delete(PostViewWindow).where(PostViewWindow.window == window))
+    session.execute(
+        insert(PostViewWindow).from_select(
+            ["window", "post_id", "count"],
+            select(literal(window), PostViewDay.post_id, func.sum(PostViewDay.count))
+            .where(PostViewDay.day > since, PostViewDay.day <= today)
+            .group_by(PostViewDay.post_id),
+        )
+    )
 
 
 # --- ranking ---------------------------------------------------------------------

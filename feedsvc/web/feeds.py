@@ -97,7 +97,7 @@ def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Respons
     key = service.feed_url(req, cfg["BASE_URL"], cfg)
     if req.kind == service.POPULAR:
         # Rankings move with views, not posts: re-render at most once a period.
-        key += f"#{int(now.timestamp()) // int(cfg['POPULAR_CACHE_SECONDS'])}"
+        key += f"#{int(now.timestamp()) // max(1, int(cfg['POPULAR_CACHE_SECONDS']))}"
     version = current_app.extensions[VERSION].read()
     cache: RenderCache = current_app.extensions[CACHE]
     rendered = cache.get(key, version)
