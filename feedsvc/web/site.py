@@ -30,7 +30,7 @@ def index() -> Response:
         abort(404)
     return _page_response(
         "index.html", rows[:size], posts=rows[:size], page=page, has_more=len(rows) > size,
-        canonical=url_for("site.index", page=page if page > 1 else None, _external=True),
+        canonical=_canonical("site.index", page=page if page > 1 else None),
     )  # fmt: skip
 
 
@@ -46,7 +46,7 @@ def post(post_id: int, slug: str | None = None) -> Response:
     older, newer = neighbours(session, found)
     response = _page_response(
         "post.html", [found], post=found, older=older, newer=newer,
-        canonical=url_for("site.post", post_id=found.id, slug=found.slug, _external=True),
+        canonical=_canonical("site.post", post_id=found.id, slug=found.slug),
         feed_scopes=_feed_scopes(found),
     )  # fmt: skip
     if response.status_code == 200 and request.method == "GET":
@@ -66,7 +66,7 @@ def popular() -> Response:
     feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
     return _page_response(
         "popular.html", rows, posts=rows, window=window, windows=WINDOW_LABELS,
-        canonical=url_for("site.popular", window=window, _external=True),
+        canonical=_canonical("site.popular", window=window),
         feed_scopes=[(f"Popular posts, {WINDOW_LABELS[window].lower()}", feeds)],
         feed_query=f"?window={window}",
     )  # fmt: skip
@@ -85,7 +85,7 @@ def source(source_id: int) -> Response:
     return _page_response(
         "source.html", rows[:size], source=found, posts=rows[:size], page=page,
         has_more=len(rows) > size,
-        canonical=url_for("site.source", source_id=source_id, _external=True),
+        canonical=_canonical("site.source", source_id=source_id),
         feed_scopes=[(found.display_title, feeds)],
     )  # fmt: skip
 
@@ -103,9 +103,14 @@ def tag(tag_slug: str) -> Response:
     return _page_response(
         "tag.html", rows[:size], tag=found, posts=rows[:size], page=page,
         has_more=len(rows) > size,
-        canonical=url_for("site.tag", tag_slug=tag_slug, _external=True),
+        canonical=_canonical("site.tag", tag_slug=tag_slug),
         feed_scopes=[(f"Posts tagged {found.name}", feeds)],
     )  # fmt: skip
+
+
+def _canonical(endpoint: str, **values: Any) -> str:
+    """The page's address under BASE_URL, whatever host the request came by."""
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
 
 
 def _page() -> int:

@@ -1,0 +1,158 @@
+"""The public pages, server side: content, head, validators and safety headers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from xml.etree import ElementTree
+
+import pytest
+from flask.testing import FlaskClient
+
+from feedsvc.db import Database
+from feedsvc.ingest.parse import parse_feed
+from feedsvc.ingest.store import store_entries
+from feedsvc.models import MODE_SUMMARY, Post, Source
+from feedsvc.posts import create_local_post
+from feedsvc.sources import add_source
+from tests.feedserver import rss
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+HOSTILE = (
+    '<p>Hello <img src="http://img.example/a.png" onerror="alert(1)">'
+    '<script>alert(2)</script><a href="javascript:alert(3)">click</a>'
+    '<svg onload="alert(4)"></svg><style>body{display:none}</style></p>'
+)
+
+
+@pytest.fixture
+def site(db: Database) -> dict[str, int]:
+    """A source with two posts (one hostile, one tagged), and a local post."""
+    items = [
+        {"guid": "h", "title": "Hostile post", "link": "http://up.example/h",
+         "description": HOSTILE.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
+         "pubDate": "Mon, 23 Nov 2026 09:00:00 GMT"},
+        {"guid": "t", "title": "Tagged post", "link": "http://up.example/t",
+         "description": "Plain words.", "pubDate": "Sun, 22 Nov 2026 09:00:00 GMT",
+         "category": "Python"},
+    ]  # fmt: skip
+    with db.session() as session:
+        source = add_source(session, "http://up.example/feed.xml", NOW, title="Upstream Blog")
+        source.site_url = "http://up.example/"
+        parsed = parse_feed(rss("Upstream Blog", items), source.feed_url)
+        store_entries(session, source, parsed.entries, NOW, 300)
+        local = create_local_post(session, title="Our own post", body_html="<p>Ours.</p>",
+                                  now=NOW, summary_length=300)  # fmt: skip
+        ids = {post.title: post.id for post in session.query(Post)}
+        return {"source": source.id, "local": local.id, **ids}
+
+
+def test_index_lists_posts_with_summary_source_and_paging(
+    client: FlaskClient, site: dict[str, int], db: Database
+) -> None:
+    html = client.get("/").get_data(as_text=True)
+    for title in ("Our own post", "Hostile post", "Tagged post"):
+        assert title in html
+    assert 'from <a href="/sources/' in html and "Read more" in html
+    assert '<link rel="canonical" href="http://feeds.test/">' in html
+    with db.session() as session:
+        for n in range(25):
+            later = NOW + dt.timedelta(minutes=n + 1)
+            create_local_post(session, title=f"Filler {n}", body_html="<p>x</p>", now=later,
+                              summary_length=300)  # fmt: skip
+    first = client.get("/").get_data(as_text=True)
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/?page=2").get_data(as_text=True)
+    assert 'rel="prev"' in second and "Tagged post" in second
+    assert client.get("/?page=9").status_code == 404
+
+
+def test_post_page_shows_everything_and_redirects_a_wrong_slug(
+    client: FlaskClient, site: dict[str, int]
+) -> None:
+    post_id = site["Tagged post"]
+    wrong = client.get(f"/posts/{post_id}-not-the-slug")
+    assert wrong.status_code == 301 and wrong.headers["Location"] == f"/posts/{post_id}-tagged-post"
+    html = client.get(f"/posts/{post_id}-tagged-post").get_data(as_text=True)
+    assert "<title>Tagged post · Test Feeds</title>" in html
+    assert 'href="http://up.example/t"' in html  # the original
+    assert 'href="/tags/python"' in html and 'href="/sources/1"' in html
+    assert 'rel="prev"' not in html or 'rel="next"' in html
+    assert 'property="og:title" content="Tagged post · Test Feeds"' in html
+    # Autodiscovery: the site's feeds, the source's and the tag's, in three formats.
+    for path in ("/feeds/posts", "/feeds/sources/1", "/feeds/tags/python"):
+        for fmt, kind in (("atom", "application/atom+xml"), ("rss", "application/rss+xml"),
+                          ("json", "application/feed+json")):  # fmt: skip
+            assert f'type="{kind}"' in html and f'href="{path}.{fmt}"' in html
+    assert client.get("/posts/999").status_code == 404
+    assert "Not found" in client.get("/posts/999-nope").get_data(as_text=True)
+
+
+def test_post_image_becomes_the_card_image(client: FlaskClient, site: dict[str, int]) -> None:
+    html = client.get(f"/posts/{site['Hostile post']}-hostile-post").get_data(as_text=True)
+    assert '<meta property="og:image" content="http://img.example/a.png">' in html
+    assert 'name="twitter:card" content="summary_large_image"' in html
+
+
+def test_hostile_upstream_html_is_inert(client: FlaskClient, site: dict[str, int]) -> None:
+    html = client.get(f"/posts/{site['Hostile post']}-hostile-post").get_data(as_text=True)
+    body = html.split('<div class="content">', 1)[1].split("</div>", 1)[0]
+    for bad in ("<script", "onerror", "javascript:", "onload", "<style", "alert("):
+        assert bad not in body
+    assert 'src="http://img.example/a.png"' in body
+
+
+def test_summary_mode_sources_show_the_summary_and_link_out(
+    client: FlaskClient, site: dict[str, int], db: Database
+) -> None:
+    with db.session() as session:
+        session.get(Source, site["source"]).mode = MODE_SUMMARY  # type: ignore[union-attr]
+    html = client.get(f"/posts/{site['Tagged post']}-tagged-post").get_data(as_text=True)
+    assert '<div class="content">' not in html
+    assert "Read it at Upstream Blog" in html
+
+
+def test_source_and_tag_pages(client: FlaskClient, site: dict[str, int]) -> None:
+    source = client.get(f"/sources/{site['source']}").get_data(as_text=True)
+    assert "<h2>Upstream Blog</h2>" in source and "Tagged post" in source
+    assert "Our own post" not in source.split("<main", 1)[1].split("</main>", 1)[0]
+    tag = client.get("/tags/python").get_data(as_text=True)
+    main = tag.split("<main", 1)[1].split("</main>", 1)[0]
+    assert "Tagged post" in main and "Hostile post" not in main
+    assert client.get("/sources/99").status_code == 404
+    assert client.get("/tags/nothing").status_code == 404
+
+
+def test_sidebar_has_the_blogroll_and_tags(client: FlaskClient, site: dict[str, int]) -> None:
+    html = client.get("/").get_data(as_text=True)
+    aside = html.split('<aside class="sidebar"', 1)[1].split("</aside>", 1)[0]
+    assert 'href="/sources/1">Upstream Blog</a>' in aside
+    assert 'href="/tags/python">Python</a>' in aside
+
+
+def test_pages_have_validators_and_answer_304(client: FlaskClient, site: dict[str, int]) -> None:
+    for path in ("/", "/sources/1", "/tags/python", "/popular",
+                 f"/posts/{site['local']}-our-own-post"):  # fmt: skip
+        first = client.get(path)
+        assert first.headers["ETag"] and first.headers["Last-Modified"]
+        again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+
+
+def test_safety_headers(client: FlaskClient, site: dict[str, int]) -> None:
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'none'" in policy and "'unsafe-inline'" not in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    html = response.get_data(as_text=True)
+    assert "<script" not in html and "<style" not in html and " style=" not in html
+
+
+def test_opml_blogroll(client: FlaskClient, site: dict[str, int]) -> None:
+    response = client.get("/sources.opml")
+    assert response.content_type == "text/x-opml; charset=utf-8"
+    root = ElementTree.fromstring(response.data)
+    outlines = root.findall("./body/outline")
+    assert [(o.get("text"), o.get("xmlUrl"), o.get("htmlUrl")) for o in outlines] == [
+        ("Upstream Blog", "http://up.example/feed.xml", "http://up.example/")
+    ]
