@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Select, case, delete, func, insert, literal, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from feedsvc import metrics
@@ -133,17 +133,21 @@ def roll_windows(session: Session, today: dt.date) -> None:
         # The day that leaves the window on day d is d - days.
         first = dt.date.fromordinal(rolled + 1) - dt.timedelta(days=days)
         last = today - dt.timedelta(days=days)
+        in_leaving_days = and_(PostViewDay.day >= first, PostViewDay.day <= last)
         leaving = (
-            select(PostViewDay.post_id, func.sum(PostViewDay.count).label("count"))
-            .where(PostViewDay.day >= first, PostViewDay.day <= last)
-            .group_by(PostViewDay.post_id)
+            select(func.sum(PostViewDay.count))
+            .where(PostViewDay.post_id == PostViewWindow.post_id, in_leaving_days)
+            .scalar_subquery()
         )
-        for post_id, count in session.execute(leaving).all():
-            session.execute(
-                update(PostViewWindow)
-                .where(PostViewWindow.window == window, PostViewWindow.post_id == post_id)
-                .values(count=PostViewWindow.count - count)
+        # One statement, however many posts were read on the days that left.
+        session.execute(
+            update(PostViewWindow)
+            .where(
+                PostViewWindow.window == window,
+                PostViewWindow.post_id.in_(select(PostViewDay.post_id).where(in_leaving_days)),
             )
+            .values(count=PostViewWindow.count - leaving)
+        )
         session.execute(
             delete(PostViewWindow).where(PostViewWindow.window == window, PostViewWindow.count <= 0)
         )

@@ -26,6 +26,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete
 
+from feedsvc import popularity
 from feedsvc.db import Database
 from feedsvc.ingest import refresh_source, settings_from_config
 from feedsvc.ingest.fetch import Fetcher
@@ -139,6 +140,8 @@ class Worker:
                 )
             )
             session.execute(delete(ViewVisitor).where(ViewVisitor.day < now.date()))
+            # Roll the view windows here, so that no page view has to.
+            popularity.roll_windows(session, now.date())
 
     def heartbeat(self) -> None:
         with self.db.session() as session:

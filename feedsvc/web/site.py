@@ -14,6 +14,7 @@ from feedsvc.posts import get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.sources import get_source_or_none, tag_by_slug
 from feedsvc.web import get_db, get_session
+from feedsvc.web.sidebar import RANKINGS
 
 bp = Blueprint("site", __name__)
 
@@ -60,8 +61,9 @@ def popular() -> Response:
     if window not in popularity.WINDOWS:
         abort(404)
     cfg = current_app.config
-    ids = popularity.rank(get_session(), window, cfg["SITE_PAGE_SIZE"], _now(),
-                          float(cfg["POPULAR_HALF_LIFE_DAYS"]))  # fmt: skip
+    rankings: popularity.RankingCache = current_app.extensions[RANKINGS]
+    ids = rankings.ids(get_session(), window, cfg["SITE_PAGE_SIZE"], _now(),
+                       float(cfg["POPULAR_HALF_LIFE_DAYS"]))  # fmt: skip
     rows = popularity.posts_by_ids(get_session(), ids)
     feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
     return _page_response(
