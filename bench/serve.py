@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     os.environ["FEEDSVC_SECRET_KEY"] = "bench-only-" + "x" * 40
     for tool in ("wrk",):
@@ -221,14 +222,22 @@ def main() -> None:
         wait_for(base + "/_bench/constant")
         feed = httpx.get(base + "/feeds/posts.atom")
         etag = feed.headers["etag"]
-        results: dict[str, float] = {}
-        results["a"] = wrk(base + "/_bench/constant", args.seconds)
-        results["b"] = wrk(base + "/feeds/posts.atom", args.seconds)
-        results["c"] = wrk(base + "/feeds/posts.atom", args.seconds, {"If-None-Match": etag})
+        runs: dict[str, list[float]] = {}
         if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
             nginx, port, plain_port = start_nginx(root, static_dir, app_port)
-            results["e"] = wrk(f"http://127.0.0.1:{port}/feeds/posts.atom", args.seconds)
-            results["f"] = wrk(f"http://127.0.0.1:{plain_port}/posts.atom", args.seconds)
+        # Interleaved rounds, medians: the machine is shared and noisy.
+        for _ in range(args.rounds):
+            runs.setdefault("a", []).append(wrk(base + "/_bench/constant", args.seconds))
+            runs.setdefault("b", []).append(wrk(base + "/feeds/posts.atom", args.seconds))
+            runs.setdefault("c", []).append(
+                wrk(base + "/feeds/posts.atom", args.seconds, {"If-None-Match": etag})
+            )
+            if nginx is not None:
+                static = f"http://127.0.0.1:{port}/feeds/posts.atom"
+                runs.setdefault("e", []).append(wrk(static, args.seconds))
+                plain = f"http://127.0.0.1:{plain_port}/posts.atom"
+                runs.setdefault("f", []).append(wrk(plain, args.seconds))
+        results = {name: statistics.median(values) for name, values in runs.items()}
         cold = cold_render_ms(database_url, 30)
     finally:
         gunicorn.terminate()
@@ -239,7 +248,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     print(f"feed size: {len(feed.content):,} bytes; gunicorn -w {args.workers}; wrk -t2 -c32 "
-          f"-d{args.seconds}s")  # fmt: skip
+          f"-d{args.seconds}s; medians of {args.rounds} interleaved rounds")  # fmt: skip
 
     def line(name: str, label: str, versus: str | None = None, target: str = "") -> None:
         text = f"({name}) {label:<28} {results[name]:9,.0f} req/s"
