@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
 from feedsvc import popularity
+from feedsvc.content import slugify
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.posts import visible_posts
 from feedsvc.publish import feeds
@@ -115,16 +116,10 @@ def parse_blogger_request(
         fmt=fmt,
         limit=limit,
         page=(start - 1) // limit + 1,
-        tag_slug=_label_slug(label) if label is not None else None,
+        tag_slug=slugify(label, max_length=100) if label is not None else None,
         style=BLOGGER,
         blogger_label=label,
     )
-
-
-def _label_slug(label: str) -> str:
-    from feedsvc.content import slugify
-
-    return slugify(label, max_length=100)
 
 
 def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
@@ -215,8 +210,10 @@ def build_feed(
     if req.kind == POPULAR:
         # The ranking moves without any post changing.
         updated = now.replace(microsecond=0)
+    # A Blogger label feed is the tag's feed under another address: one id.
+    native = replace(req, style=NATIVE, kind=TAG if req.blogger_label is not None else req.kind)
     spec = feeds.FeedSpec(
-        id=base + feed_path(replace(req, style=NATIVE)),
+        id=base + feed_path(native),
         title=title,
         subtitle=subtitle,
         self_url=feed_url(req, base, cfg),
