@@ -18,6 +18,7 @@ from feedsvc import popularity
 from feedsvc.db import Database
 from feedsvc.models import Post, PostViewDay, PostViewTotal
 from feedsvc.posts import create_local_post
+from feedsvc.sources import add_source
 from tests.conftest import TEST_DATABASE_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,8 +281,11 @@ def test_the_widget_is_on_every_page_with_snippet_and_thumbnail(
                                  now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC), summary_length=300,
                                  tags=["Python"])  # fmt: skip
         tagged = post.id
+    with db.session() as session:
+        add_source(session, "http://up.example/feed.xml", dt.datetime.now(dt.UTC))
     ranked_views(db, {ids[0]: 3, ids[1]: 2, ids[2]: 1, tagged: 1})
-    pages = ["/", client.get(f"/posts/{ids[0]}").headers["Location"], "/popular", "/tags/python"]
+    post_page = client.get(f"/posts/{ids[0]}").headers["Location"]
+    pages = ["/", post_page, "/popular", "/sources/1", "/tags/python"]
     for path in pages:
         html = client.get(path).get_data(as_text=True)
         widget = html.split('<section class="popular"', 1)[1].split("</section>", 1)[0]
