@@ -129,22 +129,19 @@ def record_together(
     """
     try:
         with db.session() as session:
-            # One query loads them all; _record then finds each in the identity map.
-            session.scalars(select(Source).where(Source.id.in_([i.source_id for i in items]))).all()
-            return [
-                _record(
-                    session,
-                    i.source_id,
-                    i.fetched,
-                    i.parsed,
-                    i.outcome,
-                    now,
-                    settings,
-                    None,
-                    i.prepared,
-                )
-                for i in items
-            ]
+            # One query loads them all; _record then finds each in the identity
+            # map, which holds objects weakly: keep them referenced meanwhile.
+            _loaded = session.scalars(
+                select(Source).where(Source.id.in_([i.source_id for i in items]))
+            ).all()
+            # One flush at commit: the ORM then batches the group's source
+            # UPDATEs and fetch-history INSERTs instead of a round trip each.
+            with session.no_autoflush:
+                return [
+                    _record(session, i.source_id, i.fetched, i.parsed, i.outcome, now, settings,
+                            None, i.prepared)
+                    for i in items
+                ]  # fmt: skip
     except Exception:
         log.exception("recording %d sources together failed; one by one instead", len(items))
         return [
