@@ -24,15 +24,7 @@ WINDOW_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "all": "All time",
 
 @bp.get("/")
 def index() -> Response:
-    page = _page()
-    size = current_app.config["SITE_PAGE_SIZE"]
-    rows = latest_posts(get_session(), size + 1, (page - 1) * size)
-    if page > 1 and not rows:
-        abort(404)
-    return _page_response(
-        "index.html", rows[:size], posts=rows[:size], page=page, has_more=len(rows) > size,
-        canonical=_canonical("site.index", page=page if page > 1 else None),
-    )  # fmt: skip
+    return _listing("index.html", "site.index", {}, feed_scopes=None)
 
 
 @bp.get("/posts/<int:post_id>")
@@ -76,37 +68,42 @@ def popular() -> Response:
 
 @bp.get("/sources/<int:source_id>")
 def source(source_id: int) -> Response:
-    session = get_session()
-    found = get_source_or_none(session, source_id)
+    found = get_source_or_none(get_session(), source_id)
     if found is None:
         abort(404)
-    page = _page()
-    size = current_app.config["SITE_PAGE_SIZE"]
-    rows = latest_posts(session, size + 1, (page - 1) * size, source_id=source_id)
     feeds = url_for("feeds.source_feed", source_id=source_id, fmt="atom")[: -len(".atom")]
-    return _page_response(
-        "source.html", rows[:size], source=found, posts=rows[:size], page=page,
-        has_more=len(rows) > size,
-        canonical=_canonical("site.source", source_id=source_id),
-        feed_scopes=[(found.display_title, feeds)],
-    )  # fmt: skip
+    return _listing("source.html", "site.source", {"source_id": source_id},
+                    feed_scopes=[(found.display_title, feeds)], source=found)  # fmt: skip
 
 
 @bp.get("/tags/<tag_slug>")
 def tag(tag_slug: str) -> Response:
-    session = get_session()
-    found = tag_by_slug(session, tag_slug)
+    found = tag_by_slug(get_session(), tag_slug)
     if found is None:
         abort(404)
+    feeds = url_for("feeds.tag_feed", tag_slug=tag_slug, fmt="atom")[: -len(".atom")]
+    return _listing("tag.html", "site.tag", {"tag_slug": tag_slug},
+                    feed_scopes=[(f"Posts tagged {found.name}", feeds)], tag=found)  # fmt: skip
+
+
+def _listing(
+    template: str,
+    endpoint: str,
+    scope: dict[str, Any],
+    feed_scopes: list[tuple[str, str]] | None,
+    **context: Any,
+) -> Response:
+    """A page of posts, newest first, optionally of one source or tag."""
     page = _page()
     size = current_app.config["SITE_PAGE_SIZE"]
-    rows = latest_posts(session, size + 1, (page - 1) * size, tag_slug=tag_slug)
-    feeds = url_for("feeds.tag_feed", tag_slug=tag_slug, fmt="atom")[: -len(".atom")]
+    rows = latest_posts(get_session(), size + 1, (page - 1) * size, **scope)
+    if page > 1 and not rows:
+        abort(404)
+    if feed_scopes is not None:
+        context["feed_scopes"] = feed_scopes
     return _page_response(
-        "tag.html", rows[:size], tag=found, posts=rows[:size], page=page,
-        has_more=len(rows) > size,
-        canonical=_canonical("site.tag", tag_slug=tag_slug),
-        feed_scopes=[(f"Posts tagged {found.name}", feeds)],
+        template, rows[:size], posts=rows[:size], page=page, has_more=len(rows) > size,
+        canonical=_canonical(endpoint, page=page if page > 1 else None, **scope), **context,
     )  # fmt: skip
 
 
