@@ -90,6 +90,15 @@ class Config:
     # The lock that keeps it to one per machine; empty: instance/embedded-scheduler.lock.
     SCHEDULER_LOCK_FILE: str = ""
 
+    # Admin sign-in: attempts allowed per client address (Flask-Limiter syntax),
+    # and where the counts are kept: memory:// (per process), or e.g.
+    # redis://127.0.0.1:6379 to share them between gunicorn workers.
+    LOGIN_RATE_LIMIT: str = "10 per minute;50 per hour"
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    # API list pages: default and largest page size.
+    API_PAGE_SIZE: int = 50
+    API_MAX_PAGE_SIZE: int = 500
+
     TESTING: bool = False
     DEBUG: bool = False
 

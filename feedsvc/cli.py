@@ -32,6 +32,8 @@ def _db() -> Database:
 db_cli = AppGroup("db", help="Manage the database schema.")
 sources_cli = AppGroup("sources", help="Add and list upstream feeds.")
 posts_cli = AppGroup("posts", help="Write local posts.")
+users_cli = AppGroup("users", help="Manage admin users.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 
 
 @db_cli.command("upgrade")
@@ -101,6 +103,139 @@ def sources_list() -> None:
                 f"  <{source.feed_url}>"
                 + (f"\n       last error: {source.last_error}" if source.last_error else "")
             )
+
+
+@sources_cli.command("import-opml")
+@click.argument("file", type=click.File("rb"))
+def sources_import_opml(file: Any) -> None:
+    """Add the feeds of an OPML file; duplicates are skipped, bad lines reported."""
+    from feedsvc.opml import OpmlError, import_opml
+
+    try:
+        data = file.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file.name}: {exc}") from None
+    on_terminal = sys.stdout.isatty()
+    try:
+        with _db().session() as session:
+            if on_terminal:
+                with click.progressbar(length=1, label="importing") as bar:
+
+                    def advance(done: int, total: int) -> None:
+                        bar.length = total
+                        bar.update(1)
+
+                    report = import_opml(session, data, utcnow(), on_entry=advance)
+            else:
+                report = import_opml(session, data, utcnow())
+    except OpmlError as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from None
+    for source_id, url in report.added if not on_terminal else []:
+        click.echo(f"added source {source_id}: {url}")
+    for url in report.duplicates:
+        click.echo(f"skipped, already a source: {url}")
+    for line in report.describe_errors():
+        click.echo(f"{file.name}: {line}", err=True)
+    click.echo(f"{len(report.added)} added, {len(report.duplicates)} duplicates skipped, "
+               f"{len(report.errors)} errors")  # fmt: skip
+    if report.errors:
+        sys.exit(1)
+
+
+@sources_cli.command("export-opml")
+@click.option("--output", "-o", type=click.File("wb"), default="-", help="Default: stdout.")
+def sources_export_opml(output: Any) -> None:
+    """Write every source as OPML 2.0, tags as folders and categories."""
+    from feedsvc.opml import render_opml
+    from feedsvc.sources import all_sources
+
+    with _db().session() as session:
+        body = render_opml(current_app.config["SITE_TITLE"] + " sources",
+                           all_sources(session), with_tags=True)  # fmt: skip
+    output.write(body)
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(username: str, password_stdin: bool) -> None:
+    """Create an admin user; asks for the password."""
+    from feedsvc.accounts import AccountError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _db().session() as session:
+            user = create_user(session, username, password, utcnow())
+            click.echo(f"created user {user.id}: {user.username}")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Change a user's password."""
+    from feedsvc.accounts import AccountError, set_password, user_by_name
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _db().session() as session:
+            set_password(user_by_name(session, username), password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {username} changed")
+
+
+@tokens_cli.command("create")
+@click.option("--user", "username", required=True, help="The user the token acts as.")
+@click.option("--name", default="", help="What the token is for.")
+def tokens_create(username: str, name: str) -> None:
+    """Make an API token and print it; it is shown this once only."""
+    from feedsvc.accounts import AccountError, create_token, user_by_name
+
+    try:
+        with _db().session() as session:
+            row, token = create_token(session, user_by_name(session, username), name, utcnow())
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {row.id} for {username} (shown once, keep it safe):", err=True)
+    click.echo(token)
+
+
+@tokens_cli.command("list")
+def tokens_list() -> None:
+    """List tokens (never the tokens themselves)."""
+    from feedsvc.accounts import list_tokens
+    from feedsvc.models import User
+
+    with _db().session() as session:
+        names = {user.id: user.username for user in session.query(User)}
+        for row in list_tokens(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+            click.echo(f"{row.id:>5}  {names.get(row.user_id, '?'):<16} {state:<18} "
+                       f"last used {used:<17} {row.name}")  # fmt: skip
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by its id; calls with it are refused from now on."""
+    from feedsvc.accounts import AccountError, revoke_token
+
+    try:
+        with _db().session() as session:
+            revoke_token(session, token_id, utcnow())
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token_id} revoked")
 
 
 @click.command("fetch")
@@ -273,8 +408,8 @@ def _configure_logging() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (db_cli, sources_cli, posts_cli, fetch_command, worker_command,
-                    publish_command, serve_command):  # fmt: skip
+    for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, fetch_command,
+                    worker_command, publish_command, serve_command):  # fmt: skip
         app.cli.add_command(command)
 
 

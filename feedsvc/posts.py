@@ -123,3 +123,115 @@ def create_local_post(
 
 def post_path(post: Post) -> str:
     return f"/posts/{post.id}-{post.slug}"
+
+
+def _scopes(post: Post) -> list[str]:
+    """The feed scopes a post appears in (besides the site's own)."""
+    scopes = [changes.tag_scope(tag.id) for tag in post.tags]
+    if post.source_id is not None:
+        scopes.append(changes.source_scope(post.source_id))
+    return scopes
+
+
+def update_local_post(
+    session: Session,
+    post: Post,
+    *,
+    now: dt.datetime,
+    summary_length: int,
+    title: str | None = None,
+    body_html: str | None = None,
+    tags: Sequence[str] | None = None,
+    base_url: str | None = None,
+) -> Post:
+    """Edit a post of our own; ingested posts are the upstream's to change."""
+    if not post.is_local:
+        raise PostError("only local posts can be edited; an ingested post can only be hidden")
+    before = _scopes(post)
+    if title is not None:
+        title = content.normalize_space(title)
+        if not title:
+            raise PostError("a post needs a title")
+        if len(title) > 1000:
+            raise PostError("the title is longer than 1000 characters")
+        post.title, post.slug = title, content.slugify(title)
+    if body_html is not None:
+        post.content = content.sanitize_html(body_html, base_url)
+        post.summary = content.summarize(None, post.content, summary_length)
+        post.image_url = content.first_image(post.content)
+    old_tags = {tag.id for tag in post.tags}
+    if tags is not None:
+        ids = tag_ids(session, tags)
+        post.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
+    new_hash = content.content_hash(post.title, post.content)
+    if new_hash != post.content_hash or old_tags != {tag.id for tag in post.tags}:
+        post.content_hash = new_hash
+        post.updated_at = post.modified_at = now
+        session.flush()
+        changes.note_changes(session, now, before + _scopes(post))
+    return post
+
+
+def set_visibility(
+    session: Session,
+    post: Post,
+    now: dt.datetime,
+    *,
+    hidden: bool | None = None,
+    popular_excluded: bool | None = None,
+) -> Post:
+    """Hide a post from the site and feeds, or keep it out of popular lists."""
+    if hidden is not None and hidden != post.hidden:
+        post.hidden = hidden
+        post.modified_at = now
+        changes.note_changes(session, now, _scopes(post))
+    if popular_excluded is not None and popular_excluded != post.popular_excluded:
+        post.popular_excluded = popular_excluded
+        post.modified_at = now
+        changes.note_changes(session, now)
+    return post
+
+
+def delete_post(session: Session, post: Post, now: dt.datetime) -> None:
+    """Delete a local post. An ingested one would come back with the next
+    refresh, so it is hidden instead."""
+    if not post.is_local:
+        raise PostError("an ingested post would return with the next refresh; hide it instead")
+    scopes = _scopes(post)
+    session.delete(post)
+    session.flush()
+    changes.note_changes(session, now, scopes)
+
+
+def search_posts(
+    session: Session,
+    *,
+    query: str = "",
+    source_id: int | None = None,
+    local: bool | None = None,
+    hidden: bool | None = None,
+    limit: int,
+    offset: int = 0,
+) -> tuple[Sequence[Post], int]:
+    """Posts for the admin, hidden ones too, newest first; and how many match."""
+    from sqlalchemy import func, or_
+
+    conditions = []
+    words = query.strip()
+    if words:
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Post.title.ilike(pattern, escape="\\"),
+                              Post.summary.ilike(pattern, escape="\\")))  # fmt: skip
+    if source_id is not None:
+        conditions.append(Post.source_id == source_id)
+    if local is not None:
+        conditions.append(Post.entry_key.startswith("local:") if local
+                          else ~Post.entry_key.startswith("local:"))  # fmt: skip
+    if hidden is not None:
+        conditions.append(Post.hidden.is_(hidden))
+    total = session.scalar(select(func.count()).select_from(Post).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Post).where(*conditions)
+        .order_by(Post.published_at.desc(), Post.id.desc()).limit(limit).offset(offset)
+    ).unique().all()  # fmt: skip
+    return rows, int(total)

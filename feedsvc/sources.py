@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc.ingest.policy import FAILING_AFTER
-from feedsvc.models import SOURCE_ACTIVE, Post, Source, Tag, post_tags
+from feedsvc.models import (
+    SOURCE_ACTIVE,
+    SOURCE_PAUSED,
+    FetchAttempt,
+    Post,
+    Source,
+    Tag,
+    post_tags,
+)
 
 
 class SourceError(ValueError):
@@ -60,11 +68,11 @@ def add_source(
         created_at=now,
         error_count=0,
     )
-    session.add(source)
     try:
-        session.flush()
+        # A savepoint: losing a race to a concurrent add undoes only this.
+        with session.begin_nested():
+            session.add(source)
     except IntegrityError:
-        session.rollback()
         raise SourceExists(
             session.scalars(select(Source).where(Source.feed_url == feed_url)).one()
         ) from None
@@ -203,3 +211,124 @@ def release_leases(session: Session, owner: str, source_ids: Iterable[int] | Non
         query = query.where(Source.id.in_(list(source_ids)))
     result = session.execute(query.values(lease_until=None, lease_owner=None))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Admin changes to a source. Each takes the session of the caller's transaction.
+
+MODES = ("full", "summary", "link")
+
+
+def update_source(
+    session: Session,
+    source: Source,
+    now: dt.datetime,
+    *,
+    title: str | None = None,
+    site_url: str | None = None,
+    tags: Iterable[str] | None = None,
+    interval: int | type[Ellipsis] | None = ...,
+    mode: str | None = None,
+) -> Source:
+    """Change what an admin may change; arguments left out stay as they are."""
+    from feedsvc import changes
+    from feedsvc.ingest.store import tag_ids
+
+    if title is not None:
+        source.title = title.strip()[:500]
+    if site_url is not None:
+        source.site_url = normalize_feed_url(site_url) if site_url.strip() else None
+    if interval is not ...:
+        if interval is not None and not isinstance(interval, int):
+            raise SourceError("the interval is a whole number of seconds")
+        if interval is not None and interval < 60:
+            raise SourceError("the interval must be at least 60 seconds")
+        source.interval_override = interval
+        if interval is not None:
+            # The new interval applies from now, not after the old one ran out.
+            source.next_check_at = min(source.next_check_at, now + dt.timedelta(seconds=interval))
+    if mode is not None:
+        if mode not in MODES:
+            raise SourceError(f"the mode is one of {', '.join(MODES)}")
+        if mode != source.mode:
+            source.mode = mode
+            # What its feeds publish of its posts changes.
+            changes.note_changes(session, now, [changes.source_scope(source.id)])
+    if tags is not None:
+        ids = tag_ids(session, [name.strip() for name in tags if name.strip()])
+        source.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
+    return source
+
+
+def pause_source(source: Source) -> None:
+    source.status = SOURCE_PAUSED
+    source.lease_until = None
+
+
+def resume_source(source: Source, now: dt.datetime) -> None:
+    """Back to the schedule, due now; an admin re-enabling a gone source clears its errors."""
+    source.status = SOURCE_ACTIVE
+    source.error_count = 0
+    source.last_error = None
+    source.next_check_at = now
+
+
+def delete_source(session: Session, source: Source, now: dt.datetime, *, keep_posts: bool) -> int:
+    """Delete a source; its posts stay (as posts of no source) or go. Returns how many went."""
+    from feedsvc import changes
+
+    removed = 0
+    if not keep_posts:
+        result = session.execute(delete(Post).where(Post.source_id == source.id))
+        removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session.delete(source)
+    session.flush()
+    changes.note_changes(session, now, [changes.source_scope(source.id)])
+    return removed
+
+
+def fetch_history(session: Session, source_id: int, limit: int = 50) -> Sequence[FetchAttempt]:
+    return session.scalars(
+        select(FetchAttempt)
+        .where(FetchAttempt.source_id == source_id)
+        .order_by(FetchAttempt.started_at.desc(), FetchAttempt.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def posts_per_day(
+    session: Session, today: dt.date, days: int, source_id: int | None = None
+) -> dict[int | None, list[int]]:
+    """Posts stored per day over the last `days` days (oldest first), by source.
+
+    Counted by when we stored them, so a backlog ingested at once shows as such.
+    """
+    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
+    query = select(Post.source_id, Post.created_at).where(Post.created_at >= start)
+    if source_id is not None:
+        query = query.where(Post.source_id == source_id)
+    series: dict[int | None, list[int]] = {}
+    for owner, created in session.execute(query):
+        index = (created.date() - start.date()).days
+        if 0 <= index < days:
+            series.setdefault(owner, [0] * days)[index] += 1
+    return series
+
+
+def state_counts(session: Session) -> dict[str, int]:
+    counts = {"active": 0, "failing": 0, "paused": 0, "gone": 0}
+    failing = (Source.status == SOURCE_ACTIVE) & (Source.error_count >= FAILING_AFTER)
+    rows = session.execute(
+        select(Source.status, failing, func.count()).group_by(Source.status, failing)
+    )
+    for status, is_failing, count in rows:
+        state = "failing" if is_failing else status
+        counts[state] = counts.get(state, 0) + count
+    return counts
+
+
+def all_sources(session: Session) -> Sequence[Source]:
+    """Every source with its tags, by id: for the OPML export."""
+    from sqlalchemy.orm import selectinload
+
+    query = select(Source).options(selectinload(Source.tags)).order_by(Source.id)
+    return session.scalars(query).all()

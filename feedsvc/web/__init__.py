@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, g, render_template
+from flask import Flask, Response, current_app, g, render_template, request
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from feedsvc.db import Database
 
@@ -31,22 +32,42 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def register(app: Flask) -> None:
     from feedsvc import cli
-    from feedsvc.web import feeds, health, sidebar, site
+    from feedsvc.web import admin, api, auth, feeds, health, sidebar, site
 
     app.register_blueprint(site.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(health.bp)
+    auth.init(app)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
     feeds.init_cache(app)
     sidebar.init(app)
     app.after_request(_security_headers)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _api_or_default)
+    app.register_error_handler(500, _api_or_default)
     app.context_processor(_site_globals)
     cli.register(app)
 
 
-def _not_found(_error: Exception) -> tuple[str, int]:
+def _not_found(error: HTTPException) -> Any:
+    if request.path.startswith("/api/"):
+        return _api_or_default(error)
     return render_template("404.html"), 404
+
+
+def _api_or_default(error: HTTPException) -> Any:
+    """API clients get problem+json for routing and server errors too."""
+    if not request.path.startswith("/api/"):
+        return error
+    from feedsvc.web.api import problem
+
+    response = problem(error.code or 500, error.name, error.description or error.name)
+    allow = error.get_response().headers.get("Allow")
+    if allow:
+        response.headers["Allow"] = allow
+    return response
 
 
 def _site_globals() -> dict[str, Any]:

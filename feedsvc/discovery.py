@@ -1,0 +1,192 @@
+"""Find the feeds behind an address an admin pastes: a feed's, or a site's.
+
+A site's page names its feeds in `<link rel="alternate">` (autodiscovery); when
+it names none, the usual feed paths are tried. Every fetch goes through the
+guarded fetcher, so an admin's URL cannot reach an internal address either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+from feedsvc.ingest import parse_outcome
+from feedsvc.ingest.fetch import REFUSED, Fetcher, FetchResult
+from feedsvc.ingest.parse import ParsedFeed
+
+FEED_TYPES = {
+    "application/atom+xml": "Atom",
+    "application/rss+xml": "RSS",
+    "application/feed+json": "JSON Feed",
+    "application/json": "JSON Feed",
+    "application/rdf+xml": "RSS",
+    "application/xml": "XML",
+    "text/xml": "XML",
+}
+# Tried, in order, when a page names no feed (as WordPress, Hugo, Jekyll publish them).
+USUAL_PATHS = ("/feed", "/feed.xml", "/atom.xml", "/rss.xml", "/index.xml")
+PREVIEW_ENTRIES = 5
+
+
+class DiscoveryError(ValueError):
+    """No feed was found; `kind` is refused, unreachable or not_a_feed."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Candidate:
+    url: str
+    title: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class PreviewEntry:
+    title: str
+    link: str | None
+    published: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A feed, fetched and parsed, as it would be added."""
+
+    feed_url: str
+    title: str
+    site_url: str | None
+    description: str
+    entries: tuple[PreviewEntry, ...]
+
+
+def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | None]:
+    """The feeds at `url`, and a preview when `url` is itself a feed."""
+    fetched = _fetch(fetcher, url)
+    feed, _ = parse_outcome(fetched)
+    if feed is not None:
+        preview = _preview(fetched, feed)
+        return [Candidate(preview.feed_url, preview.title, "feed")], preview
+    if not _looks_like_html(fetched):
+        found = fetched.headers.get("content-type") or "no content type"
+        raise DiscoveryError("not_a_feed", f"{url} is neither a feed nor a web page ({found})")
+    page = _LinkParser()
+    page.feed(fetched.content.decode(_charset(fetched), errors="replace"))
+    base = urljoin(fetched.final_url, page.base) if page.base else fetched.final_url
+    candidates = list(
+        {link.url: link for link in (
+            Candidate(urljoin(base, href), title or FEED_TYPES[kind], FEED_TYPES[kind])
+            for href, title, kind in page.feeds
+        ) if urlsplit(link.url).scheme in {"http", "https"}}.values()
+    )  # fmt: skip
+    if candidates:
+        return candidates, None
+    for path in USUAL_PATHS:
+        guess = urljoin(fetched.final_url, path)
+        try:
+            found = _fetch(fetcher, guess)
+        except DiscoveryError:
+            continue
+        feed, _ = parse_outcome(found)
+        if feed is not None:
+            preview = _preview(found, feed)
+            return [Candidate(preview.feed_url, preview.title, "feed")], preview
+    title = f" ({page.title.strip()})" if page.title.strip() else ""
+    raise DiscoveryError(
+        "not_a_feed",
+        f"{url} is a web page{title} that names no feed, and none was found at "
+        + ", ".join(USUAL_PATHS),
+    )
+
+
+def preview(fetcher: Fetcher, url: str) -> Preview:
+    """Fetch and parse a feed URL; raise DiscoveryError saying what was found instead."""
+    fetched = _fetch(fetcher, url)
+    feed, outcome = parse_outcome(fetched)
+    if feed is None:
+        found = fetched.headers.get("content-type") or "no content type"
+        raise DiscoveryError("not_a_feed", f"{url} is not a feed ({found}): {outcome.error}")
+    return _preview(fetched, feed)
+
+
+def _fetch(fetcher: Fetcher, url: str) -> FetchResult:
+    fetched = fetcher.fetch(url)
+    if fetched.error_kind == REFUSED:
+        raise DiscoveryError("refused", f"{url}: {fetched.error}")
+    if fetched.error:
+        raise DiscoveryError("unreachable", f"{url}: {fetched.error}")
+    if not fetched.ok:
+        raise DiscoveryError("unreachable", f"{url}: the server answered HTTP {fetched.status}")
+    return fetched
+
+
+def _preview(fetched: FetchResult, feed: ParsedFeed) -> Preview:
+    # A permanent redirect is followed for good; a temporary one is not.
+    url = fetched.final_url if fetched.permanent_redirect else fetched.url
+    newest = sorted(
+        feed.entries,
+        key=lambda e: e.published or dt.datetime.min.replace(tzinfo=dt.UTC),
+        reverse=True,
+    )[:PREVIEW_ENTRIES]
+    return Preview(
+        feed_url=url,
+        title=feed.title,
+        site_url=feed.link,
+        description=feed.description,
+        entries=tuple(PreviewEntry(e.title, e.link, e.published) for e in newest),
+    )
+
+
+def _looks_like_html(fetched: FetchResult) -> bool:
+    content_type = fetched.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        return True
+    head = fetched.content[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _charset(fetched: FetchResult) -> str:
+    content_type = fetched.headers.get("content-type", "")
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            try:
+                "".encode(value.strip('"'))
+                return value.strip('"')
+            except LookupError:
+                break
+    return "utf-8"
+
+
+class _LinkParser(HTMLParser):
+    """Collects <link rel="alternate" type="feed type">, <base href> and <title>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.feeds: list[tuple[str, str, str]] = []
+        self.base: str | None = None
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "link":
+            rels = values.get("rel", "").lower().split()
+            kind = values.get("type", "").lower().split(";")[0].strip()
+            if "alternate" in rels and kind in FEED_TYPES and values.get("href", "").strip():
+                self.feeds.append((values["href"].strip(), values.get("title", "").strip(), kind))
+        elif tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title and len(self.title) < 300:
+            self.title += data

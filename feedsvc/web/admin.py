@@ -1,0 +1,398 @@
+"""The admin pages: dashboard, sources, posts, OPML and tokens.
+
+Plain HTML forms (no script, as the site's CSP demands), each carrying a CSRF
+token that Flask-WTF checks. The work is done by the services; these views
+parse a form, call one, and render or redirect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from feedsvc import accounts, discovery, popularity, sources
+from feedsvc.models import Post, Source, User
+from feedsvc.opml import OpmlError, import_opml, render_opml
+from feedsvc.posts import (
+    PostError,
+    create_local_post,
+    delete_post,
+    search_posts,
+    set_visibility,
+    update_local_post,
+)
+from feedsvc.web import get_session
+from feedsvc.web.charts import bar_chart, daily_totals, sparkline
+from feedsvc.web.refresh import fetcher, refresh_now
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+SPARK_DAYS = 30
+PAGE_SIZE = 50
+
+
+@bp.before_request
+@login_required
+def _require_sign_in() -> None:
+    """Every admin page needs a signed-in admin; Flask-Login redirects the rest."""
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _render(template: str, status: int = 200, **context: Any) -> Response:
+    return Response(render_template(template, **context), status=status,
+                    content_type="text/html; charset=utf-8")  # fmt: skip
+
+
+def _source_or_404(source_id: int) -> Source:
+    found = get_session().get(Source, source_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _post_or_404(post_id: int) -> Post:
+    found = get_session().get(Post, post_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _tags(raw: str) -> list[str]:
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+@bp.get("/")
+def dashboard() -> Response:
+    session = get_session()
+    now = _now()
+    cfg = current_app.config
+    rows = sources.list_sources(session)
+    failing = sorted(
+        (row for row in rows if row[0].error_count),
+        key=lambda row: (-row[0].error_count, row[0].id),
+    )
+    totals = daily_totals(sources.posts_per_day(session, now.date(), SPARK_DAYS), SPARK_DAYS)
+    labels = [(now.date() - dt.timedelta(days=SPARK_DAYS - 1 - i)).isoformat()
+              for i in range(SPARK_DAYS)]  # fmt: skip
+    ranked = popularity.rank(session, "7d", 10, now, float(cfg["POPULAR_HALF_LIFE_DAYS"]))
+    return _render(
+        "admin/dashboard.html",
+        states=sources.state_counts(session),
+        post_count=session.query(Post).count(),
+        failing=failing[:20],
+        chart=bar_chart(totals, labels, f"Posts stored per day, last {SPARK_DAYS} days"),
+        popular=popularity.posts_by_ids(session, ranked),
+        source_state=sources.source_state,
+    )
+
+
+@bp.get("/sources")
+def source_list() -> Response:
+    session = get_session()
+    wanted = request.args.get("state", "")
+    rows = sources.list_sources(session)
+    if wanted:
+        rows = [row for row in rows if sources.source_state(row[0]) == wanted]
+    # Failing first: those are what an admin opens this page for.
+    order = {"failing": 0, "active": 1, "paused": 2, "gone": 3}
+    rows.sort(key=lambda row: (order.get(sources.source_state(row[0]), 9), row[0].id))
+    per_day = sources.posts_per_day(session, _now().date(), SPARK_DAYS)
+    lines = {
+        source.id: sparkline(per_day.get(source.id, [0] * SPARK_DAYS),
+                             label=f"{sum(per_day.get(source.id, []))} posts in {SPARK_DAYS} days")
+        for source, _ in rows
+    }  # fmt: skip
+    return _render("admin/sources.html", rows=rows, state=sources.source_state, lines=lines,
+                   wanted=wanted)  # fmt: skip
+
+
+@bp.route("/sources/new", methods=["GET", "POST"])
+def source_new() -> Response:
+    """Step one: a feed's or a site's URL; several feeds found: pick one; one: preview."""
+    if request.method == "GET":
+        return _render("admin/source_new.html", url="")
+    url = request.form.get("url", "").strip()
+    try:
+        url = sources.normalize_feed_url(url)
+        with fetcher() as client:
+            candidates, preview = discovery.discover(client, url)
+    except (sources.SourceError, discovery.DiscoveryError) as exc:
+        return _render("admin/source_new.html", status=422, url=url, error=str(exc))
+    if preview is None and len(candidates) == 1:
+        try:
+            with fetcher() as client:
+                preview = discovery.preview(client, candidates[0].url)
+        except discovery.DiscoveryError as exc:
+            return _render("admin/source_new.html", status=422, url=url, error=str(exc))
+    if preview is None:
+        return _render("admin/source_new.html", url=url, candidates=candidates)
+    existing = get_session().query(Source).filter_by(feed_url=preview.feed_url).first()
+    return _render("admin/source_new.html", url=url, preview=preview, existing=existing,
+                   modes=sources.MODES)  # fmt: skip
+
+
+@bp.post("/sources")
+def source_create() -> Response:
+    """Step two: save the previewed feed, then fetch it at once."""
+    form = request.form
+    session = get_session()
+    try:
+        source = sources.add_source(
+            session, form.get("feed_url", ""), _now(), title=form.get("title", ""),
+            site_url=form.get("site_url") or None, interval=_interval(form.get("interval", "")),
+        )  # fmt: skip
+        sources.update_source(session, source, _now(), tags=_tags(form.get("tags", "")),
+                              mode=form.get("mode") or None)  # fmt: skip
+        session.commit()
+    except sources.SourceError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.source_new"))
+    report = refresh_now(source.id)
+    flash(f"Added {source.display_title}. First fetch: {_describe(report)}.")
+    return redirect(url_for("admin.source_detail", source_id=source.id))
+
+
+def _interval(raw: str) -> int | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise sources.SourceError("the interval is a whole number of seconds")
+    return int(raw)
+
+
+def _describe(report: Any) -> str:
+    if report.error:
+        return f"{report.result.replace('_', ' ')}: {report.error}"
+    return f"{report.result.replace('_', ' ')}, {report.new} new, {report.updated} updated"
+
+
+@bp.get("/sources/<int:source_id>")
+def source_detail(source_id: int) -> Response:
+    session = get_session()
+    source = _source_or_404(source_id)
+    per_day = sources.posts_per_day(session, _now().date(), SPARK_DAYS, source_id)
+    recent, total = search_posts(session, source_id=source_id, limit=10)
+    return _render(
+        "admin/source.html", source=source, state=sources.source_state(source),
+        history=sources.fetch_history(session, source_id), recent=recent, post_count=total,
+        line=sparkline(per_day.get(source_id, [0] * SPARK_DAYS), width=240, height=40,
+                       label=f"Posts per day, last {SPARK_DAYS} days"),
+        modes=sources.MODES,
+    )  # fmt: skip
+
+
+@bp.post("/sources/<int:source_id>")
+def source_update(source_id: int) -> Response:
+    session = get_session()
+    source = _source_or_404(source_id)
+    form = request.form
+    try:
+        sources.update_source(
+            session, source, _now(), title=form.get("title", source.title),
+            site_url=form.get("site_url", source.site_url or ""),
+            tags=_tags(form.get("tags", "")), interval=_interval(form.get("interval", "")),
+            mode=form.get("mode") or None,
+        )  # fmt: skip
+        session.commit()
+        flash("Saved.")
+    except sources.SourceError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("admin.source_detail", source_id=source_id))
+
+
+@bp.post("/sources/<int:source_id>/pause")
+def source_pause(source_id: int) -> Response:
+    session = get_session()
+    source = _source_or_404(source_id)
+    if request.form.get("action") == "resume":
+        sources.resume_source(source, _now())
+        flash("Resumed; it will be fetched shortly.")
+    else:
+        sources.pause_source(source)
+        flash("Paused; it will not be fetched until resumed.")
+    session.commit()
+    return redirect(url_for("admin.source_detail", source_id=source_id))
+
+
+@bp.post("/sources/<int:source_id>/fetch")
+def source_fetch(source_id: int) -> Response:
+    _source_or_404(source_id)
+    get_session().close()
+    report = refresh_now(source_id)
+    flash(f"Fetched: {_describe(report)}.", "error" if report.error else "message")
+    return redirect(url_for("admin.source_detail", source_id=source_id))
+
+
+@bp.route("/sources/<int:source_id>/delete", methods=["GET", "POST"])
+def source_delete(source_id: int) -> Response:
+    session = get_session()
+    source = _source_or_404(source_id)
+    if request.method == "GET":
+        _, total = search_posts(session, source_id=source_id, limit=0)
+        return _render("admin/source_delete.html", source=source, post_count=total)
+    keep = request.form.get("posts") != "delete"
+    title = source.display_title
+    removed = sources.delete_source(session, source, _now(), keep_posts=keep)
+    session.commit()
+    flash(f"Deleted {title}" + (f" and its {removed} posts." if not keep else "; its posts stay."))
+    return redirect(url_for("admin.source_list"))
+
+
+@bp.get("/posts")
+def post_list() -> Response:
+    session = get_session()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = request.args.get("q", "")
+    kind = request.args.get("kind", "")
+    rows, total = search_posts(
+        session, query=query, local={"local": True, "ingested": False}.get(kind),
+        hidden={"hidden": True}.get(kind), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+    )  # fmt: skip
+    return _render("admin/posts.html", rows=rows, total=total, page=page, q=query, kind=kind,
+                   has_more=page * PAGE_SIZE < total)  # fmt: skip
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+def post_new() -> Response:
+    if request.method == "GET":
+        return _render("admin/post_edit.html", post=None, form={})
+    session = get_session()
+    cfg = current_app.config
+    form = request.form
+    try:
+        post = create_local_post(
+            session, title=form.get("title", ""), body_html=form.get("body", ""), now=_now(),
+            summary_length=cfg["SUMMARY_LENGTH"], author=form.get("author") or cfg["SITE_AUTHOR"],
+            tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
+        )  # fmt: skip
+        session.commit()
+    except PostError as exc:
+        session.rollback()
+        return _render("admin/post_edit.html", status=422, post=None, form=form, error=str(exc))
+    flash("Published.")
+    return redirect(url_for("admin.post_edit", post_id=post.id))
+
+
+@bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
+def post_edit(post_id: int) -> Response:
+    session = get_session()
+    post = _post_or_404(post_id)
+    if request.method == "GET":
+        return _render("admin/post_edit.html", post=post, form={})
+    cfg = current_app.config
+    form = request.form
+    try:
+        update_local_post(
+            session, post, now=_now(), summary_length=cfg["SUMMARY_LENGTH"],
+            title=form.get("title"), body_html=form.get("body"),
+            tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
+        )  # fmt: skip
+        session.commit()
+    except PostError as exc:
+        session.rollback()
+        return _render("admin/post_edit.html", status=422, post=post, form=form, error=str(exc))
+    flash("Saved.")
+    return redirect(url_for("admin.post_edit", post_id=post_id))
+
+
+@bp.post("/posts/<int:post_id>/visibility")
+def post_visibility(post_id: int) -> Response:
+    session = get_session()
+    post = _post_or_404(post_id)
+    form = request.form
+    set_visibility(session, post, _now(), hidden=form.get("hidden") == "1",
+                   popular_excluded=form.get("popular_excluded") == "1")  # fmt: skip
+    session.commit()
+    flash("Hidden from the site and feeds." if post.hidden else "Shown on the site and feeds.")
+    return redirect(request.form.get("back") or url_for("admin.post_edit", post_id=post_id))
+
+
+@bp.route("/posts/<int:post_id>/delete", methods=["GET", "POST"])
+def post_delete(post_id: int) -> Response:
+    session = get_session()
+    post = _post_or_404(post_id)
+    if request.method == "GET":
+        return _render("admin/post_delete.html", post=post)
+    try:
+        delete_post(session, post, _now())
+        session.commit()
+    except PostError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.post_edit", post_id=post_id))
+    flash("Deleted.")
+    return redirect(url_for("admin.post_list"))
+
+
+@bp.route("/opml/import", methods=["GET", "POST"])
+def opml_import() -> Response:
+    if request.method == "GET":
+        return _render("admin/opml.html", report=None)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _render("admin/opml.html", status=400, report=None, error="Choose a file first.")
+    session = get_session()
+    try:
+        report = import_opml(session, upload.read(), _now())
+        session.commit()
+    except OpmlError as exc:
+        session.rollback()
+        error = f"{upload.filename}: {exc}"
+        return _render("admin/opml.html", status=422, report=None, error=error)
+    return _render("admin/opml.html", report=report, filename=upload.filename)
+
+
+@bp.get("/opml")
+def opml_export() -> Response:
+    body = render_opml(current_app.config["SITE_TITLE"] + " sources",
+                       sources.all_sources(get_session()), with_tags=True)  # fmt: skip
+    return Response(body, content_type="text/x-opml; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="feedsvc-sources.opml"'})  # fmt: skip
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+def tokens() -> Response:
+    session = get_session()
+    user = session.get(User, current_user.user_id)
+    shown = None
+    if request.method == "POST":
+        _, shown = accounts.create_token(session, user, request.form.get("name", ""), _now())
+        session.commit()
+    return _render("admin/tokens.html", tokens=accounts.list_tokens(session, user), shown=shown)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def token_revoke(token_id: int) -> Response:
+    session = get_session()
+    user = session.get(User, current_user.user_id)
+    try:
+        accounts.revoke_token(session, token_id, _now(), user)
+        session.commit()
+        flash("Token revoked.")
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("admin.tokens"))

@@ -1,0 +1,442 @@
+"""The JSON API under /api/v1: bearer tokens, pydantic payloads, problem+json errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, g, request, url_for
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from feedsvc import discovery, sources
+from feedsvc.models import Post, Source
+from feedsvc.opml import OpmlError, import_opml, render_opml
+from feedsvc.posts import (
+    PostError,
+    create_local_post,
+    delete_post,
+    post_path,
+    search_posts,
+    set_visibility,
+    update_local_post,
+)
+from feedsvc.web import get_session
+from feedsvc.web.api_models import (
+    Candidate,
+    Discover,
+    FetchOut,
+    ImportOut,
+    PostCreate,
+    PostList,
+    PostOut,
+    PostUpdate,
+    Problem,
+    RefreshOut,
+    SourceCreate,
+    SourceList,
+    SourceOut,
+    SourceUpdate,
+    Stats,
+    openapi_document,
+)
+from feedsvc.web.auth import bearer_user, csrf
+from feedsvc.web.charts import daily_totals
+from feedsvc.web.refresh import fetcher, refresh_now
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, not cookies: nothing for a forged form to ride on
+
+Model = TypeVar("Model", bound=BaseModel)
+MAX_BODY = 5 * 1024 * 1024
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = Problem(title=title, status=status, detail=detail, **extra)
+    response = Response(body.model_dump_json(exclude_none=True), status=status,
+                        content_type="application/problem+json")  # fmt: skip
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc"'
+    return response
+
+
+def _json(model: BaseModel, status: int = 200, **headers: str) -> Response:
+    return Response(model.model_dump_json(), status=status, content_type="application/json",
+                    headers=headers)  # fmt: skip
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint == "api.openapi":
+        return None
+    user = bearer_user(_now())
+    if user is None:
+        detail = "send a live API token as 'Authorization: Bearer <token>'"
+        return problem(401, "Unauthorized", detail)
+    g.api_user = user
+    return None
+
+
+@bp.after_request
+def _commit(response: Response) -> Response:
+    # The token's last use is noted even on a read.
+    if response.status_code < 400 and "db_session" in g:
+        g.db_session.commit()
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(ApiProblem)
+def _api_problem(error: ApiProblem) -> Response:
+    return problem(error.status, error.title, error.detail, **error.extra)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    code = error.code or 500
+    response = problem(code, error.name, error.description or error.name)
+    if code == 405 and isinstance(error.get_response().headers.get("Allow"), str):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response
+
+
+def payload(model: type[Model]) -> Model:
+    """The request's JSON body as `model`; a 400 or 422 naming the field at fault."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise ApiProblem(413, "Payload too large", f"the body is over {MAX_BODY} bytes")
+    if not request.is_json:
+        raise ApiProblem(415, "Unsupported media type", "send the body as application/json")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiProblem(400, "Bad request", "the body is not valid JSON")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+                  for e in exc.errors(include_url=False)]  # fmt: skip
+        first = errors[0]
+        raise ApiProblem(422, "Invalid request", f"{first['field']}: {first['message']}",
+                         field=first["field"], errors=errors) from None  # fmt: skip
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiProblem(400, "Bad request", f"{name} must be a whole number from {low} to {high}",
+                         field=name)  # fmt: skip
+    return int(raw)
+
+
+def _paging() -> tuple[int, int]:
+    cfg = current_app.config
+    page = _int_arg("page", 1, 1, 1_000_000)
+    per_page = _int_arg("per_page", cfg["API_PAGE_SIZE"], 1, cfg["API_MAX_PAGE_SIZE"])
+    return page, per_page
+
+
+def source_out(source: Source, post_count: int) -> SourceOut:
+    return SourceOut(
+        id=source.id, feed_url=source.feed_url, site_url=source.site_url,
+        title=source.display_title, state=sources.source_state(source),  # type: ignore[arg-type]
+        mode=source.mode, tags=[tag.name for tag in source.tags],  # type: ignore[arg-type]
+        interval=source.interval_override, post_count=post_count,
+        error_count=source.error_count, last_error=source.last_error,
+        last_checked_at=source.last_checked_at, last_success_at=source.last_success_at,
+        next_check_at=source.next_check_at, created_at=source.created_at,
+    )  # fmt: skip
+
+
+def post_out(post: Post) -> PostOut:
+    return PostOut(
+        id=post.id, uid=post.uid, title=post.title,
+        url=current_app.config["BASE_URL"] + post_path(post), link=post.link,
+        source_id=post.source_id, local=post.is_local, author=post.author, summary=post.summary,
+        content=post.content, tags=[tag.name for tag in post.tags], hidden=post.hidden,
+        popular_excluded=post.popular_excluded, published_at=post.published_at,
+        updated_at=post.updated_at,
+    )  # fmt: skip
+
+
+def _source(source_id: int) -> Source:
+    found = get_session().get(Source, source_id)
+    if found is None:
+        raise ApiProblem(404, "Not found", f"no source with id {source_id}")
+    return found
+
+
+def _post(post_id: int) -> Post:
+    found = get_session().get(Post, post_id)
+    if found is None:
+        raise ApiProblem(404, "Not found", f"no post with id {post_id}")
+    return found
+
+
+def _post_count(source_id: int) -> int:
+    return search_posts(get_session(), source_id=source_id, limit=0)[1]
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    import json
+
+    base = current_app.config["BASE_URL"] + url_for("api.openapi")[: -len("/openapi.json")]
+    return Response(json.dumps(openapi_document(base)), content_type="application/json")
+
+
+@bp.get("/sources")
+def list_sources() -> Response:
+    page, per_page = _paging()
+    state = request.args.get("state")
+    if state is not None and state not in ("active", "failing", "paused", "gone"):
+        raise ApiProblem(400, "Bad request", "state is one of active, failing, paused, gone",
+                         field="state")  # fmt: skip
+    rows = sources.list_sources(get_session())
+    if state:
+        rows = [row for row in rows if sources.source_state(row[0]) == state]
+    shown = rows[(page - 1) * per_page : page * per_page]
+    return _json(SourceList(items=[source_out(s, n) for s, n in shown], page=page,
+                            per_page=per_page, total=len(rows)))  # fmt: skip
+
+
+def _refused_or_unprocessable(exc: discovery.DiscoveryError, field: str) -> ApiProblem:
+    if exc.kind == "refused":
+        return ApiProblem(400, "Address refused", str(exc), field=field)
+    if exc.kind == "unreachable":
+        return ApiProblem(422, "Feed unreachable", str(exc), field=field)
+    return ApiProblem(422, "Not a feed", str(exc), field=field)
+
+
+@bp.post("/sources")
+def create_source() -> Response:
+    body = payload(SourceCreate)
+    session = get_session()
+    now = _now()
+    try:
+        url = sources.normalize_feed_url(body.url)
+    except sources.SourceError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
+    existing = session.query(Source).filter_by(feed_url=url).first()
+    if existing is not None:
+        raise ApiProblem(409, "Conflict", f"source {existing.id} has this feed URL",
+                         field="url")  # fmt: skip
+    title, site_url = body.title or "", None
+    if body.check:
+        try:
+            with fetcher() as client:
+                candidates, preview = discovery.discover(client, url)
+        except discovery.DiscoveryError as exc:
+            raise _refused_or_unprocessable(exc, "url") from None
+        if preview is None:
+            found = [Candidate(url=c.url, title=c.title, kind=c.kind) for c in candidates]
+            raise ApiProblem(422, "Not a feed", f"{url} is a web page, not a feed; it names "
+                             f"{len(found)} feeds: add one of those", field="url",
+                             candidates=found)  # fmt: skip
+        url, title, site_url = preview.feed_url, title or preview.title, preview.site_url
+    try:
+        source = sources.add_source(session, url, now, title=title, site_url=site_url,
+                                    interval=body.interval)  # fmt: skip
+        sources.update_source(session, source, now, tags=body.tags, mode=body.mode)
+        session.commit()
+    except sources.SourceExists as exc:
+        raise ApiProblem(409, "Conflict", str(exc), field="url") from None
+    except sources.SourceError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
+    location = url_for("api.get_source", source_id=source.id)
+    return _json(source_out(source, 0), 201, Location=location)
+
+
+@bp.get("/sources/<int:source_id>")
+def get_source(source_id: int) -> Response:
+    return _json(source_out(_source(source_id), _post_count(source_id)))
+
+
+@bp.patch("/sources/<int:source_id>")
+def update_source(source_id: int) -> Response:
+    source = _source(source_id)
+    body = payload(SourceUpdate)
+    session = get_session()
+    now = _now()
+    given = body.model_fields_set
+    try:
+        sources.update_source(
+            session, source, now, title=body.title, site_url=body.site_url, tags=body.tags,
+            interval=body.interval if "interval" in given else ..., mode=body.mode,
+        )  # fmt: skip
+    except sources.SourceError as exc:
+        field = "site_url" if "URL" in str(exc) else "interval"
+        raise ApiProblem(422, "Invalid request", str(exc), field=field) from None
+    if body.paused is True:
+        sources.pause_source(source)
+    elif body.paused is False:
+        sources.resume_source(source, now)
+    session.commit()
+    return _json(source_out(source, _post_count(source_id)))
+
+
+@bp.delete("/sources/<int:source_id>")
+def delete_source(source_id: int) -> Response:
+    source = _source(source_id)
+    keep = request.args.get("keep_posts", "true").lower()
+    if keep not in ("true", "false"):
+        raise ApiProblem(400, "Bad request", "keep_posts is true or false", field="keep_posts")
+    sources.delete_source(get_session(), source, _now(), keep_posts=keep == "true")
+    get_session().commit()
+    return Response(status=204)
+
+
+@bp.post("/sources/<int:source_id>/refresh")
+def refresh_source(source_id: int) -> Response:
+    _source(source_id)
+    get_session().commit()
+    report = refresh_now(source_id)
+    return _json(RefreshOut(result=report.result, new=report.new, updated=report.updated,
+                            status=report.status, error=report.error))  # fmt: skip
+
+
+@bp.get("/sources/<int:source_id>/fetches")
+def list_fetches(source_id: int) -> Response:
+    _source(source_id)
+    rows = sources.fetch_history(get_session(), source_id)
+    items = [FetchOut(started_at=a.started_at, url=a.url, outcome=a.outcome,
+                      status_code=a.status_code, duration_ms=a.duration_ms,
+                      new_count=a.new_count, updated_count=a.updated_count, error=a.error)
+             for a in rows]  # fmt: skip
+    import json
+
+    return Response(json.dumps([item.model_dump(mode="json") for item in items]),
+                    content_type="application/json")  # fmt: skip
+
+
+@bp.post("/discover")
+def discover() -> Response:
+    body = payload(Discover)
+    try:
+        url = sources.normalize_feed_url(body.url)
+        with fetcher() as client:
+            candidates, _ = discovery.discover(client, url)
+    except sources.SourceError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
+    except discovery.DiscoveryError as exc:
+        raise _refused_or_unprocessable(exc, "url") from None
+    import json
+
+    found = [Candidate(url=c.url, title=c.title, kind=c.kind).model_dump() for c in candidates]
+    return Response(json.dumps(found), content_type="application/json")
+
+
+@bp.get("/posts")
+def list_posts() -> Response:
+    page, per_page = _paging()
+    source_id = _int_arg("source_id", 0, 1, 2**31 - 1) or None
+    query = request.args.get("q", "")[:200]
+    rows, total = search_posts(get_session(), query=query, source_id=source_id, limit=per_page,
+                               offset=(page - 1) * per_page)  # fmt: skip
+    return _json(PostList(items=[post_out(p) for p in rows], page=page, per_page=per_page,
+                          total=total))  # fmt: skip
+
+
+@bp.post("/posts")
+def create_post() -> Response:
+    body = payload(PostCreate)
+    cfg = current_app.config
+    session = get_session()
+    try:
+        post = create_local_post(
+            session, title=body.title, body_html=body.content, now=_now(),
+            summary_length=cfg["SUMMARY_LENGTH"], author=body.author or cfg["SITE_AUTHOR"],
+            tags=body.tags, base_url=cfg["BASE_URL"],
+        )  # fmt: skip
+    except PostError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc), field="title") from None
+    session.commit()
+    return _json(post_out(post), 201, Location=url_for("api.get_post", post_id=post.id))
+
+
+@bp.get("/posts/<int:post_id>")
+def get_post(post_id: int) -> Response:
+    return _json(post_out(_post(post_id)))
+
+
+@bp.patch("/posts/<int:post_id>")
+def update_post(post_id: int) -> Response:
+    post = _post(post_id)
+    body = payload(PostUpdate)
+    cfg = current_app.config
+    session = get_session()
+    now = _now()
+    edits = {"title", "content", "tags"} & body.model_fields_set
+    try:
+        if edits:
+            update_local_post(
+                session, post, now=now, summary_length=cfg["SUMMARY_LENGTH"], title=body.title,
+                body_html=body.content, tags=body.tags, base_url=cfg["BASE_URL"],
+            )  # fmt: skip
+    except PostError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc), field=sorted(edits)[0]) from None
+    set_visibility(session, post, now, hidden=body.hidden, popular_excluded=body.popular_excluded)
+    session.commit()
+    return _json(post_out(post))
+
+
+@bp.delete("/posts/<int:post_id>")
+def remove_post(post_id: int) -> Response:
+    post = _post(post_id)
+    try:
+        delete_post(get_session(), post, _now())
+    except PostError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc)) from None
+    get_session().commit()
+    return Response(status=204)
+
+
+@bp.get("/opml")
+def export_opml() -> Response:
+    body = render_opml(current_app.config["SITE_TITLE"] + " sources",
+                       sources.all_sources(get_session()), with_tags=True)  # fmt: skip
+    return Response(body, content_type="text/x-opml; charset=utf-8")
+
+
+@bp.post("/opml")
+def import_opml_file() -> Response:
+    if (request.content_length or 0) > MAX_BODY:
+        raise ApiProblem(413, "Payload too large", f"the body is over {MAX_BODY} bytes")
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else request.get_data()
+    if not data:
+        raise ApiProblem(400, "Bad request", "send the OPML file as the request body")
+    session = get_session()
+    try:
+        report = import_opml(session, data, _now())
+    except OpmlError as exc:
+        raise ApiProblem(422, "Not an OPML file", str(exc), field="body") from None
+    session.commit()
+    added = [source_id for source_id, _ in report.added]
+    errors = report.describe_errors()
+    return _json(ImportOut(added=added, duplicates=report.duplicates, errors=errors))
+
+
+@bp.get("/stats")
+def stats() -> Response:
+    session = get_session()
+    from sqlalchemy import func, select
+
+    totals = daily_totals(sources.posts_per_day(session, _now().date(), 30), 30)
+    return _json(Stats(
+        sources=sources.state_counts(session),
+        posts=session.scalar(select(func.count()).select_from(Post)) or 0,
+        hidden_posts=session.scalar(select(func.count()).select_from(Post).where(Post.hidden)) or 0,
+        posts_last_30_days=totals,
+    ))  # fmt: skip

@@ -1,0 +1,304 @@
+"""The JSON API's payloads (pydantic) and its OpenAPI 3.1 document, built from them.
+
+Responses are made by these models too, so the document cannot drift from
+what the API sends; a schemathesis test checks both against each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from feedsvc.version import __version__
+
+Mode = Literal["full", "summary", "link"]
+State = Literal["active", "failing", "paused", "gone"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceCreate(Strict):
+    url: str = Field(min_length=1, max_length=2048, description="The feed's http(s) URL.")
+    title: str | None = Field(None, max_length=500, description="Default: the feed's own title.")
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    mode: Mode = "full"
+    interval: int | None = Field(None, ge=60, le=31_536_000, description="Seconds between checks.")
+    check: bool = Field(True, description="Fetch the URL first and refuse it unless it is a feed.")
+
+
+class SourceUpdate(Strict):
+    title: str | None = Field(None, max_length=500)
+    site_url: str | None = Field(None, max_length=2048)
+    tags: list[str] | None = Field(None, max_length=50)
+    mode: Mode | None = None
+    interval: int | None = Field(None, ge=60, le=31_536_000)
+    paused: bool | None = Field(None, description="Pause (true) or resume (false) fetching.")
+
+
+class Discover(Strict):
+    url: str = Field(min_length=1, max_length=2048, description="A feed's or a site's URL.")
+
+
+class PostCreate(Strict):
+    title: str = Field(min_length=1, max_length=1000)
+    content: str = Field(max_length=1_000_000, description="HTML; it is sanitized.")
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    author: str | None = Field(None, max_length=500)
+
+
+class PostUpdate(Strict):
+    title: str | None = Field(None, min_length=1, max_length=1000)
+    content: str | None = Field(None, max_length=1_000_000)
+    tags: list[str] | None = Field(None, max_length=50)
+    hidden: bool | None = None
+    popular_excluded: bool | None = None
+
+
+class SourceOut(BaseModel):
+    id: int
+    feed_url: str
+    site_url: str | None
+    title: str
+    state: State
+    mode: Mode
+    tags: list[str]
+    interval: int | None
+    post_count: int
+    error_count: int
+    last_error: str | None
+    last_checked_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    next_check_at: dt.datetime
+    created_at: dt.datetime
+
+
+class SourceList(BaseModel):
+    items: list[SourceOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class FetchOut(BaseModel):
+    started_at: dt.datetime
+    url: str
+    outcome: str
+    status_code: int | None
+    duration_ms: int
+    new_count: int
+    updated_count: int
+    error: str | None
+
+
+class RefreshOut(BaseModel):
+    result: str
+    new: int
+    updated: int
+    status: int | None
+    error: str | None
+
+
+class Candidate(BaseModel):
+    url: str
+    title: str
+    kind: str
+
+
+class PostOut(BaseModel):
+    id: int
+    uid: str
+    title: str
+    url: str = Field(description="The post's page here.")
+    link: str | None = Field(description="The original, for an ingested post.")
+    source_id: int | None
+    local: bool
+    author: str | None
+    summary: str
+    content: str
+    tags: list[str]
+    hidden: bool
+    popular_excluded: bool
+    published_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PostList(BaseModel):
+    items: list[PostOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class ImportOut(BaseModel):
+    added: list[int]
+    duplicates: list[str]
+    errors: list[str]
+
+
+class Stats(BaseModel):
+    sources: dict[str, int]
+    posts: int
+    hidden_posts: int
+    posts_last_30_days: list[int]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the fields at fault when there are any."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None
+    candidates: list[Candidate] | None = None
+
+
+# fmt: off
+SCHEMAS = [SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
+           FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, Stats, Problem]
+# fmt: on
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
+    schema = _ref(model) if isinstance(model, type) else model
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    words = {400: "Bad request", 401: "No valid bearer token", 404: "Not found",
+             409: "Conflict", 422: "Unprocessable", 502: "The upstream failed"}  # fmt: skip
+    return {
+        str(code): {"description": words[code],
+                    "content": {"application/problem+json": {"schema": _ref(Problem)}}}
+        for code in (401, *codes)
+    }  # fmt: skip
+
+
+def _ok(model: type[BaseModel] | dict[str, Any], code: int = 200, text: str = "OK") -> dict:
+    return {str(code): {"description": text, **_json(model)}}
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, **_json(model)}
+
+
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def _id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
+
+
+def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+
+
+PAGING = [
+    _query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "From 1."),
+    _query("per_page", {"type": "integer", "minimum": 1, "maximum": 500}, "Items per page."),
+]
+OPML = {"text/x-opml": {"schema": {"type": "string"}}}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    source_id, post_id = [_id("source_id")], [_id("post_id")]
+    paths: dict[str, Any] = {
+        "/sources": {
+            "get": {"operationId": "listSources", "summary": "Sources, oldest first",
+                    "parameters": [*PAGING, _query("state", {"type": "string", "enum": [
+                        "active", "failing", "paused", "gone"]}, "Only sources in this state.")],
+                    "responses": {**_ok(SourceList), **_problems(400)}},
+            "post": {"operationId": "createSource", "summary": "Add a source by its feed URL",
+                     "requestBody": _body(SourceCreate),
+                     "responses": {**_ok(SourceOut, 201, "Created"),
+                                   **_problems(400, 409, 422)}},
+        },
+        "/sources/{source_id}": {
+            "parameters": source_id,
+            "get": {"operationId": "getSource", "responses": {**_ok(SourceOut), **_problems(404)}},
+            "patch": {"operationId": "updateSource", "requestBody": _body(SourceUpdate),
+                      "responses": {**_ok(SourceOut), **_problems(400, 404, 422)}},
+            "delete": {"operationId": "deleteSource",
+                       "parameters": [_query("keep_posts", {"type": "boolean"},
+                                             "Keep its posts (default) or delete them too.")],
+                       "responses": {"204": {"description": "Deleted"}, **_problems(400, 404)}},
+        },
+        "/sources/{source_id}/refresh": {
+            "parameters": source_id,
+            "post": {"operationId": "refreshSource", "summary": "Fetch it now",
+                     "responses": {**_ok(RefreshOut), **_problems(404)}},
+        },
+        "/sources/{source_id}/fetches": {
+            "parameters": source_id,
+            "get": {"operationId": "listFetches", "summary": "Its fetch history, newest first",
+                    "responses": {**_ok({"type": "array", "items": _ref(FetchOut)}),
+                                  **_problems(404)}},
+        },
+        "/discover": {
+            "post": {"operationId": "discoverFeeds",
+                     "summary": "The feeds a page names, or the feed itself",
+                     "requestBody": _body(Discover),
+                     "responses": {**_ok({"type": "array", "items": _ref(Candidate)}),
+                                   **_problems(400, 422)}},
+        },
+        "/posts": {
+            "get": {"operationId": "listPosts", "summary": "Posts, newest first, hidden ones too",
+                    "parameters": [*PAGING,
+                                   _query("q", {"type": "string", "maxLength": 200},
+                                          "Words in the title or summary."),
+                                   _query("source_id", ID_SCHEMA, "Only this source's.")],
+                    "responses": {**_ok(PostList), **_problems(400)}},
+            "post": {"operationId": "createPost", "summary": "Write a local post",
+                     "requestBody": _body(PostCreate),
+                     "responses": {**_ok(PostOut, 201, "Created"), **_problems(400, 422)}},
+        },
+        "/posts/{post_id}": {
+            "parameters": post_id,
+            "get": {"operationId": "getPost", "responses": {**_ok(PostOut), **_problems(404)}},
+            "patch": {"operationId": "updatePost", "summary": "Edit a local post; hide any post",
+                      "requestBody": _body(PostUpdate),
+                      "responses": {**_ok(PostOut), **_problems(400, 404, 422)}},
+            "delete": {"operationId": "deletePost", "summary": "Delete a local post",
+                       "responses": {"204": {"description": "Deleted"}, **_problems(404, 422)}},
+        },
+        "/opml": {
+            "get": {"operationId": "exportOpml", "summary": "Every source as OPML 2.0",
+                    "responses": {"200": {"description": "OPML", "content": OPML},
+                                  **_problems()}},
+            "post": {"operationId": "importOpml", "summary": "Add the feeds of an OPML file",
+                     "requestBody": {"required": True, "content": OPML},
+                     "responses": {**_ok(ImportOut), **_problems(400, 422)}},
+        },
+        "/stats": {
+            "get": {"operationId": "getStats", "responses": {**_ok(Stats), **_problems()}},
+        },
+    }
+    schemas = {
+        model.__name__: model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for model in SCHEMAS
+    }
+    for schema in schemas.values():
+        # Nested models are listed once, under components.
+        for name, nested in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, nested)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "feedsvc API", "version": __version__,
+                 "description": "Manage sources, posts and OPML. Send `Authorization: Bearer "
+                                "<token>`; make a token with `feedsvc tokens create` or in the "
+                                "admin's Tokens page. Errors are application/problem+json."},
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    }  # fmt: skip
