@@ -133,7 +133,7 @@ def sources_import_opml(file: Any) -> None:
     for source_id, url in report.added if not on_terminal else []:
         click.echo(f"added source {source_id}: {url}")
     for url in report.duplicates:
-        click.echo(f"skipped, already a source: {url}")
+        click.echo(f"skipped, a duplicate: {url}")
     for line in report.describe_errors():
         click.echo(f"{file.name}: {line}", err=True)
     click.echo(f"{len(report.added)} added, {len(report.duplicates)} duplicates skipped, "

@@ -76,12 +76,13 @@ def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | Non
     page = _LinkParser()
     page.feed(fetched.content.decode(_charset(fetched), errors="replace"))
     base = urljoin(fetched.final_url, page.base) if page.base else fetched.final_url
-    candidates = list(
-        {link.url: link for link in (
-            Candidate(urljoin(base, href), title or FEED_TYPES[kind], FEED_TYPES[kind])
-            for href, title, kind in page.feeds
-        ) if urlsplit(link.url).scheme in {"http", "https"}}.values()
-    )  # fmt: skip
+    found: dict[str, Candidate] = {}
+    for href, title, kind in page.feeds:
+        url_found = urljoin(base, href)
+        if urlsplit(url_found).scheme in {"http", "https"}:
+            found.setdefault(url_found, Candidate(url_found, title or FEED_TYPES[kind],
+                                                  FEED_TYPES[kind]))  # fmt: skip
+    candidates = list(found.values())
     if candidates:
         return candidates, None
     for path in USUAL_PATHS:

@@ -93,8 +93,15 @@ def parse_opml(data: bytes) -> tuple[list[OpmlEntry], list[tuple[int | None, str
         url = str(feed.get("url") or "").strip()
         queue = lines.get(url)
         line = queue.popleft() if queue else None
-        tags = tuple(dict.fromkeys(t.strip() for t in feed.get("tags", []) if t.strip()))
+        # Every folder on the way down is a tag: Tech/Python gives both.
+        names = [name for path in feed.get("categories", []) for name in path]
+        names += feed.get("tags", [])
+        tags = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
         entries.append(OpmlEntry(url, str(feed.get("title") or "").strip(), tags, line))
+    # listparser merges outlines listing one URL twice; report the repeats.
+    for url, repeats in lines.items():
+        entries.extend(OpmlEntry(url, "", (), line) for line in repeats)
+    entries.sort(key=lambda entry: (entry.line is None, entry.line or 0))
     return entries, problems
 
 
