@@ -133,8 +133,8 @@ def test_sign_in_attempts_are_rate_limited(app: Flask, db: Database) -> None:
     codes = []
     for _ in range(5):
         token = csrf_token(client, "/admin/sign-in")
-        codes.append(client.post("/admin/sign-in", data={
-            "csrf_token": token, "username": "admin", "password": "nope nope nope"}).status_code)  # fmt: skip
+        wrong = {"csrf_token": token, "username": "admin", "password": "nope nope nope"}
+        codes.append(client.post("/admin/sign-in", data=wrong).status_code)
     assert codes == [400, 400, 400, 429, 429]
     # Limited even with the right password now; other addresses are not.
     token = csrf_token(client, "/admin/sign-in")
@@ -172,7 +172,8 @@ def test_users_create_checks_its_input(runner: FlaskCliRunner) -> None:
     assert short.exit_code != 0 and "at least 10 characters" in short.output
     made = runner.invoke(args=["users", "create", "ann", "--password-stdin"], input=PASSWORD + "\n")
     assert made.exit_code == 0 and "created user" in made.output
-    again = runner.invoke(args=["users", "create", "ann", "--password-stdin"], input=PASSWORD + "\n")
+    again = runner.invoke(args=["users", "create", "ann", "--password-stdin"],
+                          input=PASSWORD + "\n")  # fmt: skip
     assert again.exit_code != 0 and "exists already" in again.output
     assert "Traceback" not in again.output
 

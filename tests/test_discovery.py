@@ -93,12 +93,13 @@ def test_something_neither_feed_nor_page(feed_server: FeedServer, fetcher: Fetch
 
 
 def test_unreachable_and_refused_addresses(feed_server: FeedServer) -> None:
-    with Fetcher(FetchSettings(timeout=5, allow_private=True)) as open_fetcher:
-        with pytest.raises(DiscoveryError) as missing:
-            discover(open_fetcher, feed_server.url("/nothing-here"))
+    with (
+        Fetcher(FetchSettings(timeout=5, allow_private=True)) as open_fetcher,
+        pytest.raises(DiscoveryError) as missing,
+    ):
+        discover(open_fetcher, feed_server.url("/nothing-here"))
     assert missing.value.kind == "unreachable" and "404" in str(missing.value)
-    with Fetcher(FetchSettings(timeout=5)) as guarded:
-        with pytest.raises(DiscoveryError) as refused:
-            discover(guarded, feed_server.url("/"))
+    with Fetcher(FetchSettings(timeout=5)) as guarded, pytest.raises(DiscoveryError) as refused:
+        discover(guarded, feed_server.url("/"))
     assert refused.value.kind == "refused"
     assert feed_server.hits("/") == []  # refused before connecting
