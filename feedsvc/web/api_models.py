@@ -175,7 +175,7 @@ def _json(model: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
 
 def _problems(*codes: int) -> dict[str, Any]:
     words = {400: "Bad request", 401: "No valid bearer token", 404: "Not found",
-             409: "Conflict", 422: "Unprocessable", 502: "The upstream failed"}  # fmt: skip
+             409: "Conflict", 413: "Body too large", 415: "Not JSON", 422: "Unprocessable"}  # fmt: skip
     return {
         str(code): {"description": words[code],
                     "content": {"application/problem+json": {"schema": _ref(Problem)}}}
@@ -185,6 +185,10 @@ def _problems(*codes: int) -> dict[str, Any]:
 
 def _ok(model: type[BaseModel] | dict[str, Any], code: int = 200, text: str = "OK") -> dict:
     return {str(code): {"description": text, **_json(model)}}
+
+
+# What every operation with a JSON body may answer besides.
+BODY_ERRORS = (400, 413, 415, 422)
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -220,13 +224,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "post": {"operationId": "createSource", "summary": "Add a source by its feed URL",
                      "requestBody": _body(SourceCreate),
                      "responses": {**_ok(SourceOut, 201, "Created"),
-                                   **_problems(400, 409, 422)}},
+                                   **_problems(*BODY_ERRORS, 409)}},
         },
         "/sources/{source_id}": {
             "parameters": source_id,
             "get": {"operationId": "getSource", "responses": {**_ok(SourceOut), **_problems(404)}},
             "patch": {"operationId": "updateSource", "requestBody": _body(SourceUpdate),
-                      "responses": {**_ok(SourceOut), **_problems(400, 404, 422)}},
+                      "responses": {**_ok(SourceOut), **_problems(*BODY_ERRORS, 404)}},
             "delete": {"operationId": "deleteSource",
                        "parameters": [_query("keep_posts", {"type": "boolean"},
                                              "Keep its posts (default) or delete them too.")],
@@ -248,7 +252,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                      "summary": "The feeds a page names, or the feed itself",
                      "requestBody": _body(Discover),
                      "responses": {**_ok({"type": "array", "items": _ref(Candidate)}),
-                                   **_problems(400, 422)}},
+                                   **_problems(*BODY_ERRORS)}},
         },
         "/posts": {
             "get": {"operationId": "listPosts", "summary": "Posts, newest first, hidden ones too",
@@ -259,14 +263,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "responses": {**_ok(PostList), **_problems(400)}},
             "post": {"operationId": "createPost", "summary": "Write a local post",
                      "requestBody": _body(PostCreate),
-                     "responses": {**_ok(PostOut, 201, "Created"), **_problems(400, 422)}},
+                     "responses": {**_ok(PostOut, 201, "Created"), **_problems(*BODY_ERRORS)}},
         },
         "/posts/{post_id}": {
             "parameters": post_id,
             "get": {"operationId": "getPost", "responses": {**_ok(PostOut), **_problems(404)}},
             "patch": {"operationId": "updatePost", "summary": "Edit a local post; hide any post",
                       "requestBody": _body(PostUpdate),
-                      "responses": {**_ok(PostOut), **_problems(400, 404, 422)}},
+                      "responses": {**_ok(PostOut), **_problems(*BODY_ERRORS, 404)}},
             "delete": {"operationId": "deletePost", "summary": "Delete a local post",
                        "responses": {"204": {"description": "Deleted"}, **_problems(404, 422)}},
         },
@@ -276,7 +280,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                   **_problems()}},
             "post": {"operationId": "importOpml", "summary": "Add the feeds of an OPML file",
                      "requestBody": {"required": True, "content": OPML},
-                     "responses": {**_ok(ImportOut), **_problems(400, 422)}},
+                     "responses": {**_ok(ImportOut), **_problems(400, 413, 422)}},
         },
         "/stats": {
             "get": {"operationId": "getStats", "responses": {**_ok(Stats), **_problems()}},
