@@ -175,7 +175,8 @@ def _json(model: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
 
 def _problems(*codes: int) -> dict[str, Any]:
     words = {400: "Bad request", 401: "No valid bearer token", 404: "Not found",
-             409: "Conflict", 413: "Body too large", 415: "Not JSON", 422: "Unprocessable"}  # fmt: skip
+             409: "Conflict", 413: "Body too large", 415: "Not JSON",
+             422: "Unprocessable"}  # fmt: skip
     return {
         str(code): {"description": words[code],
                     "content": {"application/problem+json": {"schema": _ref(Problem)}}}
