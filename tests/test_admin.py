@@ -1,0 +1,214 @@
+"""The admin pages, driven as a browser drives them: forms with CSRF tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from feedsvc.db import Database
+from feedsvc.models import Post, Source
+from tests.admin_helpers import make_admin, post_form, sign_in
+from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
+from tests.test_opml import MESSY
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+ITEMS = [{"guid": f"g{i}", "title": f"Entry {i}", "link": f"http://example.org/{i}",
+          "description": f"<p>Body {i}</p>", "pubDate": f"Mon, 0{i} Nov 2026 10:00:00 GMT"}
+         for i in range(1, 4)]  # fmt: skip
+
+
+@pytest.fixture
+def admin(client: FlaskClient, db: Database) -> FlaskClient:
+    make_admin(db)
+    sign_in(client)
+    return client
+
+
+def text(response) -> str:  # type: ignore[no-untyped-def]
+    return response.get_data(as_text=True)
+
+
+def add_source(admin: FlaskClient, feed_server: FeedServer, path: str = "/feed.xml") -> int:
+    feed_server.routes[path] = Reply(200, rss("Upstream", ITEMS), RSS_TYPE)
+    preview = post_form(admin, "/admin/sources/new", "/admin/sources/new",
+                        {"url": feed_server.url(path)})  # fmt: skip
+    assert preview.status_code == 200
+    created = post_form(admin, "/admin/sources/new", "/admin/sources", {
+        "feed_url": feed_server.url(path), "title": "Upstream", "tags": "one, two",
+        "mode": "full", "interval": ""})  # fmt: skip
+    assert created.status_code == 302
+    return int(created.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_add_a_source_by_its_site_url_choosing_among_its_feeds(
+    admin: FlaskClient, db: Database, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/"] = Reply(200, b"<html><head><title>Blog</title>"
+        b'<link rel="alternate" type="application/rss+xml" title="Posts" href="/feed.xml">'
+        b'<link rel="alternate" type="application/atom+xml" title="Comments" href="/c.xml">'
+        b"</head></html>", HTML)  # fmt: skip
+    feed_server.routes["/feed.xml"] = Reply(200, rss("Upstream", ITEMS), RSS_TYPE)
+    choose = post_form(admin, "/admin/sources/new", "/admin/sources/new",
+                       {"url": feed_server.url("/")})  # fmt: skip
+    assert "names 2 feeds" in text(choose)
+    assert feed_server.url("/c.xml") in text(choose)
+    preview = post_form(admin, "/admin/sources/new", "/admin/sources/new",
+                        {"url": feed_server.url("/feed.xml")})  # fmt: skip
+    page = text(preview)
+    assert "Preview: Upstream" in page
+    assert page.index("Entry 3") < page.index("Entry 2") < page.index("Entry 1")
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    created = post_form(admin, "/admin/sources/new", "/admin/sources", {
+        "feed_url": form["feed_url"], "site_url": form["site_url"], "title": "My upstream",
+        "tags": "Python, News", "mode": "summary", "interval": "900"})  # fmt: skip
+    detail = admin.get(created.headers["Location"])
+    assert "First fetch: ok, 3 new" in text(detail)
+    with db.session() as session:
+        source = session.scalars(select(Source)).one()
+        assert (source.title, source.mode, source.interval_override) == (
+            "My upstream", "summary", 900)  # fmt: skip
+        assert sorted(t.name for t in source.tags) == ["News", "Python"]
+    # Its posts are on the site at once.
+    assert "Entry 3" in text(admin.get(f"/sources/{source.id}"))
+
+
+def test_adding_what_is_no_feed_says_why(admin: FlaskClient, feed_server: FeedServer) -> None:
+    feed_server.routes["/"] = Reply(200, b"<html><head><title>Plain</title></head></html>", HTML)
+    response = post_form(admin, "/admin/sources/new", "/admin/sources/new",
+                         {"url": feed_server.url("/")})  # fmt: skip
+    assert response.status_code == 422 and "names no feed" in text(response)
+    bad = post_form(admin, "/admin/sources/new", "/admin/sources/new", {"url": "gopher://x"})
+    assert bad.status_code == 422 and "not an http(s) URL" in text(bad)
+
+
+def test_a_feed_that_is_a_source_already_is_pointed_to(
+    admin: FlaskClient, feed_server: FeedServer
+) -> None:
+    source_id = add_source(admin, feed_server)
+    again = post_form(admin, "/admin/sources/new", "/admin/sources/new",
+                      {"url": feed_server.url("/feed.xml")})  # fmt: skip
+    assert "is a source already" in text(again)
+    assert f"/admin/sources/{source_id}" in text(again)
+
+
+def test_edit_pause_resume_fetch_and_history(
+    admin: FlaskClient, db: Database, feed_server: FeedServer
+) -> None:
+    source_id = add_source(admin, feed_server)
+    page = f"/admin/sources/{source_id}"
+    post_form(admin, page, page, {"title": "New name", "site_url": "", "tags": "x",
+                                  "mode": "link", "interval": "3600"})  # fmt: skip
+    post_form(admin, page, f"{page}/pause", {"action": "pause"})
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert (source.title, source.mode, source.status) == ("New name", "link", "paused")
+    assert "not scheduled" in text(admin.get(page))
+    post_form(admin, page, f"{page}/pause", {"action": "resume"})
+    feed_server.routes["/feed.xml"] = Reply(500, b"down", {})
+    fetched = post_form(admin, page, f"{page}/fetch", {}, follow_redirects=True)
+    assert "Fetched: error" in text(fetched) and "HTTP 500" in text(fetched)
+    history = text(admin.get(page))
+    assert history.count("<td>error</td>") == 1 and history.count("<td>ok</td>") == 1
+    bad = post_form(admin, page, page, {"title": "x", "interval": "5"}, follow_redirects=True)
+    assert "at least 60 seconds" in text(bad)
+
+
+def test_delete_a_source_keeping_or_removing_its_posts(
+    admin: FlaskClient, db: Database, feed_server: FeedServer
+) -> None:
+    kept = add_source(admin, feed_server, "/a.xml")
+    feed_server.routes["/b.xml"] = Reply(200, rss("B", [dict(i, guid="b" + i["guid"])
+                                                        for i in ITEMS]), RSS_TYPE)  # fmt: skip
+    removed = add_source(admin, feed_server, "/b.xml")
+    confirm = admin.get(f"/admin/sources/{kept}/delete")
+    assert "It has 3 posts" in text(confirm)
+    post_form(admin, f"/admin/sources/{kept}/delete", f"/admin/sources/{kept}/delete",
+              {"posts": "keep"})  # fmt: skip
+    post_form(admin, f"/admin/sources/{removed}/delete", f"/admin/sources/{removed}/delete",
+              {"posts": "delete"})  # fmt: skip
+    with db.session() as session:
+        assert session.scalars(select(Source)).all() == []
+        assert {p.source_id for p in session.scalars(select(Post))} == {None}
+        assert len(session.scalars(select(Post)).all()) == 3
+
+
+def test_write_edit_and_delete_a_local_post(admin: FlaskClient, client: FlaskClient) -> None:
+    made = post_form(admin, "/admin/posts/new", "/admin/posts/new", {
+        "title": "Hello", "tags": "notes",
+        "body": '<p>Hi<img src=x onerror="alert(1)"><script>alert(2)</script></p>'})  # fmt: skip
+    assert made.status_code == 302
+    edit = made.headers["Location"]
+    page = text(admin.get(edit))
+    assert "onerror" not in page and "<script>alert" not in page
+    post_form(admin, edit, edit, {"title": "Hello there", "tags": "notes", "body": "<p>New</p>"})
+    assert "Hello there" in text(client.get("/"))
+    empty = post_form(admin, edit, edit, {"title": "  ", "body": "x"})
+    assert empty.status_code == 422 and "needs a title" in text(empty)
+    post_form(admin, edit + "/delete", edit + "/delete", {})
+    assert "Hello there" not in text(client.get("/"))
+
+
+def test_hide_an_ingested_post_from_the_site_and_feeds(
+    admin: FlaskClient, client: FlaskClient, db: Database, feed_server: FeedServer
+) -> None:
+    add_source(admin, feed_server)
+    with db.session() as session:
+        post = session.scalars(select(Post).where(Post.title == "Entry 2")).one()
+    assert "Entry 2" in text(client.get("/feeds/posts.atom"))
+    edit = f"/admin/posts/{post.id}"
+    assert "came from its source" in text(admin.get(edit))
+    post_form(admin, edit, f"{edit}/visibility", {"hidden": "1"})
+    assert "Entry 2" not in text(client.get("/feeds/posts.atom"))
+    assert "Entry 2" not in text(client.get("/"))
+    assert client.get(f"/posts/{post.id}-{post.slug}").status_code == 404
+    assert "Entry 2" in text(admin.get("/admin/posts?kind=hidden"))
+    refused = post_form(admin, edit, f"{edit}/delete", {}, follow_redirects=True)
+    assert "hide it instead" in text(refused)
+
+
+def test_post_search(admin: FlaskClient) -> None:
+    for title in ("Apples", "Pears", "Apple pie"):
+        post_form(admin, "/admin/posts/new", "/admin/posts/new", {"title": title, "body": "x"})
+    found = text(admin.get("/admin/posts?q=apple"))
+    assert "Apples" in found and "Apple pie" in found and "Pears" not in found
+    assert "2 posts" in found
+
+
+def test_opml_import_and_export_pages(admin: FlaskClient) -> None:
+    from io import BytesIO
+
+    report = post_form(admin, "/admin/opml/import", "/admin/opml/import",
+                       {"file": (BytesIO(MESSY), "subs.opml")},
+                       content_type="multipart/form-data")  # fmt: skip
+    page = text(report)
+    assert "4 added, 1 duplicates skipped, 2 errors" in page
+    assert "line 11: not an http(s) URL" in page
+    exported = admin.get("/admin/opml")
+    assert exported.mimetype == "text/x-opml" and b"planetpython.example" in exported.data
+    assert "attachment" in exported.headers["Content-Disposition"]
+    bad = post_form(admin, "/admin/opml/import", "/admin/opml/import",
+                    {"file": (BytesIO(b"nope"), "x.opml")},
+                    content_type="multipart/form-data")  # fmt: skip
+    assert bad.status_code == 422 and "not an OPML file" in text(bad)
+
+
+def test_the_dashboard_puts_failing_sources_first(admin: FlaskClient, db: Database) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        for name, errors in [("Fine", 0), ("Flaky", 2), ("Broken", 12)]:
+            session.add(Source(feed_url=f"http://{name.lower()}.example/feed", title=name,
+                               error_count=errors, last_error="HTTP 500" if errors else None,
+                               next_check_at=now, created_at=now))  # fmt: skip
+    page = text(admin.get("/admin/"))
+    assert page.index("Broken") < page.index("Flaky")
+    assert "Fine</a>" not in page
+    assert "<strong>1</strong> failing" in page and "<strong>2</strong> active" in page
+    assert "<svg" in page and "Posts stored per day" in page
+    listing = text(admin.get("/admin/sources"))
+    assert listing.index("Broken") < listing.index("Fine") and "sparkline" in listing
+    assert "Broken" in text(admin.get("/admin/sources?state=failing"))
+    assert "Fine" not in text(admin.get("/admin/sources?state=failing"))
