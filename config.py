@@ -90,7 +90,7 @@ class Config:
     # The lock that keeps it to one per machine; empty: instance/embedded-scheduler.lock.
     SCHEDULER_LOCK_FILE: str = ""
 
-    # Admin sign-in: attempts allowed per client address (Flask-Limiter syntax),
+    # Admin sign-in: attempts allowed per client address (the `limits` syntax),
     # and where the counts are kept: memory:// (per process), or e.g.
     # redis://127.0.0.1:6379 to share them between gunicorn workers.
     LOGIN_RATE_LIMIT: str = "10 per minute;50 per hour"

@@ -38,8 +38,13 @@ def live_admin(app: Flask, db: Database) -> Iterator[str]:
     server.shutdown()
 
 
+# The browser and screenshot fixtures are test_browser's, imported above.
 def test_sign_in_add_a_site_see_its_posts_import_and_export_opml(
-    browser: Any, live_admin: str, feed_server: FeedServer, screenshots: Path, tmp_path: Path
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    feed_server: FeedServer,
+    screenshots: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     feed_server.routes["/"] = Reply(200, b"<!doctype html><html><head><title>Their blog</title>"
                                     b'<link rel="alternate" type="application/rss+xml" '

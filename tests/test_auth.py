@@ -127,7 +127,9 @@ def test_forms_posted_without_a_csrf_token_are_refused(client: FlaskClient, db: 
 
 
 def test_sign_in_attempts_are_rate_limited(app: Flask, db: Database) -> None:
-    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    from feedsvc.web.auth import LIMITER, SignInLimiter
+
+    app.extensions[LIMITER] = SignInLimiter("3 per minute", "memory://")
     make_admin(db)
     client = app.test_client()
     codes = []
@@ -136,6 +138,10 @@ def test_sign_in_attempts_are_rate_limited(app: Flask, db: Database) -> None:
         wrong = {"csrf_token": token, "username": "admin", "password": "nope nope nope"}
         codes.append(client.post("/admin/sign-in", data=wrong).status_code)
     assert codes == [400, 400, 400, 429, 429]
+    token = csrf_token(client, "/admin/sign-in")
+    limited = client.post("/admin/sign-in", data={**wrong, "csrf_token": token})
+    assert limited.status_code == 429 and "Too many sign-in attempts" in limited.text
+    assert 1 <= int(limited.headers["Retry-After"]) <= 61
     # Limited even with the right password now; other addresses are not.
     token = csrf_token(client, "/admin/sign-in")
     right = {"csrf_token": token, "username": "admin", "password": PASSWORD}
@@ -194,3 +200,15 @@ def test_admin_and_api_answers_are_never_cached(client: FlaskClient, db: Databas
     sign_in(client)
     headers = bearer(make_token(db)) if path.startswith("/api") else {}
     assert client.get(path, headers=headers).headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/", "/feeds/posts.atom", "/popular", "/sources.opml"])
+def test_public_pages_never_touch_the_session(client: FlaskClient, db: Database,
+                                              path: str) -> None:  # fmt: skip
+    """A session read adds "Vary: Cookie", and then no cache could share the answer."""
+    make_admin(db)
+    sign_in(client)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in response.headers

@@ -1,9 +1,10 @@
 """Signing in: admin sessions (Flask-Login), CSRF on every form (Flask-WTF),
-rate-limited sign-in attempts (Flask-Limiter), and bearer tokens for the API."""
+rate-limited sign-in attempts (the `limits` library), and bearer tokens for the API."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from flask import (
     Blueprint,
@@ -15,10 +16,12 @@ from flask import (
     request,
     url_for,
 )
-from flask_limiter import Limiter
-from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -28,6 +31,7 @@ from feedsvc.models import User
 from feedsvc.web import get_session
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
+LIMITER = "feedsvc.sign_in_limiter"
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -41,7 +45,25 @@ def client_key() -> str:
     )
 
 
-limiter = Limiter(client_key)
+class SignInLimiter:
+    """Counts sign-in attempts per client address in a moving window.
+
+    Only the sign-in form pays for it: a limiter hooked into every request
+    would tax each feed poll. The counts live in `RATELIMIT_STORAGE_URI`.
+    """
+
+    def __init__(self, limits: str, storage_uri: str) -> None:
+        self.limits = parse_many(limits)
+        self.window = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def allow(self, key: str) -> bool:
+        """Count one attempt; False when any limit is used up."""
+        return all([self.window.hit(limit, "sign-in", key) for limit in self.limits])
+
+    def retry_after(self, key: str) -> int:
+        resets = [self.window.get_window_stats(limit, "sign-in", key).reset_time
+                  for limit in self.limits]  # fmt: skip
+        return max(1, int(max(resets) - time.time()) + 1)
 
 
 class Admin(UserMixin):
@@ -75,14 +97,14 @@ class SignInForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 def sign_in() -> Response | str:
     form = SignInForm()
+    if request.method == "POST":
+        limiter = current_app.extensions[LIMITER]
+        key = client_key()
+        if not limiter.allow(key):
+            return _too_many(limiter.retry_after(key))
     if form.validate_on_submit():
         user = accounts.authenticate(get_session(), form.username.data, form.password.data)
         if user is not None:
@@ -108,13 +130,18 @@ def _safe_next(target: str | None) -> str:
     return url_for("admin.dashboard")
 
 
-def _too_many(_error: Exception) -> tuple[str, int]:
-    message = "Too many sign-in attempts from your address. Wait a minute and try again."
-    if request.blueprint == "api":
-        from feedsvc.web.api import problem
+def _too_many(retry_after: int) -> Response:
+    message = "Too many sign-in attempts from your address. Try again in a minute or two."
+    response = Response(render_template("admin/sign_in.html", form=SignInForm(), error=message),
+                        status=429, content_type="text/html; charset=utf-8")  # fmt: skip
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
-        return problem(429, "Too many requests", message)  # type: ignore[return-value]
-    return render_template("admin/sign_in.html", form=SignInForm(), error=message), 429
+
+def _remember_cookie_on_admin_pages(response: Response) -> Response:
+    if request.blueprint in ("auth", "admin"):
+        return login_manager._update_remember_cookie(response)  # type: ignore[no-any-return]
+    return response
 
 
 def bearer_user(now: dt.datetime) -> User | None:
@@ -126,14 +153,22 @@ def bearer_user(now: dt.datetime) -> User | None:
 
 
 def init(app: Flask) -> None:
-    login_manager.init_app(app)
+    # Flask-Login, left alone, reads the session on every request (its remember
+    # cookie hook and its template global), and a session read makes Flask add
+    # "Vary: Cookie" — which would stop caches from sharing feeds and pages.
+    # Only the admin's own requests get those.
+    login_manager.init_app(app, add_context_processor=False)
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    app.after_request(_remember_cookie_on_admin_pages)
+    app.context_processor(lambda: {"current_user": current_user})
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Sign in to see that page."
     login_manager.user_loader(load_admin)
     csrf.init_app(app)
-    limiter.init_app(app)
+    app.extensions[LIMITER] = SignInLimiter(
+        app.config["LOGIN_RATE_LIMIT"], app.config["RATELIMIT_STORAGE_URI"]
+    )
     app.register_blueprint(bp)
-    app.register_error_handler(429, _too_many)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     if app.config["BASE_URL"].startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
