@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from feedsvc.content import normalize_space
 from feedsvc.models import ApiToken, User
 
 MIN_PASSWORD_LENGTH = 10
@@ -31,7 +32,7 @@ class AccountError(ValueError):
 
 
 def create_user(session: Session, username: str, password: str, now: dt.datetime) -> User:
-    username = username.strip()
+    username = normalize_space(username)
     if not username or len(username) > 200:
         raise AccountError("a username is 1 to 200 characters")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -53,7 +54,7 @@ def set_password(user: User, password: str) -> None:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username.strip()))
+    user = session.scalar(select(User).where(User.username == normalize_space(username)))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
@@ -74,7 +75,7 @@ def hash_token(token: str) -> str:
 def create_token(session: Session, user: User, name: str, now: dt.datetime) -> tuple[ApiToken, str]:
     """A new token: the stored row and the token itself, which is never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name.strip()[:200], token_hash=hash_token(token),
+    row = ApiToken(user_id=user.id, name=normalize_space(name)[:200], token_hash=hash_token(token),
                    created_at=now)  # fmt: skip
     session.add(row)
     session.flush()

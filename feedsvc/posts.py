@@ -99,7 +99,7 @@ def create_local_post(
         title=title,
         slug=content.slugify(title),
         link=None,
-        author=author,
+        author=content.normalize_space(author)[:500] or None if author else None,
         summary=content.summarize(None, body, summary_length),
         content=body,
         content_hash=content.content_hash(title, body),
@@ -217,7 +217,7 @@ def search_posts(
     from sqlalchemy import func, or_
 
     conditions = []
-    words = query.strip()
+    words = content.normalize_space(query)
     if words:
         pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(or_(Post.title.ilike(pattern, escape="\\"),

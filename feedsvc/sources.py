@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from feedsvc import content
 from feedsvc.ingest.policy import FAILING_AFTER
 from feedsvc.models import (
     SOURCE_ACTIVE,
@@ -36,6 +37,8 @@ class SourceExists(SourceError):
 def normalize_feed_url(url: str) -> str:
     """Check a feed URL is absolute http(s); return it without surrounding space."""
     url = url.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise SourceError(f"the URL contains spaces or control characters: {url!r}")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise SourceError(f"not an http(s) URL: {url!r}")
@@ -61,7 +64,7 @@ def add_source(
         raise SourceExists(existing)
     source = Source(
         feed_url=feed_url,
-        title=title[:500],
+        title=content.normalize_space(title)[:500],
         site_url=site_url,
         interval_override=interval,
         next_check_at=now,
@@ -234,7 +237,7 @@ def update_source(
     from feedsvc.ingest.store import tag_ids
 
     if title is not None:
-        source.title = title.strip()[:500]
+        source.title = content.normalize_space(title)[:500]
     if site_url is not None:
         source.site_url = normalize_feed_url(site_url) if site_url.strip() else None
     if interval is not ...:

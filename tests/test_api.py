@@ -223,3 +223,18 @@ def test_unknown_routes_and_methods_are_problems_too(api: Api) -> None:
     assert_problem(api("GET", "/nothing"), 404)
     wrong = assert_problem(api("PUT", "/stats"), 405)
     assert wrong["title"] == "Method Not Allowed"
+
+
+def test_control_characters_are_cleaned_or_refused_never_a_server_error(api: Api) -> None:
+    # PostgreSQL refuses NUL in text: nothing may reach it with one.
+    post = api("POST", "/posts", json={"title": "A\x00B", "content": "<p>x\x00y</p>",
+                                       "tags": ["t\x00ag"], "author": "Ann\x00"})  # fmt: skip
+    assert post.status_code == 201
+    body = post.get_json()
+    assert (body["title"], body["tags"], body["content"]) == ("AB", ["tag"], "<p>xy</p>")
+    assert api("GET", "/posts?q=A%00B").get_json()["total"] == 1
+    assert_problem(api("POST", "/sources", json={"url": "http://ex\x00ample.org/f",
+                                                 "check": False}), 422, "url")  # fmt: skip
+    source = api("POST", "/sources", json={"url": "http://example.org/f", "check": False,
+                                           "title": "T\x00itle", "tags": ["\x00"]})  # fmt: skip
+    assert source.get_json()["title"] == "Title"

@@ -212,3 +212,13 @@ def test_public_pages_never_touch_the_session(client: FlaskClient, db: Database,
     assert response.status_code == 200
     assert "Cookie" not in response.headers.get("Vary", "")
     assert "Set-Cookie" not in response.headers
+
+
+def test_a_username_with_control_characters_is_just_wrong(
+    client: FlaskClient, db: Database
+) -> None:
+    make_admin(db)
+    token = csrf_token(client, "/admin/sign-in")
+    response = client.post("/admin/sign-in", data={
+        "csrf_token": token, "username": "ad\x00min", "password": PASSWORD})  # fmt: skip
+    assert response.status_code in (302, 400)

@@ -232,7 +232,8 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     for name in names:
         slug = content.slugify(name, max_length=100)
         if name and slug != "post":
-            by_slug.setdefault(slug, name[:200])
+            # Tag names come from feeds, forms and the API: no control characters.
+            by_slug.setdefault(slug, content.normalize_space(name)[:200])
     if not by_slug:
         return {}
     ids: dict[str, int] = {}
