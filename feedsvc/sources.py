@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select, update
@@ -82,15 +83,43 @@ def add_source(
     return source
 
 
-def list_sources(session: Session) -> list[tuple[Source, int]]:
-    """Every source with its post count, oldest first."""
+def list_sources(
+    session: Session, state: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[tuple[Source, int]]:
+    """Sources (all, or those in one state) with their post counts, oldest first."""
     counts = select(Post.source_id, func.count().label("posts")).group_by(Post.source_id).subquery()
-    rows = session.execute(
+    query = (
         select(Source, func.coalesce(counts.c.posts, 0))
         .outerjoin(counts, counts.c.source_id == Source.id)
         .order_by(Source.id)
+        .limit(limit)
+        .offset(offset)
     )
-    return [(source, int(count)) for source, count in rows]
+    if state is not None:
+        query = query.where(in_state(state))
+    return [(source, int(count)) for source, count in session.execute(query)]
+
+
+def count_sources(session: Session, state: str | None = None) -> int:
+    query = select(func.count()).select_from(Source)
+    if state is not None:
+        query = query.where(in_state(state))
+    return int(session.scalar(query) or 0)
+
+
+STATES = ("active", "failing", "paused", "gone")
+
+
+def in_state(state: str) -> Any:
+    """The SQL condition for `source_state(source) == state`."""
+    failing = Source.error_count >= FAILING_AFTER
+    if state == "active":
+        return (Source.status == SOURCE_ACTIVE) & ~failing
+    if state == "failing":
+        return (Source.status == SOURCE_ACTIVE) & failing
+    if state in STATES:
+        return Source.status == state
+    raise SourceError(f"the state is one of {', '.join(STATES)}")
 
 
 def source_state(source: Source) -> str:
@@ -306,14 +335,21 @@ def posts_per_day(
     Counted by when we stored them, so a backlog ingested at once shows as such.
     """
     start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
-    query = select(Post.source_id, Post.created_at).where(Post.created_at >= start)
+    day = func.date(Post.created_at)
+    query = (
+        select(Post.source_id, day, func.count())
+        .where(Post.created_at >= start)
+        .group_by(Post.source_id, day)
+    )
     if source_id is not None:
         query = query.where(Post.source_id == source_id)
     series: dict[int | None, list[int]] = {}
-    for owner, created in session.execute(query):
-        index = (created.date() - start.date()).days
+    for owner, stored_on, count in session.execute(query):
+        # SQLite's date() gives text, PostgreSQL's a date.
+        stored = dt.date.fromisoformat(stored_on) if isinstance(stored_on, str) else stored_on
+        index = (stored - start.date()).days
         if 0 <= index < days:
-            series.setdefault(owner, [0] * days)[index] += 1
+            series.setdefault(owner, [0] * days)[index] += count
     return series
 
 

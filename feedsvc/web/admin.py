@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from feedsvc import accounts, discovery, popularity, sources
@@ -88,11 +89,10 @@ def dashboard() -> Response:
     session = get_session()
     now = _now()
     cfg = current_app.config
-    rows = sources.list_sources(session)
-    failing = sorted(
-        (row for row in rows if row[0].error_count),
-        key=lambda row: (-row[0].error_count, row[0].id),
-    )
+    with_errors = session.scalars(
+        select(Source).where(Source.error_count > 0)
+        .order_by(Source.error_count.desc(), Source.id).limit(20)
+    ).all()  # fmt: skip
     totals = daily_totals(sources.posts_per_day(session, now.date(), SPARK_DAYS), SPARK_DAYS)
     labels = [(now.date() - dt.timedelta(days=SPARK_DAYS - 1 - i)).isoformat()
               for i in range(SPARK_DAYS)]  # fmt: skip
@@ -100,8 +100,8 @@ def dashboard() -> Response:
     return _render(
         "admin/dashboard.html",
         states=sources.state_counts(session),
-        post_count=session.query(Post).count(),
-        failing=failing[:20],
+        post_count=session.scalar(select(func.count()).select_from(Post)),
+        failing=with_errors,
         chart=bar_chart(totals, labels, f"Posts stored per day, last {SPARK_DAYS} days"),
         popular=popularity.posts_by_ids(session, ranked),
         source_state=sources.source_state,
@@ -112,9 +112,9 @@ def dashboard() -> Response:
 def source_list() -> Response:
     session = get_session()
     wanted = request.args.get("state", "")
-    rows = sources.list_sources(session)
-    if wanted:
-        rows = [row for row in rows if sources.source_state(row[0]) == wanted]
+    if wanted and wanted not in sources.STATES:
+        abort(404)
+    rows = sources.list_sources(session, wanted or None)
     # Failing first: those are what an admin opens this page for.
     order = {"failing": 0, "active": 1, "paused": 2, "gone": 3}
     rows.sort(key=lambda row: (order.get(sources.source_state(row[0]), 9), row[0].id))
@@ -148,7 +148,7 @@ def source_new() -> Response:
             return _render("admin/source_new.html", status=422, url=url, error=str(exc))
     if preview is None:
         return _render("admin/source_new.html", url=url, candidates=candidates)
-    existing = get_session().query(Source).filter_by(feed_url=preview.feed_url).first()
+    existing = get_session().scalar(select(Source).where(Source.feed_url == preview.feed_url))
     return _render("admin/source_new.html", url=url, preview=preview, existing=existing,
                    modes=sources.MODES)  # fmt: skip
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, g, request, url_for
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -190,8 +192,6 @@ def _post_count(source_id: int) -> int:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    import json
-
     base = current_app.config["BASE_URL"] + url_for("api.openapi")[: -len("/openapi.json")]
     return Response(json.dumps(openapi_document(base)), content_type="application/json")
 
@@ -200,15 +200,14 @@ def openapi() -> Response:
 def list_sources() -> Response:
     page, per_page = _paging()
     state = request.args.get("state")
-    if state is not None and state not in ("active", "failing", "paused", "gone"):
-        raise ApiProblem(400, "Bad request", "state is one of active, failing, paused, gone",
+    if state is not None and state not in sources.STATES:
+        raise ApiProblem(400, "Bad request", f"state is one of {', '.join(sources.STATES)}",
                          field="state")  # fmt: skip
-    rows = sources.list_sources(get_session())
-    if state:
-        rows = [row for row in rows if sources.source_state(row[0]) == state]
-    shown = rows[(page - 1) * per_page : page * per_page]
-    return _json(SourceList(items=[source_out(s, n) for s, n in shown], page=page,
-                            per_page=per_page, total=len(rows)))  # fmt: skip
+    session = get_session()
+    shown = sources.list_sources(session, state, per_page, (page - 1) * per_page)
+    total = sources.count_sources(session, state)
+    items = [source_out(source, count) for source, count in shown]
+    return _json(SourceList(items=items, page=page, per_page=per_page, total=total))
 
 
 def _refused_or_unprocessable(exc: discovery.DiscoveryError, field: str) -> ApiProblem:
@@ -228,7 +227,7 @@ def create_source() -> Response:
         url = sources.normalize_feed_url(body.url)
     except sources.SourceError as exc:
         raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
-    existing = session.query(Source).filter_by(feed_url=url).first()
+    existing = session.scalar(select(Source).where(Source.feed_url == url))
     if existing is not None:
         raise ApiProblem(409, "Conflict", f"source {existing.id} has this feed URL",
                          field="url")  # fmt: skip
@@ -314,8 +313,6 @@ def list_fetches(source_id: int) -> Response:
                       status_code=a.status_code, duration_ms=a.duration_ms,
                       new_count=a.new_count, updated_count=a.updated_count, error=a.error)
              for a in rows]  # fmt: skip
-    import json
-
     return Response(json.dumps([item.model_dump(mode="json") for item in items]),
                     content_type="application/json")  # fmt: skip
 
@@ -331,8 +328,6 @@ def discover() -> Response:
         raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
     except discovery.DiscoveryError as exc:
         raise _refused_or_unprocessable(exc, "url") from None
-    import json
-
     found = [Candidate(url=c.url, title=c.title, kind=c.kind).model_dump() for c in candidates]
     return Response(json.dumps(found), content_type="application/json")
 
@@ -431,8 +426,6 @@ def import_opml_file() -> Response:
 @bp.get("/stats")
 def stats() -> Response:
     session = get_session()
-    from sqlalchemy import func, select
-
     totals = daily_totals(sources.posts_per_day(session, _now().date(), 30), 30)
     return _json(Stats(
         sources=sources.state_counts(session),
