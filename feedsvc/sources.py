@@ -38,11 +38,11 @@ class SourceExists(SourceError):
 def normalize_feed_url(url: str) -> str:
     """Check a feed URL is absolute http(s); return it without surrounding space."""
     url = url.strip()
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise SourceError(f"the URL contains spaces or control characters: {url!r}")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise SourceError(f"not an http(s) URL: {url!r}")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise SourceError(f"the URL contains spaces or control characters: {url!r}")
     if len(url) > 2048:
         raise SourceError("the URL is longer than 2048 characters")
     return url
