@@ -186,3 +186,53 @@ def test_tags_and_enclosures(db: Database) -> None:
         assert post.enclosures == [
             {"url": "http://example.org/a.mp3", "type": "audio/mpeg", "length": 123}
         ]
+
+
+def test_the_bulk_insert_writes_what_the_orm_reads_back(db: Database) -> None:
+    from feedsvc.ingest.parse import Enclosure, ParsedEntry
+    from feedsvc.ingest.store import prepare
+
+    entry = ParsedEntry(
+        key="k1", title="Dates & things", link="http://example.org/1", author="Ann",
+        summary_html="", content_html="<p>Body</p>", content_base=None,
+        published=dt.datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=dt.UTC),
+        updated=dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        tags=("a", "b"),
+        enclosures=(Enclosure("http://example.org/a.mp3", "audio/mpeg", 1234),),
+    )  # fmt: skip
+    from feedsvc.ingest.store import store_prepared
+
+    with db.session() as session:
+        source = add_source(session, URL, NOW)
+        report = store_prepared(session, source.id, [prepare(entry, URL, 300)], NOW)
+    assert report.new == 1
+    (post,) = posts(db)
+    assert post.published_at == dt.datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
+    assert post.updated_at == dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
+    assert (post.created_at, post.modified_at) == (NOW, NOW)
+    assert post.enclosures == [{"url": "http://example.org/a.mp3", "type": "audio/mpeg",
+                                "length": 1234}]  # fmt: skip
+    assert (post.hidden, post.popular_excluded, post.title) == (False, False, "Dates & things")
+    assert sorted(tag.name for tag in post.tags) == ["a", "b"]
+    assert len(post.uid) == 32
+
+
+def test_a_bulk_insert_that_meets_a_post_inserted_meanwhile_skips_just_that_one(
+    db: Database,
+) -> None:
+    """Two refreshes of one source racing: the loser's batch collides with the
+    winner's rows. PostgreSQL's COPY fails as a whole; the savepoint undoes it
+    and the ON CONFLICT path inserts the rest."""
+    from feedsvc.ingest.store import _insert_posts, prepare_all
+
+    entries = parse_feed(rss("F", [item(1), item(2), item(3)]), URL).entries
+    with db.session() as session:
+        source = add_source(session, URL, NOW)
+        prepared = prepare_all(entries, URL, 300)
+        # Another refresh got item 2 in first.
+        assert _insert_posts(session, source.id, [prepared[1]], NOW)[0] == 1
+        new, _ = _insert_posts(session, source.id, prepared, NOW)
+        assert new == 2
+        # The transaction is still usable after the rolled-back COPY.
+        assert session.scalar(select(func.count()).select_from(Post)) == 3
+    assert sorted(p.entry_key for p in posts(db)) == sorted(e.key for e in entries)

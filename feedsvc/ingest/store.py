@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc import content
+from feedsvc.ingest import bulk
 from feedsvc.ingest.parse import ParsedEntry
 from feedsvc.models import Post, Source, Tag, new_uid, post_tags
 
@@ -182,14 +183,26 @@ def _insert_posts(
                 "popular_excluded": False,
             }
         )
-    table = Post.__table__
-    statement = _insert_ignoring_duplicates(session).returning(table.c.id, table.c.entry_key)
-    inserted = session.execute(statement, rows).all()
+    inserted = _insert_rows(session, rows)
     tags_by_key = {post.key: post.tags for post in posts}
     tags = _set_tags(
         session, [(post_id, tags_by_key[key]) for post_id, key in inserted], replace=False
     )
     return len(inserted), tags
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert the posts that are not there yet; (id, entry key) of each inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return bulk.insert_sqlite(session, rows)
+    if dialect == "postgresql":
+        copied = bulk.copy_postgresql(session, rows)
+        if copied is not None:
+            return copied
+    table = Post.__table__
+    statement = _insert_ignoring_duplicates(session).returning(table.c.id, table.c.entry_key)
+    return [(post_id, key) for post_id, key in session.execute(statement, rows)]
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
