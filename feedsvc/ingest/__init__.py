@@ -199,6 +199,8 @@ def _record(
     source = session.get(Source, source_id)
     if source is None:  # deleted while we fetched
         return RefreshReport(source_id, policy.ERROR, error="the source was deleted")
+    # Never stored anything, so it has no posts: no need to look any up.
+    fresh = source.last_success_at is None
 
     decision = policy.decide(
         policy.SourceState(
@@ -213,7 +215,8 @@ def _record(
         settings.schedule,
         # Not modified: nothing new to learn from, so skip the queries.
         entry_times=(
-            None if outcome.status == 304 else _recent_entry_times(session, source, parsed, now)
+            None if outcome.status == 304
+            else _recent_entry_times(session, source, parsed, now, fresh)
         ),
         jitter=random.random() if jitter is None else jitter,
     )
@@ -223,9 +226,10 @@ def _record(
     report = StoreReport()
     if decision.store_entries and parsed is not None:
         if prepared is None:
-            report = store_entries(session, source, parsed.entries, now, settings.summary_length)
+            report = store_entries(session, source, parsed.entries, now, settings.summary_length,
+                                   fresh=fresh)  # fmt: skip
         else:
-            report = store_prepared(session, source.id, prepared, now)
+            report = store_prepared(session, source.id, prepared, now, fresh=fresh)
         _update_source_metadata(source, parsed)
         if report.new or report.updated:
             changes.note_changes(
@@ -291,10 +295,12 @@ def _previous_interval(source: Source) -> int | None:
 
 
 def _recent_entry_times(
-    session: Session, source: Source, parsed: ParsedFeed | None, now: dt.datetime
+    session: Session, source: Source, parsed: ParsedFeed | None, now: dt.datetime, fresh: bool
 ) -> list[dt.datetime]:
     """Publication times the adaptive interval learns from: last week's posts,
     the newest post, and the entries just fetched."""
+    if fresh:
+        return sorted({e.published for e in parsed.entries if e.published} if parsed else set())
     stored = session.scalars(
         select(Post.published_at).where(
             Post.source_id == source.id, Post.published_at >= now - policy.WEEK

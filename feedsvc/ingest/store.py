@@ -89,23 +89,35 @@ def store_entries(
     entries: Sequence[ParsedEntry],
     now: dt.datetime,
     summary_length: int,
+    *,
+    fresh: bool = False,
 ) -> StoreReport:
     base = source.site_url or source.feed_url
-    return store_prepared(session, source.id, prepare_all(entries, base, summary_length), now)
+    prepared = prepare_all(entries, base, summary_length)
+    return store_prepared(session, source.id, prepared, now, fresh=fresh)
 
 
 def store_prepared(
-    session: Session, source_id: int, posts: Sequence[PreparedPost], now: dt.datetime
+    session: Session,
+    source_id: int,
+    posts: Sequence[PreparedPost],
+    now: dt.datetime,
+    *,
+    fresh: bool = False,
 ) -> StoreReport:
+    """`fresh`: the source has no posts yet, so none are looked up."""
     prepared = {post.key: post for post in posts}
     if not prepared:
         return StoreReport()
 
-    existing = _existing_by_key(session, source_id, list(prepared))
-    unmatched = [p for key, p in prepared.items() if key not in existing]
-    by_link = _existing_by_link(
-        session, source_id, [p.values["link"] for p in unmatched if p.values["link"]]
-    )
+    existing: dict[str, tuple[int, str]] = {}
+    by_link: dict[str, tuple[int, str]] = {}
+    if not fresh:
+        existing = _existing_by_key(session, source_id, list(prepared))
+        unmatched = [p for key, p in prepared.items() if key not in existing]
+        by_link = _existing_by_link(
+            session, source_id, [p.values["link"] for p in unmatched if p.values["link"]]
+        )
 
     to_insert: list[PreparedPost] = []
     updated = 0
