@@ -10,6 +10,7 @@ and sent the cheapest way each database offers:
 - PostgreSQL: ids drawn from the sequence in one query, then COPY, in a
   savepoint; if a concurrent refresh inserted one of the posts meanwhile, the
   savepoint is rolled back and the caller takes the ON CONFLICT path instead.
+  Their tags are COPYed in too.
 
 Both write exactly what the ORM would: naive UTC times, JSON as text.
 """
@@ -95,3 +96,13 @@ def copy_postgresql(
             return None
         cursor.execute("RELEASE SAVEPOINT bulk_posts")
     return [(post_id, values["entry_key"]) for post_id, values in zip(ids, rows, strict=True)]
+
+
+def copy_post_tags(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
+    """COPY (post id, tag id) pairs in: far cheaper than a row-per-statement executemany."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+        "COPY post_tags (post_id, tag_id) FROM STDIN"
+    ) as copy:
+        for pair in pairs:
+            copy.write_row(pair)

@@ -300,7 +300,10 @@ def _set_tags(
         for tag_id in dict.fromkeys(ids[n] for n in names if n in ids)
     ]
     if rows:
-        session.execute(insert(post_tags), rows)
+        if session.get_bind().dialect.name == "postgresql":
+            bulk.copy_post_tags(session, [(row["post_id"], row["tag_id"]) for row in rows])
+        else:
+            session.execute(insert(post_tags), rows)
     return touched
 
 
