@@ -195,11 +195,26 @@ def _word_cut(text: str, limit: int) -> str:
 def summarize(summary_html: str | None, content_html: str | None, limit: int) -> str:
     """A plain-text summary: the entry's own summary when it is real text and not
     just the start of the content, else text derived from the content."""
-    own = html_to_text(summary_html or "")
+    own = _leading_text(summary_html or "", limit)
     # RSS often carries one text as both: convert it once.
-    body = own if content_html == summary_html else html_to_text(content_html or "")
+    body = own if content_html == summary_html else _leading_text(content_html or "", limit)
     text = own if len(own) >= 20 or not body else body
     return truncate_text(text, limit)
+
+
+def _leading_text(fragment: str, limit: int) -> str:
+    """Enough of the fragment's text for a summary of `limit` characters.
+
+    Long posts are converted from their start only: a cut tag or entity at the
+    end of the slice is far past the point the summary is cut at. Where the
+    slice has too little text (markup-heavy HTML), the whole is converted.
+    """
+    window = max(limit * 8, 2048)
+    if len(fragment) > window:
+        text = html_to_text(fragment[:window])
+        if len(text) > limit + 100:
+            return text
+    return html_to_text(fragment)
 
 
 def slugify(text: str, max_length: int = 80) -> str:

@@ -133,3 +133,13 @@ def test_summaries_hold_no_markup(html: str, limit: int) -> None:
     assert len(summary) <= limit
     assert "  " not in summary and summary == summary.strip()
     assert "<" not in summary and ">" not in summary and "x()" not in summary
+
+
+def test_a_long_post_is_summarized_as_if_converted_whole() -> None:
+    # Only the start of a long post is converted; the summary must not show it.
+    paragraph = "<p>Words &amp; more <a href='/x'>words</a>, then a sentence ends. </p>"
+    for cut_at in range(0, 40, 7):
+        body = "<p>" + "x" * cut_at + "</p>" + paragraph * 200
+        assert summarize(None, body, 300) == truncate_text(html_to_text(body), 300)
+    sparse = "<div><span></span></div>" * 400 + "<p>Finally some text here.</p>"
+    assert summarize(None, sparse, 300) == "Finally some text here."

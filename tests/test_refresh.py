@@ -237,5 +237,13 @@ def test_refresh_many_parses_in_processes_and_reports_each(
     assert by_id[ids[-1]].result == "error" and "HTTP 404" in (by_id[ids[-1]].error or "")
     assert post_count(db) == 30
     assert source_row(db, ids[0]).title == "Feed 0"
+    # Every changed feed is queued for WebSub and the render caches see a new version.
+    from feedsvc import changes
+
+    with db.session() as session:
+        dirty = set(changes.peek_dirty_scopes(session))
+        version = changes.content_version(session.connection())
+    assert {changes.source_scope(i) for i in ids[:-1]} | {changes.ALL_POSTS} <= dirty
+    assert changes.source_scope(ids[-1]) not in dirty and version >= 1
     again = refresh_many(db, ids[:-1], fetcher=fetcher, now=lambda: NOW, settings=SETTINGS)
     assert sum(r.new + r.updated for r in again) == 0 and post_count(db) == 30

@@ -136,12 +136,17 @@ def record_together(
             ).all()
             # One flush at commit: the ORM then batches the group's source
             # UPDATEs and fetch-history INSERTs instead of a round trip each.
+            changed: set[str] = set()
             with session.no_autoflush:
-                return [
+                reports = [
                     _record(session, i.source_id, i.fetched, i.parsed, i.outcome, now, settings,
-                            None, i.prepared)
+                            None, i.prepared, changed)
                     for i in items
                 ]  # fmt: skip
+            # And the feeds they changed are noted once for the whole group.
+            if changed:
+                changes.note_changes(session, now, changed)
+            return reports
     except Exception:
         log.exception("recording %d sources together failed; one by one instead", len(items))
         return [
@@ -195,7 +200,10 @@ def _record(
     settings: IngestSettings,
     jitter: float | None,
     prepared: list[PreparedPost] | None = None,
+    changed: set[str] | None = None,
 ) -> RefreshReport:
+    """Write what one fetch led to. With `changed`, the feed scopes it changed
+    are added there for the caller to note, instead of being noted here."""
     source = session.get(Source, source_id)
     if source is None:  # deleted while we fetched
         return RefreshReport(source_id, policy.ERROR, error="the source was deleted")
@@ -232,10 +240,11 @@ def _record(
             report = store_prepared(session, source.id, prepared, now, fresh=fresh)
         _update_source_metadata(source, parsed)
         if report.new or report.updated:
-            changes.note_changes(
-                session, now,
-                [changes.source_scope(source.id), *map(changes.tag_scope, report.tag_ids)],
-            )  # fmt: skip
+            scopes = [changes.source_scope(source.id), *map(changes.tag_scope, report.tag_ids)]
+            if changed is None:
+                changes.note_changes(session, now, scopes)
+            else:
+                changed.update(scopes)
     if decision.result in (policy.OK, policy.NOT_MODIFIED):
         source.etag = fetched.headers.get("etag") or (
             source.etag if decision.result == policy.NOT_MODIFIED else None
