@@ -155,6 +155,13 @@ def sources_export_opml(output: Any) -> None:
     output.write(body)
 
 
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    """A line of standard input (for scripts), else asked twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -162,10 +169,7 @@ def users_create(username: str, password_stdin: bool) -> None:
     """Create an admin user; asks for the password."""
     from feedsvc.accounts import AccountError, create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "Password")
     try:
         with _db().session() as session:
             user = create_user(session, username, password, utcnow())
@@ -181,10 +185,7 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     """Change a user's password."""
     from feedsvc.accounts import AccountError, set_password, user_by_name
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "New password")
     try:
         with _db().session() as session:
             set_password(user_by_name(session, username), password)

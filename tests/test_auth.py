@@ -222,3 +222,10 @@ def test_a_username_with_control_characters_is_just_wrong(
     response = client.post("/admin/sign-in", data={
         "csrf_token": token, "username": "ad\x00min", "password": PASSWORD})  # fmt: skip
     assert response.status_code in (302, 400)
+
+
+def test_users_create_asks_for_the_password_twice(runner: FlaskCliRunner) -> None:
+    typo = runner.invoke(args=["users", "create", "bob"],
+                         input=f"{PASSWORD}\n{PASSWORD}x\n{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+    assert typo.exit_code == 0 and "do not match" in typo.output.lower()
+    assert "created user" in typo.output and PASSWORD not in typo.output
