@@ -106,11 +106,8 @@ def _api_problem(error: ApiProblem) -> Response:
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
-    code = error.code or 500
-    response = problem(code, error.name, error.description or error.name)
-    if code == 405 and isinstance(error.get_response().headers.get("Allow"), str):
-        response.headers["Allow"] = error.get_response().headers["Allow"]
-    return response
+    # Routing errors (404, 405) never reach a blueprint: web/__init__ answers those.
+    return problem(error.code or 500, error.name, error.description or error.name)
 
 
 def payload(model: type[Model]) -> Model:
