@@ -71,29 +71,29 @@ def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | Non
         preview = _preview(fetched, feed)
         return [Candidate(preview.feed_url, preview.title, "feed")], preview
     if not _looks_like_html(fetched):
-        found = fetched.headers.get("content-type") or "no content type"
-        raise DiscoveryError("not_a_feed", f"{url} is neither a feed nor a web page ({found})")
+        kind = fetched.headers.get("content-type") or "no content type"
+        raise DiscoveryError("not_a_feed", f"{url} is neither a feed nor a web page ({kind})")
     page = _LinkParser()
     page.feed(fetched.content.decode(_charset(fetched), errors="replace"))
     base = urljoin(fetched.final_url, page.base) if page.base else fetched.final_url
-    found: dict[str, Candidate] = {}
-    for href, title, kind in page.feeds:
-        url_found = urljoin(base, href)
-        if urlsplit(url_found).scheme in {"http", "https"}:
-            found.setdefault(url_found, Candidate(url_found, title or FEED_TYPES[kind],
-                                                  FEED_TYPES[kind]))  # fmt: skip
-    candidates = list(found.values())
+    named: dict[str, Candidate] = {}
+    for href, title, link_type in page.feeds:
+        feed_url = urljoin(base, href)
+        if urlsplit(feed_url).scheme in {"http", "https"}:
+            kind = FEED_TYPES[link_type]
+            named.setdefault(feed_url, Candidate(feed_url, title or kind, kind))
+    candidates = list(named.values())
     if candidates:
         return candidates, None
     for path in USUAL_PATHS:
         guess = urljoin(fetched.final_url, path)
         try:
-            found = _fetch(fetcher, guess)
+            guessed = _fetch(fetcher, guess)
         except DiscoveryError:
             continue
-        feed, _ = parse_outcome(found)
+        feed, _ = parse_outcome(guessed)
         if feed is not None:
-            preview = _preview(found, feed)
+            preview = _preview(guessed, feed)
             return [Candidate(preview.feed_url, preview.title, "feed")], preview
     title = f" ({page.title.strip()})" if page.title.strip() else ""
     raise DiscoveryError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -258,7 +259,7 @@ def update_source(
     title: str | None = None,
     site_url: str | None = None,
     tags: Iterable[str] | None = None,
-    interval: int | type[Ellipsis] | None = ...,
+    interval: int | EllipsisType | None = ...,
     mode: str | None = None,
 ) -> Source:
     """Change what an admin may change; arguments left out stay as they are."""

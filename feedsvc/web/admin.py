@@ -377,7 +377,7 @@ def opml_export() -> Response:
 @bp.route("/tokens", methods=["GET", "POST"])
 def tokens() -> Response:
     session = get_session()
-    user = session.get(User, current_user.user_id)
+    user = _signed_in_user()
     shown = None
     if request.method == "POST":
         _, shown = accounts.create_token(session, user, request.form.get("name", ""), _now())
@@ -385,10 +385,17 @@ def tokens() -> Response:
     return _render("admin/tokens.html", tokens=accounts.list_tokens(session, user), shown=shown)
 
 
+def _signed_in_user() -> User:
+    user = get_session().get(User, current_user.user_id)
+    if user is None:  # deleted while signed in
+        abort(403)
+    return user
+
+
 @bp.post("/tokens/<int:token_id>/revoke")
 def token_revoke(token_id: int) -> Response:
     session = get_session()
-    user = session.get(User, current_user.user_id)
+    user = _signed_in_user()
     try:
         accounts.revoke_token(session, token_id, _now(), user)
         session.commit()
