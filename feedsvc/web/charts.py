@@ -42,7 +42,7 @@ def bar_chart(
         )
     return Markup(
         f'<svg class="chart" role="img" aria-label="{escape(title)}" '
-        f'viewBox="0 0 {width} {height}">'
+        f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMid meet">'
         f'<title>{escape(title)}</title>{"".join(bars)}'
         f'<text x="0" y="{height - 4}" font-size="11" fill="currentColor">'
         f"{escape(labels[0])}</text>"
