@@ -100,7 +100,7 @@ class VersionReader:
     def _connect(self) -> Any:
         fairy = self.engine.raw_connection()
         fairy.detach()
-        connection = fairy.dbapi_connection
+        connection: Any = fairy.dbapi_connection
         if self.engine.dialect.name == "postgresql":
             connection.autocommit = True
         return connection

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Select, and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -77,7 +78,7 @@ def record_view(session: Session, post_id: int, visitor: str, day: dt.date) -> b
         session, ViewVisitor, {"day": day, "post_id": post_id, "visitor": visitor}, {}
     )
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-    if session.execute(first_time.returning(ViewVisitor.post_id)).first() is None:  # type: ignore[attr-defined]
+    if session.execute(first_time.returning(ViewVisitor.post_id)).first() is None:
         return False
     session.execute(_upsert(session, PostViewDay, {"post_id": post_id, "day": day, "count": 1},
                             {"count": PostViewDay.count + 1}))  # fmt: skip
@@ -92,7 +93,9 @@ def record_view(session: Session, post_id: int, visitor: str, day: dt.date) -> b
     return True
 
 
-def _upsert(session: Session, model: type, values: dict[str, object], on_conflict: dict) -> object:  # type: ignore[type-arg]
+def _upsert(
+    session: Session, model: type, values: dict[str, object], on_conflict: dict[str, Any]
+) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -204,15 +207,15 @@ def _rankable(query: Select, post_id: object) -> Select:  # type: ignore[type-ar
     )
 
 
-def _top(session: Session, count: object, post_id: object, limit: int, *where: object) -> list[int]:
+def _top(session: Session, count: Any, post_id: Any, limit: int, *where: Any) -> list[int]:
     """Read the top of the count index: first the limit-th count, then
     everything at or above it in full order (so ties are broken right)."""
-    base = _rankable(select(count).where(*where), post_id)  # type: ignore[arg-type]
-    threshold = session.scalar(base.order_by(count.desc()).offset(limit - 1).limit(1))  # type: ignore[attr-defined]
-    query = _rankable(select(post_id).where(*where), post_id)  # type: ignore[arg-type]
+    base = _rankable(select(count).where(*where), post_id)
+    threshold = session.scalar(base.order_by(count.desc()).offset(limit - 1).limit(1))
+    query = _rankable(select(post_id).where(*where), post_id)
     if threshold is not None:
-        query = query.where(count >= threshold)  # type: ignore[operator]
-    query = query.order_by(count.desc(), Post.published_at.desc(), Post.id.desc()).limit(limit)  # type: ignore[attr-defined]
+        query = query.where(count >= threshold)
+    query = query.order_by(count.desc(), Post.published_at.desc(), Post.id.desc()).limit(limit)
     return list(session.scalars(query))
 
 

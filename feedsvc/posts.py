@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ class PostError(ValueError):
     """A post cannot be written as given; the message says why."""
 
 
-def visible_posts() -> Select[tuple[Post]]:
+def visible_posts() -> Select[Any]:
     """Posts a reader may see, newest first."""
     return (
         select(Post)

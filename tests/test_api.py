@@ -137,7 +137,8 @@ def test_update_pause_resume_and_delete_a_source(api: Api, db: Database) -> None
 def test_deleting_a_source_keeps_or_removes_its_posts(api: Api, feed_server: FeedServer) -> None:
     for name in ("a", "b"):
         feed_server.routes[f"/{name}.xml"] = Reply(
-            200, rss(name, [dict(item, guid=name + item["guid"]) for item in ITEMS]), RSS_TYPE)
+            200, rss(name, [dict(item, guid=name + item["guid"]) for item in ITEMS]), RSS_TYPE
+        )
     ids = [api("POST", "/sources", json={"url": feed_server.url(f"/{n}.xml")}).get_json()["id"]
            for n in ("a", "b")]  # fmt: skip
     for source_id in ids:

@@ -29,8 +29,9 @@ CHECKS = [
 # One test per operation, listed from the document itself.
 OPERATIONS = [
     op.ok().label
-    for op in schemathesis.openapi.from_dict(openapi_document("http://feeds.test/api/v1"))
-    .get_all_operations()
+    for op in schemathesis.openapi.from_dict(
+        openapi_document("http://feeds.test/api/v1")
+    ).get_all_operations()
 ]
 
 

@@ -89,9 +89,7 @@ def test_tokens_are_stored_only_as_hashes(db: Database) -> None:
     assert token not in stored and len(stored) == 64
 
 
-def test_sign_in_with_a_wrong_password_fails_and_says_so(
-    client: FlaskClient, db: Database
-) -> None:
+def test_sign_in_with_a_wrong_password_fails_and_says_so(client: FlaskClient, db: Database) -> None:
     make_admin(db)
     token = csrf_token(client, "/admin/sign-in")
     response = client.post("/admin/sign-in", data={

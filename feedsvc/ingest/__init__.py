@@ -223,7 +223,8 @@ def _record(
         settings.schedule,
         # Not modified: nothing new to learn from, so skip the queries.
         entry_times=(
-            None if outcome.status == 304
+            None
+            if outcome.status == 304
             else _recent_entry_times(session, source, parsed, now, fresh)
         ),
         jitter=random.random() if jitter is None else jitter,

@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, Thr
 from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -110,7 +111,8 @@ def refresh_many(
                         on_done(report)
                 ready = []
                 continue
-            done, _ = wait_for([*fetching, *parsing], return_when=FIRST_COMPLETED)
+            pending: list[Future[Any]] = [*fetching, *parsing]
+            done, _ = wait_for(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 if future in fetching:
                     target = fetching.pop(future)  # type: ignore[call-overload]

@@ -31,6 +31,11 @@ COLUMNS = [column.name for column in Post.__table__.columns if column.name != "i
 SQLITE_ROWS_PER_STATEMENT = 500
 
 
+def _driver(session: Session) -> Any:
+    """The DBAPI connection under the session's, in the same transaction."""
+    return session.connection().connection.driver_connection
+
+
 def _utc_naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
@@ -53,7 +58,7 @@ def _row(values: dict[str, Any], sqlite: bool) -> list[Any]:
 
 def insert_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
     """Insert, skipping (source, entry key) duplicates; (id, entry key) of each inserted."""
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _driver(session).cursor()
     inserted: list[tuple[int, str]] = []
     try:
         for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
@@ -77,14 +82,12 @@ def copy_postgresql(
     """COPY the rows in; None, with nothing written, if any was there already."""
     import psycopg
 
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
+    with _driver(session).cursor() as cursor:
         # A savepoint of the driver's own: the session's would flush the ORM first.
         cursor.execute("SAVEPOINT bulk_posts")
         try:
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('posts', 'id')) "
-                "FROM generate_series(1, %s)",
+                "SELECT nextval(pg_get_serial_sequence('posts', 'id')) FROM generate_series(1, %s)",
                 (len(rows),),
             )
             ids = [int(post_id) for (post_id,) in cursor.fetchall()]
@@ -100,9 +103,9 @@ def copy_postgresql(
 
 def copy_post_tags(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
     """COPY (post id, tag id) pairs in: far cheaper than a row-per-statement executemany."""
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-        "COPY post_tags (post_id, tag_id) FROM STDIN"
-    ) as copy:
+    with (
+        _driver(session).cursor() as cursor,
+        cursor.copy("COPY post_tags (post_id, tag_id) FROM STDIN") as copy,
+    ):
         for pair in pairs:
             copy.write_row(pair)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc import content
@@ -21,6 +21,7 @@ from feedsvc.ingest.parse import ParsedEntry
 from feedsvc.models import Post, Source, Tag, new_uid, post_tags
 
 CHUNK = 500
+POSTS = cast(Table, Post.__table__)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def _existing_by_link(
             )
         )
         for link, post_id, digest in rows:
-            found.setdefault(link, (post_id, digest))
+            if link is not None:
+                found.setdefault(link, (post_id, digest))
     return found
 
 
@@ -222,16 +224,14 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(Post.__table__).on_conflict_do_nothing(
-            index_elements=["source_id", "entry_key"]
-        )
+        return pg_insert(POSTS).on_conflict_do_nothing(index_elements=["source_id", "entry_key"])
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(Post.__table__).on_conflict_do_nothing(
+        return sqlite_insert(POSTS).on_conflict_do_nothing(
             index_elements=["source_id", "entry_key"]
         )
-    return insert(Post.__table__)
+    return insert(POSTS)
 
 
 def _update_post(

@@ -250,7 +250,7 @@ def _describe(session: Session, req: FeedRequest, cfg: Mapping[str, Any]) -> tup
     return site, cfg["SITE_DESCRIPTION"]
 
 
-def _scoped(req: FeedRequest) -> Select[tuple[Post]]:
+def _scoped(req: FeedRequest) -> Select[Any]:
     query = visible_posts().options(joinedload(Post.source), selectinload(Post.tags))
     if req.kind == SOURCE:
         query = query.where(Post.source_id == req.source_id)

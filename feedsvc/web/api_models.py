@@ -159,8 +159,10 @@ class Problem(BaseModel):
 
 
 # fmt: off
-SCHEMAS = [SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
-           FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, Stats, Problem]
+SCHEMAS: list[type[BaseModel]] = [
+    SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
+    FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, Stats, Problem,
+]
 # fmt: on
 
 
@@ -218,70 +220,120 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     source_id, post_id = [_id("source_id")], [_id("post_id")]
     paths: dict[str, Any] = {
         "/sources": {
-            "get": {"operationId": "listSources", "summary": "Sources, oldest first",
-                    "parameters": [*PAGING, _query("state", {"type": "string", "enum": [
-                        "active", "failing", "paused", "gone"]}, "Only sources in this state.")],
-                    "responses": {**_ok(SourceList), **_problems(400)}},
-            "post": {"operationId": "createSource", "summary": "Add a source by its feed URL",
-                     "requestBody": _body(SourceCreate),
-                     "responses": {**_ok(SourceOut, 201, "Created"),
-                                   **_problems(*BODY_ERRORS, 409)}},
+            "get": {
+                "operationId": "listSources",
+                "summary": "Sources, oldest first",
+                "parameters": [
+                    *PAGING,
+                    _query(
+                        "state",
+                        {"type": "string", "enum": ["active", "failing", "paused", "gone"]},
+                        "Only sources in this state.",
+                    ),
+                ],
+                "responses": {**_ok(SourceList), **_problems(400)},
+            },
+            "post": {
+                "operationId": "createSource",
+                "summary": "Add a source by its feed URL",
+                "requestBody": _body(SourceCreate),
+                "responses": {**_ok(SourceOut, 201, "Created"), **_problems(*BODY_ERRORS, 409)},
+            },
         },
         "/sources/{source_id}": {
             "parameters": source_id,
             "get": {"operationId": "getSource", "responses": {**_ok(SourceOut), **_problems(404)}},
-            "patch": {"operationId": "updateSource", "requestBody": _body(SourceUpdate),
-                      "responses": {**_ok(SourceOut), **_problems(*BODY_ERRORS, 404)}},
-            "delete": {"operationId": "deleteSource",
-                       "parameters": [_query("keep_posts", {"type": "boolean"},
-                                             "Keep its posts (default) or delete them too.")],
-                       "responses": {"204": {"description": "Deleted"}, **_problems(400, 404)}},
+            "patch": {
+                "operationId": "updateSource",
+                "requestBody": _body(SourceUpdate),
+                "responses": {**_ok(SourceOut), **_problems(*BODY_ERRORS, 404)},
+            },
+            "delete": {
+                "operationId": "deleteSource",
+                "parameters": [
+                    _query(
+                        "keep_posts",
+                        {"type": "boolean"},
+                        "Keep its posts (default) or delete them too.",
+                    )
+                ],
+                "responses": {"204": {"description": "Deleted"}, **_problems(400, 404)},
+            },
         },
         "/sources/{source_id}/refresh": {
             "parameters": source_id,
-            "post": {"operationId": "refreshSource", "summary": "Fetch it now",
-                     "responses": {**_ok(RefreshOut), **_problems(404)}},
+            "post": {
+                "operationId": "refreshSource",
+                "summary": "Fetch it now",
+                "responses": {**_ok(RefreshOut), **_problems(404)},
+            },
         },
         "/sources/{source_id}/fetches": {
             "parameters": source_id,
-            "get": {"operationId": "listFetches", "summary": "Its fetch history, newest first",
-                    "responses": {**_ok({"type": "array", "items": _ref(FetchOut)}),
-                                  **_problems(404)}},
+            "get": {
+                "operationId": "listFetches",
+                "summary": "Its fetch history, newest first",
+                "responses": {**_ok({"type": "array", "items": _ref(FetchOut)}), **_problems(404)},
+            },
         },
         "/discover": {
-            "post": {"operationId": "discoverFeeds",
-                     "summary": "The feeds a page names, or the feed itself",
-                     "requestBody": _body(Discover),
-                     "responses": {**_ok({"type": "array", "items": _ref(Candidate)}),
-                                   **_problems(*BODY_ERRORS)}},
+            "post": {
+                "operationId": "discoverFeeds",
+                "summary": "The feeds a page names, or the feed itself",
+                "requestBody": _body(Discover),
+                "responses": {
+                    **_ok({"type": "array", "items": _ref(Candidate)}),
+                    **_problems(*BODY_ERRORS),
+                },
+            },
         },
         "/posts": {
-            "get": {"operationId": "listPosts", "summary": "Posts, newest first, hidden ones too",
-                    "parameters": [*PAGING,
-                                   _query("q", {"type": "string", "maxLength": 200},
-                                          "Words in the title or summary."),
-                                   _query("source_id", ID_SCHEMA, "Only this source's.")],
-                    "responses": {**_ok(PostList), **_problems(400)}},
-            "post": {"operationId": "createPost", "summary": "Write a local post",
-                     "requestBody": _body(PostCreate),
-                     "responses": {**_ok(PostOut, 201, "Created"), **_problems(*BODY_ERRORS)}},
+            "get": {
+                "operationId": "listPosts",
+                "summary": "Posts, newest first, hidden ones too",
+                "parameters": [
+                    *PAGING,
+                    _query(
+                        "q", {"type": "string", "maxLength": 200}, "Words in the title or summary."
+                    ),
+                    _query("source_id", ID_SCHEMA, "Only this source's."),
+                ],
+                "responses": {**_ok(PostList), **_problems(400)},
+            },
+            "post": {
+                "operationId": "createPost",
+                "summary": "Write a local post",
+                "requestBody": _body(PostCreate),
+                "responses": {**_ok(PostOut, 201, "Created"), **_problems(*BODY_ERRORS)},
+            },
         },
         "/posts/{post_id}": {
             "parameters": post_id,
             "get": {"operationId": "getPost", "responses": {**_ok(PostOut), **_problems(404)}},
-            "patch": {"operationId": "updatePost", "summary": "Edit a local post; hide any post",
-                      "requestBody": _body(PostUpdate),
-                      "responses": {**_ok(PostOut), **_problems(*BODY_ERRORS, 404)}},
-            "delete": {"operationId": "deletePost", "summary": "Delete a local post",
-                       "responses": {"204": {"description": "Deleted"}, **_problems(404, 422)}},
+            "patch": {
+                "operationId": "updatePost",
+                "summary": "Edit a local post; hide any post",
+                "requestBody": _body(PostUpdate),
+                "responses": {**_ok(PostOut), **_problems(*BODY_ERRORS, 404)},
+            },
+            "delete": {
+                "operationId": "deletePost",
+                "summary": "Delete a local post",
+                "responses": {"204": {"description": "Deleted"}, **_problems(404, 422)},
+            },
         },
         "/opml": {
-            "get": {"operationId": "exportOpml", "summary": "Every source as OPML 2.0",
-                    "responses": {"200": {"description": "OPML", "content": OPML},
-                                  **_problems()}},
-            "post": {"operationId": "importOpml", "summary": "Add the feeds of an OPML file",
-                     "requestBody": {"required": True, "content": OPML},
-                     "responses": {**_ok(ImportOut), **_problems(400, 413, 422)}},
+            "get": {
+                "operationId": "exportOpml",
+                "summary": "Every source as OPML 2.0",
+                "responses": {"200": {"description": "OPML", "content": OPML}, **_problems()},
+            },
+            "post": {
+                "operationId": "importOpml",
+                "summary": "Add the feeds of an OPML file",
+                "requestBody": {"required": True, "content": OPML},
+                "responses": {**_ok(ImportOut), **_problems(400, 413, 422)},
+            },
         },
         "/stats": {
             "get": {"operationId": "getStats", "responses": {**_ok(Stats), **_problems()}},

@@ -43,7 +43,7 @@ def bar_chart(
     return Markup(
         f'<svg class="chart" role="img" aria-label="{escape(title)}" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMid meet">'
-        f'<title>{escape(title)}</title>{"".join(bars)}'
+        f"<title>{escape(title)}</title>{''.join(bars)}"
         f'<text x="0" y="{height - 4}" font-size="11" fill="currentColor">'
         f"{escape(labels[0])}</text>"
         f'<text x="{width}" y="{height - 4}" font-size="11" text-anchor="end" '

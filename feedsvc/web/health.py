@@ -22,14 +22,14 @@ def healthz() -> tuple[Response, int]:
         with get_db().engine.connect() as connection:
             newest = connection.execute(select(func.max(WorkerHeartbeat.beat_at))).scalar()
     except Exception as exc:
-        body = {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__}
-        return jsonify(body), 503
+        down = {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__}
+        return jsonify(down), 503
     stale_after = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
     age = None
     if newest is not None:
         age = round((dt.datetime.now(dt.UTC) - newest).total_seconds(), 1)
     healthy = age is not None and age <= stale_after
-    body = {
+    body: dict[str, str | float | None] = {
         "status": "ok" if healthy else "unavailable",
         "database": "ok",
         # No heartbeat at all means no worker has ever run: the feeds go stale.
