@@ -17,8 +17,6 @@ import hashlib
 import hmac
 import math
 import re
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -235,27 +233,6 @@ def _trending(session: Session, today: dt.date, limit: int, half_life_days: floa
     ).group_by(PostViewDay.post_id, Post.published_at, Post.id)
     query = query.order_by(score.desc(), Post.published_at.desc(), Post.id.desc()).limit(limit)
     return [post_id for post_id, _ in session.execute(query)]
-
-
-class RankingCache:
-    """Rankings per window, reused for a short time: a page view must not rank."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._entries: dict[tuple[str, int], tuple[float, list[int]]] = {}
-        self._lock = threading.Lock()
-
-    def ids(self, session: Session, window: str, limit: int, now: dt.datetime,
-            half_life_days: float) -> list[int]:  # fmt: skip
-        key = (window, limit)
-        with self._lock:
-            found = self._entries.get(key)
-        if found is not None and time.monotonic() - found[0] < self.seconds:
-            return found[1]
-        ranked = rank(session, window, limit, now, half_life_days)
-        with self._lock:
-            self._entries[key] = (time.monotonic(), ranked)
-        return ranked
 
 
 def posts_by_ids(session: Session, ids: Sequence[int]) -> list[Post]:

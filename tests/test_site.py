@@ -129,6 +129,36 @@ def test_sidebar_has_the_blogroll_and_tags(client: FlaskClient, site: dict[str, 
     assert 'href="/tags/python">Python</a>' in aside
 
 
+def test_the_sidebar_is_built_once_per_content_version(
+    client: FlaskClient, site: dict[str, int], db: Database
+) -> None:
+    from sqlalchemy import event
+
+    from feedsvc import popularity
+    from feedsvc.posts import set_visibility
+
+    with db.session() as session:
+        popularity.record_view(session, site["Tagged post"], "v1", NOW.date())
+    tag_counts: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if "post_tags" in statement and "GROUP BY" in statement:
+            tag_counts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for path in ("/", "/popular", f"/posts/{site['local']}-our-own-post"):
+            assert "Tagged post</a>" in client.get(path).get_data(as_text=True)
+        assert len(tag_counts) == 1  # three pages, one count of the tags
+        # Hiding the post changes the content version: the widget drops it at once.
+        with db.session() as session:
+            set_visibility(session, session.get(Post, site["Tagged post"]), NOW, hidden=True)
+        aside = client.get("/").get_data(as_text=True).split('<aside class="sidebar"', 1)[1]
+        assert "Tagged post" not in aside and len(tag_counts) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
 def test_pages_have_validators_and_answer_304(client: FlaskClient, site: dict[str, int]) -> None:
     for path in ("/", "/sources/1", "/tags/python", "/popular",
                  f"/posts/{site['local']}-our-own-post"):  # fmt: skip

@@ -1,19 +1,50 @@
 """What every site page shows beside its main column: popular posts, the
-sources as a blogroll, and the tags."""
+sources as a blogroll, and the tags.
+
+Every page renders it, so it is built at most once per content version and
+`POPULAR_CACHE_SECONDS` per process: a page view must neither rank posts nor
+count the tags of every post.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app
 
 from feedsvc import content, popularity
-from feedsvc.models import Source, Tag
 from feedsvc.sources import blogroll, popular_tags
 from feedsvc.web import get_session
+from feedsvc.web.feeds import VERSION
 
-RANKINGS = "feedsvc.rankings"
+CACHE = "feedsvc.sidebar_cache"
+
+
+class TimedCache:
+    """Values reused for a short time, per process."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._entries.get(key)
+        if found is not None and time.monotonic() - found[0] < self.seconds:
+            return found[1]
+        value = compute()
+        with self._lock:
+            # Older keys (earlier content versions) are never asked for again.
+            self._entries = {k: v for k, v in self._entries.items()
+                             if time.monotonic() - v[0] < self.seconds}  # fmt: skip
+            self._entries[key] = (time.monotonic(), value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -28,25 +59,46 @@ class PopularItem:
 @dataclass(frozen=True)
 class Sidebar:
     popular: list[PopularItem]
-    sources: list[Source]
-    tags: list[tuple[Tag, int]]
+    # (source id, title) and (tag slug, tag name, post count): plain data, so a
+    # cached sidebar holds nothing tied to the request's database session.
+    sources: list[tuple[int, str]]
+    tags: list[tuple[str, str, int]]
 
 
 def init(app: Flask) -> None:
-    app.extensions[RANKINGS] = popularity.RankingCache(float(app.config["POPULAR_CACHE_SECONDS"]))
+    app.extensions[CACHE] = TimedCache(float(app.config["POPULAR_CACHE_SECONDS"]))
+
+
+def ranked_ids(window: str, limit: int) -> list[int]:
+    """A popular ranking, reused for POPULAR_CACHE_SECONDS."""
+    half_life = float(current_app.config["POPULAR_HALF_LIFE_DAYS"])
+
+    def rank() -> list[int]:
+        return popularity.rank(get_session(), window, limit, dt.datetime.now(dt.UTC), half_life)
+
+    ranked: list[int] = current_app.extensions[CACHE].get(("ranking", window, limit), rank)
+    return ranked
 
 
 def sidebar() -> Sidebar:
+    # A hidden or edited post bumps the content version: never shown stale.
+    version = current_app.extensions[VERSION].read()
+    built: Sidebar = current_app.extensions[CACHE].get(("sidebar", version), _build)
+    return built
+
+
+def _build() -> Sidebar:
     cfg = current_app.config
     session = get_session()
-    cache: popularity.RankingCache = current_app.extensions[RANKINGS]
-    ids = cache.ids(session, "7d", int(cfg["POPULAR_COUNT"]), dt.datetime.now(dt.UTC),
-                    float(cfg["POPULAR_HALF_LIFE_DAYS"]))  # fmt: skip
     length = int(cfg["POPULAR_SNIPPET"])
     popular = [
         PopularItem(
             post.id, post.slug, post.title, content.snippet(post.summary, length), post.image_url
         )
-        for post in popularity.posts_by_ids(session, ids)
+        for post in popularity.posts_by_ids(session, ranked_ids("7d", int(cfg["POPULAR_COUNT"])))
     ]
-    return Sidebar(popular=popular, sources=blogroll(session), tags=popular_tags(session, 30))
+    return Sidebar(
+        popular=popular,
+        sources=[(source.id, source.display_title) for source in blogroll(session)],
+        tags=[(tag.slug, tag.name, count) for tag, count in popular_tags(session, 30)],
+    )

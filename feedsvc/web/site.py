@@ -14,7 +14,7 @@ from feedsvc.posts import get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.sources import get_source_or_none, tag_by_slug
 from feedsvc.web import get_db, get_session
-from feedsvc.web.sidebar import RANKINGS
+from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
 
@@ -52,10 +52,7 @@ def popular() -> Response:
     window = request.args.get("window", "7d")
     if window not in popularity.WINDOWS:
         abort(404)
-    cfg = current_app.config
-    rankings: popularity.RankingCache = current_app.extensions[RANKINGS]
-    ids = rankings.ids(get_session(), window, cfg["SITE_PAGE_SIZE"], _now(),
-                       float(cfg["POPULAR_HALF_LIFE_DAYS"]))  # fmt: skip
+    ids = ranked_ids(window, current_app.config["SITE_PAGE_SIZE"])
     rows = popularity.posts_by_ids(get_session(), ids)
     feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
     return _page_response(
