@@ -64,12 +64,13 @@ class Preview:
 
 
 def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | None]:
-    """The feeds at `url`, and a preview when `url` is itself a feed."""
+    """The feeds at `url`, and a preview when there is just one: `url` itself
+    is a feed, or the page names a single feed."""
     fetched = _fetch(fetcher, url)
     feed, _ = parse_outcome(fetched)
     if feed is not None:
-        preview = _preview(fetched, feed)
-        return [Candidate(preview.feed_url, preview.title, "feed")], preview
+        shown = _preview(fetched, feed)
+        return [Candidate(shown.feed_url, shown.title, "feed")], shown
     if not _looks_like_html(fetched):
         kind = fetched.headers.get("content-type") or "no content type"
         raise DiscoveryError("not_a_feed", f"{url} is neither a feed nor a web page ({kind})")
@@ -83,6 +84,8 @@ def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | Non
             kind = FEED_TYPES[link_type]
             named.setdefault(feed_url, Candidate(feed_url, title or kind, kind))
     candidates = list(named.values())
+    if len(candidates) == 1:
+        return candidates, preview(fetcher, candidates[0].url)
     if candidates:
         return candidates, None
     for path in USUAL_PATHS:
@@ -93,8 +96,8 @@ def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | Non
             continue
         feed, _ = parse_outcome(guessed)
         if feed is not None:
-            preview = _preview(guessed, feed)
-            return [Candidate(preview.feed_url, preview.title, "feed")], preview
+            shown = _preview(guessed, feed)
+            return [Candidate(shown.feed_url, shown.title, "feed")], shown
     title = f" ({page.title.strip()})" if page.title.strip() else ""
     raise DiscoveryError(
         "not_a_feed",

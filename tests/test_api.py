@@ -62,6 +62,16 @@ def test_add_a_source_by_feed_url_then_refresh_it(api: Api, feed_server: FeedSer
     assert posts["total"] == 3 and posts["items"][0]["title"] == "Entry 3"
 
 
+def test_a_site_naming_one_feed_adds_that_feed(api: Api, feed_server: FeedServer) -> None:
+    feed_server.routes["/"] = Reply(200, b'<html><head><link rel="alternate" '
+                                    b'type="application/rss+xml" href="/feed.xml"></head></html>',
+                                    {"Content-Type": "text/html"})  # fmt: skip
+    feed_server.routes["/feed.xml"] = Reply(200, rss("Upstream", ITEMS), RSS_TYPE)
+    created = api("POST", "/sources", json={"url": feed_server.url("/")})
+    assert created.status_code == 201
+    assert created.get_json()["feed_url"] == feed_server.url("/feed.xml")
+
+
 def test_a_source_that_exists_is_a_409(api: Api, feed_server: FeedServer) -> None:
     feed_server.routes["/feed.xml"] = Reply(200, rss("Upstream", ITEMS), RSS_TYPE)
     url = feed_server.url("/feed.xml")
@@ -74,12 +84,15 @@ def test_a_url_that_is_no_feed_is_a_422_saying_what_was_found(
 ) -> None:
     feed_server.routes["/"] = Reply(200, b"<!doctype html><html><head><title>Blog</title>"
                                     b'<link rel="alternate" type="application/rss+xml" '
-                                    b'href="/feed.xml"></head></html>',
+                                    b'href="/feed.xml"><link rel="alternate" '
+                                    b'type="application/atom+xml" href="/atom.xml"></head></html>',
                                     {"Content-Type": "text/html"})  # fmt: skip
     page = assert_problem(api("POST", "/sources", json={"url": feed_server.url("/")}), 422, "url")
-    assert "web page" in page["detail"]
-    assert page["candidates"] == [{"url": feed_server.url("/feed.xml"), "title": "RSS",
-                                   "kind": "RSS"}]  # fmt: skip
+    assert "web page" in page["detail"] and "2 feeds" in page["detail"]
+    assert page["candidates"] == [
+        {"url": feed_server.url("/feed.xml"), "title": "RSS", "kind": "RSS"},
+        {"url": feed_server.url("/atom.xml"), "title": "Atom", "kind": "Atom"},
+    ]
     feed_server.routes["/img"] = Reply(200, b"GIF89a", {"Content-Type": "image/gif"})
     image = assert_problem(api("POST", "/sources", json={"url": feed_server.url("/img")}), 422)
     assert "image/gif" in image["detail"]

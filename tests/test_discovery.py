@@ -48,8 +48,20 @@ def test_a_site_page_names_its_feeds_and_they_are_all_offered(
 def test_a_base_href_is_honoured(feed_server: FeedServer, fetcher: Fetcher) -> None:
     feed_server.routes["/"] = page('<base href="/sub/"><link rel="alternate" '
                                    'type="application/atom+xml" href="a.xml">')  # fmt: skip
-    candidates, _ = discover(fetcher, feed_server.url("/"))
+    feed_server.routes["/sub/a.xml"] = Reply(200, rss("Sub", ITEMS[:2]), RSS_TYPE)
+    candidates, shown = discover(fetcher, feed_server.url("/"))
     assert [c.url for c in candidates] == [feed_server.url("/sub/a.xml")]
+    # A page naming one feed comes with that feed's preview: nothing to choose.
+    assert shown is not None and shown.title == "Sub" and shown.feed_url == candidates[0].url
+
+
+def test_a_page_naming_one_feed_that_fails_says_why(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    feed_server.routes["/"] = page('<link rel="alternate" type="application/rss+xml" '
+                                   'href="/gone.xml">')  # fmt: skip
+    with pytest.raises(DiscoveryError, match=r"gone\.xml: the server answered HTTP 404"):
+        discover(fetcher, feed_server.url("/"))
 
 
 def test_a_feed_url_is_its_own_only_candidate_with_a_preview(

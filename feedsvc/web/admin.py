@@ -140,17 +140,10 @@ def source_new() -> Response:
             candidates, preview = discovery.discover(client, url)
     except (sources.SourceError, discovery.DiscoveryError) as exc:
         return _render("admin/source_new.html", status=422, url=url, error=str(exc))
-    if preview is None and len(candidates) == 1:
-        try:
-            with fetcher() as client:
-                preview = discovery.preview(client, candidates[0].url)
-        except discovery.DiscoveryError as exc:
-            return _render("admin/source_new.html", status=422, url=url, error=str(exc))
     if preview is None:
         return _render("admin/source_new.html", url=url, candidates=candidates)
     existing = get_session().scalar(select(Source).where(Source.feed_url == preview.feed_url))
-    return _render("admin/source_new.html", url=url, preview=preview, existing=existing,
-                   modes=sources.MODES)  # fmt: skip
+    return _render("admin/source_new.html", url=url, preview=preview, existing=existing)
 
 
 @bp.post("/sources")
@@ -201,7 +194,6 @@ def source_detail(source_id: int) -> Response:
         history=sources.fetch_history(session, source_id), recent=recent, post_count=total,
         line=sparkline(per_day.get(source_id, [0] * SPARK_DAYS), width=240, height=40,
                        label=f"Posts per day, last {SPARK_DAYS} days"),
-        modes=sources.MODES,
     )  # fmt: skip
 
 
