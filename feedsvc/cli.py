@@ -277,14 +277,12 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
         nonlocal failures
         if report.result in tally:
             tally[report.result] += 1
-            line = (f"source {report.source_id}: {report.result.replace('_', ' ')}, "
-                    f"{report.new} new, {report.updated} updated")  # fmt: skip
             if not on_terminal:
-                click.echo(line)
+                click.echo(f"source {report.source_id}: {report.describe()}")
         else:
             failures += 1
             # Errors are always shown, above the bar on a terminal.
-            click.echo(f"source {report.source_id}: {report.result}: {report.error}", err=True)
+            click.echo(f"source {report.source_id}: {report.describe()}", err=True)
 
     with Fetcher(fetch_settings) as fetcher:
         if on_terminal and len(targets) > 1:

@@ -38,6 +38,13 @@ NAMING = {
 }
 
 
+def to_naive_utc(value: dt.datetime) -> dt.datetime:
+    """What a UTC column stores; a naive time is refused, never guessed at."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out."""
 
@@ -45,11 +52,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return None if value is None else to_naive_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
@@ -69,6 +72,9 @@ def new_uid() -> str:
 SOURCE_ACTIVE = "active"
 SOURCE_PAUSED = "paused"
 SOURCE_GONE = "gone"
+
+# A post of our own (no source) has the entry key "local:<uid>".
+LOCAL_KEY_PREFIX = "local:"
 
 # How a source's posts are republished.
 MODE_FULL = "full"
@@ -181,7 +187,7 @@ class Post(Base):
 
     @property
     def is_local(self) -> bool:
-        return self.entry_key.startswith("local:")
+        return self.entry_key.startswith(LOCAL_KEY_PREFIX)
 
 
 class FetchAttempt(Base):

@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from feedsvc import changes, content
 from feedsvc.ingest.store import tag_ids
-from feedsvc.models import Post, Tag, new_uid, post_tags
+from feedsvc.models import LOCAL_KEY_PREFIX, Post, Tag, new_uid, post_tags
 
 
 class PostError(ValueError):
@@ -96,7 +96,7 @@ def create_local_post(
     post = Post(
         uid=uid,
         source_id=None,
-        entry_key=f"local:{uid}",
+        entry_key=LOCAL_KEY_PREFIX + uid,
         title=title,
         slug=content.slugify(title),
         link=None,
@@ -215,9 +215,31 @@ def search_posts(
     offset: int = 0,
 ) -> tuple[Sequence[Post], int]:
     """Posts for the admin, hidden ones too, newest first; and how many match."""
-    from sqlalchemy import func, or_
+    conditions = _search_conditions(query, source_id, local, hidden)
+    rows = session.scalars(
+        select(Post).where(*conditions)
+        .order_by(Post.published_at.desc(), Post.id.desc()).limit(limit).offset(offset)
+    ).unique().all()  # fmt: skip
+    return rows, count_posts(session, query=query, source_id=source_id, local=local,
+                             hidden=hidden)  # fmt: skip
 
-    conditions = []
+
+def count_posts(
+    session: Session,
+    *,
+    query: str = "",
+    source_id: int | None = None,
+    local: bool | None = None,
+    hidden: bool | None = None,
+) -> int:
+    conditions = _search_conditions(query, source_id, local, hidden)
+    return int(session.scalar(select(func.count()).select_from(Post).where(*conditions)) or 0)
+
+
+def _search_conditions(
+    query: str, source_id: int | None, local: bool | None, hidden: bool | None
+) -> list[Any]:
+    conditions: list[Any] = []
     words = content.normalize_space(query)
     if words:
         pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -226,13 +248,8 @@ def search_posts(
     if source_id is not None:
         conditions.append(Post.source_id == source_id)
     if local is not None:
-        conditions.append(Post.entry_key.startswith("local:") if local
-                          else ~Post.entry_key.startswith("local:"))  # fmt: skip
+        is_local = Post.entry_key.startswith(LOCAL_KEY_PREFIX)
+        conditions.append(is_local if local else ~is_local)
     if hidden is not None:
         conditions.append(Post.hidden.is_(hidden))
-    total = session.scalar(select(func.count()).select_from(Post).where(*conditions)) or 0
-    rows = session.scalars(
-        select(Post).where(*conditions)
-        .order_by(Post.published_at.desc(), Post.id.desc()).limit(limit).offset(offset)
-    ).unique().all()  # fmt: skip
-    return rows, int(total)
+    return conditions

@@ -11,11 +11,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from feedsvc import content
 from feedsvc.ingest.policy import FAILING_AFTER
 from feedsvc.models import (
+    MODE_FULL,
+    MODE_LINK,
+    MODE_SUMMARY,
     SOURCE_ACTIVE,
     SOURCE_PAUSED,
     FetchAttempt,
@@ -92,6 +95,7 @@ def list_sources(
     query = (
         select(Source, func.coalesce(counts.c.posts, 0))
         .outerjoin(counts, counts.c.source_id == Source.id)
+        .options(selectinload(Source.tags))
         .order_by(Source.id)
         .limit(limit)
         .offset(offset)
@@ -248,7 +252,7 @@ def release_leases(session: Session, owner: str, source_ids: Iterable[int] | Non
 
 # Admin changes to a source. Each takes the session of the caller's transaction.
 
-MODES = ("full", "summary", "link")
+MODES = (MODE_FULL, MODE_SUMMARY, MODE_LINK)
 
 
 def update_source(
@@ -310,12 +314,17 @@ def delete_source(session: Session, source: Source, now: dt.datetime, *, keep_po
     from feedsvc import changes
 
     removed = 0
+    scopes = [changes.source_scope(source.id)]
     if not keep_posts:
+        # The tag feeds those posts were in change too.
+        tagged = select(post_tags.c.tag_id).join(Post, Post.id == post_tags.c.post_id)
+        tag_ids = session.scalars(tagged.where(Post.source_id == source.id).distinct())
+        scopes += [changes.tag_scope(tag_id) for tag_id in tag_ids]
         result = session.execute(delete(Post).where(Post.source_id == source.id))
         removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
     session.delete(source)
     session.flush()
-    changes.note_changes(session, now, [changes.source_scope(source.id)])
+    changes.note_changes(session, now, scopes)
     return removed
 
 
@@ -355,8 +364,8 @@ def posts_per_day(
 
 
 def state_counts(session: Session) -> dict[str, int]:
-    counts = {"active": 0, "failing": 0, "paused": 0, "gone": 0}
-    failing = (Source.status == SOURCE_ACTIVE) & (Source.error_count >= FAILING_AFTER)
+    counts = dict.fromkeys(STATES, 0)
+    failing = in_state("failing")
     rows = session.execute(
         select(Source.status, failing, func.count()).group_by(Source.status, failing)
     )
@@ -368,7 +377,5 @@ def state_counts(session: Session) -> dict[str, int]:
 
 def all_sources(session: Session) -> Sequence[Source]:
     """Every source with its tags, by id: for the OPML export."""
-    from sqlalchemy.orm import selectinload
-
     query = select(Source).options(selectinload(Source.tags)).order_by(Source.id)
     return session.scalars(query).all()

@@ -252,3 +252,22 @@ def test_control_characters_are_cleaned_or_refused_never_a_server_error(api: Api
     source = api("POST", "/sources", json={"url": "http://example.org/f", "check": False,
                                            "title": "T\x00itle", "tags": ["\x00"]})  # fmt: skip
     assert source.get_json()["title"] == "Title"
+
+
+def test_deleting_a_source_with_its_posts_announces_the_tag_feeds_they_leave(
+    api: Api, db: Database, feed_server: FeedServer
+) -> None:
+    from feedsvc import changes
+    from feedsvc.sources import tag_by_slug
+
+    items = [dict(item, category="News") for item in ITEMS]
+    feed_server.routes["/feed.xml"] = Reply(200, rss("Upstream", items), RSS_TYPE)
+    source_id = api("POST", "/sources", json={"url": feed_server.url("/feed.xml")}).get_json()["id"]
+    api("POST", f"/sources/{source_id}/refresh")
+    with db.session() as session:
+        changes.take_dirty_scopes(session)  # as if the hubs were pinged already
+        news = tag_by_slug(session, "news").id
+    assert api("DELETE", f"/sources/{source_id}?keep_posts=false").status_code == 204
+    with db.session() as session:
+        dirty = changes.peek_dirty_scopes(session)
+    assert changes.tag_scope(news) in dirty and changes.source_scope(source_id) in dirty

@@ -48,6 +48,13 @@ class RefreshReport:
     error: str | None = None
     status: int | None = None
 
+    def describe(self) -> str:
+        """How it went, in words: "ok, 3 new, 0 updated" or "error: HTTP 500"."""
+        result = self.result.replace("_", " ")
+        if self.error:
+            return f"{result}: {self.error}"
+        return f"{result}, {self.new} new, {self.updated} updated"
+
 
 def refresh_source(
     db: Database,
@@ -167,7 +174,7 @@ def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outco
         error_kind=fetched.error_kind,
         error=fetched.error,
     )
-    if not fetched.ok or fetched.status == 204:
+    if not fetched.has_body:
         return None, outcome
     try:
         parsed = parse_feed(fetched.content, fetched.final_url, fetched.headers.get("content-type"))

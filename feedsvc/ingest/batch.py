@@ -89,7 +89,7 @@ def refresh_many(
             # Handing the body to a parser from this thread keeps the parsers
             # busy while the main thread is writing to the database.
             fetched = fetcher.fetch(target.url, target.etag, target.last_modified)
-            if fetched.ok and fetched.status != 204:
+            if fetched.has_body:
                 try:
                     job = cpu_pool.submit(parse_and_prepare, fetched, target.base,
                                           settings.summary_length)  # fmt: skip

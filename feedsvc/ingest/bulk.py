@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from feedsvc.models import Post
+from feedsvc.models import Post, to_naive_utc
 
 COLUMNS = [column.name for column in Post.__table__.columns if column.name != "id"]
 # SQLite allows 32,766 bound values per statement; stay well below.
@@ -36,18 +36,12 @@ def _driver(session: Session) -> Any:
     return session.connection().connection.driver_connection
 
 
-def _utc_naive(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def _row(values: dict[str, Any], sqlite: bool) -> list[Any]:
     row = []
     for name in COLUMNS:
         value = values[name]
         if isinstance(value, dt.datetime):
-            value = _utc_naive(value)
+            value = to_naive_utc(value)
             if sqlite:
                 value = value.isoformat(" ", "microseconds")
         elif name == "enclosures":

@@ -57,6 +57,11 @@ class FetchResult:
         return self.error_kind is None and self.status is not None and 200 <= self.status < 300
 
     @property
+    def has_body(self) -> bool:
+        """A successful answer with something to parse (204 has nothing)."""
+        return self.ok and self.status != 204
+
+    @property
     def not_modified(self) -> bool:
         return self.status == 304
 

@@ -24,6 +24,14 @@ def get_session() -> Session:
     return session
 
 
+def client_address() -> str:
+    """The client's address, believing X-Forwarded-For only as far as PROXY_HOPS says."""
+    from feedsvc.popularity import client_address as believed_address
+
+    return believed_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                            int(current_app.config["PROXY_HOPS"]))  # fmt: skip
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:

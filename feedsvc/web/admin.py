@@ -29,6 +29,7 @@ from feedsvc.models import Post, Source, User
 from feedsvc.opml import OpmlError, import_opml, render_opml
 from feedsvc.posts import (
     PostError,
+    count_posts,
     create_local_post,
     delete_post,
     search_posts,
@@ -164,7 +165,7 @@ def source_create() -> Response:
         flash(str(exc), "error")
         return redirect(url_for("admin.source_new"))
     report = refresh_now(source.id)
-    flash(f"Added {source.display_title}. First fetch: {_describe(report)}.")
+    flash(f"Added {source.display_title}. First fetch: {report.describe()}.")
     return redirect(url_for("admin.source_detail", source_id=source.id))
 
 
@@ -175,12 +176,6 @@ def _interval(raw: str) -> int | None:
     if not raw.isdigit():
         raise sources.SourceError("the interval is a whole number of seconds")
     return int(raw)
-
-
-def _describe(report: Any) -> str:
-    if report.error:
-        return f"{report.result.replace('_', ' ')}: {report.error}"
-    return f"{report.result.replace('_', ' ')}, {report.new} new, {report.updated} updated"
 
 
 @bp.get("/sources/<int:source_id>")
@@ -236,7 +231,7 @@ def source_fetch(source_id: int) -> Response:
     _source_or_404(source_id)
     get_session().close()
     report = refresh_now(source_id)
-    flash(f"Fetched: {_describe(report)}.", "error" if report.error else "message")
+    flash(f"Fetched: {report.describe()}.", "error" if report.error else "message")
     return redirect(url_for("admin.source_detail", source_id=source_id))
 
 
@@ -245,7 +240,7 @@ def source_delete(source_id: int) -> Response:
     session = get_session()
     source = _source_or_404(source_id)
     if request.method == "GET":
-        _, total = search_posts(session, source_id=source_id, limit=0)
+        total = count_posts(session, source_id=source_id)
         return _render("admin/source_delete.html", source=source, post_count=total)
     keep = request.form.get("posts") != "delete"
     title = source.display_title

@@ -17,6 +17,7 @@ from feedsvc.models import Post, Source
 from feedsvc.opml import OpmlError, import_opml, render_opml
 from feedsvc.posts import (
     PostError,
+    count_posts,
     create_local_post,
     delete_post,
     post_path,
@@ -184,7 +185,7 @@ def _post(post_id: int) -> Post:
 
 
 def _post_count(source_id: int) -> int:
-    return search_posts(get_session(), source_id=source_id, limit=0)[1]
+    return count_posts(get_session(), source_id=source_id)
 
 
 @bp.get("/openapi.json")

@@ -26,23 +26,14 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from feedsvc import accounts, popularity
+from feedsvc import accounts
 from feedsvc.models import User
-from feedsvc.web import get_session
+from feedsvc.web import client_address, get_session
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 LIMITER = "feedsvc.sign_in_limiter"
 login_manager = LoginManager()
 csrf = CSRFProtect()
-
-
-def client_key() -> str:
-    """The client's address, believing X-Forwarded-For only as far as PROXY_HOPS says."""
-    return popularity.client_address(
-        request.remote_addr,
-        request.headers.get("X-Forwarded-For"),
-        int(current_app.config["PROXY_HOPS"]),
-    )
 
 
 class SignInLimiter:
@@ -102,7 +93,7 @@ def sign_in() -> Response | str:
     form = SignInForm()
     if request.method == "POST":
         limiter = current_app.extensions[LIMITER]
-        key = client_key()
+        key = client_address()
         if not limiter.allow(key):
             return _too_many(limiter.retry_after(key))
     if form.validate_on_submit():

@@ -13,7 +13,7 @@ from feedsvc.models import Post
 from feedsvc.posts import get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.sources import get_source_or_none, tag_by_slug
-from feedsvc.web import get_db, get_session
+from feedsvc.web import client_address, get_db, get_session
 from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
@@ -147,12 +147,9 @@ def _count_view(post_id: int) -> None:
     user_agent = request.headers.get("User-Agent", "")
     if popularity.is_bot(user_agent):
         return
-    cfg = current_app.config
-    address = popularity.client_address(
-        request.remote_addr, request.headers.get("X-Forwarded-For"), int(cfg["PROXY_HOPS"])
-    )
     today = _now().date()
-    visitor = popularity.visitor_id(cfg["SECRET_KEY"], today, address, user_agent)
+    secret = current_app.config["SECRET_KEY"]
+    visitor = popularity.visitor_id(secret, today, client_address(), user_agent)
     with get_db().session() as session:
         popularity.record_view(session, post_id, visitor, today)
 
