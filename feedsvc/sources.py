@@ -30,12 +30,16 @@ from feedsvc.models import (
 
 
 class SourceError(ValueError):
-    """A source cannot be added or found; the message says why."""
+    """A source cannot be added or found; the message says why, `field` what."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SourceExists(SourceError):
     def __init__(self, source: Source) -> None:
-        super().__init__(f"a source with this feed URL exists already (id {source.id})")
+        super().__init__(f"a source with this feed URL exists already (id {source.id})", "url")
         self.source = source
 
 
@@ -273,19 +277,22 @@ def update_source(
     if title is not None:
         source.title = content.normalize_space(title)[:500]
     if site_url is not None:
-        source.site_url = normalize_feed_url(site_url) if site_url.strip() else None
+        try:
+            source.site_url = normalize_feed_url(site_url) if site_url.strip() else None
+        except SourceError as exc:
+            raise SourceError(str(exc), "site_url") from None
     if interval is not ...:
         if interval is not None and not isinstance(interval, int):
-            raise SourceError("the interval is a whole number of seconds")
+            raise SourceError("the interval is a whole number of seconds", "interval")
         if interval is not None and interval < 60:
-            raise SourceError("the interval must be at least 60 seconds")
+            raise SourceError("the interval must be at least 60 seconds", "interval")
         source.interval_override = interval
         if interval is not None:
             # The new interval applies from now, not after the old one ran out.
             source.next_check_at = min(source.next_check_at, now + dt.timedelta(seconds=interval))
     if mode is not None:
         if mode not in MODES:
-            raise SourceError(f"the mode is one of {', '.join(MODES)}")
+            raise SourceError(f"the mode is one of {', '.join(MODES)}", "mode")
         if mode != source.mode:
             source.mode = mode
             # What its feeds publish of its posts changes.

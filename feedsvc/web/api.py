@@ -273,8 +273,7 @@ def update_source(source_id: int) -> Response:
             interval=body.interval if "interval" in given else ..., mode=body.mode,
         )  # fmt: skip
     except sources.SourceError as exc:
-        field = "site_url" if "URL" in str(exc) else "interval"
-        raise ApiProblem(422, "Invalid request", str(exc), field=field) from None
+        raise ApiProblem(422, "Invalid request", str(exc), field=exc.field) from None
     if body.paused is True:
         sources.pause_source(source)
     elif body.paused is False:
