@@ -1,35 +1,92 @@
 """Which URLs from outside may be stored and republished: http(s) or nothing.
 
 Entry links, enclosures, a feed's link and image, and any URL an admin or the
-API sets all pass through `web_url`; a `javascript:` or `data:` URL never
-reaches a feed reader, which, unlike our pages, has no CSP to save it.
+API sets all pass through `web_url` (or `check_web_url`, which says why not);
+a `javascript:` or `data:` URL never reaches a feed reader, which, unlike our
+pages, has no CSP to save it.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from urllib.parse import urlsplit
 
 WEB_SCHEMES = frozenset({"http", "https"})
+# The width of every URL column: a longer URL cannot be stored whole.
+MAX_URL_LENGTH = 2048
+# A real URL has these percent-encoded; raw, they are how a scheme or host is
+# smuggled past a naive check ("java\tscript:", "http://a b").
+_ASCII_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+# Code points a browser refuses in a host name (WHATWG's forbidden host code
+# points, and %): where Python and a browser would read a different host.
+_FORBIDDEN_IN_HOST = frozenset("%<>[\\]^|")
+_SHOWN_LENGTH = 100
+
+
+class NotWebUrl(ValueError):
+    """A URL that is not an absolute http(s) URL; the message says why."""
+
+
+def check_web_url(url: str) -> str:
+    """The URL without surrounding space if it is an absolute http(s) URL with a
+    host that fits a URL column; else NotWebUrl saying why not."""
+    url = url.strip()
+    if not url:
+        raise NotWebUrl("the URL is empty")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        raise NotWebUrl(f"not a valid URL ({exc}): {_shown(url)}") from None
+    if parts.scheme not in WEB_SCHEMES:  # urlsplit lowercases the scheme
+        raise NotWebUrl(f"not an http(s) URL: {_shown(url)}")
+    if not parts.hostname:
+        raise NotWebUrl(f"not an absolute http(s) URL, it has no host: {_shown(url)}")
+    if _has_space_or_control(url):
+        raise NotWebUrl(f"the URL contains spaces or control characters: {_shown(url)}")
+    if not _valid_host(parts.netloc, parts.hostname):
+        raise NotWebUrl(f"the URL's host is not a valid host name: {_shown(url)}")
+    if len(url) > MAX_URL_LENGTH:
+        raise NotWebUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    return url
 
 
 def web_url(url: str | None) -> str | None:
     """The URL, stripped, if it is an absolute http(s) URL with a host; else None."""
     if not url:
         return None
-    url = url.strip()
-    # Control characters and spaces inside a URL are how schemes get smuggled
-    # past naive checks ("java\tscript:"); a real URL has them percent-encoded.
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
-        return None
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:
+        return check_web_url(url)
+    except NotWebUrl:
         return None
-    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
-        return None
-    return url
 
 
 def is_web_url(url: str | None) -> bool:
     return web_url(url) is not None
+
+
+def _has_space_or_control(url: str) -> bool:
+    if _ASCII_SPACE_OR_CONTROL.search(url):
+        return True
+    # Almost every URL is ASCII; only the others need the Unicode database.
+    return not url.isascii() and any(
+        unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in url
+    )
+
+
+def _valid_host(netloc: str, hostname: str) -> bool:
+    # A backslash ends the host for a browser ("http://evil\\@good/" is evil's).
+    if "\\" in netloc:
+        return False
+    if netloc.rpartition("@")[2].startswith("["):
+        return True  # an IPv6 literal, which urlsplit has checked
+    return not _FORBIDDEN_IN_HOST.intersection(hostname)
+
+
+def _shown(url: str) -> str:
+    """The URL as quoted in an error: a very long one is cut."""
+    if len(url) > _SHOWN_LENGTH:
+        url = url[:_SHOWN_LENGTH] + "…"
+    return repr(url)

@@ -1,0 +1,104 @@
+"""The one rule for URLs from outside: absolute http(s) with a host, or nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from feedsvc.urls import MAX_URL_LENGTH, NotWebUrl, check_web_url, is_web_url, web_url
+
+GOOD = [
+    "http://example.org",
+    "https://example.org/",
+    "HTTPS://Example.org/Path?q=1#frag",
+    "https://example.org:8443/feed.xml",
+    "http://example.org:/empty-port",
+    "https://user:secret@example.org/",
+    "http://127.0.0.1/",
+    "http://[::1]/",
+    "http://[2001:db8::1]:8080/x",
+    "https://bücher.example/straße",
+    "https://☃.net/",
+    "https://example.org/caf%C3%A9",
+    "https://example.org/café?q=ü",
+    "https://example.org/" + "a" * (MAX_URL_LENGTH - len("https://example.org/")),
+]
+
+
+@pytest.mark.parametrize("url", GOOD)
+def test_absolute_http_urls_are_kept_as_given(url: str) -> None:
+    assert web_url(url) == url
+    assert is_web_url(url)
+
+
+def test_surrounding_space_is_stripped() -> None:
+    assert web_url("  https://example.org/ \n") == "https://example.org/"
+    assert web_url("\u00a0https://example.org/\u3000") == "https://example.org/"
+
+
+# (url, words the reason must contain)
+BAD = [
+    ("javascript:alert(1)", "not an http(s) URL"),
+    ("JavaScript:alert(1)", "not an http(s) URL"),
+    (" javascript:alert(1)", "not an http(s) URL"),
+    ("java\tscript:alert(1)", "not an http(s) URL"),
+    ("java\nscript:alert(1)", "not an http(s) URL"),
+    ("\x01javascript:alert(1)", "not an http(s) URL"),
+    ("javascript://example.org/%0Aalert(1)", "not an http(s) URL"),
+    ("data:text/html,<script>alert(1)</script>", "not an http(s) URL"),
+    ("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "not an http(s) URL"),
+    ("vbscript:msgbox(1)", "not an http(s) URL"),
+    ("file:///etc/passwd", "not an http(s) URL"),
+    ("ftp://files.example/feed", "not an http(s) URL"),
+    ("mailto:someone@example.org", "not an http(s) URL"),
+    ("//evil.example/x", "not an http(s) URL"),
+    ("/relative/path", "not an http(s) URL"),
+    ("example.org/feed", "not an http(s) URL"),
+    ("not a url", "not an http(s) URL"),
+    ("http:/x", "no host"),
+    ("http:x", "no host"),
+    ("https://", "no host"),
+    ("http://:80/", "no host"),
+    ("http://user@/", "no host"),
+    ("http:\\\\evil.example\\x", "no host"),
+    ("ht\ttp://example.org/", "spaces or control characters"),
+    ("https://exa mple.org", "spaces or control characters"),
+    ("https://example.org/a b", "spaces or control characters"),
+    ("https://example.org/\x00", "spaces or control characters"),
+    ("https://example.org/\x7f", "spaces or control characters"),
+    ("https://exa\u00a0mple.org/", "spaces or control characters"),
+    ("https://exa\u200bmple.org/", "spaces or control characters"),
+    ("https://example.org/\u202egnp.exe", "spaces or control characters"),
+    ("https://example.org/\u2028x", "spaces or control characters"),
+    ("https://example.org/\ud800", "spaces or control characters"),
+    ("https://exa<mple.org/", "not a valid host name"),
+    ("https://exa%41mple.org/", "not a valid host name"),
+    ("https://evil.example\\@good.example/", "not a valid host name"),
+    ("https://evil.example\\.good.example/", "not a valid host name"),
+    ("http://a|b.example/", "not a valid host name"),
+    ("http://example.org:99999/", "Port out of range"),
+    ("http://example.org:-1/", "Port"),
+    ("http://example.org:http/", "Port"),
+    ("http://[::1]:65536/", "Port out of range"),
+    ("http://[::1", "Invalid IPv6 URL"),
+    ("http://[not-an-address]/", "not a valid URL"),
+    ("https://example.org/" + "a" * MAX_URL_LENGTH, "longer than 2048 characters"),
+    ("   ", "empty"),
+]
+
+
+@pytest.mark.parametrize(("url", "reason"), BAD)
+def test_anything_else_is_refused_saying_why(url: str, reason: str) -> None:
+    assert web_url(url) is None
+    assert not is_web_url(url)
+    with pytest.raises(NotWebUrl, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        check_web_url(url)
+
+
+def test_nothing_is_nothing() -> None:
+    assert web_url(None) is None and web_url("") is None
+
+
+def test_an_error_quotes_a_long_url_cut_short() -> None:
+    with pytest.raises(NotWebUrl) as caught:
+        check_web_url("javascript:" + "x" * 1_000_000)
+    assert len(str(caught.value)) < 200 and str(caught.value).endswith("…'")
