@@ -2,15 +2,21 @@
 
 `Fetcher.fetch` never raises for anything a server or the network does; every
 outcome, good or bad, comes back as a `FetchResult` with the problem in words.
+
+One deadline bounds the whole exchange (connect, TLS, headers, every redirect hop
+and the body): httpx's timeouts hold per read, so a server sending a byte every
+few seconds would otherwise hold a fetch for as long as it likes.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -132,8 +138,55 @@ def non_public_reason(address: str) -> str | None:
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
+# When the current fetch must end (a time.monotonic() value). The fetcher is
+# shared by threads; each thread's fetch sets its own.
+_deadline: ContextVar[float | None] = ContextVar("fetch_deadline", default=None)
+
+
+def _bounded(timeout: float | None, expired: type[Exception]) -> float | None:
+    """httpcore's timeout for one operation, cut to what is left of the fetch."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the fetch's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read, write and TLS handshake ends by the
+    current fetch's deadline, whatever httpcore's per-operation timeout says."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        # The TLS stream is a new object: bound it too.
+        return DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.SyncBackend):
-    """Resolves the host itself and connects only to vetted addresses.
+    """Resolves the host itself and connects only to vetted addresses; every
+    stream it opens ends by the current fetch's deadline (`DeadlineStream`).
 
     TLS still verifies the certificate for the host name: httpcore passes the
     origin's host as SNI whatever address the socket reached.
@@ -150,24 +203,34 @@ class GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        if self.guard.allows_any(host, port):
-            return super().connect_tcp(host, port, timeout, local_address, socket_options)
-        addresses = _resolve(host, port)
-        refusals = []
+        targets = [host] if self.guard.allows_any(host, port) else self._vetted(host, port)
         last_error: Exception | None = None
-        for address in addresses:
+        for target in targets:
+            try:
+                stream = super().connect_tcp(
+                    target, port, _bounded(timeout, httpcore.ConnectTimeout),
+                    local_address, socket_options,
+                )  # fmt: skip
+            except httpcore.ConnectError as exc:
+                last_error = exc
+                continue
+            return DeadlineStream(stream)
+        assert last_error is not None  # targets is never empty
+        raise last_error
+
+    def _vetted(self, host: str, port: int) -> list[str]:
+        """The host's public addresses; AddressRefused naming them all if it has none."""
+        vetted, refusals = [], []
+        for address in _resolve(host, port):
             try:
                 self.guard.check_address(address)
             except AddressRefused as exc:
                 refusals.append(str(exc))
                 continue
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                last_error = exc
-        if last_error is not None:
-            raise last_error
-        raise AddressRefused(f"{host} resolves to {'; '.join(refusals)}")
+            vetted.append(address)
+        if not vetted:
+            raise AddressRefused(f"{host} resolves to {'; '.join(refusals)}")
+        return vetted
 
 
 class GuardedTransport(httpx.HTTPTransport):
@@ -235,10 +298,28 @@ class Fetcher:
         self.close()
 
     def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        deadline: float | None = None,
     ) -> FetchResult:
+        """GET `url`, following redirects, all within the settings' timeout or by
+        `deadline` (a time.monotonic() value) if that comes sooner."""
         started = time.monotonic()
-        deadline = started + self.settings.timeout
+        own_deadline = started + self.settings.timeout
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
+        token = _deadline.set(deadline)
+        try:
+            return self._fetch(url, etag, last_modified, started, deadline)
+        finally:
+            _deadline.reset(token)
+
+    def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, started: float,
+        deadline: float,
+    ) -> FetchResult:  # fmt: skip
         conditional: dict[str, str] = {}
         if etag:
             conditional["If-None-Match"] = etag
@@ -250,6 +331,8 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             try:
                 self.guard.check_url(current)
+                if time.monotonic() >= deadline:
+                    raise _DeadlineExceeded
                 status, headers, body = self._get(current, conditional, deadline)
             except AddressRefused as exc:
                 return self._failure(url, current, REFUSED, f"refused: {exc}", started)
@@ -262,9 +345,11 @@ class Fetcher:
             except _BadEncoding as exc:
                 return self._failure(url, current, CONNECTION, str(exc), started)
             except (httpx.TimeoutException, _DeadlineExceeded):
+                limit = _seconds(max(0.0, deadline - started))
                 return self._failure(
                     url, current, TIMEOUT,
-                    f"timed out (limit {self.settings.timeout:g} s)", started,
+                    f"timed out after {limit} s (the whole exchange: connect, headers, "
+                    "redirects and body)", started,
                 )  # fmt: skip
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 return self._failure(url, current, BAD_URL, f"invalid URL: {exc}", started)
@@ -296,7 +381,11 @@ class Fetcher:
     def _get(
         self, url: str, headers: dict[str, str], deadline: float
     ) -> tuple[int, dict[str, str], bytes]:
-        with self.client.stream("GET", url, headers=headers) as response:
+        # The streams hold reads to the deadline; this holds the wait for a
+        # pooled connection to it too.
+        left = max(0.0, deadline - time.monotonic())
+        timeout = httpx.Timeout(**(self.client.timeout.as_dict() | {"pool": left}))
+        with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
             body = b""
             if response.status_code not in REDIRECT_CODES and response.status_code != 304:
                 encoding = response.headers.get("content-encoding", "").strip().lower()
@@ -401,6 +490,11 @@ def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
 def _describe(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _seconds(value: float) -> str:
+    """20.0 as "20", 0.5 as "0.5": a limit in words."""
+    return f"{round(value, 1):g}"
 
 
 def _ms_since(started: float) -> int:
