@@ -40,6 +40,8 @@ class Config:
     FETCH_DEFAULT_INTERVAL: int = 3600
     FETCH_MAX_BACKOFF: int = 86400
     FETCH_HISTORY_DAYS: int = 30
+    # Finding the feeds at a site's address: all its fetches, well inside gunicorn's 30 s.
+    DISCOVERY_TIMEOUT: float = 15.0
 
     # Text derived from posts.
     SUMMARY_LENGTH: int = 300

@@ -3,17 +3,21 @@
 A site's page names its feeds in `<link rel="alternate">` (autodiscovery); when
 it names none, the usual feed paths are tried. Every fetch goes through the
 guarded fetcher, so an admin's URL cannot reach an internal address either.
+
+Discovery runs inside a web request, so it has a total budget (a few fetches,
+each cut at the time left) and answers with what it found when that runs out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from feedsvc.ingest import parse_outcome
-from feedsvc.ingest.fetch import REFUSED, Fetcher, FetchResult
+from feedsvc.ingest.fetch import REFUSED, TIMEOUT, Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
 
 FEED_TYPES = {
@@ -36,6 +40,29 @@ class DiscoveryError(ValueError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class OutOfTime(DiscoveryError):
+    """Discovery's budget ran out before it found a feed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unreachable", message)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    seconds: float
+    deadline: float  # a time.monotonic() value
+
+    @classmethod
+    def start(cls, seconds: float) -> _Budget:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def words(self) -> str:
+        return f"discovery ran out of time (it stops after {self.seconds:g} s)"
 
 
 @dataclass(frozen=True)
@@ -63,10 +90,17 @@ class Preview:
     entries: tuple[PreviewEntry, ...]
 
 
-def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | None]:
+def discover(
+    fetcher: Fetcher, url: str, *, budget: float
+) -> tuple[list[Candidate], Preview | None]:
     """The feeds at `url`, and a preview when there is just one: `url` itself
-    is a feed, or the page names a single feed."""
-    fetched = _fetch(fetcher, url)
+    is a feed, or the page names a single feed.
+
+    All within `budget` seconds: when it runs out, the feeds found so far are
+    the answer (a single one then without its preview); none: `OutOfTime`.
+    """
+    clock = _Budget.start(budget)
+    fetched = _fetch(fetcher, url, clock)
     feed, _ = parse_outcome(fetched)
     if feed is not None:
         shown = _preview(fetched, feed)
@@ -85,30 +119,53 @@ def discover(fetcher: Fetcher, url: str) -> tuple[list[Candidate], Preview | Non
             named.setdefault(feed_url, Candidate(feed_url, title or kind, kind))
     candidates = list(named.values())
     if len(candidates) == 1:
-        return candidates, preview(fetcher, candidates[0].url)
+        try:
+            return candidates, _preview_feed(fetcher, candidates[0].url, clock)
+        except OutOfTime:
+            return candidates, None
     if candidates:
         return candidates, None
-    for path in USUAL_PATHS:
-        guess = urljoin(fetched.final_url, path)
-        try:
-            guessed = _fetch(fetcher, guess)
-        except DiscoveryError:
-            continue
-        feed, _ = parse_outcome(guessed)
-        if feed is not None:
-            shown = _preview(guessed, feed)
-            return [Candidate(shown.feed_url, shown.title, "feed")], shown
     title = f" ({page.title.strip()})" if page.title.strip() else ""
+    shown = _usual_path_feed(fetcher, fetched.final_url, f"{url} is a web page{title}", clock)
+    return [Candidate(shown.feed_url, shown.title, "feed")], shown
+
+
+def _usual_path_feed(fetcher: Fetcher, site: str, page: str, clock: _Budget) -> Preview:
+    """The feed at the first usual path that has one; DiscoveryError naming the
+    paths tried if none has (OutOfTime if the budget ran out first)."""
+    tried: list[str] = []
+    for path in USUAL_PATHS:
+        if clock.spent():
+            break
+        try:
+            guessed: FetchResult | None = _fetch(fetcher, urljoin(site, path), clock)
+        except OutOfTime:
+            break
+        except DiscoveryError:
+            guessed = None
+        tried.append(path)
+        feed = parse_outcome(guessed)[0] if guessed is not None else None
+        if guessed is not None and feed is not None:
+            return _preview(guessed, feed)
+    if len(tried) < len(USUAL_PATHS):
+        raise OutOfTime(
+            f"{page} that names no feed; none was found at "
+            f"{', '.join(tried) or 'any usual path'} before {clock.words()}"
+        )
     raise DiscoveryError(
         "not_a_feed",
-        f"{url} is a web page{title} that names no feed, and none was found at "
-        + ", ".join(USUAL_PATHS),
+        f"{page} that names no feed, and none was found at " + ", ".join(USUAL_PATHS),
     )
 
 
-def preview(fetcher: Fetcher, url: str) -> Preview:
-    """Fetch and parse a feed URL; raise DiscoveryError saying what was found instead."""
-    fetched = _fetch(fetcher, url)
+def preview(fetcher: Fetcher, url: str, *, budget: float) -> Preview:
+    """Fetch and parse a feed URL within `budget` seconds; raise DiscoveryError
+    saying what was found instead."""
+    return _preview_feed(fetcher, url, _Budget.start(budget))
+
+
+def _preview_feed(fetcher: Fetcher, url: str, clock: _Budget) -> Preview:
+    fetched = _fetch(fetcher, url, clock)
     feed, outcome = parse_outcome(fetched)
     if feed is None:
         found = fetched.headers.get("content-type") or "no content type"
@@ -116,8 +173,10 @@ def preview(fetcher: Fetcher, url: str) -> Preview:
     return _preview(fetched, feed)
 
 
-def _fetch(fetcher: Fetcher, url: str) -> FetchResult:
-    fetched = fetcher.fetch(url)
+def _fetch(fetcher: Fetcher, url: str, clock: _Budget) -> FetchResult:
+    fetched = fetcher.fetch(url, deadline=clock.deadline)
+    if fetched.error_kind == TIMEOUT and clock.spent():
+        raise OutOfTime(f"{url}: {fetched.error}; {clock.words()}")
     if fetched.error_kind == REFUSED:
         raise DiscoveryError("refused", f"{url}: {fetched.error}")
     if fetched.error:

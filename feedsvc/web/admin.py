@@ -138,7 +138,9 @@ def source_new() -> Response:
     try:
         url = sources.normalize_feed_url(url)
         with fetcher() as client:
-            candidates, preview = discovery.discover(client, url)
+            candidates, preview = discovery.discover(
+                client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
+            )
     except (sources.SourceError, discovery.DiscoveryError) as exc:
         return _render("admin/source_new.html", status=422, url=url, error=str(exc))
     if preview is None:

@@ -233,7 +233,9 @@ def create_source() -> Response:
     if body.check:
         try:
             with fetcher() as client:
-                candidates, preview = discovery.discover(client, url)
+                candidates, preview = discovery.discover(
+                    client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
+                )
         except discovery.DiscoveryError as exc:
             raise _refused_or_unprocessable(exc, "url") from None
         if preview is None:
@@ -320,7 +322,9 @@ def discover() -> Response:
     try:
         url = sources.normalize_feed_url(body.url)
         with fetcher() as client:
-            candidates, _ = discovery.discover(client, url)
+            candidates, _ = discovery.discover(
+                client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
+            )
     except sources.SourceError as exc:
         raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
     except discovery.DiscoveryError as exc:
