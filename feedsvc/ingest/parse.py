@@ -1,7 +1,10 @@
-"""Feed bytes to normalized entries, with feedparser. No I/O.
+"""Feed bytes to normalized entries. No I/O.
 
-A feed that parses only in part (feedparser's "bozo") is kept as far as it
-parses, with the reason recorded; bytes that are no feed at all raise `NotAFeed`.
+RSS, Atom and RDF go through feedparser; JSON Feed 1.0/1.1, which the released
+feedparser does not read, is mapped here to the same `ParsedFeed`/`ParsedEntry`.
+A feed that parses only in part (feedparser's "bozo", a JSON Feed with fields of
+the wrong type) is kept as far as it parses, with the reason recorded in words;
+bytes that are no feed at all raise `NotAFeed`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+import html
+import json
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +83,9 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    """The feed in `body`, fetched from `url`; `NotAFeed` says why when it is none."""
+    if _looks_like_json(body, content_type):
+        return _parse_json_feed(body, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -90,6 +100,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         raise NotAFeed(_not_a_feed_reason(body, content_type, parsed))
 
     base = feed.get("link") or url
+    if _join(base, "") is None:  # a feed link that is no URL resolves nothing
+        base = url
     entries = tuple(entry for raw in parsed.entries if (entry := _entry(raw, base)) is not None)
     problem = None
     if parsed.get("bozo"):
@@ -109,7 +121,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
 def _entry(raw: Any, base: str) -> ParsedEntry | None:
     link = raw.get("link")
     if link:
-        link = urljoin(base, link.strip())
+        link = _join(base, link.strip())
     summary_html = raw.get("summary", "") or ""
     summary_base = (raw.get("summary_detail") or {}).get("base")
     # The richest of the content alternatives and the summary.
@@ -154,16 +166,26 @@ def _author(raw: Any) -> str | None:
 def _enclosures(raw: Any, base: str) -> list[Enclosure]:
     found = []
     for link in raw.get("links", []):
-        if link.get("rel") == "enclosure" and link.get("href"):
-            try:
-                length = int(link.get("length") or 0)
-            except ValueError:
-                length = 0
-            found.append(
-                Enclosure(url=urljoin(base, link["href"]), type=link.get("type", ""),
-                          length=max(length, 0))
-            )  # fmt: skip
+        if link.get("rel") != "enclosure" or not link.get("href"):
+            continue
+        href = _join(base, link["href"])
+        if not href:
+            continue
+        try:
+            length = int(link.get("length") or 0)
+        except ValueError:
+            length = 0
+        found.append(Enclosure(url=href, type=link.get("type", ""), length=max(length, 0)))
     return found
+
+
+def _join(base: str, href: str) -> str | None:
+    """`href` resolved against `base`; None when either is no URL at all
+    (urljoin raises on a broken IPv6 host such as "http://[::1")."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def _date(value: time.struct_time | None) -> dt.datetime | None:
@@ -208,3 +230,318 @@ def _not_a_feed_reason(body: bytes, content_type: str | None, parsed: Any) -> st
         return f"not a feed: the server sent an HTML page ({kind})"
     reason = _describe_bozo(parsed.get("bozo_exception")) if parsed.get("bozo") else ""
     return f"not a feed: no RSS, Atom or RDF found ({kind}){'; ' + reason if reason else ''}"
+
+
+# --- JSON Feed (https://jsonfeed.org/version/1.1) -------------------------------
+
+_JSON_CONTENT_TYPES = {"application/feed+json", "application/json"}
+_JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
+# The first byte that is not a byte-order mark or white space.
+_FIRST_BYTE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(.)", re.DOTALL)
+# Nothing in a feed needs a longer integer; longer ones read as floats (often
+# inf) rather than costing quadratic time or tripping Python's 4300-digit limit.
+_MAX_INT_DIGITS = 100
+_MAX_SIZE = 2**63 - 1
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_MAX_PROBLEMS_SHOWN = 5
+
+
+class _Problems:
+    """What was wrong with a JSON Feed, in words: the first few, and a count."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.count = 0
+
+    def add(self, problem: str) -> None:
+        self.count += 1
+        if len(self.shown) < _MAX_PROBLEMS_SHOWN:
+            self.shown.append(problem)
+
+    def describe(self) -> str | None:
+        if not self.count:
+            return None
+        more = self.count - len(self.shown)
+        return (
+            "the JSON Feed is malformed: "
+            + "; ".join(self.shown)
+            + (f" (and {more} more)" if more else "")
+        )
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Typed reads from one JSON object: a value of the wrong type is noted
+    in `problems` and read as absent, so one bad field loses only itself."""
+
+    data: dict[str, Any]
+    where: str
+    problems: _Problems
+
+    def note(self, key: str, value: Any, expected: str) -> None:
+        self.problems.add(f'{self.where}: "{key}" is {_kind(value)}, not {expected}')
+
+    def text(self, key: str) -> str:
+        value = self.data.get(key)
+        if value is None or isinstance(value, str):
+            return value or ""
+        self.note(key, value, "text")
+        return ""
+
+    def list(self, key: str) -> list[Any]:
+        value = self.data.get(key)
+        if value is None or isinstance(value, list):
+            return value or []
+        self.note(key, value, "a list")
+        return []
+
+    def object(self, key: str) -> _Fields | None:
+        value = self.data.get(key)
+        if isinstance(value, dict):
+            return _Fields(value, f"{self.where} {key}", self.problems)
+        if value is not None:
+            self.note(key, value, "an object")
+        return None
+
+    def url(self, key: str, base: str) -> str | None:
+        """The URL resolved against `base`; its scheme is checked later, by `urls.web_url`."""
+        href = self.text(key).strip()
+        if not href:
+            return None
+        joined = _join(base, href)
+        if joined is None:
+            self.problems.add(f'{self.where}: "{key}" is not a URL')
+        return joined
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    first = _FIRST_BYTE.match(body)
+    if first is None:  # empty: feedparser's path says so
+        return False
+    if first.group(1) in b"{[":
+        return True
+    kind = (content_type or "").split(";")[0].strip().lower()
+    # Servers label XML feeds as JSON and back: the bytes have the last word.
+    return kind in _JSON_CONTENT_TYPES and first.group(1) != b"<"
+
+
+def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    problems = _Problems()
+    document = _load_json(body, problems)
+    if not isinstance(document, dict):
+        raise NotAFeed(f"not a feed: the JSON document is {_kind(document)}, not a JSON Feed")
+    _check_version(document.get("version"))
+    feed = _Fields(document, "the feed", problems)
+    title = content.normalize_space(feed.text("title"))
+    link = feed.url("home_page_url", url)
+    description = content.normalize_space(feed.text("description"))
+    # The URL the feed gives for itself is its identity, as an Atom id is.
+    upstream_id = feed.url("feed_url", url)
+    if "items" not in document:
+        problems.add('the feed has no "items"')
+    return ParsedFeed(
+        title=title,
+        link=link,
+        description=description,
+        upstream_id=upstream_id,
+        updated=None,  # JSON Feed has no feed-level date
+        entries=_json_entries(feed, url),
+        problem=problems.describe(),  # last: every field above has been read
+    )
+
+
+def _json_entries(feed: _Fields, base: str) -> tuple[ParsedEntry, ...]:
+    feed_author = _authors(feed)
+    entries = []
+    for number, raw in enumerate(feed.list("items"), 1):
+        if not isinstance(raw, dict):
+            feed.problems.add(f"item {number} is {_kind(raw)}, not an object")
+            continue
+        entry = _json_entry(_Fields(raw, f"item {number}", feed.problems), base, feed_author)
+        if entry is not None:
+            entries.append(entry)
+    return tuple(entries)
+
+
+def _load_json(body: bytes, problems: _Problems) -> Any:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8-sig", errors="replace")
+        problems.add("the JSON is not valid UTF-8; the bad bytes were replaced")
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise NotAFeed(
+            f"not a feed: invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise NotAFeed("not a feed: the JSON is nested too deeply to read") from None
+
+
+def _bounded_int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else float(digits)
+
+
+def _check_version(version: Any) -> None:
+    if isinstance(version, str) and version.strip().lower().startswith(_JSON_FEED_VERSIONS):
+        return
+    if version is None:
+        found = 'no "version"'
+    elif isinstance(version, str):
+        found = f'"version" {version[:100]!r}'
+    else:
+        found = f'a "version" that is {_kind(version)}'
+    raise NotAFeed(
+        f"not a feed: a JSON document but not a JSON Feed ({found}; "
+        f"a JSON Feed's starts with {_JSON_FEED_VERSIONS[0]})"
+    )
+
+
+def _json_entry(item: _Fields, base: str, feed_author: str | None) -> ParsedEntry | None:
+    # external_url is the page a link-blog item points at: the link when the
+    # item has no page of its own.
+    link = item.url("url", base) or item.url("external_url", base)
+    title = content.normalize_space(item.text("title"))
+    summary = item.text("summary").strip()
+    content_html = (
+        item.text("content_html").strip()
+        or _text_to_html(item.text("content_text"))
+        or _text_to_html(summary)
+    )
+    key = _item_id(item) or link or ""
+    if not key:
+        if not (title or content_html):
+            item.problems.add(f"{item.where} has no id, url, title or content")
+            return None
+        key = "hash:" + content.content_hash(title, content_html)
+    return ParsedEntry(
+        key=key[:1024],
+        title=title,
+        link=link,
+        # JSON Feed 1.1: an item without authors has the feed's.
+        author=_authors(item) or feed_author,
+        published=_json_date(item, "date_published"),
+        updated=_json_date(item, "date_modified"),
+        content_html=content_html,
+        summary_html=html.escape(summary),
+        tags=_json_tags(item),
+        enclosures=_attachments(item, base),
+    )
+
+
+def _item_id(item: _Fields) -> str:
+    """The id as text: JSON Feed allows a number, which readers coerce."""
+    value = item.data.get("id")
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if value is not None:
+        item.note("id", value, "text or a usable number")
+    return ""
+
+
+def _authors(fields: _Fields) -> str | None:
+    """Names from "authors" (1.1), else "author" (1.0), joined as the XML path does."""
+    authors: list[Any] = fields.list("authors")
+    if not authors and (single := fields.object("author")) is not None:
+        authors = [single.data]
+    names = []
+    for number, raw in enumerate(authors, 1):
+        if not isinstance(raw, dict):
+            fields.problems.add(f"{fields.where} author {number} is {_kind(raw)}, not an object")
+            continue
+        name = content.normalize_space(
+            _Fields(raw, f"{fields.where} author {number}", fields.problems).text("name")
+        )
+        if name:
+            names.append(name)
+    return ", ".join(names)[:500] or None
+
+
+def _json_date(item: _Fields, key: str) -> dt.datetime | None:
+    text = item.text(key).strip()
+    if not text:
+        return None
+    try:
+        # RFC 3339 allows a lower-case "t" and "z"; fromisoformat does not.
+        value = dt.datetime.fromisoformat(text.upper())
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        item.problems.add(f'{item.where}: "{key}" is not an RFC 3339 date: {text[:40]!r}')
+        return None
+
+
+def _json_tags(item: _Fields) -> tuple[str, ...]:
+    tags = []
+    for raw in item.list("tags"):
+        if isinstance(raw, str):
+            tags.append(content.normalize_space(raw))
+        else:
+            item.problems.add(f"{item.where}: a tag is {_kind(raw)}, not text")
+    return tuple(dict.fromkeys(tag for tag in tags if tag))
+
+
+def _attachments(item: _Fields, base: str) -> tuple[Enclosure, ...]:
+    found = []
+    for number, raw in enumerate(item.list("attachments"), 1):
+        where = f"{item.where} attachment {number}"
+        if not isinstance(raw, dict):
+            item.problems.add(f"{where} is {_kind(raw)}, not an object")
+            continue
+        attachment = _Fields(raw, where, item.problems)
+        url = attachment.url("url", base)
+        if not url:
+            item.problems.add(f'{where} has no "url"')
+            continue
+        found.append(
+            Enclosure(url=url, type=attachment.text("mime_type").strip(), length=_size(attachment))
+        )
+    return tuple(found)
+
+
+def _size(attachment: _Fields) -> int:
+    """size_in_bytes as a count of bytes; 0 (unknown) when it is none."""
+    value = attachment.data.get("size_in_bytes")
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        attachment.note("size_in_bytes", value, "a number")
+        return 0
+    if not (math.isfinite(value) and 0 <= value <= _MAX_SIZE):
+        attachment.problems.add(
+            f'{attachment.where}: "size_in_bytes" is out of range: {str(value)[:30]}'
+        )
+        return 0
+    return int(value)
+
+
+def _text_to_html(text: str) -> str:
+    """Plain text as HTML: blank lines part paragraphs, single newlines break lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return ""
+    paragraphs = _PARAGRAPH_BREAK.split(text)
+    return "".join(
+        "<p>" + html.escape(paragraph).replace("\n", "<br>") + "</p>" for paragraph in paragraphs
+    )
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type, in words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
