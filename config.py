@@ -76,7 +76,9 @@ class Config:
 
     # Scheduler.
     DISPATCH_SECONDS: int = 5
-    WORKER_THREADS: int = 8
+    # Fetch threads per worker, and parse processes (0: one per core).
+    WORKER_THREADS: int = 16
+    WORKER_PROCESSES: int = 0
     # Concurrent fetches from one worker to one host.
     FETCH_PER_HOST: int = 2
     # On SIGTERM, how long in-flight refreshes may run before the worker exits.

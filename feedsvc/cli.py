@@ -57,6 +57,7 @@ def sources_add(url: str, interval: int | None, title: str, check: bool) -> None
     from feedsvc.ingest import probe_feed, settings_from_config
     from feedsvc.ingest.fetch import Fetcher
     from feedsvc.sources import SourceError, add_source, normalize_feed_url
+    from feedsvc.urls import web_url
 
     try:
         url = normalize_feed_url(url)
@@ -71,7 +72,7 @@ def sources_add(url: str, interval: int | None, title: str, check: bool) -> None
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
         title = title or parsed.title
-        site_url = parsed.link
+        site_url = web_url(parsed.link)  # the feed's word, not the admin's
         if fetched.permanent_redirect:
             url = fetched.final_url
     try:
@@ -248,7 +249,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     from sqlalchemy import select
 
     from feedsvc.ingest import settings_from_config
-    from feedsvc.ingest.batch import refresh_many
+    from feedsvc.ingest.driver import refresh_many
     from feedsvc.ingest.fetch import Fetcher
     from feedsvc.models import SOURCE_ACTIVE, Source
 

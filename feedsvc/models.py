@@ -170,6 +170,8 @@ class Post(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     content: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
+    # Of the upstream entry as parsed: equal means it need not be prepared again.
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
     image_url: Mapped[str | None] = mapped_column(String(2048))
     enclosures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from feedsvc import changes, content
-from feedsvc.ingest.store import tag_ids
+from feedsvc.tags import tag_ids
 from feedsvc.models import LOCAL_KEY_PREFIX, Post, Tag, new_uid, post_tags
+from feedsvc.urls import web_url
 
 
 class PostError(ValueError):
@@ -104,7 +105,7 @@ def create_local_post(
         summary=content.summarize(None, body, summary_length),
         content=body,
         content_hash=content.content_hash(title, body),
-        image_url=content.first_image(body),
+        image_url=_image_url(body),
         enclosures=[],
         published_at=now,
         updated_at=now,
@@ -120,6 +121,11 @@ def create_local_post(
     session.flush()
     changes.note_changes(session, now, [changes.tag_scope(tag.id) for tag in post.tags])
     return post
+
+
+def _image_url(body: str) -> str | None:
+    """The post's picture: its first image, if that is an http(s) URL."""
+    return web_url(content.first_image(body))
 
 
 def post_path(post: Post) -> str:
@@ -159,7 +165,7 @@ def update_local_post(
     if body_html is not None:
         post.content = content.sanitize_html(body_html, base_url)
         post.summary = content.summarize(None, post.content, summary_length)
-        post.image_url = content.first_image(post.content)
+        post.image_url = _image_url(post.content)
     old_tags = {tag.id for tag in post.tags}
     if tags is not None:
         ids = tag_ids(session, tags)

@@ -15,9 +15,7 @@ import signal
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,11 +26,14 @@ from sqlalchemy import delete
 
 from feedsvc import popularity
 from feedsvc.db import Database
-from feedsvc.ingest import refresh_source, settings_from_config
+from feedsvc.dbfaults import is_database_fault
+from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.fetch import Fetcher
+from feedsvc.ingest.leases import claim_due_sources, release_leases
+from feedsvc.ingest.pipeline import RefreshReport
+from feedsvc.ingest.settings import settings_from_config
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
-from feedsvc.sources import Claimed, claim_due_sources, release_leases
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +47,38 @@ def utcnow() -> dt.datetime:
 
 
 class Worker:
-    """Claims due sources and refreshes them, a bounded number at a time and at
-    most FETCH_PER_HOST at once against any one host."""
+    """Claims due sources and refreshes them through the pipeline's driver:
+    fetch threads, parse worker processes, grouped writes; at most
+    FETCH_PER_HOST fetches at once against any one host."""
 
     def __init__(self, db: Database, cfg: Mapping[str, Any], name: str | None = None) -> None:
         self.db = db
         self.cfg = cfg
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        fetch_settings, self.ingest_settings = settings_from_config(cfg)
+        fetch_settings, ingest_settings = settings_from_config(cfg)
         self.fetcher = Fetcher(fetch_settings)
-        self.threads = int(cfg["WORKER_THREADS"])
+        threads = int(cfg["WORKER_THREADS"])
+        self.refresher = Refresher(
+            db, self.fetcher, ingest_settings, now=utcnow, threads=threads,
+            processes=int(cfg["WORKER_PROCESSES"]) or None,
+        )  # fmt: skip
         self.per_host = int(cfg["FETCH_PER_HOST"])
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="refresh")
         self.publisher = Publisher(db, cfg)
-        # Source id -> host, for every claimed source not yet finished.
-        self._in_flight: dict[int, str] = {}
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._finished = threading.Event()
-        # Claimed at most: every thread busy plus as many waiting.
-        self.capacity = self.threads * 2
+        # The driver is stepped by one thread at a time: the dispatch job, or stop().
+        self._driving = threading.Lock()
+        # Claimed at most: every fetch thread busy, as many waiting, and a
+        # group's worth parsing or waiting to be written.
+        self.capacity = threads * 2 + PARSED_GROUP
         self.started_at = utcnow()
+        self._database_down = False
 
     def dispatch(self) -> int:
-        """Keep the pool fed while sources are due; return how many were claimed.
+        """Keep the driver fed while sources are due; return how many were claimed.
 
-        Runs until nothing more can be claimed, so a backlog is worked off at
-        full speed rather than one tick's worth per DISPATCH_SECONDS. A short
-        queue (a batch beyond the thread count) keeps threads busy between claims.
+        Runs until nothing more can be claimed and everything claimed is
+        recorded, so a backlog is worked off at full speed rather than one
+        tick's worth per DISPATCH_SECONDS.
         """
         claimed_total = 0
         last_beat = 0.0
@@ -81,53 +86,67 @@ class Worker:
             if time.monotonic() - last_beat > HEARTBEAT_EVERY:
                 self.heartbeat()
                 last_beat = time.monotonic()
-            with self._lock:
-                room = self.capacity - len(self._in_flight)
-                busy = Counter(self._in_flight.values())
-                in_flight = len(self._in_flight)
-            claimed = self._claim(room, busy) if room > 0 else 0
-            claimed_total += claimed
-            if claimed == 0:
-                if in_flight == 0:
+            with self._driving:
+                self._give_back_deferred()
+                room = self.capacity - self.refresher.in_flight
+                claimed = self._claim(room) if room > 0 else 0
+                claimed_total += claimed
+                for report in self.refresher.step(timeout=0 if claimed else 0.5):
+                    self._log(report)
+                if claimed == 0 and self.refresher.in_flight == 0:
                     break
-                # Full, or every due host is at its limit: wait for a slot.
-                self._finished.wait(timeout=0.5)
-                self._finished.clear()
         return claimed_total
 
-    def _claim(self, room: int, busy: Counter[str]) -> int:
-        with self.db.session() as session:
-            claimed = claim_due_sources(
-                session, utcnow(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
-                per_host=self.per_host, busy_hosts=busy,
-            )  # fmt: skip
-        with self._lock:
-            for source in claimed:
-                self._in_flight[source.id] = source.host
-        for source in claimed:
-            self.pool.submit(self._refresh, source)
+    def _claim(self, room: int) -> int:
+        try:
+            with self.db.session() as session:
+                claimed = claim_due_sources(
+                    session, utcnow(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
+                    per_host=self.per_host, busy_hosts=self.refresher.fetching_hosts(),
+                )  # fmt: skip
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            self._database_is_down(exc)
+            return 0
+        self._database_is_up()
+        for target in claimed:
+            self.refresher.submit(target)
         return len(claimed)
 
-    def _refresh(self, source: Claimed) -> None:
-        source_id = source.id
+    def _give_back_deferred(self) -> None:
+        """Refreshes that met a database outage recorded nothing: once the
+        database answers, give their claims back so they are due again at once,
+        not when the lease runs out."""
+        if not self.refresher.deferred:
+            return
         try:
-            if self._stopping.is_set():
-                return  # claimed but not started: its lease is released on the way out
-            report = refresh_source(
-                self.db, source_id, fetcher=self.fetcher, now=utcnow(),
-                settings=self.ingest_settings,
-                target=(source.feed_url, source.etag, source.last_modified),
-            )  # fmt: skip
-            # Unchanged feeds are most refreshes: keep them out of the INFO log.
-            level = logging.DEBUG if report.result == "not_modified" else logging.INFO
-            log.log(level, "source %s: %s (%s new, %s updated)", source_id, report.result,
-                    report.new, report.updated)  # fmt: skip
-        except Exception:
-            log.exception("refresh of source %s failed", source_id)
-        finally:
-            with self._lock:
-                self._in_flight.pop(source_id, None)
-            self._finished.set()
+            with self.db.session() as session:
+                release_leases(session, self.name, self.refresher.deferred)
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            self._database_is_down(exc)
+            return
+        log.info("database back: %d sources to refresh again", len(self.refresher.deferred))
+        self.refresher.deferred.clear()
+
+    def _database_is_down(self, exc: BaseException) -> None:
+        if not self._database_down:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("worker %s: database unavailable (%s); waiting for it", self.name, reason)
+        self._database_down = True
+
+    def _database_is_up(self) -> None:
+        if self._database_down:
+            log.info("worker %s: database available again", self.name)
+        self._database_down = False
+
+    @staticmethod
+    def _log(report: RefreshReport) -> None:
+        # Unchanged feeds are most refreshes: keep them out of the INFO log.
+        level = logging.DEBUG if report.result == "not_modified" else logging.INFO
+        log.log(level, "source %s: %s", report.source_id, report.describe())
 
     def housekeeping(self) -> None:
         """Prune old fetch history and yesterday's visitor hashes."""
@@ -144,14 +163,21 @@ class Worker:
             popularity.roll_windows(session, now.date())
 
     def heartbeat(self) -> None:
-        with self.db.session() as session:
-            beat = session.get(WorkerHeartbeat, self.name)
-            if beat is None:
-                session.add(
-                    WorkerHeartbeat(name=self.name, beat_at=utcnow(), started_at=self.started_at)
-                )
-            else:
-                beat.beat_at = utcnow()
+        try:
+            with self.db.session() as session:
+                beat = session.get(WorkerHeartbeat, self.name)
+                if beat is None:
+                    session.add(
+                        WorkerHeartbeat(
+                            name=self.name, beat_at=utcnow(), started_at=self.started_at
+                        )
+                    )
+                else:
+                    beat.beat_at = utcnow()
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            self._database_is_down(exc)
 
     def publish(self) -> None:
         """Ping WebSub hubs and rewrite static feeds after changes."""
@@ -161,27 +187,30 @@ class Worker:
             log.exception("publishing failed")
 
     def stop(self, deadline: float) -> list[int]:
-        """Stop claiming, give in-flight refreshes up to `deadline` seconds,
-        release the leases of whatever did not finish; return those ids."""
+        """Stop claiming, give in-flight refreshes up to `deadline` seconds to be
+        recorded, release the leases of whatever did not finish; return those ids."""
         self._stopping.set()
-        waited = 0.0
-        while waited < deadline:
-            with self._lock:
-                if not self._in_flight:
-                    break
-            time.sleep(0.05)
-            waited += 0.05
-        with self._lock:
-            unfinished = sorted(self._in_flight)
-        with self.db.session() as session:
-            # An unfinished refresh's transaction dies with the process: nothing half-written.
-            release_leases(session, self.name)
-            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == self.name))
+        ends = time.monotonic() + deadline
+        with self._driving:
+            while self.refresher.in_flight and time.monotonic() < ends:
+                for report in self.refresher.step(timeout=min(0.25, ends - time.monotonic())):
+                    self._log(report)
+            unfinished = sorted(self.refresher.unfinished() + self.refresher.deferred)
+        try:
+            with self.db.session() as session:
+                # An unfinished refresh has written nothing: its source is simply due again.
+                release_leases(session, self.name)
+                session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == self.name))
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            log.warning("worker %s: could not give back its claims: the database is away",
+                        self.name)  # fmt: skip
         return unfinished
 
     def shutdown(self, wait: bool = True) -> None:
         self._stopping.set()
-        self.pool.shutdown(wait=wait, cancel_futures=True)
+        self.refresher.close(wait=wait)
         self.fetcher.close()
         self.publisher.close()
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from types import EllipsisType
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -173,87 +172,6 @@ def get_source(session: Session, source_id: int) -> Source:
     return source
 
 
-def due_source_ids(session: Session, now: dt.datetime) -> list[int]:
-    return list(
-        session.scalars(
-            select(Source.id)
-            .where(Source.status == SOURCE_ACTIVE, Source.next_check_at <= now)
-            .order_by(Source.next_check_at)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A leased source, with what its fetch needs: no second read to start it."""
-
-    id: int
-    host: str
-    feed_url: str
-    etag: str | None
-    last_modified: str | None
-
-
-def claim_due_sources(
-    session: Session,
-    now: dt.datetime,
-    limit: int,
-    owner: str,
-    lease_seconds: int,
-    *,
-    per_host: int = 0,
-    busy_hosts: Mapping[str, int] | None = None,
-) -> list[Claimed]:
-    """Lease up to `limit` due sources to `owner`.
-
-    On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers
-    never claim the same source; an expired lease (a dead worker) is fair game.
-    With `per_host`, no host gets more than that many sources counting those
-    already `busy_hosts` — the oldest due sources of other hosts come first.
-    """
-    if limit <= 0:
-        return []
-    # Look further down the due list so that one crowded host cannot fill a claim.
-    window = limit * 10 if per_host else limit
-    query = (
-        select(Source.id, Source.feed_url, Source.etag, Source.last_modified)
-        .where(
-            Source.status == SOURCE_ACTIVE,
-            Source.next_check_at <= now,
-            or_(Source.lease_until.is_(None), Source.lease_until < now),
-        )
-        .order_by(Source.next_check_at)
-        .limit(window)
-        .with_for_update(skip_locked=True)
-    )
-    counts = dict(busy_hosts or {})
-    picked: list[Claimed] = []
-    for source_id, feed_url, etag, last_modified in session.execute(query):
-        host = (urlsplit(feed_url).hostname or "").lower()
-        if per_host and counts.get(host, 0) >= per_host:
-            continue
-        counts[host] = counts.get(host, 0) + 1
-        picked.append(Claimed(source_id, host, feed_url, etag, last_modified))
-        if len(picked) == limit:
-            break
-    if picked:
-        session.execute(
-            update(Source)
-            .where(Source.id.in_([claimed.id for claimed in picked]))
-            .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
-        )
-    return picked
-
-
-def release_leases(session: Session, owner: str, source_ids: Iterable[int] | None = None) -> int:
-    """Give back leases (all of the owner's, or just these) so others may claim them."""
-    query = update(Source).where(Source.lease_owner == owner)
-    if source_ids is not None:
-        query = query.where(Source.id.in_(list(source_ids)))
-    result = session.execute(query.values(lease_until=None, lease_owner=None))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
 # Admin changes to a source. Each takes the session of the caller's transaction.
 
 MODES = (MODE_FULL, MODE_SUMMARY, MODE_LINK)
@@ -272,7 +190,7 @@ def update_source(
 ) -> Source:
     """Change what an admin may change; arguments left out stay as they are."""
     from feedsvc import changes
-    from feedsvc.ingest.store import tag_ids
+    from feedsvc.tags import tag_ids
 
     if title is not None:
         source.title = content.normalize_space(title)[:500]

@@ -13,15 +13,13 @@ from jsonschema import Draft202012Validator, FormatChecker
 from lxml import etree
 from sqlalchemy import select
 
-from feedsvc import changes
 from feedsvc.db import Database
-from feedsvc.ingest.parse import parse_feed
-from feedsvc.ingest.store import store_entries
 from feedsvc.models import Post
 from feedsvc.popularity import record_view
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
 from tests.feedserver import rss
+from tests.ingesting import store_feed
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
@@ -60,12 +58,11 @@ def add_tricky_posts(db: Database) -> None:
     """Ingested and local posts with entities, ]]>, control characters, emoji,
     right-to-left text, a 500-character title and a missing date."""
     body = rss("Upstream & Co", TRICKY_ITEMS, link="http://upstream.example/")
-    parsed = parse_feed(body, UPSTREAM_URL)
     with db.session() as session:
         source = add_source(session, UPSTREAM_URL, NOW, title="Upstream & Co")
         source.site_url = "http://upstream.example/"
-        store_entries(session, source, parsed.entries, NOW, 300)
-        changes.note_changes(session, NOW, [changes.source_scope(source.id)])
+    store_feed(db, source.id, body, NOW)
+    with db.session() as session:
         create_local_post(
             session,
             title="Long\x01 " + "title " * 99,

@@ -21,11 +21,10 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from feedsvc.db import Database
-from feedsvc.ingest.parse import parse_feed
-from feedsvc.ingest.store import store_entries
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
 from tests.feedserver import rss
+from tests.ingesting import store_feed
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 CHROMIUM = shutil.which("chromium") or (
@@ -57,8 +56,8 @@ def live_site(app: Flask, db: Database) -> Iterator[str]:
     ]  # fmt: skip
     with db.session() as session:
         source = add_source(session, "http://up.example/feed.xml", NOW, title="Upstream Blog")
-        store_entries(session, source, parse_feed(rss("U", items), source.feed_url).entries,
-                      NOW, 300)  # fmt: skip
+    store_feed(db, source.id, rss("U", items), NOW)
+    with db.session() as session:
         create_local_post(
             session, title="A post with a rather long title " + "word " * 20, now=NOW,
             body_html="<p>" + "Readable text. " * 80 + "</p>"

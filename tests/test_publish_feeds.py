@@ -11,11 +11,10 @@ from sqlalchemy import select
 
 from feedsvc import changes
 from feedsvc.db import Database
-from feedsvc.ingest.parse import parse_feed
-from feedsvc.ingest.store import store_entries
-from feedsvc.models import Post, Source
+from feedsvc.models import Post
 from feedsvc.posts import create_local_post
 from tests.feedserver import rss
+from tests.ingesting import store_feed
 from tests.publish_helpers import (
     ATOM_NS,
     NOW,
@@ -129,14 +128,8 @@ def test_entry_ids_never_change_with_the_title(client: FlaskClient, tricky: Data
     before = check_feed("atom", client.get("/feeds/sources/1.atom").data)
     ids = {entry.link: entry.id for entry in before.entries}
     renamed = [{**item, "title": "Renamed " + item["guid"]} for item in TRICKY_ITEMS]
-    with tricky.session() as session:
-        source = session.get(Source, 1)
-        assert source is not None
-        later = NOW + dt.timedelta(hours=1)
-        store_entries(
-            session, source, parse_feed(rss("U", renamed), UPSTREAM_URL).entries, later, 300
-        )
-        changes.note_changes(session, later, [changes.source_scope(1)])
+    later = NOW + dt.timedelta(hours=1)
+    store_feed(tricky, 1, rss("U", renamed), later)
     after = check_feed("atom", client.get("/feeds/sources/1.atom").data)
     assert all(entry.title.startswith("Renamed") for entry in after.entries)
     assert {entry.link.split("-")[0]: entry.id for entry in after.entries} == {

@@ -14,7 +14,8 @@ from feedsvc.ingest import IngestSettings, RefreshReport, refresh_source
 from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.ingest.policy import FAILING_AFTER, ScheduleSettings
 from feedsvc.models import SOURCE_GONE, FetchAttempt, Post, Source
-from feedsvc.sources import add_source, claim_due_sources
+from feedsvc.ingest.leases import claim_due_sources
+from feedsvc.sources import add_source
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -202,12 +203,12 @@ def test_billion_laughs_does_not_blow_up(
 def test_internal_errors_never_escape(
     db: Database, fetcher: Fetcher, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import feedsvc.ingest as pipeline
+    import feedsvc.ingest.apply as apply
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(pipeline, "store_entries", broken)
+    monkeypatch.setattr(apply, "_insert_rows", broken)
     feed_server.routes["/f"] = Reply(200, rss("Feed", ITEMS), RSS_TYPE)
     source_id = make_source(db, feed_server.url("/f"))
     report = refresh(db, source_id, fetcher)
@@ -220,7 +221,7 @@ def test_internal_errors_never_escape(
 def test_refresh_many_parses_in_processes_and_reports_each(
     db: Database, fetcher: Fetcher, feed_server: FeedServer
 ) -> None:
-    from feedsvc.ingest.batch import refresh_many
+    from feedsvc.ingest.driver import refresh_many
 
     ids = []
     for n in range(6):

@@ -9,12 +9,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from feedsvc.db import Database
-from feedsvc.ingest.parse import parse_feed
-from feedsvc.ingest.store import store_entries
 from feedsvc.models import MODE_SUMMARY, Post, Source
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
 from tests.feedserver import rss
+from tests.ingesting import store_feed
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 HOSTILE = (
@@ -38,8 +37,8 @@ def site(db: Database) -> dict[str, int]:
     with db.session() as session:
         source = add_source(session, "http://up.example/feed.xml", NOW, title="Upstream Blog")
         source.site_url = "http://up.example/"
-        parsed = parse_feed(rss("Upstream Blog", items), source.feed_url)
-        store_entries(session, source, parsed.entries, NOW, 300)
+    store_feed(db, source.id, rss("Upstream Blog", items), NOW)
+    with db.session() as session:
         local = create_local_post(session, title="Our own post", body_html="<p>Ours.</p>",
                                   now=NOW, summary_length=300)  # fmt: skip
         ids = {post.title: post.id for post in session.query(Post)}

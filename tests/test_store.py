@@ -1,30 +1,45 @@
-"""Storing entries: dedup, change detection, re-keyed entries, overlap, odd feeds."""
+"""Storing entries through the pipeline: dedup, change detection, re-keyed
+entries, overlap, odd feeds; and the bulk insert under it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
 from feedsvc.db import Database
-from feedsvc.ingest.parse import parse_feed
-from feedsvc.ingest.store import store_entries
+from feedsvc.ingest.apply import _insert_posts
+from feedsvc.ingest.parse import Enclosure, ParsedEntry, ParsedFeed, parse_feed
+from feedsvc.ingest.pipeline import RefreshReport
+from feedsvc.ingest.prepare import PreparedEntry, PrepareSettings, prepare_feed
+from feedsvc.ingest.process import process_feed
+from feedsvc.ingest.target import Target
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.feedserver import rss
+from tests.ingesting import store_feed
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 URL = "http://example.org/feed.xml"
 
 
-def store(db: Database, body: bytes, now: dt.datetime = NOW, content_type: str | None = None):  # type: ignore[no-untyped-def]
-    parsed = parse_feed(body, URL, content_type)
+def store(
+    db: Database, body: bytes, now: dt.datetime = NOW, content_type: str | None = None
+) -> RefreshReport:
     with db.session() as session:
         source = session.scalar(select(Source).where(Source.feed_url == URL))
         if source is None:
             source = add_source(session, URL, now)
-        return store_entries(session, source, parsed.entries, now, 300)
+    return store_feed(db, source.id, body, now, content_type)
+
+
+def ready(entries: Sequence[ParsedEntry]) -> tuple[PreparedEntry, ...]:
+    """Entries as the pipeline hands them to `apply`: prepared and processed."""
+    feed = ParsedFeed("F", None, "", None, None, tuple(entries))
+    prepared = prepare_feed(feed, URL, PrepareSettings())
+    return process_feed(prepared, Target(1, URL)).entries
 
 
 def posts(db: Database) -> list[Post]:
@@ -189,9 +204,6 @@ def test_tags_and_enclosures(db: Database) -> None:
 
 
 def test_the_bulk_insert_writes_what_the_orm_reads_back(db: Database) -> None:
-    from feedsvc.ingest.parse import Enclosure, ParsedEntry
-    from feedsvc.ingest.store import prepare
-
     entry = ParsedEntry(
         key="k1", title="Dates & things", link="http://example.org/1", author="Ann",
         summary_html="", content_html="<p>Body</p>", content_base=None,
@@ -200,12 +212,10 @@ def test_the_bulk_insert_writes_what_the_orm_reads_back(db: Database) -> None:
         tags=("a", "b"),
         enclosures=(Enclosure("http://example.org/a.mp3", "audio/mpeg", 1234),),
     )  # fmt: skip
-    from feedsvc.ingest.store import store_prepared
-
     with db.session() as session:
         source = add_source(session, URL, NOW)
-        report = store_prepared(session, source.id, [prepare(entry, URL, 300)], NOW)
-    assert report.new == 1
+        new, _ = _insert_posts(session, source.id, ready([entry]), NOW)
+    assert new == 1
     (post,) = posts(db)
     assert post.published_at == dt.datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
     assert post.updated_at == dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
@@ -223,12 +233,10 @@ def test_a_bulk_insert_that_meets_a_post_inserted_meanwhile_skips_just_that_one(
     """Two refreshes of one source racing: the loser's batch collides with the
     winner's rows. PostgreSQL's COPY fails as a whole; the savepoint undoes it
     and the ON CONFLICT path inserts the rest."""
-    from feedsvc.ingest.store import _insert_posts, prepare_all
-
     entries = parse_feed(rss("F", [item(1), item(2), item(3)]), URL).entries
     with db.session() as session:
         source = add_source(session, URL, NOW)
-        prepared = prepare_all(entries, URL, 300)
+        prepared = ready(entries)
         # Another refresh got item 2 in first.
         assert _insert_posts(session, source.id, [prepared[1]], NOW)[0] == 1
         new, _ = _insert_posts(session, source.id, prepared, NOW)

@@ -1,0 +1,35 @@
+"""Telling "the database is away" from every other error.
+
+An outage is nobody's fault among the sources: a refresh that meets one
+records nothing, counts no error and is tried again once the database is back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import exc as sa_exc
+
+_SQLITE_FAULTS = ("locked", "busy", "unable to open", "disk i/o", "readonly", "read-only")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached; nothing was written."""
+
+
+def is_database_fault(error: BaseException) -> bool:
+    """A lost or refused connection, a locked or read-only database, a pool timeout."""
+    if isinstance(error, DatabaseUnavailable | sa_exc.TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig  # type: ignore[assignment]
+    if isinstance(error, sqlite3.OperationalError):
+        # sqlite3 also says OperationalError for a missing table: that is a bug.
+        return any(words in str(error).lower() for words in _SQLITE_FAULTS)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - PostgreSQL support not installed
+        return False
+    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)

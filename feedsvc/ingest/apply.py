@@ -1,0 +1,205 @@
+"""Write a plan: the source row, new and changed posts, tags, fetch history.
+
+Nothing is decided here; every value comes from the plan. Runs inside the
+caller's transaction (one per source, or one per group of sources). New posts
+go in with ON CONFLICT DO NOTHING on (source, entry key), so two overlapping
+refreshes of one source can neither fail nor double a post.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, update
+from sqlalchemy.orm import Session
+
+from feedsvc import changes
+from feedsvc.ingest import bulk
+from feedsvc.ingest.plan import Plan, PostChange
+from feedsvc.ingest.prepare import PreparedEntry
+from feedsvc.models import FetchAttempt, Post, Source, new_uid, post_tags
+from feedsvc.tags import tag_ids
+
+POSTS = cast(Table, Post.__table__)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the writes came to (a concurrent refresh may have inserted a post first)."""
+
+    new: int = 0
+    updated: int = 0
+    # Feed scopes whose content changed: the source's and its posts' tags.
+    scopes: frozenset[str] = frozenset()
+
+
+def apply_plan(session: Session, plan: Plan, now: dt.datetime) -> Applied:
+    """Write everything the plan says; changed scopes are returned, not noted."""
+    diff = plan.entries
+    new, new_tags = _insert_posts(session, plan.source_id, diff.new, now)
+    changed_tags = _update_posts(session, diff.changed, now)
+    if diff.rehashed:
+        # An ORM bulk UPDATE by primary key: one statement, many rows.
+        session.execute(
+            update(Post), [{"id": post_id, "entry_hash": h} for post_id, h in diff.rehashed]
+        )
+    _write_source(session, plan)
+    applied = Applied(new, len(diff.changed))
+    _add_attempt(session, plan, applied, now)
+    if not (applied.new or applied.updated):
+        return applied
+    scopes = {
+        changes.source_scope(plan.source_id),
+        *map(changes.tag_scope, new_tags | changed_tags),
+    }
+    return Applied(applied.new, applied.updated, frozenset(scopes))
+
+
+def _write_source(session: Session, plan: Plan) -> None:
+    state = plan.source
+    values: dict[str, Any] = {
+        "feed_url": state.feed_url,
+        "status": state.status,
+        "error_count": state.error_count,
+        "last_error": state.last_error,
+        "next_check_at": state.next_check_at,
+        "last_checked_at": state.last_checked_at,
+        "last_success_at": state.last_success_at,
+        "etag": state.etag,
+        "last_modified": state.last_modified,
+        "title": state.title,
+        "site_url": state.site_url,
+        "description": state.description,
+        "hint_interval": state.hint_interval,
+        "lease_until": None,
+        "lease_owner": None,
+    }
+    if state.upstream is not None:
+        values["upstream_id"], values["upstream_updated"] = state.upstream
+    session.execute(
+        update(Source).where(Source.id == plan.source_id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _add_attempt(session: Session, plan: Plan, applied: Applied, now: dt.datetime) -> None:
+    attempt = plan.attempt
+    session.add(
+        FetchAttempt(
+            source_id=plan.source_id,
+            started_at=now,
+            duration_ms=attempt.duration_ms,
+            url=attempt.url,
+            status_code=attempt.status_code,
+            outcome=attempt.outcome,
+            bytes=attempt.bytes,
+            new_count=applied.new,
+            updated_count=applied.updated,
+            error=attempt.error,
+        )
+    )
+
+
+def _insert_posts(
+    session: Session, source_id: int, entries: Sequence[PreparedEntry], now: dt.datetime
+) -> tuple[int, set[int]]:
+    if not entries:
+        return 0, set()
+    rows = []
+    for entry in entries:
+        values = dict(entry.values)
+        published = values.pop("published") or values["updated"] or now
+        updated = values.pop("updated") or published
+        rows.append(
+            {
+                **values,
+                "uid": new_uid(),
+                "source_id": source_id,
+                "entry_key": entry.key,
+                "published_at": published,
+                "updated_at": updated,
+                "created_at": now,
+                "modified_at": now,
+                "hidden": False,
+                "popular_excluded": False,
+            }
+        )
+    inserted = _insert_rows(session, rows)
+    tags_by_key = {entry.key: entry.tags for entry in entries}
+    tags = _set_tags(
+        session, [(post_id, tags_by_key[key]) for post_id, key in inserted], replace=False
+    )
+    return len(inserted), tags
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert the posts that are not there yet; (id, entry key) of each inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return bulk.insert_sqlite(session, rows)
+    if dialect == "postgresql":
+        copied = bulk.copy_postgresql(session, rows)
+        if copied is not None:
+            return copied
+    statement = _insert_ignoring_duplicates(dialect).returning(POSTS.c.id, POSTS.c.entry_key)
+    return [(post_id, key) for post_id, key in session.execute(statement, rows)]
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(POSTS).on_conflict_do_nothing(index_elements=["source_id", "entry_key"])
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(POSTS).on_conflict_do_nothing(
+            index_elements=["source_id", "entry_key"]
+        )
+    return insert(POSTS)
+
+
+def _update_posts(session: Session, changed: Sequence[PostChange], now: dt.datetime) -> set[int]:
+    touched: set[int] = set()
+    for change in changed:
+        values = dict(change.entry.values)
+        published = values.pop("published")
+        updated = values.pop("updated")
+        values["updated_at"] = updated or now
+        values["modified_at"] = now
+        if published:
+            values["published_at"] = published
+        if change.new_key:
+            values["entry_key"] = change.new_key
+        session.execute(update(Post).where(Post.id == change.post_id).values(**values))
+        touched |= _set_tags(session, [(change.post_id, change.entry.tags)], replace=True)
+    return touched
+
+
+def _set_tags(
+    session: Session, post_tag_names: list[tuple[int, tuple[str, ...]]], replace: bool
+) -> set[int]:
+    """Tag the posts; return the ids of every tag added or taken away."""
+    all_names = {name for _, names in post_tag_names for name in names}
+    ids = tag_ids(session, all_names)
+    touched = set(ids.values())
+    if replace:
+        post_ids = [post_id for post_id, _ in post_tag_names]
+        removed = session.execute(
+            delete(post_tags).where(post_tags.c.post_id.in_(post_ids)).returning(post_tags.c.tag_id)
+        )
+        touched.update(tag_id for (tag_id,) in removed)
+    pairs = [
+        (post_id, tag_id)
+        for post_id, names in post_tag_names
+        for tag_id in dict.fromkeys(ids[n] for n in names if n in ids)
+    ]
+    if pairs:
+        if session.get_bind().dialect.name == "postgresql":
+            bulk.copy_post_tags(session, pairs)
+        else:
+            session.execute(insert(post_tags), [{"post_id": p, "tag_id": t} for p, t in pairs])
+    return touched

@@ -1,0 +1,81 @@
+"""Claims on due sources: leases, so that any number of workers share the work.
+
+On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers
+never claim the same source; an expired lease (a dead worker) is fair game.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from feedsvc.ingest.target import Target
+from feedsvc.models import SOURCE_ACTIVE, Source
+
+
+def claim_due_sources(
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    owner: str,
+    lease_seconds: int,
+    *,
+    per_host: int = 0,
+    busy_hosts: Mapping[str, int] | None = None,
+) -> list[Target]:
+    """Lease up to `limit` due sources to `owner`, each with what its fetch needs.
+
+    With `per_host`, no host gets more than that many sources counting those
+    already `busy_hosts` — the oldest due sources of other hosts come first.
+    """
+    if limit <= 0:
+        return []
+    # Look further down the due list so that one crowded host cannot fill a claim.
+    window = limit * 10 if per_host else limit
+    query = (
+        select(
+            Source.id,
+            Source.feed_url,
+            Source.etag,
+            Source.last_modified,
+            Source.site_url,
+            Source.last_success_at,
+        )
+        .where(
+            Source.status == SOURCE_ACTIVE,
+            Source.next_check_at <= now,
+            or_(Source.lease_until.is_(None), Source.lease_until < now),
+        )
+        .order_by(Source.next_check_at)
+        .limit(window)
+        .with_for_update(skip_locked=True)
+    )
+    counts = dict(busy_hosts or {})
+    picked: list[Target] = []
+    for source_id, feed_url, etag, last_modified, site_url, last_success in session.execute(query):
+        target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None)
+        if per_host and counts.get(target.host, 0) >= per_host:
+            continue
+        counts[target.host] = counts.get(target.host, 0) + 1
+        picked.append(target)
+        if len(picked) == limit:
+            break
+    if picked:
+        session.execute(
+            update(Source)
+            .where(Source.id.in_([target.id for target in picked]))
+            .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
+        )
+    return picked
+
+
+def release_leases(session: Session, owner: str, source_ids: Iterable[int] | None = None) -> int:
+    """Give back leases (all of the owner's, or just these) so others may claim them."""
+    query = update(Source).where(Source.lease_owner == owner)
+    if source_ids is not None:
+        query = query.where(Source.id.in_(list(source_ids)))
+    result = session.execute(query.values(lease_until=None, lease_owner=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

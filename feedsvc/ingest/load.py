@@ -1,0 +1,151 @@
+"""The reads a refresh needs, each a plain value for the pure stages.
+
+Runs in the caller's session; `load_row` and `load_existing` in the same
+transaction as the writes that follow them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from feedsvc.ingest.fetch import FetchResult
+from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
+from feedsvc.ingest.prepare import PreparedFeed
+from feedsvc.ingest.target import Target
+from feedsvc.models import Post, Source
+
+CHUNK = 500
+WEEK = dt.timedelta(days=7)
+# Entry hashes looked up per changed feed: feeds list their newest entries.
+KNOWN_HASHES = 2000
+
+
+def load_target(session: Session, source_id: int) -> Target:
+    """Raises LookupError when there is no such source."""
+    source = session.get(Source, source_id)
+    if source is None:
+        raise LookupError(f"no source with id {source_id}")
+    return target_of(source)
+
+
+def load_targets(session: Session, source_ids: Sequence[int]) -> list[Target]:
+    """Those that exist, in the order given."""
+    sources = session.scalars(select(Source).where(Source.id.in_(list(source_ids))))
+    by_id = {source.id: target_of(source) for source in sources}
+    return [by_id[i] for i in source_ids if i in by_id]
+
+
+def target_of(source: Source) -> Target:
+    return Target(
+        id=source.id,
+        feed_url=source.feed_url,
+        etag=source.etag,
+        last_modified=source.last_modified,
+        site_url=source.site_url,
+        fresh=source.last_success_at is None,
+    )
+
+
+def load_known_hashes(session: Session, target: Target) -> frozenset[str]:
+    """Entry hashes of the source's newest posts: those entries need no preparing."""
+    if target.fresh:
+        return frozenset()
+    rows = session.scalars(
+        select(Post.entry_hash)
+        .where(Post.source_id == target.id, Post.entry_hash.is_not(None))
+        .order_by(Post.id.desc())
+        .limit(KNOWN_HASHES)
+    )
+    return frozenset(h for h in rows if h)
+
+
+def load_rows(session: Session, source_ids: Iterable[int]) -> dict[int, SourceRow]:
+    """The sources as they stand (a deleted one is missing)."""
+    query = select(Source).where(Source.id.in_(list(source_ids)))
+    return {source.id: row_of(source) for source in session.scalars(query)}
+
+
+def row_of(source: Source) -> SourceRow:
+    previous = None
+    if source.last_checked_at is not None:
+        previous = int((source.next_check_at - source.last_checked_at).total_seconds()) or None
+    return SourceRow(
+        feed_url=source.feed_url,
+        status=source.status,
+        error_count=source.error_count,
+        interval_override=source.interval_override,
+        hint_interval=source.hint_interval,
+        previous_interval=previous,
+        etag=source.etag,
+        last_modified=source.last_modified,
+        last_success_at=source.last_success_at,
+        title=source.title,
+        site_url=source.site_url,
+        description=source.description,
+    )
+
+
+def load_existing(
+    session: Session,
+    source_id: int,
+    row: SourceRow,
+    fetched: FetchResult,
+    feed: PreparedFeed | None,
+    now: dt.datetime,
+) -> Existing:
+    """The stored posts this fetch's entries may match, and the learning history."""
+    new_url_taken = fetched.permanent_redirect and _url_taken(session, fetched.final_url, source_id)
+    if feed is None or row.fresh:
+        # Never stored anything, or nothing to match: no queries.
+        return Existing(entry_times=() if feed is not None else None, new_url_taken=new_url_taken)
+    keys = [entry.key for entry in feed.entries]
+    by_key = _posts_by(session, source_id, Post.entry_key, keys)
+    links = [e.values["link"] for e in feed.entries if e.key not in by_key and e.values["link"]]
+    by_link = _posts_by(session, source_id, Post.link, links)
+    return Existing(
+        by_key=by_key,
+        by_link=by_link,
+        entry_times=_recent_times(session, source_id, now),
+        new_url_taken=new_url_taken,
+    )
+
+
+def _posts_by(
+    session: Session, source_id: int, column: object, values: list[str]
+) -> dict[str, StoredPost]:
+    found: dict[str, StoredPost] = {}
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        rows = session.execute(
+            select(column, Post.id, Post.content_hash, Post.entry_hash)  # type: ignore[call-overload]
+            .where(Post.source_id == source_id, column.in_(chunk))  # type: ignore[attr-defined]
+            .order_by(Post.id)
+        )
+        for value, post_id, content_hash, entry_hash in rows:
+            if value is not None:
+                found.setdefault(value, StoredPost(post_id, content_hash, entry_hash))
+    return found
+
+
+def _recent_times(session: Session, source_id: int, now: dt.datetime) -> tuple[dt.datetime, ...]:
+    """Publication times of last week's posts and the newest one."""
+    times = set(
+        session.scalars(
+            select(Post.published_at).where(
+                Post.source_id == source_id, Post.published_at >= now - WEEK
+            )
+        )
+    )
+    newest = session.scalar(select(func.max(Post.published_at)).where(Post.source_id == source_id))
+    if newest is not None:
+        times.add(newest)
+    return tuple(sorted(times))
+
+
+def _url_taken(session: Session, url: str, source_id: int) -> bool:
+    other = session.scalar(select(Source.id).where(Source.feed_url == url))
+    return other is not None and other != source_id

@@ -1,0 +1,234 @@
+"""The refresh pipeline: fetch → parse → prepare → process → plan → apply.
+
+`refresh_source` is the story of one refresh, top to bottom. The stages
+between fetching and planning are pure (`work`), so a driver may run them in
+worker processes; `record` plans and applies in one transaction. Both drivers
+— one source here, many at once in `driver.Refresher` — call these same functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from feedsvc import changes, metrics
+from feedsvc.db import Database
+from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
+from feedsvc.ingest import policy
+from feedsvc.ingest.apply import Applied, apply_plan
+from feedsvc.ingest.fetch import Fetcher, FetchResult
+from feedsvc.ingest.load import load_existing, load_known_hashes, load_rows, load_target
+from feedsvc.ingest.parse import NotAFeed, ParsedFeed, parse_feed
+from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
+from feedsvc.ingest.prepare import PrepareSettings, prepare_feed
+from feedsvc.ingest.process import process_feed
+from feedsvc.ingest.target import Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    schedule: policy.ScheduleSettings = field(default_factory=policy.ScheduleSettings)
+    prepare: PrepareSettings = field(default_factory=PrepareSettings)
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    source_id: int
+    result: str
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
+    status: int | None = None
+
+    def describe(self) -> str:
+        """How it went, in words: "ok, 3 new, 0 updated" or "error: HTTP 500"."""
+        result = self.result.replace("_", " ")
+        if self.error:
+            return f"{result}: {self.error}"
+        return f"{result}, {self.new} new, {self.updated} updated"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One source's fetch and what its body came to, ready to record."""
+
+    target: Target
+    fetched: FetchResult
+    parsed: Parsed | None = None
+
+
+def refresh_source(
+    db: Database,
+    source_id: int,
+    *,
+    fetcher: Fetcher,
+    now: dt.datetime,
+    settings: IngestSettings,
+    jitter: float | None = None,
+) -> RefreshReport:
+    """Refresh one source now; never raises for anything an upstream sends.
+
+    Raises LookupError for an unknown source, DatabaseUnavailable when the
+    database went away (nothing is then recorded against the source).
+    """
+    with db.session() as session:
+        target = load_target(session, source_id)
+    fetched = fetcher.fetch(target.feed_url, target.etag, target.last_modified)
+    known = known_hashes(db, target, fetched)
+    parsed = work(fetched, target, settings.prepare, known)
+    return record(db, [Fetched(target, fetched, parsed)], now, settings, jitter)[0]
+
+
+def ingest_body(
+    db: Database,
+    source_id: int,
+    body: bytes,
+    *,
+    now: dt.datetime,
+    settings: IngestSettings,
+    content_type: str | None = None,
+) -> RefreshReport:
+    """Ingest a body already in hand (a hub's content delivery) as if fetched now."""
+    with db.session() as session:
+        target = load_target(session, source_id)
+    headers = {"content-type": content_type} if content_type else {}
+    fetched = FetchResult(target.feed_url, target.feed_url, 200, headers, body)
+    parsed = work(fetched, target, settings.prepare, known_hashes(db, target, fetched))
+    return record(db, [Fetched(target, fetched, parsed)], now, settings, jitter=0.5)[0]
+
+
+def known_hashes(db: Database, target: Target, fetched: FetchResult) -> frozenset[str]:
+    """Entries stored unchanged need no preparing; only a body is worth the query."""
+    if not fetched.has_body or target.fresh:
+        return frozenset()
+    try:
+        with db.session() as session:
+            return load_known_hashes(session, target)
+    except Exception as exc:
+        if not is_database_fault(exc):
+            raise
+        return frozenset()  # recording will meet the outage and say so
+
+
+def work(
+    fetched: FetchResult, target: Target, settings: PrepareSettings, known: frozenset[str]
+) -> Parsed | None:
+    """Parse, prepare and process a body: pure, so it runs in worker processes.
+
+    None when there was no body (a 304, an error); a body that is not a feed
+    comes back as `Parsed(error=...)`.
+    """
+    if not fetched.has_body:
+        return None
+    feed, error = parse_body(fetched)
+    if feed is None:
+        return Parsed(error=error)
+    prepared = prepare_feed(feed, target.base_url, settings, known)
+    return Parsed(feed=process_feed(prepared, target))
+
+
+def parse_body(fetched: FetchResult) -> tuple[ParsedFeed | None, str | None]:
+    """The fetched body as a feed, or None and why it is not one."""
+    try:
+        feed = parse_feed(fetched.content, fetched.final_url, fetched.headers.get("content-type"))
+    except NotAFeed as exc:
+        return None, str(exc)
+    except Exception as exc:  # feedparser on hostile bytes
+        return None, f"the feed could not be parsed: {type(exc).__name__}"
+    return feed, None
+
+
+def record(
+    db: Database,
+    items: Sequence[Fetched],
+    now: dt.datetime,
+    settings: IngestSettings,
+    jitter: float | None = None,
+) -> list[RefreshReport]:
+    """Plan and apply several refreshes in one transaction: one commit for many.
+
+    Each source stays all-or-nothing: if the group fails, each is recorded
+    alone; one that fails alone is recorded as our error, and backs off.
+    Raises DatabaseUnavailable, having written nothing, when the database is away.
+    """
+    try:
+        with db.session() as session:
+            reports = _plan_and_apply(session, items, now, settings, jitter)
+    except Exception as exc:
+        if is_database_fault(exc):
+            raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "") from exc
+        if len(items) > 1:
+            log.warning("recording %d sources together failed; one by one instead", len(items))
+            return [report for item in items for report in record(db, [item], now, settings)]
+        log.exception("refresh of source %s failed", items[0].target.id)
+        return [_record_crash(db, items[0], f"{type(exc).__name__}", now, settings)]
+    for item, report in zip(items, reports, strict=True):
+        metrics.FETCHES.labels(report.result).inc()
+        metrics.FETCH_SECONDS.observe(item.fetched.elapsed_ms / 1000)
+    return reports
+
+
+def _plan_and_apply(
+    session: Session,
+    items: Sequence[Fetched],
+    now: dt.datetime,
+    settings: IngestSettings,
+    jitter: float | None,
+) -> list[RefreshReport]:
+    rows = load_rows(session, [item.target.id for item in items])
+    reports: list[RefreshReport] = []
+    scopes: set[str] = set()
+    # Queries here need not see this group's fetch history yet: flush once, at commit.
+    with session.no_autoflush:
+        for item in items:
+            source_id = item.target.id
+            row = rows.get(source_id)
+            if row is None:  # deleted while we fetched
+                reports.append(
+                    RefreshReport(source_id, policy.ERROR, error="the source was deleted")
+                )
+                continue
+            feed = item.parsed.feed if item.parsed else None
+            existing = load_existing(session, source_id, row, item.fetched, feed, now)
+            plan = plan_refresh(
+                source_id, row, item.fetched, item.parsed, existing, now, settings.schedule,
+                random.random() if jitter is None else jitter,
+            )  # fmt: skip
+            applied = apply_plan(session, plan, now)
+            scopes |= applied.scopes
+            reports.append(report_of(plan, applied, item.fetched))
+    if scopes:
+        changes.note_changes(session, now, scopes)
+    return reports
+
+
+def _record_crash(
+    db: Database, item: Fetched, error: str, now: dt.datetime, settings: IngestSettings
+) -> RefreshReport:
+    try:
+        with db.session() as session:
+            row = load_rows(session, [item.target.id]).get(item.target.id)
+            if row is None:
+                return RefreshReport(item.target.id, policy.ERROR, error="the source was deleted")
+            plan = plan_crash(item.target.id, row, item.fetched, error, now, settings.schedule,
+                              random.random())  # fmt: skip
+            applied = apply_plan(session, plan, now)
+    except Exception as exc:
+        if is_database_fault(exc):
+            raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "") from exc
+        raise
+    return report_of(plan, applied, item.fetched)
+
+
+def report_of(plan: Plan, applied: Applied, fetched: FetchResult) -> RefreshReport:
+    return RefreshReport(
+        plan.source_id, plan.result, applied.new, applied.updated, plan.source.last_error,
+        fetched.status,
+    )  # fmt: skip

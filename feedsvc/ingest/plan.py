@@ -1,0 +1,296 @@
+"""The whole decision of one refresh, as data: pure, like reader's Decider.
+
+Given what was fetched and made of it, the source row as it stands and the
+posts already stored, `plan_refresh` says everything that is to be written:
+the source row's next state (result, next check, error count, last error,
+validators kept, a new URL, a status change, which metadata wins) and the
+entry diff (new, changed, re-keyed by link, unchanged). `apply` only writes it.
+Nothing here touches the network, the database or the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from feedsvc.ingest import policy
+from feedsvc.ingest.fetch import FetchResult
+from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
+
+SOURCE_GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a body came to after parse → prepare → process."""
+
+    feed: PreparedFeed | None = None
+    # Why the body is not a feed (it is then an error of the source's).
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """The columns of the source the decision reads, as they stand now."""
+
+    feed_url: str
+    status: str = "active"
+    error_count: int = 0
+    interval_override: int | None = None
+    hint_interval: int | None = None
+    # Seconds between the last check and the next one planned then.
+    previous_interval: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success_at: dt.datetime | None = None
+    title: str = ""
+    site_url: str | None = None
+    description: str = ""
+
+    @property
+    def fresh(self) -> bool:
+        return self.last_success_at is None
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    id: int
+    content_hash: str
+    entry_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What is stored that the entries of this fetch may match."""
+
+    by_key: Mapping[str, StoredPost] = field(default_factory=dict)
+    by_link: Mapping[str, StoredPost] = field(default_factory=dict)
+    # Publication times of recent posts (last week and the newest); None: not looked up.
+    entry_times: tuple[dt.datetime, ...] | None = None
+    # The URL a permanent redirect leads to belongs to another source already.
+    new_url_taken: bool = False
+
+
+@dataclass(frozen=True)
+class SourceChanges:
+    """The source row's next state: apply writes every field."""
+
+    feed_url: str
+    status: str
+    error_count: int
+    last_error: str | None
+    next_check_at: dt.datetime
+    last_checked_at: dt.datetime
+    last_success_at: dt.datetime | None
+    etag: str | None
+    last_modified: str | None
+    title: str
+    site_url: str | None
+    description: str
+    hint_interval: int | None
+    # Only written after a successful parse (None here means "leave as is").
+    upstream: tuple[str | None, dt.datetime | None] | None = None
+
+
+@dataclass(frozen=True)
+class PostChange:
+    post_id: int
+    entry: PreparedEntry
+    # Set when the entry matched by link under a new id: the post takes the new key.
+    new_key: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryDiff:
+    new: tuple[PreparedEntry, ...] = ()
+    changed: tuple[PostChange, ...] = ()
+    # Posts whose entry changed upstream in no way a reader sees: only the hash moves.
+    rehashed: tuple[tuple[int, str], ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The fetch history row."""
+
+    url: str
+    status_code: int | None
+    duration_ms: int
+    bytes: int
+    outcome: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    source_id: int
+    result: str
+    source: SourceChanges
+    entries: EntryDiff
+    attempt: Attempt
+
+
+def plan_refresh(
+    source_id: int,
+    row: SourceRow,
+    fetched: FetchResult,
+    parsed: Parsed | None,
+    existing: Existing,
+    now: dt.datetime,
+    settings: policy.ScheduleSettings,
+    jitter: float,
+) -> Plan:
+    """Everything one fetch leads to, for `apply` to write."""
+    feed = parsed.feed if parsed else None
+    decision = policy.decide(
+        policy.SourceState(
+            feed_url=row.feed_url,
+            error_count=row.error_count,
+            interval_override=row.interval_override,
+            hint_interval=feed.meta.hint_interval if feed else row.hint_interval,
+            previous_interval=row.previous_interval,
+        ),
+        outcome(fetched, parsed),
+        now,
+        settings,
+        entry_times=learning_times(existing.entry_times, feed, fetched),
+        jitter=jitter,
+    )
+    stores = decision.store_entries and feed is not None
+    diff = diff_entries(feed, existing) if stores and feed else EntryDiff()
+    source = next_source_state(row, fetched, feed if stores else None, decision, existing, now)
+    attempt = Attempt(
+        url=fetched.url,
+        status_code=fetched.status,
+        duration_ms=fetched.elapsed_ms,
+        bytes=len(fetched.content),
+        outcome=decision.result,
+        error=source.last_error,
+    )
+    return Plan(source_id, decision.result, source, diff, attempt)
+
+
+def plan_crash(
+    source_id: int,
+    row: SourceRow,
+    fetched: FetchResult,
+    error: str,
+    now: dt.datetime,
+    settings: policy.ScheduleSettings,
+    jitter: float,
+) -> Plan:
+    """A bug of ours while storing: say so on the source and back off, store nothing."""
+    errors = row.error_count + 1
+    words = f"internal error while storing: {error}"
+    source = SourceChanges(
+        feed_url=row.feed_url,
+        status=row.status,
+        error_count=errors,
+        last_error=words,
+        next_check_at=now + dt.timedelta(seconds=policy.backoff_seconds(errors, settings, jitter)),
+        last_checked_at=now,
+        last_success_at=row.last_success_at,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        title=row.title,
+        site_url=row.site_url,
+        description=row.description,
+        hint_interval=row.hint_interval,
+    )
+    attempt = Attempt(fetched.url, fetched.status, fetched.elapsed_ms, len(fetched.content),
+                      policy.ERROR, words)  # fmt: skip
+    return Plan(source_id, policy.ERROR, source, EntryDiff(), attempt)
+
+
+def outcome(fetched: FetchResult, parsed: Parsed | None) -> policy.Outcome:
+    """The fetch as the policy sees it: a body that is no feed is the source's error."""
+    if parsed is not None and parsed.feed is None:
+        return policy.Outcome(
+            status=fetched.status, final_url=fetched.final_url, headers=fetched.headers,
+            error_kind="parse", error=parsed.error or "the feed could not be parsed",
+        )  # fmt: skip
+    return policy.Outcome(
+        status=fetched.status,
+        final_url=fetched.final_url,
+        permanent_redirect=fetched.permanent_redirect,
+        headers=fetched.headers,
+        error_kind=fetched.error_kind,
+        error=fetched.error,
+    )
+
+
+def learning_times(
+    stored: tuple[dt.datetime, ...] | None, feed: PreparedFeed | None, fetched: FetchResult
+) -> tuple[dt.datetime, ...] | None:
+    """Publication times the adaptive interval learns from; None keeps the last interval."""
+    if fetched.status == 304 or (stored is None and feed is None):
+        return None
+    times = set(stored or ())
+    if feed is not None:
+        times.update(feed.entry_times)
+    return tuple(sorted(times))
+
+
+def next_source_state(
+    row: SourceRow,
+    fetched: FetchResult,
+    feed: PreparedFeed | None,
+    decision: policy.Decision,
+    existing: Existing,
+    now: dt.datetime,
+) -> SourceChanges:
+    succeeded = decision.result in (policy.OK, policy.NOT_MODIFIED)
+    kept = decision.result == policy.NOT_MODIFIED
+    headers = fetched.headers
+    if succeeded:
+        # A 304 may omit the validators: keep ours. A 200 without them means none.
+        etag = headers.get("etag") or (row.etag if kept else None)
+        last_modified = headers.get("last-modified") or (row.last_modified if kept else None)
+        last_error = feed.meta.problem if feed else None
+    else:
+        etag, last_modified, last_error = row.etag, row.last_modified, decision.error
+    moved = decision.new_feed_url and not existing.new_url_taken
+    meta = feed.meta if feed else FeedMeta(hint_interval=row.hint_interval)
+    # An admin's title, site and description win; the feed fills what is empty.
+    return SourceChanges(
+        feed_url=decision.new_feed_url if moved and decision.new_feed_url else row.feed_url,
+        status=SOURCE_GONE if decision.result == policy.GONE else row.status,
+        error_count=decision.error_count,
+        last_error=last_error,
+        next_check_at=decision.next_check_at,
+        last_checked_at=now,
+        last_success_at=now if succeeded else row.last_success_at,
+        etag=etag,
+        last_modified=last_modified,
+        title=row.title or meta.title[:500],
+        site_url=row.site_url or (meta.link or "")[:2048] or None,
+        description=row.description or meta.description,
+        hint_interval=meta.hint_interval,
+        upstream=((meta.upstream_id or "")[:2048] or None, meta.updated) if feed else None,
+    )
+
+
+def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:
+    """Which entries are new, changed, re-keyed (same link, new id) or unchanged."""
+    by_link = dict(existing.by_link)
+    new: list[PreparedEntry] = []
+    changed: list[PostChange] = []
+    rehashed: list[tuple[int, str]] = []
+    unchanged = len(feed.unchanged)
+    for entry in feed.entries:
+        match = existing.by_key.get(entry.key)
+        new_key = None
+        link = entry.values.get("link")
+        if match is None and link and link in by_link:
+            # Same link, new id: the upstream changed its ids; keep one post.
+            match, new_key = by_link.pop(link), entry.key
+        if match is None:
+            new.append(entry)
+        elif new_key or match.content_hash != entry.values["content_hash"]:
+            changed.append(PostChange(match.id, entry, new_key))
+        elif match.entry_hash != entry.entry_hash:
+            rehashed.append((match.id, entry.entry_hash))
+        else:
+            unchanged += 1
+    return EntryDiff(tuple(new), tuple(changed), tuple(rehashed), unchanged)

@@ -1,0 +1,149 @@
+"""Parsed entries to post columns: normalize, sanitize, summarize. Pure.
+
+Runs in the parse worker processes. An entry whose parsed form hashes the
+same as when it was stored (`entry_hash`) is not prepared again: sanitizing
+is the costly part, and most entries of a changed feed are unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedsvc import content
+from feedsvc.ingest.parse import ParsedEntry, ParsedFeed
+
+# Bump when preparing changes what it makes of the same entry: every stored
+# entry is then prepared again on its next fetch.
+PREPARE_VERSION = "2"
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    summary_length: int = 300
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """An entry turned into the columns of a post."""
+
+    key: str
+    # Of the parsed entry: equal hashes mean nothing upstream changed.
+    entry_hash: str
+    values: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    # What a step said about the entry ("content cut at 1 MiB", a dropped link).
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What the feed says about itself."""
+
+    title: str = ""
+    link: str | None = None
+    description: str = ""
+    upstream_id: str | None = None
+    updated: dt.datetime | None = None
+    hint_interval: int | None = None
+    # Why the document was malformed, when it was (it is stored as far as it parsed).
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedFeed:
+    meta: FeedMeta
+    entries: tuple[PreparedEntry, ...] = ()
+    # Entries skipped as unchanged: (key, entry hash), matched to posts by the plan.
+    unchanged: tuple[tuple[str, str], ...] = ()
+    # Publication times of every entry in the feed, for the adaptive interval.
+    entry_times: tuple[dt.datetime, ...] = field(default=())
+
+
+def entry_hash(entry: ParsedEntry, base_url: str, settings: PrepareSettings) -> str:
+    """A digest of everything preparing reads, so equal digests prepare equally."""
+    digest = hashlib.sha256(PREPARE_VERSION.encode())
+    digest.update(repr((base_url, settings, entry)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def prepare_feed(
+    parsed: ParsedFeed,
+    base_url: str,
+    settings: PrepareSettings,
+    known: Collection[str] = frozenset(),
+) -> PreparedFeed:
+    """Every entry as post columns, but those whose hash is in `known`.
+
+    A feed that repeats an id keeps the first entry with it.
+    """
+    entries: list[PreparedEntry] = []
+    unchanged: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for entry in parsed.entries:
+        if entry.key in seen:
+            continue
+        seen.add(entry.key)
+        digest = entry_hash(entry, base_url, settings)
+        if digest in known:
+            unchanged.append((entry.key, digest))
+        else:
+            entries.append(prepare_entry(entry, digest, base_url, settings))
+    return PreparedFeed(
+        meta=FeedMeta(
+            title=parsed.title,
+            link=parsed.link,
+            description=parsed.description,
+            upstream_id=parsed.upstream_id,
+            updated=parsed.updated,
+            hint_interval=parsed.hint_interval,
+            problem=parsed.problem,
+        ),
+        entries=tuple(entries),
+        unchanged=tuple(unchanged),
+        entry_times=tuple(sorted({e.published for e in parsed.entries if e.published})),
+    )
+
+
+def prepare_entry(
+    entry: ParsedEntry, digest: str, base_url: str, settings: PrepareSettings
+) -> PreparedEntry:
+    base = entry.content_base or entry.link or base_url
+    body = content.sanitize_html(entry.content_html, base)
+    summary = content.summarize(entry.summary_html, entry.content_html, settings.summary_length)
+    title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
+    enclosures = [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures]
+    image = content.first_image(body) or next(
+        (e.url for e in entry.enclosures if e.type.startswith("image/")), None
+    )
+    return PreparedEntry(
+        key=entry.key,
+        entry_hash=digest,
+        values={
+            "title": title,
+            "slug": content.slugify(title),
+            "link": entry.link,
+            "author": entry.author,
+            "summary": summary,
+            "content": body,
+            "image_url": image,
+            "enclosures": enclosures,
+            "published": entry.published,
+            "updated": entry.updated,
+        },
+        tags=entry.tags,
+    )
+
+
+def content_digest(values: dict[str, Any], tags: Sequence[str]) -> str:
+    """The stored post's `content_hash`: what readers see, after every step.
+
+    The same formula as before `entry_hash` existed, so stored posts compare
+    equal and an upgrade rewrites none of them."""
+    return content.content_hash(
+        values["title"], values["content"], values["summary"], values["link"], values["author"],
+        "|".join(tags), repr(values["enclosures"]),
+    )  # fmt: skip

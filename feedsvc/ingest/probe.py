@@ -1,0 +1,33 @@
+"""One look at a URL before it becomes a source: is it a feed, and what does it say?"""
+
+from __future__ import annotations
+
+from feedsvc.ingest import policy
+from feedsvc.ingest.fetch import Fetcher, FetchResult
+from feedsvc.ingest.parse import ParsedFeed
+from feedsvc.ingest.pipeline import parse_body
+from feedsvc.ingest.plan import Parsed, outcome
+
+
+def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outcome]:
+    """Parse a fetch that has a body; otherwise, or when it is no feed, say why."""
+    if not fetched.has_body:
+        return None, outcome(fetched, None)
+    feed, error = parse_body(fetched)
+    return feed, outcome(fetched, None if feed else Parsed(error=error))
+
+
+def probe_feed(fetcher: Fetcher, url: str) -> tuple[FetchResult, ParsedFeed]:
+    """Fetch and parse a URL once, to check it is a feed before adding it.
+
+    Raises `ValueError` with the reason in words when it is not.
+    """
+    fetched = fetcher.fetch(url)
+    if fetched.error:
+        raise ValueError(f"{url}: {fetched.error}")
+    if not fetched.ok:
+        raise ValueError(f"{url}: the server answered HTTP {fetched.status}")
+    feed, error = parse_body(fetched)
+    if feed is None:
+        raise ValueError(f"{url}: {error}")
+    return fetched, feed

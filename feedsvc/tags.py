@@ -1,0 +1,40 @@
+"""Tags by name: find or create them, safe against a concurrent refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from feedsvc import content
+from feedsvc.models import Tag
+
+
+def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """Ids of the tags with these names, creating the missing ones."""
+    names = list(names)
+    by_slug: dict[str, str] = {}
+    for name in names:
+        slug = content.slugify(name, max_length=100)
+        if name and slug != "post":
+            # Tag names come from feeds, forms and the API: no control characters.
+            by_slug.setdefault(slug, content.normalize_space(name)[:200])
+    if not by_slug:
+        return {}
+    ids: dict[str, int] = {}
+    for slug, tag_id in session.execute(select(Tag.slug, Tag.id).where(Tag.slug.in_(by_slug))):
+        ids[slug] = tag_id
+    for slug, name in by_slug.items():
+        if slug not in ids:
+            tag = Tag(slug=slug, name=name)
+            try:
+                with session.begin_nested():
+                    session.add(tag)
+                ids[slug] = tag.id
+            except IntegrityError:
+                # Another refresh created it a moment ago.
+                ids[slug] = session.execute(select(Tag.id).where(Tag.slug == slug)).scalar_one()
+    by_name = {name: content.slugify(name, max_length=100) for name in names}
+    return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
