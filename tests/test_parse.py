@@ -169,6 +169,11 @@ def test_json_feed_is_recognised_by_its_bytes_whatever_the_label(content_type: s
     assert parse_feed(body, URL, content_type).entries[0].title == "T"
 
 
+def test_an_empty_response_labelled_json_is_called_empty() -> None:
+    with pytest.raises(NotAFeed, match=r"^not a feed: the response was empty$"):
+        parse_feed(b" \r\n\t ", URL, JSON_FEED)
+
+
 def test_json_feed_version_is_read_loosely() -> None:
     document = feed_with({"id": "1", "title": "T"}, version="HTTPS://JSONFEED.ORG/VERSION/2 ")
     assert parse_json(document).entries[0].key == "1"

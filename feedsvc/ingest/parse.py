@@ -237,7 +237,7 @@ def _not_a_feed_reason(body: bytes, content_type: str | None, parsed: Any) -> st
 _JSON_CONTENT_TYPES = {"application/feed+json", "application/json"}
 _JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 # The first byte that is not a byte-order mark or white space.
-_FIRST_BYTE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(.)", re.DOTALL)
+_FIRST_BYTE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(\S)")
 # Nothing in a feed needs a longer integer; longer ones read as floats (often
 # inf) rather than costing quadratic time or tripping Python's 4300-digit limit.
 _MAX_INT_DIGITS = 100
@@ -316,7 +316,7 @@ class _Fields:
 
 def _looks_like_json(body: bytes, content_type: str | None) -> bool:
     first = _FIRST_BYTE.match(body)
-    if first is None:  # empty: feedparser's path says so
+    if first is None:  # nothing but white space: the XML path says the response was empty
         return False
     if first.group(1) in b"{[":
         return True
