@@ -17,19 +17,28 @@ from feedsvc.urls import web_url
 
 Step = Callable[[PreparedEntry, Target], PreparedEntry | None]
 
+# The URL columns' width: a longer URL cannot be stored, and a cut one is wrong.
+MAX_URL = 2048
+
+
+def stored_url(url: str | None) -> str | None:
+    """An upstream URL fit to store and republish: http(s), and not too long."""
+    checked = web_url(url)
+    return checked if checked and len(checked) <= MAX_URL else None
+
 
 def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     """Links, enclosures and images from upstream are http(s) or left out."""
     values = entry.values
-    link = web_url(values["link"])
-    enclosures = [e for e in values["enclosures"] if web_url(e["url"])]
-    image = web_url(values["image_url"])
+    link = stored_url(values["link"])
+    enclosures = [e for e in values["enclosures"] if stored_url(e["url"])]
+    image = stored_url(values["image_url"])
     if (link, len(enclosures), image) == (values["link"], len(values["enclosures"]),
                                           values["image_url"]):  # fmt: skip
         return entry
     notes = list(entry.notes)
     if values["link"] and not link:
-        notes.append("link dropped: not an http(s) URL")
+        notes.append("link dropped: not an http(s) URL of at most 2048 characters")
     if len(enclosures) != len(values["enclosures"]):
         notes.append("enclosure dropped: not an http(s) URL")
     new_values = {**values, "link": link, "enclosures": enclosures, "image_url": image}
@@ -46,7 +55,7 @@ def process_feed(feed: PreparedFeed, target: Target, steps: Sequence[Step] = STE
         result = run_steps(entry, target, steps)
         if result is not None:
             kept.append(_sealed(result))
-    meta: FeedMeta = dataclasses.replace(feed.meta, link=web_url(feed.meta.link))
+    meta: FeedMeta = dataclasses.replace(feed.meta, link=stored_url(feed.meta.link))
     return dataclasses.replace(feed, meta=meta, entries=tuple(kept))
 
 
