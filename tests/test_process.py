@@ -83,7 +83,8 @@ HOSTILE_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <item><guid>g1</guid><title>Script link</title><link>javascript:alert(document.cookie)</link>
 <description>one</description>
 <enclosure url="javascript:alert('enclosure')" type="audio/mpeg" length="1"/></item>
-<item><guid>g2</guid><title>Data link</title><link>data:text/html,&lt;script&gt;alert(2)&lt;/script&gt;</link>
+<item><guid>g2</guid><title>Data link</title>
+<link>data:text/html,&lt;script&gt;alert(2)&lt;/script&gt;</link>
 <description>&lt;img src="data:image/svg+xml,&lt;svg onload=alert(3)&gt;"&gt;two</description>
 <enclosure url="data:audio/mpeg;base64,AAAA" type="audio/mpeg" length="1"/>
 <enclosure url="http://example.org/fine.mp3" type="audio/mpeg" length="5"/></item>
