@@ -1,286 +1,534 @@
-"""Ingest benchmark: feedsvc against the Python peer `reader`, side by side.
+"""Ingest benchmark: `feedsvc worker` (what production runs) against the peer
+`reader`, on the same feeds in the same run, with `feedsvc fetch --all` beside.
 
 200 generated feeds of 20–50 entries are served on 127.0.0.1 by nginx (Debian's
 nginx-light; a Python server is the fallback, and the bottleneck), with
-ETag/304. Each round times, on fresh databases:
-  - a cold pass (every feed new) and five warm passes (every feed answers 304),
-  - for feedsvc on SQLite, feedsvc on PostgreSQL (if reachable), and reader.
-Medians over the rounds are printed, with the ratios to reader.
+ETag/304. Each round, on fresh databases (SQLite, and PostgreSQL when
+reachable):
 
-    .venv/bin/python bench/ingest.py [--feeds 200] [--rounds 3]
+- feedsvc worker: `feedsvc db upgrade`, the feeds imported from an OPML file
+  with `feedsvc sources import-opml` (all due at once), then `feedsvc worker`
+  started. Cold: from the process's start until the last entry is stored (the
+  harness counts posts every 50 ms on a connection of its own), reported with
+  and without the start-up (start → first fetch began). The peak RSS of the
+  worker and all its child processes, summed, is sampled during the cold pass.
+  Warm (every feed answers 304), several times with the worker still running:
+  one UPDATE makes every source due; timed from the first check to the last
+  one stored, and from the UPDATE.
+- feedsvc fetch --all: the same set-up, then the command run as a process —
+  cold once, then warm — CLI start-up included (and reported apart).
+- reader: the feeds added by `add_feed` (a new user's import, not timed), then
+  one process runs make_reader and update_feeds(workers=16, scheduled=False),
+  cold and then warm; its start-up is the import and make_reader.
+
+feedsvc runs with FEEDSVC_ENV=production and its defaults, except
+FEEDSVC_DISPATCH_SECONDS=1 and FEEDSVC_FETCH_ALLOW_PRIVATE=1 (the feeds are on
+loopback). Medians over the rounds are printed, with each figure's ratio to
+reader's (reader's time ÷ feedsvc's, the median of the rounds' ratios: above 1
+is faster), and the targets: through the worker, cold ≥ 2× reader, warm ≥ 1.5×,
+RSS ≤ 300 MB.
+
+    .venv/bin/python bench/ingest.py [--feeds 200] [--rounds 3] [--warm 5]
+        [--hosts 1] [--tree DIR] [--timeout 300]
+
+--hosts spreads the feeds over that many loopback addresses (the per-host
+fetch limit then stops being the ceiling); --tree runs the feedsvc commands
+from another source tree with this venv, e.g. a commit unpacked by
+`git archive COMMIT | tar -x -C DIR`, to compare code in one run's conditions.
+The PostgreSQL database is dropped and created again for every pass
+($FEEDSVC_BENCH_DATABASE_URL, default bench_ingest on 127.0.0.1:5432).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
-import hashlib
-import multiprocessing
+import json
 import os
-import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sqlalchemy as sa
+from _proctree import PeakRss, stop_group
+from _upstream import count_entries, generate_feeds, opml, serve_feeds
 
+ROOT = Path(__file__).resolve().parent.parent
+FEEDSVC = str(Path(sys.executable).parent / "feedsvc")
 PG_URL = os.environ.get(
     "FEEDSVC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_ingest"
 )
-WARM_PASSES = 5
-WORDS = [
-    "feed",
-    "service",
-    "entry",
-    "publish",
-    "atom",
-    "rss",
-    "parse",
-    "store",
-    "fetch",
-    "schedule",
-    "reader",
-    "post",
-    "summary",
-    "content",
-    "title",
-    "link",
-    "author",
-    "update",
-    "change",
-    "server",
-    "client",
-    "cache",
-]
+COLD_POLL = 0.05
+WARM_POLL = 0.02
+MB = 1024 * 1024
+
+# The product's tables, named here rather than imported: the harness watches
+# the database from outside, as an operator would.
+SOURCES = sa.table(
+    "sources", sa.column("next_check_at", sa.DateTime), sa.column("lease_owner", sa.String)
+)
+POSTS = sa.table("posts", sa.column("id", sa.Integer))
+ATTEMPTS = sa.table(
+    "fetch_attempts",
+    sa.column("id", sa.Integer),
+    sa.column("started_at", sa.DateTime),
+    sa.column("outcome", sa.String),
+)
 
 
-def make_feed(n: int, rng: random.Random) -> bytes:
-    entries = []
-    for i in range(rng.randint(20, 50)):
-        paragraphs = "".join(
-            f"&lt;p&gt;{' '.join(rng.choices(WORDS, k=rng.randint(30, 80)))}&lt;/p&gt;"
-            for _ in range(rng.randint(2, 5))
+class BenchError(RuntimeError):
+    """A pass could not be measured; the message says why."""
+
+
+@dataclass(frozen=True)
+class Round:
+    """What every pass of one round shares."""
+
+    urls: list[str]
+    entries: int
+    warm: int  # warm passes after the cold one
+    timeout: float  # seconds allowed per pass
+    tree: Path  # the feedsvc source tree to run
+    scratch: Path  # this round's temporary folder
+    opml_file: Path
+
+
+@dataclass
+class Figures:
+    """One pass of one contender, in seconds (None: does not apply)."""
+
+    startup: float  # process start → first fetch began
+    cold_total: float  # process start → last entry stored
+    cold: float  # first fetch began → last entry stored
+    warm: float  # median over warm passes: first check began → last one stored
+    warm_total: float | None  # worker: UPDATE → last stored; fetch --all: the whole process
+    peak_rss_mb: float  # during the cold pass, the process and its children summed
+
+
+# ---------------------------------------------------------------- the database
+
+
+class Probe:
+    """Reads the feedsvc database from outside, on a connection of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+
+    def posts(self) -> int:
+        return self._scalar(sa.select(sa.func.count()).select_from(POSTS))
+
+    def last_attempt_id(self) -> int:
+        return self._scalar(sa.select(sa.func.coalesce(sa.func.max(ATTEMPTS.c.id), 0)))
+
+    def attempts_since(self, after_id: int) -> int:
+        query = sa.select(sa.func.count()).where(ATTEMPTS.c.id > after_id)
+        return self._scalar(query)
+
+    def leased(self) -> int:
+        query = sa.select(sa.func.count()).where(SOURCES.c.lease_owner.is_not(None))
+        return self._scalar(query)
+
+    def first_fetch(self, after_id: int) -> float:
+        """When the first fetch after `after_id` began (time.time() scale)."""
+        query = sa.select(sa.func.min(ATTEMPTS.c.started_at)).where(ATTEMPTS.c.id > after_id)
+        with self.engine.connect() as conn:
+            started: dt.datetime = conn.execute(query).scalar_one()
+        return started.replace(tzinfo=dt.UTC).timestamp()
+
+    def outcomes(self, after_id: int) -> dict[str, int]:
+        query = (
+            sa.select(ATTEMPTS.c.outcome, sa.func.count())
+            .where(ATTEMPTS.c.id > after_id)
+            .group_by(ATTEMPTS.c.outcome)
         )
-        day = 1 + (i % 28)
-        entries.append(
-            f"<item><guid>urn:bench:{n}:{i}</guid><title>Entry {i} of feed {n}</title>"
-            f"<link>http://example.org/{n}/{i}</link>"
-            f"<pubDate>Sun, {day:02d} Nov 2026 08:{i % 60:02d}:00 GMT</pubDate>"
-            f"<category>topic{i % 7}</category><description>{paragraphs}</description></item>"
-        )
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Bench feed {n}</title><link>http://example.org/{n}/</link>"
-        f"<description>Feed {n}</description>{''.join(entries)}</channel></rss>"
-    ).encode()
+        with self.engine.connect() as conn:
+            return {outcome: count for outcome, count in conn.execute(query)}
+
+    def make_all_due(self) -> float:
+        """Every source due now, in one UPDATE; return when it was committed."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(SOURCES).values(next_check_at=now))
+        return time.time()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _scalar(self, query: sa.Select[Any]) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
 
-def serve(feeds: dict[str, bytes], port_queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    etags = {path: '"' + hashlib.sha1(body).hexdigest() + '"' for path, body in feeds.items()}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            body = feeds.get(self.path)
-            if body is None:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            etag = etags[self.path]
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
-
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    default_type application/rss+xml;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root}/www;
-        keepalive_requests 100000;
-    }}
-}}
-"""
-
-
-def start_nginx(feeds: dict[str, bytes]) -> tuple[subprocess.Popen[bytes], int, Path] | None:
-    binary = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if binary is None:
-        return None
-    root = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
-    root.chmod(0o755)
-    for path, body in feeds.items():
-        target = root / "www" / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
-    for folder in [root / "www", *(root / "www").rglob("*")]:
-        folder.chmod(0o755 if folder.is_dir() else 0o644)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
-    process = subprocess.Popen([binary, "-p", str(root), "-c", str(root / "nginx.conf")])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, port, root
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    return None
-
-
-def feedsvc_passes(urls: list[str], database_url: str) -> tuple[float, float]:
-    from feedsvc.db import Database
-    from feedsvc.ingest import IngestSettings
-    from feedsvc.ingest.batch import refresh_many
-    from feedsvc.ingest.fetch import Fetcher, FetchSettings
-    from feedsvc.migrate import upgrade
-    from feedsvc.sources import add_source
-
-    db = Database(database_url)
-    upgrade(db.engine)
-    now = dt.datetime.now(dt.UTC)
-    with db.session() as session:
-        ids = [add_source(session, url, now).id for url in urls]
-    settings = IngestSettings()
-    timings = []
-    with Fetcher(FetchSettings(timeout=30, allow_private=True)) as fetcher:
-        for _ in range(1 + WARM_PASSES):
-            started = time.perf_counter()
-            reports = refresh_many(db, ids, fetcher=fetcher, now=lambda: now, settings=settings)
-            timings.append(time.perf_counter() - started)
-            bad = [r for r in reports if r.result not in ("ok", "not_modified")]
-            assert not bad, bad[:3]
-    db.dispose()
-    return timings[0], statistics.median(timings[1:])
-
-
-def reader_passes(urls: list[str], path: Path) -> tuple[float, float]:
-    from reader import make_reader
-
-    reader = make_reader(str(path))
-    for url in urls:
-        reader.add_feed(url)
-    timings = []
-    for _ in range(1 + WARM_PASSES):
-        started = time.perf_counter()
-        reader.update_feeds(workers=16, scheduled=False)
-        timings.append(time.perf_counter() - started)
-    reader.close()
-    return timings[0], statistics.median(timings[1:])
-
-
-def reset_postgres() -> bool:
+def reset_postgres(url: str) -> str | None:
+    """Drop and create the benchmark's database; None if done, else why not."""
     try:
         import psycopg
 
-        admin = PG_URL.replace("postgresql+psycopg", "postgresql").rsplit("/", 1)[0] + "/postgres"
-        name = PG_URL.rsplit("/", 1)[1]
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        plain = url.replace("postgresql+psycopg", "postgresql")
+        admin, name = plain.rsplit("/", 1)
+        with psycopg.connect(admin + "/postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
-        return True
+        return None
     except Exception as exc:
-        print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
-        return False
+        return f"{type(exc).__name__}: {exc}".strip()
+
+
+# ---------------------------------------------------------------- feedsvc
+
+
+def feedsvc_env(database_url: str, tree: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FEEDSVC_ENV": "production",
+        "FEEDSVC_SECRET_KEY": "bench-" + "x" * 40,
+        "FEEDSVC_DATABASE_URL": database_url,
+        "FEEDSVC_FETCH_ALLOW_PRIVATE": "1",
+        "FEEDSVC_DISPATCH_SECONDS": "1",
+        "FEEDSVC_SHUTDOWN_SECONDS": "5",
+        # Ahead of the editable install: --tree picks which code runs.
+        "PYTHONPATH": str(tree),
+    }
+
+
+def cli(env: dict[str, str], log: Path, *args: str) -> None:
+    """Run a feedsvc command to the end; its output goes to `log`."""
+    with log.open("ab") as out:
+        done = subprocess.run([FEEDSVC, *args], env=env, cwd=env["PYTHONPATH"], stdout=out,
+                              stderr=out)  # fmt: skip
+    if done.returncode != 0:
+        raise BenchError(f"feedsvc {' '.join(args)} exited {done.returncode}:\n{tail(log)}")
+
+
+def new_user_setup(run: Round, database_url: str, log: Path) -> dict[str, str]:
+    """A fresh schema and the feeds imported from OPML, as a new user does it;
+    return the environment every feedsvc command of the pass runs with."""
+    env = feedsvc_env(database_url, run.tree)
+    cli(env, log, "db", "upgrade")
+    cli(env, log, "sources", "import-opml", str(run.opml_file))
+    return env
+
+
+def run_worker(run: Round, database_url: str) -> Figures:
+    log = run.scratch / "worker.log"
+    env = new_user_setup(run, database_url, log)
+    probe = Probe(database_url)
+    before = probe.last_attempt_id()
+    with log.open("ab") as out:
+        started = time.time()
+        worker = subprocess.Popen([FEEDSVC, "worker"], env=env, cwd=run.tree, stdout=out,
+                                  stderr=out, start_new_session=True)  # fmt: skip
+    try:
+        with PeakRss(worker.pid) as memory:
+            stored = wait_until(
+                lambda: probe.posts() >= run.entries, COLD_POLL, run.timeout, worker, log,
+                lambda: f"{probe.posts()} of {run.entries} entries stored",
+            )  # fmt: skip
+        expect_outcomes(probe.outcomes(before), "ok", "worker, cold")
+        first = probe.first_fetch(before)
+        spans, totals = [], []
+        for _ in range(run.warm):
+            span, total = warm_pass(probe, len(run.urls), worker, log, run.timeout)
+            spans.append(span)
+            totals.append(total)
+    finally:
+        stop_group(worker)
+        probe.dispose()
+    return Figures(
+        startup=first - started, cold_total=stored - started, cold=stored - first,
+        warm=statistics.median(spans), warm_total=statistics.median(totals),
+        peak_rss_mb=memory.peak / MB,
+    )  # fmt: skip
+
+
+def warm_pass(
+    probe: Probe, feeds: int, worker: subprocess.Popen[bytes], log: Path, timeout: float
+) -> tuple[float, float]:
+    """Make every source due; (first check → last stored, UPDATE → last stored)."""
+    # The previous pass must be over: every source checked, no lease held.
+    wait_until(lambda: probe.leased() == 0, WARM_POLL, timeout, worker, log,
+               lambda: f"{probe.leased()} sources still leased")  # fmt: skip
+    before = probe.last_attempt_id()
+    due = probe.make_all_due()
+    stored = wait_until(
+        lambda: probe.attempts_since(before) >= feeds, WARM_POLL, timeout, worker, log,
+        lambda: f"{probe.attempts_since(before)} of {feeds} sources checked",
+    )  # fmt: skip
+    expect_outcomes(probe.outcomes(before), "not_modified", "warm pass")
+    return stored - probe.first_fetch(before), stored - due
+
+
+def run_batch(run: Round, database_url: str) -> Figures:
+    log = run.scratch / "fetch-all.log"
+    env = new_user_setup(run, database_url, log)
+    probe = Probe(database_url)
+    try:
+        before = probe.last_attempt_id()
+        started, ended, peak = fetch_all(env, log, run.timeout)
+        if (stored := probe.posts()) != run.entries:
+            raise BenchError(f"fetch --all stored {stored} of {run.entries} entries:\n{tail(log)}")
+        expect_outcomes(probe.outcomes(before), "ok", "fetch --all, cold")
+        first = probe.first_fetch(before)
+        spans, totals = [], []
+        for _ in range(run.warm):
+            before = probe.last_attempt_id()
+            began, finished, _ = fetch_all(env, log, run.timeout)
+            expect_outcomes(probe.outcomes(before), "not_modified", "fetch --all, warm")
+            spans.append(finished - probe.first_fetch(before))
+            totals.append(finished - began)
+    finally:
+        probe.dispose()
+    return Figures(
+        startup=first - started, cold_total=ended - started, cold=ended - first,
+        warm=statistics.median(spans), warm_total=statistics.median(totals),
+        peak_rss_mb=peak / MB,
+    )  # fmt: skip
+
+
+def fetch_all(env: dict[str, str], log: Path, timeout: float) -> tuple[float, float, int]:
+    """`feedsvc fetch --all` as a process: (started, ended, peak RSS bytes)."""
+    with log.open("ab") as out:
+        started = time.time()
+        process = subprocess.Popen([FEEDSVC, "fetch", "--all"], env=env, cwd=env["PYTHONPATH"],
+                                   stdout=out,
+                                   stderr=out, start_new_session=True)  # fmt: skip
+    try:
+        with PeakRss(process.pid) as memory:
+            code = process.wait(timeout=timeout)
+        ended = time.time()
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"fetch --all still running after {timeout:.0f} s:\n{tail(log)}") from None
+    finally:
+        stop_group(process)
+    if code != 0:
+        raise BenchError(f"fetch --all exited {code}:\n{tail(log)}")
+    return started, ended, memory.peak
+
+
+def expect_outcomes(outcomes: dict[str, int], wanted: str, what: str) -> None:
+    """A pass where some feed did not answer as planned measures something else."""
+    if set(outcomes) != {wanted}:
+        raise BenchError(f"{what}: expected every outcome {wanted!r}, got {outcomes}")
+
+
+def wait_until(
+    done: Callable[[], bool], every: float, timeout: float,
+    process: subprocess.Popen[bytes], log: Path, progress: Callable[[], str],
+) -> float:  # fmt: skip
+    """Poll until `done()`; return when it was first seen true (time.time())."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if process.poll() is not None:
+            raise BenchError(f"the worker exited ({process.returncode}): {progress()}:\n"
+                             f"{tail(log)}")  # fmt: skip
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:.0f} s: {progress()}; the worker's "
+                             f"log ends:\n{tail(log)}")  # fmt: skip
+        time.sleep(every)
+    return time.time()
+
+
+def tail(log: Path, lines: int = 25) -> str:
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text[-lines:]) or "    (empty log)"
+
+
+# ---------------------------------------------------------------- reader
+
+
+def run_reader(run: Round) -> Figures:
+    db, urls_file = run.scratch / "reader.sqlite", run.scratch / "urls.txt"
+    urls_file.write_text("\n".join(run.urls))
+    reader_process(["add", str(db), str(urls_file)], run.timeout)
+    started = time.time()
+    result, peak = reader_process(["update", str(db), str(run.warm)], run.timeout)
+    cold, passes = result["cold"], result["warm"]
+    if cold["error_count"] or result["entries"] != run.entries:
+        raise BenchError(f"reader stored {result['entries']} of {run.entries} entries; "
+                         f"errors: {cold['errors']}")  # fmt: skip
+    if any(p["not_modified"] != len(run.urls) for p in passes):
+        raise BenchError(f"reader's warm passes were not all 304: {passes}")
+    return Figures(
+        startup=cold["began"] - started, cold_total=cold["ended"] - started,
+        cold=cold["ended"] - cold["began"],
+        warm=statistics.median(p["ended"] - p["began"] for p in passes),
+        warm_total=None, peak_rss_mb=peak / MB,
+    )  # fmt: skip
+
+
+def reader_process(args: list[str], timeout: float) -> tuple[dict, int]:  # type: ignore[type-arg]
+    """Run bench/_reader_pass.py; (what it printed, its peak RSS in bytes)."""
+    script = Path(__file__).with_name("_reader_pass.py")
+    process = subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    try:
+        with PeakRss(process.pid) as memory:
+            out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"reader {args[0]} still running after {timeout:.0f} s") from None
+    finally:
+        stop_group(process)
+    if process.returncode != 0:
+        raise BenchError(f"reader {args[0]} exited {process.returncode}:\n{err.decode()[-2000:]}")
+    return json.loads(out), memory.peak
+
+
+# ---------------------------------------------------------------- the report
+
+
+def print_round(name: str, figures: Figures) -> None:
+    total = f", {figures.warm_total:.2f} s whole" if figures.warm_total is not None else ""
+    print(f"  {name:<33} start-up {figures.startup:5.2f} s, cold {figures.cold_total:6.2f} s "
+          f"({figures.cold:.2f} s after start-up), warm {figures.warm:.2f} s{total}, "
+          f"peak RSS {figures.peak_rss_mb:.0f} MB", flush=True)  # fmt: skip
+
+
+COLUMNS = (  # heading, second line, width
+    ("", "", 33), ("start-up", "", 9), ("cold", "with start", 11), ("cold", "after start", 12),
+    ("warm", "1st→last", 9), ("warm", "whole", 7), ("peak RSS", "MB", 9),
+    ("cold ×reader", "with start", 13), ("cold ×reader", "after start", 13),
+    ("warm ×reader", "1st→last", 13),
+)  # fmt: skip
+RATIOS = ("cold_total", "cold", "warm")
+
+
+def print_table(results: dict[str, list[Figures]], rounds: int) -> None:
+    base = results["reader"]
+
+    def ratio(runs: list[Figures], field: str) -> float:
+        """Pair by pair within a round, so a machine's drift between rounds cancels."""
+        pairs = zip(base, runs, strict=True)
+        return statistics.median(getattr(b, field) / getattr(r, field) for b, r in pairs)
+
+    print(f"\nmedians of {rounds} round(s); seconds; ×reader = reader's time ÷ this one's")
+    print_row([heading for heading, _, _ in COLUMNS])
+    print_row([second for _, second, _ in COLUMNS])
+    for name, runs in results.items():
+        cells = [name]
+        for field in fields(Figures):
+            value = median(runs, field.name)
+            digits = 0 if field.name == "peak_rss_mb" else 2
+            cells.append("–" if value is None else f"{value:.{digits}f}")
+        cells += [f"{ratio(runs, field):.2f}" for field in RATIOS]
+        print_row(cells)
+    print("start-up: process start → first fetch began (reader: → update_feeds began). "
+          "warm whole: worker, from the UPDATE\n(with up to DISPATCH_SECONDS=1 before its "
+          "next claim); fetch --all, the whole process.")  # fmt: skip
+    for name, runs in results.items():
+        if name.startswith("feedsvc worker"):
+            cold, cold_all = ratio(runs, "cold"), ratio(runs, "cold_total")
+            warm, rss = ratio(runs, "warm"), median(runs, "peak_rss_mb") or 0.0
+            print(f"targets, {name}: cold ≥ 2× reader {verdict(cold >= 2)} "
+                  f"({cold:.2f}× after start-up, {cold_all:.2f}× with it); warm ≥ 1.5× reader "
+                  f"{verdict(warm >= 1.5)} ({warm:.2f}×); RSS ≤ 300 MB "
+                  f"{verdict(rss <= 300)} ({rss:.0f} MB)")  # fmt: skip
+
+
+def print_row(cells: list[str]) -> None:
+    print("".join(
+        f"{cell:<{width}}" if i == 0 else f"{cell:>{width}}"
+        for i, (cell, (_, _, width)) in enumerate(zip(cells, COLUMNS, strict=True))
+    ))  # fmt: skip
+
+
+def median(runs: list[Figures], field: str) -> float | None:
+    values = [getattr(run, field) for run in runs]
+    return None if None in values else statistics.median(values)
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+# ---------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
-    rng = random.Random(42)
-    feeds = {f"/feed/{n}.xml": make_feed(n, rng) for n in range(args.feeds)}
-    entries = sum(body.count(b"<item>") for body in feeds.values())
-    nginx = start_nginx(feeds)
-    if nginx is not None:
-        server_name, port = "nginx", nginx[1]
-    else:
-        print(
-            "nginx not found (apt-get install nginx-light): using a Python server", file=sys.stderr
-        )
-        ports: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-        python_server = multiprocessing.Process(target=serve, args=(feeds, ports), daemon=True)
-        python_server.start()
-        server_name, port = "python http.server", ports.get(timeout=10)
-    urls = [f"http://127.0.0.1:{port}{path}" for path in feeds]
-    print(
-        f"{args.feeds} feeds, {entries} entries, {args.rounds} rounds, {os.cpu_count()} cores, "
-        f"served by {server_name}"
+    parser.add_argument("--warm", type=int, default=5, help="warm passes per round")
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        help="loopback addresses the feeds are spread over (nginx only)",
     )
+    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per pass")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="run feedsvc from this source tree (e.g. an unpacked "
+        "`git archive`) with this venv; default: this checkout",
+    )
+    args = parser.parse_args()  # fmt: skip
+    if args.feeds < 1 or args.rounds < 1 or args.warm < 1 or not 1 <= args.hosts <= 254:
+        parser.error("--feeds, --rounds and --warm must be at least 1; --hosts 1 to 254")
+    tree = args.tree.resolve()
+    if not (tree / "feedsvc" / "__init__.py").is_file():
+        parser.error(f"--tree {args.tree}: no feedsvc package there")
+    # An installed package has its byte-code; without it every start compiles.
+    compileall.compile_dir(tree / "feedsvc", quiet=1)
+    compileall.compile_file(tree / "config.py", quiet=1)
 
-    results: dict[str, list[tuple[float, float]]] = {"reader": [], "feedsvc-sqlite": []}
-    use_pg = reset_postgres()
-    if use_pg:
-        results["feedsvc-postgresql"] = []
+    feeds = generate_feeds(args.feeds)
+    entries = count_entries(feeds)
+    problem = reset_postgres(PG_URL)
+    if problem:
+        print(f"PostgreSQL skipped ({PG_URL}): {problem}", file=sys.stderr)
+    databases = ["SQLite"] if problem else ["SQLite", "PostgreSQL"]
+    results: dict[str, list[Figures]] = {"reader": []}
     try:
-        for _ in range(args.rounds):
-            scratch = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-            try:
-                results["reader"].append(reader_passes(urls, scratch / "reader.sqlite"))
-                results["feedsvc-sqlite"].append(
-                    feedsvc_passes(urls, f"sqlite:///{scratch / 'feedsvc.db'}")
-                )
-                if use_pg and reset_postgres():
-                    results["feedsvc-postgresql"].append(feedsvc_passes(urls, PG_URL))
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-    finally:
-        if nginx is not None:
-            nginx[0].terminate()
-            shutil.rmtree(nginx[2], ignore_errors=True)
-        else:
-            python_server.terminate()
+        with serve_feeds(feeds, args.hosts) as upstream:
+            print(f"{args.feeds} feeds, {entries} entries, {args.rounds} round(s) of a cold "
+                  f"pass and {args.warm} warm, {os.cpu_count()} cores, served by "
+                  f"{upstream.server}; feedsvc from {tree}", flush=True)  # fmt: skip
+            for number in range(1, args.rounds + 1):
+                print(f"round {number}", flush=True)
+                with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+                    scratch = Path(folder)
+                    run = Round(upstream.urls, entries, args.warm, args.timeout, tree, scratch,
+                                scratch / "feeds.opml")  # fmt: skip
+                    run.opml_file.write_bytes(opml(run.urls))
+                    run_round(run, databases, results)
+    except BenchError as exc:
+        sys.exit(f"bench/ingest.py: {exc}")
+    print_table(results, args.rounds)
 
-    def rate(seconds: list[float], n: int) -> float:
-        return n / statistics.median(seconds)
 
-    base_cold = rate([c for c, _ in results["reader"]], args.feeds)
-    base_warm = rate([w for _, w in results["reader"]], args.feeds)
-    print(f"{'':20} {'cold feeds/s':>13} {'entries/s':>10} {'warm feeds/s':>13} "
-          f"{'cold ×reader':>13} {'warm ×reader':>13}")  # fmt: skip
-    for name, runs in results.items():
-        cold = rate([c for c, _ in runs], args.feeds)
-        warm = rate([w for _, w in runs], args.feeds)
-        print(f"{name:20} {cold:13.1f} {cold * entries / args.feeds:10.0f} {warm:13.1f} "
-              f"{cold / base_cold:13.2f} {warm / base_warm:13.2f}")  # fmt: skip
+def run_round(run: Round, databases: list[str], results: dict[str, list[Figures]]) -> None:
+    """reader, then on each database the worker and then fetch --all."""
+    keep(results, "reader", run_reader(run))
+    for database in databases:
+        url = fresh_database(database, run, "worker")
+        keep(results, f"feedsvc worker, {database}", run_worker(run, url))
+        url = fresh_database(database, run, "batch")
+        keep(results, f"feedsvc fetch --all, {database}", run_batch(run, url))
+
+
+def keep(results: dict[str, list[Figures]], name: str, figures: Figures) -> None:
+    results.setdefault(name, []).append(figures)
+    print_round(name, figures)
+
+
+def fresh_database(database: str, run: Round, name: str) -> str:
+    if database == "SQLite":
+        return f"sqlite:///{run.scratch / name}.db"
+    problem = reset_postgres(PG_URL)
+    if problem:
+        raise BenchError(f"could not recreate the PostgreSQL database: {problem}")
+    return PG_URL
 
 
 if __name__ == "__main__":
