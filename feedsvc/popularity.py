@@ -25,6 +25,7 @@ from sqlalchemy import Select, and_, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from feedsvc import metrics
+from feedsvc.db import for_writing
 from feedsvc.models import Counter, Post, PostViewDay, PostViewTotal, PostViewWindow, ViewVisitor
 
 WINDOW_DAYS = {"7d": 7, "30d": 30}
@@ -161,8 +162,7 @@ def _roll_if_behind(session: Session, today: dt.date) -> None:
     rolled = session.scalars(select(Counter.value).where(Counter.name.in_(names))).all()
     if len(rolled) == len(names) and min(rolled) >= today.toordinal():
         return
-    engine = session.get_bind()
-    with Session(engine) as writer, writer.begin():
+    with Session(for_writing(session.get_bind().engine)) as writer, writer.begin():
         roll_windows(writer, today)
 
 

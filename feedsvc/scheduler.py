@@ -88,12 +88,15 @@ class Worker:
                 last_beat = time.monotonic()
             with self._driving:
                 self._give_back_deferred()
+                idle = self.refresher.in_flight == 0
                 room = self.capacity - self.refresher.in_flight
                 claimed = self._claim(room) if room > 0 else 0
                 claimed_total += claimed
                 for report in self.refresher.step(timeout=0 if claimed else 0.5):
                     self._log(report)
-                if claimed == 0 and self.refresher.in_flight == 0:
+                # Only a claim made with nothing in flight (no host at its limit)
+                # proves that nothing more is due.
+                if claimed == 0 and idle:
                     break
         return claimed_total
 

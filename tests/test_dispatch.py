@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from feedsvc.db import Database
-from feedsvc.models import Post, Source
+from feedsvc.models import FetchAttempt, Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
-from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
+from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
 
 
 def test_dispatch_refreshes_due_sources(app: Flask, db: Database, feed_server: FeedServer) -> None:
@@ -67,3 +68,59 @@ def test_housekeeping_prunes_old_fetch_history(app: Flask, db: Database) -> None
     with db.session() as session:
         kept = session.scalars(select(FetchAttempt.started_at).order_by(FetchAttempt.started_at))
         assert [(now - t).days for t in kept] == [29, 1]
+
+
+def test_the_worker_runs_the_whole_pipeline_for_a_mixed_batch(
+    app: Flask, db: Database, feed_server: FeedServer
+) -> None:
+    """Good, unchanged, failing, hostile and non-feed sources in one dispatch:
+    each recorded once, through the same stages as `refresh_source`."""
+    items = [{"guid": f"g{n}", "title": f"Post {n}", "link": f"http://example.org/{n}"}
+             for n in range(3)]  # fmt: skip
+
+    def ok(seen: Seen) -> Reply:
+        if seen.headers.get("if-none-match") == '"v1"':
+            return Reply(304, b"", {"ETag": '"v1"'})
+        return Reply(200, rss("OK", items), {**RSS_TYPE, "ETag": '"v1"'})
+
+    routes: dict[str, Reply | Callable[[Seen], Reply]] = {
+        "/ok.xml": ok,
+        "/broken.xml": Reply(500, b"down", {}),
+        "/page.xml": Reply(200, b"<html><body>hi</body></html>", {"Content-Type": "text/html"}),
+        "/hostile.xml": Reply(200, rss("H", [{"guid": "h", "link": "javascript:alert(1)",
+                                              "title": "Hostile"}]), RSS_TYPE),
+    }  # fmt: skip
+    feed_server.routes.update(routes)
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        ids = {path: add_source(session, feed_server.url(path), now - dt.timedelta(minutes=1)).id
+               for path in routes}  # fmt: skip
+
+    worker = Worker(db, app.config, name="test-worker")
+    try:
+        assert worker.dispatch() == 4  # returns once every claimed source is recorded
+        with db.session() as session:
+            sources = {s.id: s for s in session.scalars(select(Source))}
+            assert sources[ids["/ok.xml"]].etag == '"v1"' and sources[ids["/ok.xml"]].title == "OK"
+            assert sources[ids["/broken.xml"]].error_count == 1
+            assert "HTTP 500" in (sources[ids["/broken.xml"]].last_error or "")
+            assert "HTML page" in (sources[ids["/page.xml"]].last_error or "")
+            assert all(s.lease_owner is None for s in sources.values())
+            links = dict(session.execute(select(Post.title, Post.link)).all())
+        assert links == {"Post 0": "http://example.org/0", "Post 1": "http://example.org/1",
+                         "Post 2": "http://example.org/2", "Hostile": None}  # fmt: skip
+
+        # Due again: the unchanged feed answers 304 to our ETag, nothing is rewritten.
+        with db.session() as session:
+            session.execute(update(Source).values(next_check_at=now - dt.timedelta(seconds=1)))
+        assert worker.dispatch() == 4
+        with db.session() as session:
+            outcomes = session.execute(
+                select(FetchAttempt.outcome).where(FetchAttempt.source_id == ids["/ok.xml"])
+                .order_by(FetchAttempt.id)
+            ).scalars().all()  # fmt: skip
+            assert outcomes == ["ok", "not_modified"]
+            assert session.scalar(select(func.count()).select_from(Post)) == 4
+            assert session.get(Source, ids["/broken.xml"]).error_count == 2  # type: ignore[union-attr]
+    finally:
+        worker.shutdown(wait=True)
