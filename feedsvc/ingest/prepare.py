@@ -65,8 +65,10 @@ class PreparedFeed:
 
 def entry_hash(entry: ParsedEntry, base_url: str, settings: PrepareSettings) -> str:
     """A digest of everything preparing reads, so equal digests prepare equally."""
+    # The base only matters to an entry with neither its own base nor a link.
+    base = entry.content_base or entry.link or base_url
     digest = hashlib.sha256(PREPARE_VERSION.encode())
-    digest.update(repr((base_url, settings, entry)).encode("utf-8", "surrogatepass"))
+    digest.update(repr((base, settings, entry)).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
