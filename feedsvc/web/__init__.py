@@ -17,16 +17,9 @@ def get_db() -> Database:
 
 
 def get_session() -> Session:
-    """The request's session, opened on first use and closed at teardown.
-
-    A request that may write gets a writer's session (on SQLite it takes the
-    write lock when it begins, see feedsvc.db): every method but GET and HEAD,
-    and the API, which notes a token's use even on a read.
-    """
+    """The request's session, opened on first use and closed at teardown."""
     if "db_session" not in g:
-        db = get_db()
-        writes = request.method not in ("GET", "HEAD") or request.blueprint == "api"
-        g.db_session = (db.writer_sessions if writes else db.sessions)()
+        g.db_session = get_db().sessions()
     session: Session = g.db_session
     return session
 
