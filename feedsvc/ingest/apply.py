@@ -36,8 +36,27 @@ class Applied:
     scopes: frozenset[str] = frozenset()
 
 
+def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> list[Applied]:
+    """Write everything the plans say; changed scopes are returned, not noted.
+
+    The source rows and fetch history of all of them go in one statement each.
+    """
+    applied = [_write_posts(session, plan, now) for plan in plans]
+    if plans:
+        session.execute(
+            update(Source), [_source_values(plan) for plan in plans],
+            execution_options={"synchronize_session": False},
+        )  # fmt: skip
+        attempts = [_attempt_values(p, a, now) for p, a in zip(plans, applied, strict=True)]
+        session.execute(insert(FetchAttempt), attempts)
+    return applied
+
+
 def apply_plan(session: Session, plan: Plan, now: dt.datetime) -> Applied:
-    """Write everything the plan says; changed scopes are returned, not noted."""
+    return apply_plans(session, [plan], now)[0]
+
+
+def _write_posts(session: Session, plan: Plan, now: dt.datetime) -> Applied:
     diff = plan.entries
     new, new_tags = _insert_posts(session, plan.source_id, diff.new, now)
     changed_tags = _update_posts(session, diff.changed, now)
@@ -46,21 +65,19 @@ def apply_plan(session: Session, plan: Plan, now: dt.datetime) -> Applied:
         session.execute(
             update(Post), [{"id": post_id, "entry_hash": h} for post_id, h in diff.rehashed]
         )
-    _write_source(session, plan)
-    applied = Applied(new, len(diff.changed))
-    _add_attempt(session, plan, applied, now)
-    if not (applied.new or applied.updated):
-        return applied
+    if not (new or diff.changed):
+        return Applied()
     scopes = {
         changes.source_scope(plan.source_id),
         *map(changes.tag_scope, new_tags | changed_tags),
     }
-    return Applied(applied.new, applied.updated, frozenset(scopes))
+    return Applied(new, len(diff.changed), frozenset(scopes))
 
 
-def _write_source(session: Session, plan: Plan) -> None:
+def _source_values(plan: Plan) -> dict[str, Any]:
     state = plan.source
     values: dict[str, Any] = {
+        "id": plan.source_id,
         "feed_url": state.feed_url,
         "status": state.status,
         "error_count": state.error_count,
@@ -79,28 +96,23 @@ def _write_source(session: Session, plan: Plan) -> None:
     }
     if state.upstream is not None:
         values["upstream_id"], values["upstream_updated"] = state.upstream
-    session.execute(
-        update(Source).where(Source.id == plan.source_id).values(**values),
-        execution_options={"synchronize_session": False},
-    )
+    return values
 
 
-def _add_attempt(session: Session, plan: Plan, applied: Applied, now: dt.datetime) -> None:
+def _attempt_values(plan: Plan, applied: Applied, now: dt.datetime) -> dict[str, Any]:
     attempt = plan.attempt
-    session.add(
-        FetchAttempt(
-            source_id=plan.source_id,
-            started_at=now,
-            duration_ms=attempt.duration_ms,
-            url=attempt.url,
-            status_code=attempt.status_code,
-            outcome=attempt.outcome,
-            bytes=attempt.bytes,
-            new_count=applied.new,
-            updated_count=applied.updated,
-            error=attempt.error,
-        )
-    )
+    return {
+        "source_id": plan.source_id,
+        "started_at": now,
+        "duration_ms": attempt.duration_ms,
+        "url": attempt.url,
+        "status_code": attempt.status_code,
+        "outcome": attempt.outcome,
+        "bytes": attempt.bytes,
+        "new_count": applied.new,
+        "updated_count": applied.updated,
+        "error": attempt.error,
+    }
 
 
 def _insert_posts(

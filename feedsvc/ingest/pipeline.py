@@ -20,7 +20,7 @@ from feedsvc import changes, metrics
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest import policy
-from feedsvc.ingest.apply import Applied, apply_plan
+from feedsvc.ingest.apply import Applied, apply_plan, apply_plans
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_existing, load_known_hashes, load_rows, load_target
 from feedsvc.ingest.parse import NotAFeed, ParsedFeed, parse_feed
@@ -183,29 +183,28 @@ def _plan_and_apply(
     jitter: float | None,
 ) -> list[RefreshReport]:
     rows = load_rows(session, [item.target.id for item in items])
+    plans: list[tuple[int, Plan]] = []
     reports: list[RefreshReport] = []
-    scopes: set[str] = set()
-    # Queries here need not see this group's fetch history yet: flush once, at commit.
-    with session.no_autoflush:
-        for item in items:
-            source_id = item.target.id
-            row = rows.get(source_id)
-            if row is None:  # deleted while we fetched
-                reports.append(
-                    RefreshReport(source_id, policy.ERROR, error="the source was deleted")
-                )
-                continue
-            feed = item.parsed.feed if item.parsed else None
-            existing = load_existing(session, source_id, row, item.fetched, feed, now)
-            plan = plan_refresh(
-                source_id, row, item.fetched, item.parsed, existing, now, settings.schedule,
-                random.random() if jitter is None else jitter,
-            )  # fmt: skip
-            applied = apply_plan(session, plan, now)
-            scopes |= applied.scopes
-            reports.append(report_of(plan, applied, item.fetched))
+    for index, item in enumerate(items):
+        source_id = item.target.id
+        row = rows.get(source_id)
+        # Deleted while we fetched: nothing to write.
+        reports.append(RefreshReport(source_id, policy.ERROR, error="the source was deleted"))
+        if row is None:
+            continue
+        feed = item.parsed.feed if item.parsed else None
+        existing = load_existing(session, source_id, row, item.fetched, feed, now)
+        plan = plan_refresh(
+            source_id, row, item.fetched, item.parsed, existing, now, settings.schedule,
+            random.random() if jitter is None else jitter,
+        )  # fmt: skip
+        plans.append((index, plan))
+    applied = apply_plans(session, [plan for _, plan in plans], now)
+    scopes = frozenset[str]().union(*(done.scopes for done in applied))
     if scopes:
         changes.note_changes(session, now, scopes)
+    for (index, plan), done in zip(plans, applied, strict=True):
+        reports[index] = report_of(plan, done, items[index].fetched)
     return reports
 
 
