@@ -61,9 +61,9 @@ def test_a_rolled_back_transaction_undoes_its_released_savepoints(db: Database) 
 
 
 def test_writes_on_the_driver_connection_share_the_session_transaction(db: Database) -> None:
-    # The bulk insert of new posts writes on the DBAPI connection under the session's.
+    # The bulk insert of new posts writes on the DBAPI connection under a writer's session.
     placeholder = "?" if db.is_sqlite else "%s"
-    session = db.sessions()
+    session = db.writer_sessions()
     try:
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(
