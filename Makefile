@@ -23,6 +23,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Without FEEDSVC_ENV feedsvc runs as production; `make run` asks for development.
+run: export FEEDSVC_ENV = development
 run: install
 	$(BIN)/feedsvc db upgrade
 	$(BIN)/feedsvc serve --host $(HOST) --port $(PORT)

@@ -1,8 +1,11 @@
 """feedsvc configuration.
 
-Every setting is declared once, here, with its default. Any of them can be
-overridden by an environment variable named ``FEEDSVC_<NAME>``; the value is
-converted to the type of the default (bool: 1/true/yes/on, tuple: comma list).
+Three environments, chosen by ``FEEDSVC_ENV``: production (the default, so
+nothing meant for development runs unless asked for), development (what
+``make run`` asks for) and testing. Every setting is declared once, here, with
+its default. Any of them can be overridden by an environment variable named
+``FEEDSVC_<NAME>``; the value is converted to the type of the default (bool:
+1/true/yes/on, tuple: comma list).
 """
 
 from __future__ import annotations
@@ -88,8 +91,8 @@ class Config:
     HEARTBEAT_STALE_SECONDS: int = 120
     # The worker serves its Prometheus metrics on this port (0: not at all).
     WORKER_METRICS_PORT: int = 0
-    # Run the scheduler inside the serving process (`feedsvc serve`, or wsgi.py
-    # under gunicorn): at most one per machine, guarded by a lock file.
+    # `feedsvc serve` runs the scheduler in its own process too (never wsgi.py:
+    # production runs `feedsvc worker`); at most one per machine, by a lock file.
     EMBEDDED_SCHEDULER: bool = True
     # The lock that keeps it to one per machine; empty: instance/embedded-scheduler.lock.
     SCHEDULER_LOCK_FILE: str = ""
@@ -150,7 +153,11 @@ class ProductionConfig(Config):
     def validate(cls, values: dict[str, Any]) -> None:
         super().validate(values)
         if not values["SECRET_KEY"]:
-            raise ConfigError("production needs FEEDSVC_SECRET_KEY set to a long random string")
+            raise ConfigError(
+                "production needs FEEDSVC_SECRET_KEY set to a long random string "
+                "(production is the default; on your own machine set FEEDSVC_ENV=development, "
+                "as `make run` does)"
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -183,8 +190,8 @@ def convert(name: str, raw: str, default: Any) -> Any:
 
 
 def load(name: str | None = None) -> dict[str, Any]:
-    """Settings for the named environment (default: $FEEDSVC_ENV or development)."""
-    env = name or os.environ.get(ENV_PREFIX + "ENV", "development")
+    """Settings for the named environment (default: $FEEDSVC_ENV, else production)."""
+    env = name or os.environ.get(ENV_PREFIX + "ENV") or "production"
     try:
         cls = CONFIGS[env]
     except KeyError:

@@ -1,11 +1,8 @@
 """WSGI entry point for gunicorn: `gunicorn wsgi:app`.
 
-Production runs the scheduler as `feedsvc worker`. Only with
-FEEDSVC_EMBEDDED_SCHEDULER on (the development default) does a served process
-start one, and then only one per machine, however many gunicorn workers there are.
+Only the web app: the scheduler runs as `feedsvc worker`, in a process of its own.
 """
 
-from feedsvc import create_app, start_embedded_scheduler
+from feedsvc import create_app
 
 app = create_app()
-start_embedded_scheduler(app)

@@ -10,7 +10,7 @@ from feedsvc.version import __version__
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["TEMPLATES", "__version__", "create_app", "start_embedded_scheduler"]
+__all__ = ["TEMPLATES", "__version__", "create_app"]
 
 # templates/ sits beside the package, at the project's top level.
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -19,8 +19,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def create_app(test_config: dict[str, Any] | None = None, env: str | None = None) -> Flask:
     """Build the web app: configuration, database, blueprints and CLI.
 
-    The scheduler is never started here; see `feedsvc worker`, `feedsvc serve`
-    and `start_embedded_scheduler`.
+    `env` names the configuration (default: $FEEDSVC_ENV, else production).
+    The scheduler is never started here: see `feedsvc worker` and `feedsvc serve`.
     """
     from flask import Flask
 
@@ -41,16 +41,3 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     app.extensions["feedsvc.db"] = Database(app.config["DATABASE_URL"])
     web.register(app)
     return app
-
-
-def start_embedded_scheduler(app: Flask) -> bool:
-    """Start the in-process scheduler when EMBEDDED_SCHEDULER is on and no
-    other process on this machine runs one; return whether this one does."""
-    if not app.config["EMBEDDED_SCHEDULER"]:
-        return False
-    from feedsvc.scheduler import start_embedded
-
-    lock = Path(
-        app.config["SCHEDULER_LOCK_FILE"] or Path(app.instance_path) / "embedded-scheduler.lock"
-    )
-    return start_embedded(app.extensions["feedsvc.db"], app.config, lock) is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -383,22 +384,32 @@ def publish_command() -> None:
 @with_appcontext
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
-@click.option("--scheduler/--no-scheduler", default=None, help="Embed the scheduler.")
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=None,
+    help="Run the scheduler in this process (default: FEEDSVC_EMBEDDED_SCHEDULER).",
+)
 def serve_command(host: str, port: int, scheduler: bool | None) -> None:
-    """Development server: the site, the feeds and (by default) the scheduler."""
-    from feedsvc import start_embedded_scheduler
+    """Development server: the site, the feeds and (in development) the scheduler."""
     from feedsvc.migrate import upgrade
 
     _configure_logging()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade(_db().engine)
-    if scheduler is not None:
-        app.config["EMBEDDED_SCHEDULER"] = scheduler
-    start_embedded_scheduler(app)
+    if app.config["EMBEDDED_SCHEDULER"] if scheduler is None else scheduler:
+        _start_embedded_scheduler(app)
     from werkzeug.serving import run_simple
 
     # No reloader: it would fork a second process and a second scheduler.
     run_simple(host, port, app, use_reloader=False, threaded=True)
+
+
+def _start_embedded_scheduler(app: Flask) -> None:
+    """The scheduler in this process, unless another process on this machine runs one."""
+    from feedsvc.scheduler import start_embedded
+
+    lock = app.config["SCHEDULER_LOCK_FILE"] or Path(app.instance_path) / "embedded-scheduler.lock"
+    start_embedded(app.extensions["feedsvc.db"], app.config, Path(lock))
 
 
 def _configure_logging() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,8 @@ from flask.testing import FlaskClient
 
 import config
 from feedsvc import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_environment_overrides_convert_types(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +46,47 @@ def test_production_needs_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
         config.load("production")
     monkeypatch.setenv("FEEDSVC_SECRET_KEY", "x" * 40)
     assert config.load("production")["SECRET_KEY"] == "x" * 40
+
+
+def test_without_feedsvc_env_and_secret_the_app_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FEEDSVC_ENV", raising=False)
+    monkeypatch.delenv("FEEDSVC_SECRET_KEY", raising=False)
+    with pytest.raises(config.ConfigError, match="production needs FEEDSVC_SECRET_KEY") as error:
+        create_app()
+    assert "FEEDSVC_ENV=development" in str(error.value)
+
+
+def test_without_feedsvc_env_the_app_runs_as_production(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FEEDSVC_ENV", raising=False)
+    monkeypatch.setenv("FEEDSVC_SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("FEEDSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    for name in ("DEBUG", "TESTING", "FETCH_ALLOW_PRIVATE", "EMBEDDED_SCHEDULER"):
+        monkeypatch.delenv(f"FEEDSVC_{name}", raising=False)
+    app = create_app()
+    try:
+        assert app.config["SECRET_KEY"] == "s" * 48
+        assert not app.debug and not app.testing
+        assert app.config["FETCH_ALLOW_PRIVATE"] is False
+        assert app.config["EMBEDDED_SCHEDULER"] is False
+    finally:
+        app.extensions["feedsvc.db"].dispose()
+
+
+def test_importing_wsgi_starts_no_scheduler(tmp_path: Path) -> None:
+    """Not even with the scheduler asked for: gunicorn's workers must never run one."""
+    env = {**os.environ, "FEEDSVC_ENV": "development", "FEEDSVC_EMBEDDED_SCHEDULER": "1",
+           "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "FEEDSVC_SCHEDULER_LOCK_FILE": str(tmp_path / "scheduler.lock")}  # fmt: skip
+    script = "import threading, wsgi; print(sorted(t.name for t in threading.enumerate()))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['MainThread']"
+    assert not (tmp_path / "scheduler.lock").exists()
 
 
 def test_unknown_environment(monkeypatch: pytest.MonkeyPatch) -> None:
