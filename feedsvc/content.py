@@ -800,10 +800,12 @@ def _remove_tracking_pixels(fragment: str) -> str:
 _BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(_BLOCK_TAGS)) + r")\b", re.IGNORECASE)
 
 
-def html_to_text(fragment: str) -> str:
-    """Visible text of an HTML fragment, whitespace collapsed to single spaces."""
+def html_to_text(fragment: str, max_bytes: int = MAX_CONTENT_BYTES) -> str:
+    """Visible text of an HTML fragment (of its first `max_bytes`), whitespace
+    collapsed to single spaces."""
     if not fragment:
         return ""
+    fragment = cap_html(fragment, max_bytes)[0]
     if "<" not in fragment and "&" not in fragment:
         return normalize_space(fragment)
     # Blocks become spaces so words in adjacent paragraphs don't run together;

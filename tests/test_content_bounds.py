@@ -177,7 +177,7 @@ def test_content_over_the_cap_is_cut_at_a_tag_boundary() -> None:
     cleaned = sanitize_html(markup)
     assert structure(cleaned) == (3, True)
     assert cleaned.endswith("</div>")
-    assert html_to_text(cleaned) == html_to_text(capped)
+    assert html_to_text(cleaned, max_bytes=4 * MAX_CONTENT_BYTES) == html_to_text(capped)
 
 
 def test_cap_keeps_whole_characters_and_entities() -> None:
@@ -222,3 +222,9 @@ def test_html_to_text_reads_entities_as_html_does(text: str) -> None:
 def test_text_of_entities_is_exact() -> None:
     assert html_to_text("a&lt;b&gt;c &amp;amp; d&nbsp;e &copy;") == "a<b>c &amp; d e ©"
     assert re.fullmatch(r"<+", html_to_text("<" * 10))
+
+
+def test_text_is_read_from_the_first_mebibyte() -> None:
+    markup = "<p>" + "word " * (MAX_CONTENT_BYTES // 5) + "</p><p>past the cap</p>"
+    assert "past the cap" not in html_to_text(markup)
+    assert html_to_text(markup, max_bytes=2 * MAX_CONTENT_BYTES).endswith("past the cap")
