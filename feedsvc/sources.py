@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from types import EllipsisType
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from feedsvc.models import (
     Tag,
     post_tags,
 )
+from feedsvc.urls import NotWebUrl, check_web_url
 
 
 class SourceError(ValueError):
@@ -44,15 +44,20 @@ class SourceExists(SourceError):
 
 def normalize_feed_url(url: str) -> str:
     """Check a feed URL is absolute http(s); return it without surrounding space."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise SourceError(f"not an http(s) URL: {url!r}")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise SourceError(f"the URL contains spaces or control characters: {url!r}")
-    if len(url) > 2048:
-        raise SourceError("the URL is longer than 2048 characters")
-    return url
+    try:
+        return check_web_url(url)
+    except NotWebUrl as exc:
+        raise SourceError(str(exc), "url") from None
+
+
+def normalize_site_url(url: str | None) -> str | None:
+    """Check a site URL an admin gives: blank means none, else absolute http(s)."""
+    if url is None or not url.strip():
+        return None
+    try:
+        return check_web_url(url)
+    except NotWebUrl as exc:
+        raise SourceError(f"site URL: {exc}", "site_url") from None
 
 
 def add_source(
@@ -65,6 +70,7 @@ def add_source(
     interval: int | None = None,
 ) -> Source:
     feed_url = normalize_feed_url(feed_url)
+    site_url = normalize_site_url(site_url)
     if interval is not None and interval < 60:
         raise SourceError("the interval must be at least 60 seconds")
     existing = session.scalar(select(Source).where(Source.feed_url == feed_url))
@@ -195,10 +201,7 @@ def update_source(
     if title is not None:
         source.title = content.normalize_space(title)[:500]
     if site_url is not None:
-        try:
-            source.site_url = normalize_feed_url(site_url) if site_url.strip() else None
-        except SourceError as exc:
-            raise SourceError(str(exc), "site_url") from None
+        source.site_url = normalize_site_url(site_url)
     if interval is not ...:
         if interval is not None and not isinstance(interval, int):
             raise SourceError("the interval is a whole number of seconds", "interval")

@@ -25,6 +25,7 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
+from feedsvc.urls import web_url
 from feedsvc.web import get_session
 from feedsvc.web.api_models import (
     Candidate,
@@ -243,7 +244,8 @@ def create_source() -> Response:
             raise ApiProblem(422, "Not a feed", f"{url} is a web page, not a feed; it names "
                              f"{len(found)} feeds: add one of those", field="url",
                              candidates=found)  # fmt: skip
-        url, title, site_url = preview.feed_url, title or preview.title, preview.site_url
+        # The feed's own link is upstream's word, not the caller's: dropped if not http(s).
+        url, title, site_url = preview.feed_url, title or preview.title, web_url(preview.site_url)
     try:
         source = sources.add_source(session, url, now, title=title, site_url=site_url,
                                     interval=body.interval)  # fmt: skip
@@ -252,7 +254,7 @@ def create_source() -> Response:
     except sources.SourceExists as exc:
         raise ApiProblem(409, "Conflict", str(exc), field="url") from None
     except sources.SourceError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
+        raise ApiProblem(422, "Invalid request", str(exc), field=exc.field or "url") from None
     location = url_for("api.get_source", source_id=source.id)
     return _json(source_out(source, 0), 201, Location=location)
 

@@ -32,7 +32,9 @@ class SourceCreate(Strict):
 
 class SourceUpdate(Strict):
     title: str | None = Field(None, max_length=500)
-    site_url: str | None = Field(None, max_length=2048)
+    site_url: str | None = Field(
+        None, max_length=2048, description="The site's absolute http(s) URL; empty for none."
+    )
     tags: list[str] | None = Field(None, max_length=50)
     mode: Mode | None = None
     interval: int | None = Field(None, ge=60, le=31_536_000)
