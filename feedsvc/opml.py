@@ -19,6 +19,7 @@ import listparser
 from sqlalchemy.orm import Session
 
 from feedsvc.models import Source
+from feedsvc.urls import web_url
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -39,10 +40,14 @@ def render_opml(title: str, sources: Iterable[Source], *, with_tags: bool = Fals
     body = ElementTree.SubElement(root, "body")
     folders: dict[str, ElementTree.Element] = {}
     for source in sources:
+        # Rows stored before the http(s) rule held may not honour it: leave those URLs out.
+        feed_url, site_url = web_url(source.feed_url), web_url(source.site_url)
+        if feed_url is None:
+            continue
         attributes = {"type": "rss", "text": source.display_title, "title": source.display_title,
-                      "xmlUrl": source.feed_url}  # fmt: skip
-        if source.site_url:
-            attributes["htmlUrl"] = source.site_url
+                      "xmlUrl": feed_url}  # fmt: skip
+        if site_url:
+            attributes["htmlUrl"] = site_url
         parent = body
         names = [tag.name for tag in source.tags] if with_tags else []
         if names:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from feedgen.feed import FeedGenerator
 
 from feedsvc.content import strip_xml_illegal
 from feedsvc.publish import feedgen_ext
+from feedsvc.urls import web_url
 from feedsvc.version import __version__
 
 GENERATOR = "feedsvc"
@@ -82,8 +83,10 @@ class FeedSpec:
 
 
 def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
+    """The feed in one format; every renderer goes through here."""
+    entries = [web_only(entry) for entry in entries]
     if kind == JSON:
-        return render_json(spec, entries)
+        return _render_json(spec, entries)
     generator = _generator(spec, entries)
     if kind == ATOM:
         return bytes(generator.atom_str(pretty=False))
@@ -98,6 +101,35 @@ def render_atom(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
 
 def render_rss(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     return render(RSS, spec, entries)
+
+
+def web_only(entry: FeedEntry) -> FeedEntry:
+    """The entry without the upstream URLs that are not http(s): a row stored
+    before that rule held (or by a bug) must still never reach a reader.
+
+    The original link, image and origin site are left out; an enclosure or an
+    origin without a web URL goes whole. The entry's own link is ours.
+    """
+    original, image = web_url(entry.original_url), web_url(entry.image)
+    enclosures = tuple(
+        replace(enclosure, url=url)
+        for enclosure in entry.enclosures
+        if (url := web_url(enclosure.url)) is not None
+    )
+    origin = _web_origin(entry.origin)
+    kept = (entry.original_url, entry.image, entry.enclosures, entry.origin)
+    if (original, image, enclosures, origin) == kept:
+        return entry
+    return replace(entry, original_url=original, image=image, enclosures=enclosures, origin=origin)
+
+
+def _web_origin(origin: Origin | None) -> Origin | None:
+    if origin is None:
+        return None
+    feed_url = web_url(origin.feed_url)
+    if feed_url is None:
+        return None
+    return replace(origin, feed_url=feed_url, site_url=web_url(origin.site_url))
 
 
 def _clean(text: str | None) -> str:
@@ -179,6 +211,10 @@ def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
 
 def render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+    return render(JSON, spec, entries)
+
+
+def _render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     document: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from feedsvc.db import Database
+from feedsvc.urls import web_url
 
 
 def get_db() -> Database:
@@ -56,6 +57,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(405, _api_or_default)
     app.register_error_handler(500, _api_or_default)
     app.context_processor(_site_globals)
+    app.add_template_filter(web_url, "web_url")
     cli.register(app)
 
 
