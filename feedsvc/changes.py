@@ -74,7 +74,10 @@ def content_version(connection: Connection) -> int:
 
 class VersionReader:
     """Reads the content version on every feed request, so it must be cheap:
-    one connection of its own, outside the pool, in autocommit, reused."""
+    one connection of its own, outside the pool, in autocommit, reused.
+
+    Outside the pool it is not pre-pinged: if the database restarted since the
+    last read, the connection is dead, so the read reconnects once."""
 
     QUERY = "SELECT value FROM counters WHERE name = 'content_version'"
 
@@ -85,17 +88,36 @@ class VersionReader:
 
     def read(self) -> int:
         with self._lock:
+            kept = self._connection is not None
             try:
-                if self._connection is None:
-                    self._connection = self._connect()
-                cursor = self._connection.cursor()
-                cursor.execute(self.QUERY)
-                row = cursor.fetchone()
-                cursor.close()
+                return self._read_locked()
+            except Exception as exc:
+                lost = kept and self._disconnected(exc)
+                self.close_locked()
+                if not lost:
+                    raise
+            try:
+                return self._read_locked()
             except Exception:
                 self.close_locked()
                 raise
+
+    def _read_locked(self) -> int:
+        if self._connection is None:
+            self._connection = self._connect()
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(self.QUERY)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
         return int(row[0]) if row else 0
+
+    def _disconnected(self, exc: Exception) -> bool:
+        dialect = self.engine.dialect
+        return isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+            exc, self._connection, None
+        )
 
     def _connect(self) -> Any:
         fairy = self.engine.raw_connection()

@@ -20,6 +20,7 @@ from feedsvc.db import Database
 from feedsvc.migrate import upgrade
 from feedsvc.models import Base
 from tests.feedserver import FeedServer
+from tests.pgcluster import pg_cluster  # noqa: F401 - a fixture for every test module
 
 TEST_DATABASE_URL = os.environ.get("FEEDSVC_TEST_DATABASE_URL", "")
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
