@@ -21,7 +21,7 @@ _ASCII_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 # Code points a browser refuses in a host name (WHATWG's forbidden host code
 # points, and %): where Python and a browser would read a different host.
-_FORBIDDEN_IN_HOST = frozenset("%<>[\\]^|")
+_FORBIDDEN_IN_HOST = re.compile(r"[%<>\[\\\]^|]")
 _SHOWN_LENGTH = 100
 
 
@@ -42,11 +42,12 @@ def check_web_url(url: str) -> str:
         raise NotWebUrl(f"not a valid URL ({exc}): {_shown(url)}") from None
     if parts.scheme not in WEB_SCHEMES:  # urlsplit lowercases the scheme
         raise NotWebUrl(f"not an http(s) URL: {_shown(url)}")
-    if not parts.hostname:
+    hostname = parts.hostname
+    if not hostname:
         raise NotWebUrl(f"not an absolute http(s) URL, it has no host: {_shown(url)}")
     if _has_space_or_control(url):
         raise NotWebUrl(f"the URL contains spaces or control characters: {_shown(url)}")
-    if not _valid_host(parts.netloc, parts.hostname):
+    if not _valid_host(parts.netloc, hostname):
         raise NotWebUrl(f"the URL's host is not a valid host name: {_shown(url)}")
     if len(url) > MAX_URL_LENGTH:
         raise NotWebUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
@@ -80,9 +81,9 @@ def _valid_host(netloc: str, hostname: str) -> bool:
     # A backslash ends the host for a browser ("http://evil\\@good/" is evil's).
     if "\\" in netloc:
         return False
-    if netloc.rpartition("@")[2].startswith("["):
+    if "[" in netloc and netloc.rpartition("@")[2].startswith("["):
         return True  # an IPv6 literal, which urlsplit has checked
-    return not _FORBIDDEN_IN_HOST.intersection(hostname)
+    return _FORBIDDEN_IN_HOST.search(hostname) is None
 
 
 def _shown(url: str) -> str:
