@@ -35,48 +35,55 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def rss(pids: list[int]) -> int:
-    """Bytes resident in these processes, summed.
+def memory(pids: list[int]) -> tuple[int, int]:
+    """Bytes resident in these processes, summed: (RSS, PSS).
 
-    A page shared between processes (a forked worker's copy-on-write pages) is
-    counted once per process: the sum is an upper bound, as `ps` would add it.
+    RSS counts a page shared between processes (a forked worker's copy-on-write
+    pages) once per process, as `ps` adds it up: an upper bound. PSS splits each
+    shared page between its sharers: the sum is what the processes cost together.
     """
-    total = 0
+    rss = pss = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm", "rb") as statm:
-                total += int(statm.read().split()[1]) * PAGE
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+                for line in rollup.read().splitlines():
+                    if line.startswith((b"Rss:", b"Pss:")):
+                        kilobytes = int(line.split()[1]) * 1024
+                        if line.startswith(b"Rss:"):
+                            rss += kilobytes
+                        else:
+                            pss += kilobytes
         except (OSError, IndexError, ValueError):
             pass  # ended
-    return total
+    return rss, pss
 
 
-class PeakRss:
-    """Samples the RSS of a process tree every `every` seconds in a thread;
-    `peak` is the largest sum. The tree is looked up once a second: the
-    sampling must not cost the machine what it measures."""
+class PeakMemory:
+    """Samples the memory of a process tree every `every` seconds in a thread,
+    keeping the largest RSS and PSS sums. The tree is looked up once a second:
+    the sampling must not cost the machine what it measures."""
 
     def __init__(self, pid: int, every: float = 0.1, rescan: float = 1.0) -> None:
         self.pid = pid
         self.every = every
         self.rescan = rescan
-        self.peak = 0
+        self.rss = 0
+        self.pss = 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def stop(self) -> int:
-        """Stop sampling (once the figure wanted is in); return the peak in bytes."""
+    def stop(self) -> None:
+        """Stop sampling, once the figures wanted are in."""
         self._done.set()
         if self._thread.is_alive():
             self._thread.join()
-        return self.peak
 
     def _run(self) -> None:
         pids: list[int] = []
@@ -84,7 +91,8 @@ class PeakRss:
         while not self._done.is_set():
             if time.monotonic() - scanned >= self.rescan:
                 pids, scanned = descendants(self.pid), time.monotonic()
-            self.peak = max(self.peak, rss(pids))
+            rss, pss = memory(pids)
+            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
             self._done.wait(self.every)
 
 

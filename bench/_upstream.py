@@ -3,13 +3,15 @@
 nginx (Debian's nginx-light) serves the feeds as static files with ETag/304,
 optionally on several loopback addresses (127.0.0.1, 127.0.0.2, …) so that a
 per-host fetch limit need not be the ceiling; a Python server on 127.0.0.1 is
-the fallback (and then the bottleneck).
+the fallback (and then the bottleneck). Either logs when each request began,
+so the first fetch of a pass is seen from outside the program that made it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import random
 import shutil
 import socket
@@ -36,7 +38,9 @@ pid {root}/nginx.pid;
 error_log {root}/error.log;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    # When each request began: logged at its end ($msec) less its duration.
+    log_format began '$msec $request_time $status $request_uri';
+    access_log {root}/access.log began;
     default_type application/rss+xml;
     server {{
 {listen}
@@ -95,6 +99,16 @@ def opml(urls: list[str]) -> bytes:
 class Upstream:
     urls: list[str]
     server: str
+    log: Path  # lines of "<end, time.time() scale> <seconds taken> <status> <path>"
+
+    def first_request(self, after: float) -> float | None:
+        """When the first request that began at or after `after` began."""
+        began = []
+        with self.log.open() as lines:
+            for line in lines:
+                end, took = line.split()[:2]
+                began.append(float(end) - float(took))
+        return min((time for time in began if time >= after), default=None)
 
 
 @contextmanager
@@ -104,20 +118,21 @@ def serve_feeds(feeds: dict[str, bytes], hosts: int = 1) -> Iterator[Upstream]:
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     if binary is not None:
-        with _nginx(binary, feeds, hosts) as port:
+        with _nginx(binary, feeds, hosts) as (port, log):
             urls = [f"http://127.0.0.{n % hosts + 1}:{port}{path}" for n, path in enumerate(feeds)]
             where = f"{hosts} loopback addresses" if hosts > 1 else "127.0.0.1"
-            yield Upstream(urls, f"nginx on {where}")
+            yield Upstream(urls, f"nginx on {where}", log)
         return
-    with _python_server(feeds) as port:
+    with _python_server(feeds) as (port, log):
         yield Upstream(
             [f"http://127.0.0.1:{port}{path}" for path in feeds],
             "a Python server on 127.0.0.1 (nginx not found: apt-get install nginx-light)",
+            log,
         )
 
 
 @contextmanager
-def _nginx(binary: str, feeds: dict[str, bytes], hosts: int) -> Iterator[int]:
+def _nginx(binary: str, feeds: dict[str, bytes], hosts: int) -> Iterator[tuple[int, Path]]:
     root = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
     process = None
     try:
@@ -135,7 +150,7 @@ def _nginx(binary: str, feeds: dict[str, bytes], hosts: int) -> Iterator[int]:
         conf.write_text(NGINX_CONF.format(root=root, listen=listen))
         process = subprocess.Popen([binary, "-p", str(root), "-c", str(conf)])
         _wait_for_port(port, process, root / "error.log")
-        yield port
+        yield port, root / "access.log"
     finally:
         if process is not None:
             process.terminate()
@@ -144,24 +159,31 @@ def _nginx(binary: str, feeds: dict[str, bytes], hosts: int) -> Iterator[int]:
 
 
 @contextmanager
-def _python_server(feeds: dict[str, bytes]) -> Iterator[int]:
+def _python_server(feeds: dict[str, bytes]) -> Iterator[tuple[int, Path]]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-upstream-"))
+    log = folder / "access.log"
+    log.touch()
     ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-    server = multiprocessing.Process(target=_serve, args=(feeds, ports), daemon=True)
+    server = multiprocessing.Process(target=_serve, args=(feeds, ports, log), daemon=True)
     server.start()
     try:
-        yield ports.get(timeout=10)
+        yield ports.get(timeout=10), log
     finally:
         server.terminate()
         server.join(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _serve(feeds: dict[str, bytes], port_queue: multiprocessing.Queue[int]) -> None:
+def _serve(feeds: dict[str, bytes], port_queue: multiprocessing.Queue[int], log: Path) -> None:
     etags = {path: '"' + hashlib.sha1(body).hexdigest() + '"' for path, body in feeds.items()}
+    # O_APPEND: each line is one write, whole, whichever thread writes it.
+    log_fd = os.open(log, os.O_WRONLY | os.O_APPEND)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            os.write(log_fd, f"{time.time():.3f} 0 - {self.path}\n".encode())
             body = feeds.get(self.path)
             if body is None:
                 self._answer(404, {})

@@ -3,23 +3,26 @@
 
 200 generated feeds of 20–50 entries are served on 127.0.0.1 by nginx (Debian's
 nginx-light; a Python server is the fallback, and the bottleneck), with
-ETag/304. Each round, on fresh databases (SQLite, and PostgreSQL when
-reachable):
+ETag/304. Its access log tells when each pass's first fetch began, the same
+way for every contender. Each round, on fresh databases (SQLite, and
+PostgreSQL when reachable):
 
 - feedsvc worker: `feedsvc db upgrade`, the feeds imported from an OPML file
   with `feedsvc sources import-opml` (all due at once), then `feedsvc worker`
   started. Cold: from the process's start until the last entry is stored (the
   harness counts posts every 50 ms on a connection of its own), reported with
-  and without the start-up (start → first fetch began). The peak RSS of the
-  worker and all its child processes, summed, is sampled during the cold pass.
+  and without the start-up (start → first fetch). The peak memory of
+  the worker and all its child processes, summed, is sampled during the cold
+  pass: RSS (shared pages counted in each process) and PSS (split between them).
   Warm (every feed answers 304), several times with the worker still running:
-  one UPDATE makes every source due; timed from the first check to the last
-  one stored, and from the UPDATE.
+  one UPDATE makes every source due; timed from the first fetch to the last
+  check stored, and from the UPDATE.
 - feedsvc fetch --all: the same set-up, then the command run as a process —
-  cold once, then warm — CLI start-up included (and reported apart).
+  cold once, then warm, timed like the worker's, and each run whole.
 - reader: the feeds added by `add_feed` (a new user's import, not timed), then
   one process runs make_reader and update_feeds(workers=16, scheduled=False),
-  cold and then warm; its start-up is the import and make_reader.
+  cold and then warm, timed from the process's start, or the first fetch, to
+  update_feeds' return.
 
 feedsvc runs with FEEDSVC_ENV=production and its defaults, except
 FEEDSVC_DISPATCH_SECONDS=1 and FEEDSVC_FETCH_ALLOW_PRIVATE=1 (the feeds are on
@@ -57,8 +60,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from _proctree import PeakRss, stop_group
-from _upstream import count_entries, generate_feeds, opml, serve_feeds
+from _proctree import PeakMemory, stop_group
+from _upstream import Upstream, count_entries, generate_feeds, opml, serve_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDSVC = str(Path(sys.executable).parent / "feedsvc")
@@ -75,12 +78,7 @@ SOURCES = sa.table(
     "sources", sa.column("next_check_at", sa.DateTime), sa.column("lease_owner", sa.String)
 )
 POSTS = sa.table("posts", sa.column("id", sa.Integer))
-ATTEMPTS = sa.table(
-    "fetch_attempts",
-    sa.column("id", sa.Integer),
-    sa.column("started_at", sa.DateTime),
-    sa.column("outcome", sa.String),
-)
+ATTEMPTS = sa.table("fetch_attempts", sa.column("id", sa.Integer), sa.column("outcome", sa.String))
 
 
 class BenchError(RuntimeError):
@@ -91,7 +89,7 @@ class BenchError(RuntimeError):
 class Round:
     """What every pass of one round shares."""
 
-    urls: list[str]
+    upstream: Upstream
     entries: int
     warm: int  # warm passes after the cold one
     timeout: float  # seconds allowed per pass
@@ -99,17 +97,29 @@ class Round:
     scratch: Path  # this round's temporary folder
     opml_file: Path
 
+    @property
+    def urls(self) -> list[str]:
+        return self.upstream.urls
+
+    def first_fetch(self, after: float) -> float:
+        """When the first request at or after `after` reached the upstream server."""
+        began = self.upstream.first_request(after)
+        if began is None:
+            raise BenchError("the upstream server saw no request in this pass")
+        return began
+
 
 @dataclass
 class Figures:
     """One pass of one contender, in seconds (None: does not apply)."""
 
-    startup: float  # process start → first fetch began
+    startup: float  # process start → first fetch (as the upstream server saw it)
     cold_total: float  # process start → last entry stored
-    cold: float  # first fetch began → last entry stored
-    warm: float  # median over warm passes: first check began → last one stored
+    cold: float  # first fetch → last entry stored
+    warm: float  # median over warm passes: first fetch → last check stored
     warm_total: float | None  # worker: UPDATE → last stored; fetch --all: the whole process
     peak_rss_mb: float  # during the cold pass, the process and its children summed
+    peak_pss_mb: float  # the same, each shared page split between its sharers
 
 
 # ---------------------------------------------------------------- the database
@@ -135,13 +145,6 @@ class Probe:
         query = sa.select(sa.func.count()).where(SOURCES.c.lease_owner.is_not(None))
         return self._scalar(query)
 
-    def first_fetch(self, after_id: int) -> float:
-        """When the first fetch after `after_id` began (time.time() scale)."""
-        query = sa.select(sa.func.min(ATTEMPTS.c.started_at)).where(ATTEMPTS.c.id > after_id)
-        with self.engine.connect() as conn:
-            started: dt.datetime = conn.execute(query).scalar_one()
-        return started.replace(tzinfo=dt.UTC).timestamp()
-
     def outcomes(self, after_id: int) -> dict[str, int]:
         query = (
             sa.select(ATTEMPTS.c.outcome, sa.func.count())
@@ -151,12 +154,13 @@ class Probe:
         with self.engine.connect() as conn:
             return {outcome: count for outcome, count in conn.execute(query)}
 
-    def make_all_due(self) -> float:
-        """Every source due now, in one UPDATE; return when it was committed."""
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    def make_all_due(self) -> tuple[float, float]:
+        """Every source due now, in one UPDATE; (when it was sent, committed)."""
+        sent = time.time()
+        now = dt.datetime.fromtimestamp(sent, dt.UTC).replace(tzinfo=None)
         with self.engine.begin() as conn:
             conn.execute(sa.update(SOURCES).values(next_check_at=now))
-        return time.time()
+        return sent, time.time()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -216,26 +220,50 @@ def new_user_setup(run: Round, database_url: str, log: Path) -> dict[str, str]:
     return env
 
 
+def start(env: dict[str, str], log: Path, *args: str) -> tuple[subprocess.Popen[bytes], float]:
+    """Start a feedsvc command in a process group of its own; (process, when)."""
+    with log.open("ab") as out:
+        started = time.time()
+        process = subprocess.Popen([FEEDSVC, *args], env=env, cwd=env["PYTHONPATH"],
+                                   stdout=out, stderr=out, start_new_session=True)  # fmt: skip
+    return process, started
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a pass waits for: `count()` reaching `total`."""
+
+    count: Callable[[], int]
+    total: int
+    what: str  # e.g. "entries stored"
+
+    def progress(self) -> str:
+        return f"{self.count()} of {self.total} {self.what}"
+
+
+def entries_stored(probe: Probe, entries: int) -> Goal:
+    return Goal(probe.posts, entries, "entries stored")
+
+
+def sources_checked(probe: Probe, after_id: int, feeds: int) -> Goal:
+    return Goal(lambda: probe.attempts_since(after_id), feeds, "sources checked")
+
+
 def run_worker(run: Round, database_url: str) -> Figures:
     log = run.scratch / "worker.log"
     env = new_user_setup(run, database_url, log)
     probe = Probe(database_url)
     before = probe.last_attempt_id()
-    with log.open("ab") as out:
-        started = time.time()
-        worker = subprocess.Popen([FEEDSVC, "worker"], env=env, cwd=run.tree, stdout=out,
-                                  stderr=out, start_new_session=True)  # fmt: skip
+    worker, started = start(env, log, "worker")
     try:
-        with PeakRss(worker.pid) as memory:
-            stored = wait_until(
-                lambda: probe.posts() >= run.entries, COLD_POLL, run.timeout, worker, log,
-                lambda: f"{probe.posts()} of {run.entries} entries stored",
-            )  # fmt: skip
+        with PeakMemory(worker.pid) as memory:
+            goal = entries_stored(probe, run.entries)
+            stored = wait_until(goal, COLD_POLL, run.timeout, worker, log)
         expect_outcomes(probe.outcomes(before), "ok", "worker, cold")
-        first = probe.first_fetch(before)
+        first = run.first_fetch(started)
         spans, totals = [], []
         for _ in range(run.warm):
-            span, total = warm_pass(probe, len(run.urls), worker, log, run.timeout)
+            span, total = warm_pass(run, probe, worker, log)
             spans.append(span)
             totals.append(total)
     finally:
@@ -244,25 +272,23 @@ def run_worker(run: Round, database_url: str) -> Figures:
     return Figures(
         startup=first - started, cold_total=stored - started, cold=stored - first,
         warm=statistics.median(spans), warm_total=statistics.median(totals),
-        peak_rss_mb=memory.peak / MB,
+        peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB,
     )  # fmt: skip
 
 
 def warm_pass(
-    probe: Probe, feeds: int, worker: subprocess.Popen[bytes], log: Path, timeout: float
+    run: Round, probe: Probe, worker: subprocess.Popen[bytes], log: Path
 ) -> tuple[float, float]:
     """Make every source due; (first check → last stored, UPDATE → last stored)."""
-    # The previous pass must be over: every source checked, no lease held.
-    wait_until(lambda: probe.leased() == 0, WARM_POLL, timeout, worker, log,
-               lambda: f"{probe.leased()} sources still leased")  # fmt: skip
+    feeds, timeout = len(run.urls), run.timeout
+    # The previous pass must be over: no source still leased.
+    free = Goal(lambda: feeds - probe.leased(), feeds, "sources free of a lease")
+    wait_until(free, WARM_POLL, timeout, worker, log)
     before = probe.last_attempt_id()
-    due = probe.make_all_due()
-    stored = wait_until(
-        lambda: probe.attempts_since(before) >= feeds, WARM_POLL, timeout, worker, log,
-        lambda: f"{probe.attempts_since(before)} of {feeds} sources checked",
-    )  # fmt: skip
-    expect_outcomes(probe.outcomes(before), "not_modified", "warm pass")
-    return stored - probe.first_fetch(before), stored - due
+    sent, due = probe.make_all_due()
+    stored = wait_until(sources_checked(probe, before, feeds), WARM_POLL, timeout, worker, log)
+    expect_outcomes(probe.outcomes(before), "not_modified", "worker, warm")
+    return stored - run.first_fetch(sent), stored - due
 
 
 def run_batch(run: Round, database_url: str) -> Figures:
@@ -271,36 +297,37 @@ def run_batch(run: Round, database_url: str) -> Figures:
     probe = Probe(database_url)
     try:
         before = probe.last_attempt_id()
-        started, ended, peak = fetch_all(env, log, run.timeout)
-        if (stored := probe.posts()) != run.entries:
-            raise BenchError(f"fetch --all stored {stored} of {run.entries} entries:\n{tail(log)}")
+        started, stored, _, memory = fetch_all(
+            env, log, entries_stored(probe, run.entries), COLD_POLL, run.timeout
+        )
         expect_outcomes(probe.outcomes(before), "ok", "fetch --all, cold")
-        first = probe.first_fetch(before)
+        first = run.first_fetch(started)
         spans, totals = [], []
         for _ in range(run.warm):
             before = probe.last_attempt_id()
-            began, finished, _ = fetch_all(env, log, run.timeout)
+            goal = sources_checked(probe, before, len(run.urls))
+            began, checked, ended, _ = fetch_all(env, log, goal, WARM_POLL, run.timeout)
             expect_outcomes(probe.outcomes(before), "not_modified", "fetch --all, warm")
-            spans.append(finished - probe.first_fetch(before))
-            totals.append(finished - began)
+            spans.append(checked - run.first_fetch(began))
+            totals.append(ended - began)
     finally:
         probe.dispose()
     return Figures(
-        startup=first - started, cold_total=ended - started, cold=ended - first,
+        startup=first - started, cold_total=stored - started, cold=stored - first,
         warm=statistics.median(spans), warm_total=statistics.median(totals),
-        peak_rss_mb=peak / MB,
+        peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB,
     )  # fmt: skip
 
 
-def fetch_all(env: dict[str, str], log: Path, timeout: float) -> tuple[float, float, int]:
-    """`feedsvc fetch --all` as a process: (started, ended, peak RSS bytes)."""
-    with log.open("ab") as out:
-        started = time.time()
-        process = subprocess.Popen([FEEDSVC, "fetch", "--all"], env=env, cwd=env["PYTHONPATH"],
-                                   stdout=out,
-                                   stderr=out, start_new_session=True)  # fmt: skip
+def fetch_all(
+    env: dict[str, str], log: Path, goal: Goal, every: float, timeout: float
+) -> tuple[float, float, float, PeakMemory]:
+    """`feedsvc fetch --all` as a process, watched like the worker:
+    (started, goal reached, exited, its peak memory)."""
+    process, started = start(env, log, "fetch", "--all")
     try:
-        with PeakRss(process.pid) as memory:
+        with PeakMemory(process.pid) as memory:
+            reached = wait_until(goal, every, timeout, process, log)
             code = process.wait(timeout=timeout)
         ended = time.time()
     except subprocess.TimeoutExpired:
@@ -309,7 +336,7 @@ def fetch_all(env: dict[str, str], log: Path, timeout: float) -> tuple[float, fl
         stop_group(process)
     if code != 0:
         raise BenchError(f"fetch --all exited {code}:\n{tail(log)}")
-    return started, ended, memory.peak
+    return started, reached, ended, memory
 
 
 def expect_outcomes(outcomes: dict[str, int], wanted: str, what: str) -> None:
@@ -319,18 +346,19 @@ def expect_outcomes(outcomes: dict[str, int], wanted: str, what: str) -> None:
 
 
 def wait_until(
-    done: Callable[[], bool], every: float, timeout: float,
-    process: subprocess.Popen[bytes], log: Path, progress: Callable[[], str],
-) -> float:  # fmt: skip
-    """Poll until `done()`; return when it was first seen true (time.time())."""
+    goal: Goal, every: float, timeout: float, process: subprocess.Popen[bytes], log: Path
+) -> float:
+    """Poll until the goal is reached; return when it was first seen (time.time()).
+    The process ending before it is reached is an error."""
     deadline = time.monotonic() + timeout
-    while not done():
-        if process.poll() is not None:
-            raise BenchError(f"the worker exited ({process.returncode}): {progress()}:\n"
-                             f"{tail(log)}")  # fmt: skip
+    while goal.count() < goal.total:
+        if process.poll() is not None and goal.count() < goal.total:
+            name = " ".join(str(arg) for arg in process.args[1:])  # type: ignore[index]
+            raise BenchError(f"feedsvc {name} exited ({process.returncode}) with "
+                             f"{goal.progress()}; its log ends:\n{tail(log)}")  # fmt: skip
         if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:.0f} s: {progress()}; the worker's "
-                             f"log ends:\n{tail(log)}")  # fmt: skip
+            raise BenchError(f"timed out after {timeout:.0f} s with {goal.progress()}; "
+                             f"the log ends:\n{tail(log)}")  # fmt: skip
         time.sleep(every)
     return time.time()
 
@@ -351,28 +379,28 @@ def run_reader(run: Round) -> Figures:
     urls_file.write_text("\n".join(run.urls))
     reader_process(["add", str(db), str(urls_file)], run.timeout)
     started = time.time()
-    result, peak = reader_process(["update", str(db), str(run.warm)], run.timeout)
+    result, memory = reader_process(["update", str(db), str(run.warm)], run.timeout)
     cold, passes = result["cold"], result["warm"]
     if cold["error_count"] or result["entries"] != run.entries:
         raise BenchError(f"reader stored {result['entries']} of {run.entries} entries; "
                          f"errors: {cold['errors']}")  # fmt: skip
     if any(p["not_modified"] != len(run.urls) for p in passes):
         raise BenchError(f"reader's warm passes were not all 304: {passes}")
+    first = run.first_fetch(started)
     return Figures(
-        startup=cold["began"] - started, cold_total=cold["ended"] - started,
-        cold=cold["ended"] - cold["began"],
-        warm=statistics.median(p["ended"] - p["began"] for p in passes),
-        warm_total=None, peak_rss_mb=peak / MB,
+        startup=first - started, cold_total=cold["ended"] - started, cold=cold["ended"] - first,
+        warm=statistics.median(p["ended"] - run.first_fetch(p["began"]) for p in passes),
+        warm_total=None, peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB,
     )  # fmt: skip
 
 
-def reader_process(args: list[str], timeout: float) -> tuple[dict, int]:  # type: ignore[type-arg]
-    """Run bench/_reader_pass.py; (what it printed, its peak RSS in bytes)."""
+def reader_process(args: list[str], timeout: float) -> tuple[dict, PeakMemory]:  # type: ignore[type-arg]
+    """Run bench/_reader_pass.py; (what it printed, its peak memory)."""
     script = Path(__file__).with_name("_reader_pass.py")
     process = subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     try:
-        with PeakRss(process.pid) as memory:
+        with PeakMemory(process.pid) as memory:
             out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise BenchError(f"reader {args[0]} still running after {timeout:.0f} s") from None
@@ -380,7 +408,7 @@ def reader_process(args: list[str], timeout: float) -> tuple[dict, int]:  # type
         stop_group(process)
     if process.returncode != 0:
         raise BenchError(f"reader {args[0]} exited {process.returncode}:\n{err.decode()[-2000:]}")
-    return json.loads(out), memory.peak
+    return json.loads(out), memory
 
 
 # ---------------------------------------------------------------- the report
@@ -390,12 +418,13 @@ def print_round(name: str, figures: Figures) -> None:
     total = f", {figures.warm_total:.2f} s whole" if figures.warm_total is not None else ""
     print(f"  {name:<33} start-up {figures.startup:5.2f} s, cold {figures.cold_total:6.2f} s "
           f"({figures.cold:.2f} s after start-up), warm {figures.warm:.2f} s{total}, "
-          f"peak RSS {figures.peak_rss_mb:.0f} MB", flush=True)  # fmt: skip
+          f"peak RSS {figures.peak_rss_mb:.0f} MB (PSS {figures.peak_pss_mb:.0f})",
+          flush=True)  # fmt: skip
 
 
 COLUMNS = (  # heading, second line, width
     ("", "", 33), ("start-up", "", 9), ("cold", "with start", 11), ("cold", "after start", 12),
-    ("warm", "1st→last", 9), ("warm", "whole", 7), ("peak RSS", "MB", 9),
+    ("warm", "1st→last", 9), ("warm", "whole", 7), ("peak RSS", "MB", 9), ("PSS", "MB", 6),
     ("cold ×reader", "with start", 13), ("cold ×reader", "after start", 13),
     ("warm ×reader", "1st→last", 13),
 )  # fmt: skip
@@ -417,21 +446,23 @@ def print_table(results: dict[str, list[Figures]], rounds: int) -> None:
         cells = [name]
         for field in fields(Figures):
             value = median(runs, field.name)
-            digits = 0 if field.name == "peak_rss_mb" else 2
+            digits = 0 if field.name.endswith("_mb") else 2
             cells.append("–" if value is None else f"{value:.{digits}f}")
         cells += [f"{ratio(runs, field):.2f}" for field in RATIOS]
         print_row(cells)
-    print("start-up: process start → first fetch began (reader: → update_feeds began). "
-          "warm whole: worker, from the UPDATE\n(with up to DISPATCH_SECONDS=1 before its "
-          "next claim); fetch --all, the whole process.")  # fmt: skip
+    print("start-up: from the process's start to its first fetch (seen by the upstream "
+          "server). warm 1st→last: first fetch\nto last check stored. warm whole: worker, "
+          "from the UPDATE (which adds up to DISPATCH_SECONDS=1 before the\nnext claim); "
+          "fetch --all, the whole process.")  # fmt: skip
     for name, runs in results.items():
         if name.startswith("feedsvc worker"):
             cold, cold_all = ratio(runs, "cold"), ratio(runs, "cold_total")
             warm, rss = ratio(runs, "warm"), median(runs, "peak_rss_mb") or 0.0
+            pss = median(runs, "peak_pss_mb") or 0.0
             print(f"targets, {name}: cold ≥ 2× reader {verdict(cold >= 2)} "
                   f"({cold:.2f}× after start-up, {cold_all:.2f}× with it); warm ≥ 1.5× reader "
                   f"{verdict(warm >= 1.5)} ({warm:.2f}×); RSS ≤ 300 MB "
-                  f"{verdict(rss <= 300)} ({rss:.0f} MB)")  # fmt: skip
+                  f"{verdict(rss <= 300)} ({rss:.0f} MB; PSS {pss:.0f} MB)")  # fmt: skip
 
 
 def print_row(cells: list[str]) -> None:
@@ -498,7 +529,7 @@ def main() -> None:
                 print(f"round {number}", flush=True)
                 with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
                     scratch = Path(folder)
-                    run = Round(upstream.urls, entries, args.warm, args.timeout, tree, scratch,
+                    run = Round(upstream, entries, args.warm, args.timeout, tree, scratch,
                                 scratch / "feeds.opml")  # fmt: skip
                     run.opml_file.write_bytes(opml(run.urls))
                     run_round(run, databases, results)
