@@ -189,6 +189,7 @@ class _Element:
     on_stack: bool = True
     gone: bool = False  # taken out of the stack (form, adoption): popped once on top
     uncounted: bool = False  # and no longer adds to the depth
+    attributes: str = ""  # of a formatting element, as written
 
 
 class _OpenElements:
@@ -312,7 +313,8 @@ class _OpenElements:
         for position in range(start, len(active)):
             old = active[position]
             if old is not None:
-                active[position] = self.push(old.key, kept=True)
+                active[position] = clone = self.push(old.key, kept=True)
+                clone.attributes = old.attributes
 
     # -- start tags
 
@@ -347,17 +349,16 @@ class _OpenElements:
                 return True  # a select inside a select only closes it
         elif key in {"option", "optgroup"} and self.current() == "option":
             self.pop()
-        elif key == "a":
-            entry = self._formatting_entry("a")
+        elif key in {"a", "nobr"}:
+            # An open one is closed first, by the adoption agency.
+            entry = self._formatting_entry(key)
             if entry is not None:
                 self._adopt(entry)
-        elif key == "nobr":
-            self._close_in_scope("nobr")
         self.reconstruct()
         if key in {"svg", "math"}:
             return self._open(f"{key} {key}", _self_closing(tag.group(0)))
         if key in _FORMATTING:
-            return self._open_formatting(key)
+            return self._open_formatting(key, tag.group(0)[len(key) + 1 :])
         return self._open(key)
 
     def _open(self, key: str, self_closing: bool = False) -> bool:
@@ -367,13 +368,28 @@ class _OpenElements:
         self.push(key, kept)
         return kept
 
-    def _open_formatting(self, key: str) -> bool:
+    def _open_formatting(self, key: str, attributes: str) -> bool:
+        self._noahs_ark(key, attributes)
         if self.formatting >= MAX_OPEN_FORMATTING or not self.has_room():
             self.push(key, kept=False)
             return False
-        self.active.append(self.push(key, kept=True))
+        element = self.push(key, kept=True)
+        element.attributes = attributes
+        self.active.append(element)
         self.formatting += 1
         return True
+
+    def _noahs_ark(self, key: str, attributes: str) -> None:
+        """HTML5 keeps at most three alike formatting elements active (alike here
+        means the same attribute text, which never merges more than HTML5 does)."""
+        alike = []
+        for entry in reversed(self.active):
+            if entry is None:
+                break
+            if entry.key == key and entry.attributes == attributes:
+                alike.append(entry)
+        if len(alike) >= 3:
+            self._forget(alike[-1])
 
     def _open_block(self, key: str) -> bool:
         kept = self._open(key)
