@@ -3,6 +3,7 @@ each decision a row of a table. No network, no database, a fixed clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -240,3 +241,13 @@ def test_a_link_is_taken_over_once() -> None:
 def test_entries_skipped_as_unchanged_before_preparing_count_as_unchanged() -> None:
     diff = diff_entries(feed(entry("a"), unchanged=3), Existing())
     assert (len(diff.new), diff.unchanged) == (1, 3)
+
+
+def test_what_steps_said_about_entries_is_the_sources_last_error() -> None:
+    noted = PreparedEntry(key="a", entry_hash="e", values=entry("a").values,
+                          notes=("link dropped: not an http(s) URL",))  # fmt: skip
+    parsed = Parsed(feed=feed(noted, dataclasses.replace(noted, key="b"),
+                              meta=FeedMeta(problem="the feed is malformed")))  # fmt: skip
+    assert plan(fetched(200), parsed).source.last_error == (
+        "the feed is malformed; link dropped: not an http(s) URL (2 entries)"
+    )

@@ -247,7 +247,7 @@ def next_source_state(
         # A 304 may omit the validators: keep ours. A 200 without them means none.
         etag = headers.get("etag") or (row.etag if kept else None)
         last_modified = headers.get("last-modified") or (row.last_modified if kept else None)
-        last_error = feed.meta.problem if feed else None
+        last_error = problems(feed) if feed else None
     else:
         etag, last_modified, last_error = row.etag, row.last_modified, decision.error
     moved = decision.new_feed_url and not existing.new_url_taken
@@ -269,6 +269,16 @@ def next_source_state(
         hint_interval=meta.hint_interval,
         upstream=((meta.upstream_id or "")[:2048] or None, meta.updated) if feed else None,
     )
+
+
+def problems(feed: PreparedFeed) -> str | None:
+    """What was wrong with a feed that was stored anyway, in words, or None."""
+    notes: dict[str, int] = {}
+    for entry in feed.entries:
+        for note in entry.notes:
+            notes[note] = notes.get(note, 0) + 1
+    said = [f"{note} ({count} entries)" if count > 1 else note for note, count in notes.items()]
+    return "; ".join([p for p in (feed.meta.problem, *said) if p]) or None
 
 
 def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:

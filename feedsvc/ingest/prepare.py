@@ -114,8 +114,9 @@ def prepare_entry(
     entry: ParsedEntry, digest: str, base_url: str, settings: PrepareSettings
 ) -> PreparedEntry:
     base = entry.content_base or entry.link or base_url
-    body = content.sanitize_html(entry.content_html, base)
-    summary = content.summarize(entry.summary_html, entry.content_html, settings.summary_length)
+    html, cut = content.cap_html(entry.content_html)
+    body = content.sanitize_html(html, base)
+    summary = content.summarize(entry.summary_html, html, settings.summary_length)
     title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
     enclosures = [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures]
     image = content.first_image(body) or next(
@@ -137,6 +138,7 @@ def prepare_entry(
             "updated": entry.updated,
         },
         tags=entry.tags,
+        notes=(f"content cut at {content.MAX_CONTENT_BYTES // 1024} KiB",) if cut else (),
     )
 
 
