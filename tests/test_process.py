@@ -16,7 +16,7 @@ from feedsvc.ingest import IngestSettings, refresh_source
 from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
 from feedsvc.ingest.process import process_feed, web_urls_only
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.feedserver import ATOM_TYPE, RSS_TYPE, FeedServer, Reply

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from feedsvc.db import Database
 from feedsvc.ingest import IngestSettings, RefreshReport, refresh_source
 from feedsvc.ingest.fetch import Fetcher, FetchSettings
+from feedsvc.ingest.leases import claim_due_sources
 from feedsvc.ingest.policy import FAILING_AFTER, ScheduleSettings
 from feedsvc.models import SOURCE_GONE, FetchAttempt, Post, Source
-from feedsvc.ingest.leases import claim_due_sources
 from feedsvc.sources import add_source
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
 

@@ -15,7 +15,7 @@ from feedsvc.ingest.parse import Enclosure, ParsedEntry, ParsedFeed, parse_feed
 from feedsvc.ingest.pipeline import RefreshReport
 from feedsvc.ingest.prepare import PreparedEntry, PrepareSettings, prepare_feed
 from feedsvc.ingest.process import process_feed
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.feedserver import rss

@@ -35,7 +35,7 @@ from feedsvc.ingest.pipeline import (
     work,
 )
 from feedsvc.ingest.plan import Parsed
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,16 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
 
+from feedsvc.ingest.types import FetchResult
 from feedsvc.version import __version__
 
 USER_AGENT = f"feedsvc/{__version__} (feed fetcher)"
@@ -43,37 +44,6 @@ REFUSED = "refused"
 TOO_LARGE = "too_large"
 TOO_MANY_REDIRECTS = "redirects"
 BAD_URL = "bad_url"
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    url: str
-    final_url: str
-    status: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    content: bytes = b""
-    # True when every redirect on the way was permanent (301/308).
-    permanent_redirect: bool = False
-    error_kind: str | None = None
-    error: str | None = None
-    elapsed_ms: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.error_kind is None and self.status is not None and 200 <= self.status < 300
-
-    @property
-    def has_body(self) -> bool:
-        """A successful answer with something to parse (204 has nothing)."""
-        return self.ok and self.status != 204
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-    @property
-    def redirected(self) -> bool:
-        return self.final_url != self.url
 
 
 class AddressRefused(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 from feedsvc.models import SOURCE_ACTIVE, Source
 
 

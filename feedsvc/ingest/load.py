@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from feedsvc.ingest.fetch import FetchResult
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 from feedsvc.models import Post, Source
 
 CHUNK = 500

@@ -17,7 +17,7 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -25,6 +25,7 @@ import feedparser
 import feedparser.mixin
 
 from feedsvc import content
+from feedsvc.ingest.types import Enclosure, ParsedEntry, ParsedFeed
 
 # feedparser works out the base URL at every element start — a URL join for
 # each of tens of thousands of elements, almost all with the same arguments.
@@ -38,44 +39,6 @@ feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(
 
 class NotAFeed(ValueError):
     """The bytes are not a feed; the message says what they seem to be."""
-
-
-@dataclass(frozen=True)
-class Enclosure:
-    url: str
-    type: str = ""
-    length: int = 0
-
-
-@dataclass(frozen=True)
-class ParsedEntry:
-    key: str
-    title: str
-    link: str | None
-    author: str | None
-    published: dt.datetime | None
-    updated: dt.datetime | None
-    content_html: str
-    summary_html: str
-    tags: tuple[str, ...] = ()
-    # The base URL relative links in the content are resolved against (xml:base).
-    content_base: str | None = None
-    enclosures: tuple[Enclosure, ...] = ()
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    title: str
-    link: str | None
-    description: str
-    upstream_id: str | None
-    updated: dt.datetime | None
-    entries: tuple[ParsedEntry, ...]
-    # The feed's own polling hint in seconds (RSS ttl, sy:updatePeriod).
-    hint_interval: int | None = None
-    # Why feedparser found the document malformed, when it did.
-    problem: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,

@@ -27,7 +27,7 @@ from feedsvc.ingest.parse import NotAFeed, ParsedFeed, parse_feed
 from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
 from feedsvc.ingest.prepare import PrepareSettings, prepare_feed
 from feedsvc.ingest.process import process_feed
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 
 log = logging.getLogger(__name__)
 

@@ -15,19 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from feedsvc.ingest import policy
-from feedsvc.ingest.fetch import FetchResult
-from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
+from feedsvc.ingest.types import FeedMeta, FetchResult, Parsed, PreparedEntry, PreparedFeed
 
 SOURCE_GONE = "gone"
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """What a body came to after parse → prepare → process."""
-
-    feed: PreparedFeed | None = None
-    # Why the body is not a feed (it is then an error of the source's).
-    error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,60 +7,23 @@ is the costly part, and most entries of a changed feed are unchanged.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from feedsvc import content
-from feedsvc.ingest.parse import ParsedEntry, ParsedFeed
+from feedsvc.ingest.types import (
+    FeedMeta,
+    ParsedEntry,
+    ParsedFeed,
+    PreparedEntry,
+    PreparedFeed,
+    PrepareSettings,
+)
 
 # Bump when preparing changes what it makes of the same entry: every stored
 # entry is then prepared again on its next fetch.
 PREPARE_VERSION = "2"
-
-
-@dataclass(frozen=True)
-class PrepareSettings:
-    summary_length: int = 300
-
-
-@dataclass(frozen=True)
-class PreparedEntry:
-    """An entry turned into the columns of a post."""
-
-    key: str
-    # Of the parsed entry: equal hashes mean nothing upstream changed.
-    entry_hash: str
-    values: dict[str, Any]
-    tags: tuple[str, ...] = ()
-    # What a step said about the entry ("content cut at 1 MiB", a dropped link).
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FeedMeta:
-    """What the feed says about itself."""
-
-    title: str = ""
-    link: str | None = None
-    description: str = ""
-    upstream_id: str | None = None
-    updated: dt.datetime | None = None
-    hint_interval: int | None = None
-    # Why the document was malformed, when it was (it is stored as far as it parsed).
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class PreparedFeed:
-    meta: FeedMeta
-    entries: tuple[PreparedEntry, ...] = ()
-    # Entries skipped as unchanged: (key, entry hash), matched to posts by the plan.
-    unchanged: tuple[tuple[str, str], ...] = ()
-    # Publication times of every entry in the feed, for the adaptive interval.
-    entry_times: tuple[dt.datetime, ...] = field(default=())
 
 
 def entry_hash(entry: ParsedEntry, base_url: str, settings: PrepareSettings) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
-from feedsvc.ingest.target import Target
+from feedsvc.ingest.types import Target
 from feedsvc.urls import web_url
 
 Step = Callable[[PreparedEntry, Target], PreparedEntry | None]

@@ -1,0 +1,160 @@
+"""The values that pass between the ingest stages, and nothing else.
+
+Plain frozen dataclasses with no behaviour to speak of, so any stage — and
+any test — can build and compare them without loading HTTP, parsing or
+database code.
+
+    Target ─fetch→ FetchResult ─parse→ ParsedFeed ─prepare→ PreparedFeed
+           ─process→ PreparedFeed (in Parsed) ─plan→ Plan ─apply→ rows
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a refresh starts from: one source's URL, validators and options,
+    read once (while claiming, or by `load.load_target`) and passed to every stage."""
+
+    id: int
+    feed_url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    # Relative links in entries resolve against this (the site, else the feed).
+    site_url: str | None = None
+    # Never stored anything: there is nothing to compare entries with.
+    fresh: bool = True
+
+    @property
+    def base_url(self) -> str:
+        return self.site_url or self.feed_url
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.feed_url).hostname or "").lower()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes = b""
+    # True when every redirect on the way was permanent (301/308).
+    permanent_redirect: bool = False
+    error_kind: str | None = None
+    error: str | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def has_body(self) -> bool:
+        """A successful answer with something to parse (204 has nothing)."""
+        return self.ok and self.status != 204
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def redirected(self) -> bool:
+        return self.final_url != self.url
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str = ""
+    length: int = 0
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    key: str
+    title: str
+    link: str | None
+    author: str | None
+    published: dt.datetime | None
+    updated: dt.datetime | None
+    content_html: str
+    summary_html: str
+    tags: tuple[str, ...] = ()
+    # The base URL relative links in the content are resolved against (xml:base).
+    content_base: str | None = None
+    enclosures: tuple[Enclosure, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str | None
+    description: str
+    upstream_id: str | None
+    updated: dt.datetime | None
+    entries: tuple[ParsedEntry, ...]
+    # The feed's own polling hint in seconds (RSS ttl, sy:updatePeriod).
+    hint_interval: int | None = None
+    # Why feedparser found the document malformed, when it did.
+    problem: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    summary_length: int = 300
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """An entry turned into the columns of a post."""
+
+    key: str
+    # Of the parsed entry: equal hashes mean nothing upstream changed.
+    entry_hash: str
+    values: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    # What a step said about the entry ("content cut at 1 MiB", a dropped link).
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What the feed says about itself."""
+
+    title: str = ""
+    link: str | None = None
+    description: str = ""
+    upstream_id: str | None = None
+    updated: dt.datetime | None = None
+    hint_interval: int | None = None
+    # Why the document was malformed, when it was (it is stored as far as it parsed).
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedFeed:
+    meta: FeedMeta
+    entries: tuple[PreparedEntry, ...] = ()
+    # Entries skipped as unchanged: (key, entry hash), matched to posts by the plan.
+    unchanged: tuple[tuple[str, str], ...] = ()
+    # Publication times of every entry in the feed, for the adaptive interval.
+    entry_times: tuple[dt.datetime, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a body came to after parse → prepare → process."""
+
+    feed: PreparedFeed | None = None
+    # Why the body is not a feed (it is then an error of the source's).
+    error: str | None = None
