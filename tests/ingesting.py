@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from feedsvc.db import Database
-from feedsvc.ingest.pipeline import IngestSettings, RefreshReport, ingest_body
+from feedsvc.ingest.pipeline import RefreshReport, ingest_body
+from feedsvc.ingest.settings import IngestSettings
 
 
 def store_feed(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from feedsvc.ingest.pipeline import IngestSettings, RefreshReport, refresh_source
+    from feedsvc.ingest.pipeline import RefreshReport, refresh_source
     from feedsvc.ingest.probe import parse_outcome, probe_feed
-    from feedsvc.ingest.settings import settings_from_config
+    from feedsvc.ingest.settings import IngestSettings, settings_from_config
 
 __all__ = [
     "IngestSettings",
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "IngestSettings": "feedsvc.ingest.pipeline",
+    "IngestSettings": "feedsvc.ingest.settings",
     "RefreshReport": "feedsvc.ingest.pipeline",
     "refresh_source": "feedsvc.ingest.pipeline",
     "parse_outcome": "feedsvc.ingest.probe",

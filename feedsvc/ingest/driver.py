@@ -26,16 +26,10 @@ from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_targets
-from feedsvc.ingest.pipeline import (
-    Fetched,
-    IngestSettings,
-    RefreshReport,
-    known_hashes,
-    record,
-    work,
-)
-from feedsvc.ingest.plan import Parsed
-from feedsvc.ingest.types import Target
+from feedsvc.ingest.pipeline import Fetched, RefreshReport, known_hashes, record
+from feedsvc.ingest.settings import IngestSettings
+from feedsvc.ingest.types import Parsed, Target
+from feedsvc.ingest.work import work
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +78,10 @@ class Refresher:
 
     def _new_cpu_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        # The fork server imports the pipeline once; each worker forked from it
-        # then starts at once instead of spending ~0.6 s of CPU importing it again.
-        context.set_forkserver_preload(["feedsvc.ingest.pipeline"])
+        # The fork server imports the parsing code once; each worker forked from
+        # it then starts at once instead of spending ~0.6 s of CPU importing it
+        # again. Only that code: no database or HTTP client in these processes.
+        context.set_forkserver_preload(["feedsvc.ingest.work"])
         return ProcessPoolExecutor(
             self.processes, mp_context=context, max_tasks_per_child=TASKS_PER_PROCESS
         )
@@ -234,7 +229,7 @@ def refresh_many(
     on_done: Callable[[RefreshReport], None] | None = None,
 ) -> list[RefreshReport]:
     """Refresh the given sources now (`fetch --all`); `now` is read per group recorded."""
-    with db.session() as session:
+    with db.session(write=False) as session:
         targets = load_targets(session, source_ids)
     if not targets:
         return []

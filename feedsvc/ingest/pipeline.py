@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -23,19 +23,12 @@ from feedsvc.ingest import policy
 from feedsvc.ingest.apply import Applied, apply_plan, apply_plans
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_existing, load_known_hashes, load_rows, load_target
-from feedsvc.ingest.parse import NotAFeed, ParsedFeed, parse_feed
 from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
-from feedsvc.ingest.prepare import PrepareSettings, prepare_feed
-from feedsvc.ingest.process import process_feed
+from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import Target
+from feedsvc.ingest.work import work
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    schedule: policy.ScheduleSettings = field(default_factory=policy.ScheduleSettings)
-    prepare: PrepareSettings = field(default_factory=PrepareSettings)
 
 
 @dataclass(frozen=True)
@@ -78,7 +71,7 @@ def refresh_source(
     Raises LookupError for an unknown source, DatabaseUnavailable when the
     database went away (nothing is then recorded against the source).
     """
-    with db.session() as session:
+    with db.session(write=False) as session:
         target = load_target(session, source_id)
     fetched = fetcher.fetch(target.feed_url, target.etag, target.last_modified)
     known = known_hashes(db, target, fetched)
@@ -96,7 +89,7 @@ def ingest_body(
     content_type: str | None = None,
 ) -> RefreshReport:
     """Ingest a body already in hand (a hub's content delivery) as if fetched now."""
-    with db.session() as session:
+    with db.session(write=False) as session:
         target = load_target(session, source_id)
     headers = {"content-type": content_type} if content_type else {}
     fetched = FetchResult(target.feed_url, target.feed_url, 200, headers, body)
@@ -109,40 +102,12 @@ def known_hashes(db: Database, target: Target, fetched: FetchResult) -> frozense
     if not fetched.has_body or target.fresh:
         return frozenset()
     try:
-        with db.session() as session:
+        with db.session(write=False) as session:
             return load_known_hashes(session, target)
     except Exception as exc:
         if not is_database_fault(exc):
             raise
         return frozenset()  # recording will meet the outage and say so
-
-
-def work(
-    fetched: FetchResult, target: Target, settings: PrepareSettings, known: frozenset[str]
-) -> Parsed | None:
-    """Parse, prepare and process a body: pure, so it runs in worker processes.
-
-    None when there was no body (a 304, an error); a body that is not a feed
-    comes back as `Parsed(error=...)`.
-    """
-    if not fetched.has_body:
-        return None
-    feed, error = parse_body(fetched)
-    if feed is None:
-        return Parsed(error=error)
-    prepared = prepare_feed(feed, target.base_url, settings, known)
-    return Parsed(feed=process_feed(prepared, target))
-
-
-def parse_body(fetched: FetchResult) -> tuple[ParsedFeed | None, str | None]:
-    """The fetched body as a feed, or None and why it is not one."""
-    try:
-        feed = parse_feed(fetched.content, fetched.final_url, fetched.headers.get("content-type"))
-    except NotAFeed as exc:
-        return None, str(exc)
-    except Exception as exc:  # feedparser on hostile bytes
-        return None, f"the feed could not be parsed: {type(exc).__name__}"
-    return feed, None
 
 
 def record(

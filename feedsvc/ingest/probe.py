@@ -5,8 +5,8 @@ from __future__ import annotations
 from feedsvc.ingest import policy
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
-from feedsvc.ingest.pipeline import parse_body
 from feedsvc.ingest.plan import Parsed, outcome
+from feedsvc.ingest.work import parse_body
 
 
 def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outcome]:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from feedsvc.ingest.fetch import FetchSettings
-from feedsvc.ingest.pipeline import IngestSettings
 from feedsvc.ingest.policy import ScheduleSettings
-from feedsvc.ingest.prepare import PrepareSettings
+from feedsvc.ingest.types import PrepareSettings
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What the pipeline's stages after fetching need to know."""
+
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    prepare: PrepareSettings = field(default_factory=PrepareSettings)
 
 
 def settings_from_config(cfg: Mapping[str, Any]) -> tuple[FetchSettings, IngestSettings]:
+    """The fetcher's and the pipeline's settings, from the app's configuration."""
     fetch = FetchSettings(
         timeout=float(cfg["FETCH_TIMEOUT"]),
         max_bytes=int(cfg["FETCH_MAX_BYTES"]),

@@ -1,0 +1,40 @@
+"""The pure middle of a refresh in one call: parse → prepare → process.
+
+A driver runs `work` in worker processes; this module imports only what it
+needs (no database, no HTTP client), so those processes stay small.
+"""
+
+from __future__ import annotations
+
+from feedsvc.ingest.parse import NotAFeed, parse_feed
+from feedsvc.ingest.prepare import prepare_feed
+from feedsvc.ingest.process import process_feed
+from feedsvc.ingest.types import FetchResult, Parsed, ParsedFeed, PrepareSettings, Target
+
+
+def work(
+    fetched: FetchResult, target: Target, settings: PrepareSettings, known: frozenset[str]
+) -> Parsed | None:
+    """Parse, prepare and process a body: pure, so it runs in worker processes.
+
+    None when there was no body (a 304, an error); a body that is not a feed
+    comes back as `Parsed(error=...)`.
+    """
+    if not fetched.has_body:
+        return None
+    feed, error = parse_body(fetched)
+    if feed is None:
+        return Parsed(error=error)
+    prepared = prepare_feed(feed, target.base_url, settings, known)
+    return Parsed(feed=process_feed(prepared, target))
+
+
+def parse_body(fetched: FetchResult) -> tuple[ParsedFeed | None, str | None]:
+    """The fetched body as a feed, or None and why it is not one."""
+    try:
+        feed = parse_feed(fetched.content, fetched.final_url, fetched.headers.get("content-type"))
+    except NotAFeed as exc:
+        return None, str(exc)
+    except Exception as exc:  # feedparser on hostile bytes
+        return None, f"the feed could not be parsed: {type(exc).__name__}"
+    return feed, None
