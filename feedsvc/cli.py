@@ -271,6 +271,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
                 raise click.ClickException(f"no source with id {', '.join(missing)}")
             targets = list(dict.fromkeys(ids))
     fetch_settings, ingest_settings = settings_from_config(current_app.config)
+    per_host = int(current_app.config["FETCH_PER_HOST"])
     tally = {"ok": 0, "not_modified": 0}
     failures = 0
     on_terminal = sys.stdout.isatty()
@@ -294,11 +295,11 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
                     show(report)
                     bar.update(1)
 
-                refresh_many(db, targets, fetcher=fetcher, now=utcnow,
-                             settings=ingest_settings, on_done=advance)  # fmt: skip
+                refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
+                             per_host=per_host, on_done=advance)  # fmt: skip
         elif len(targets) > 1:
             refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
-                         on_done=show)  # fmt: skip
+                         per_host=per_host, on_done=show)  # fmt: skip
         else:
             from feedsvc.ingest import refresh_source
 

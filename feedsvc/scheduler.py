@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # A worker busy working off a backlog still beats this often.
 HEARTBEAT_EVERY = 10.0
+# Sources of one host claimed at once, per fetch allowed to it at once: the
+# driver starts each as a slot frees, so one crowded host cannot fill a claim.
+QUEUED_PER_HOST = 8
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -58,11 +61,11 @@ class Worker:
         fetch_settings, ingest_settings = settings_from_config(cfg)
         self.fetcher = Fetcher(fetch_settings)
         threads = int(cfg["WORKER_THREADS"])
+        self.per_host = int(cfg["FETCH_PER_HOST"])
         self.refresher = Refresher(
             db, self.fetcher, ingest_settings, now=utcnow, threads=threads,
-            processes=int(cfg["WORKER_PROCESSES"]) or None,
+            processes=int(cfg["WORKER_PROCESSES"]) or None, per_host=self.per_host,
         )  # fmt: skip
-        self.per_host = int(cfg["FETCH_PER_HOST"])
         self.publisher = Publisher(db, cfg)
         self._stopping = threading.Event()
         # The driver is stepped by one thread at a time: the dispatch job, or stop().
@@ -70,6 +73,11 @@ class Worker:
         # Claimed at most: every fetch thread busy, as many waiting, and a
         # group's worth parsing or waiting to be written.
         self.capacity = threads * 2 + PARSED_GROUP
+        # A claim is a transaction: take sources a batch at a time, not one per
+        # finished fetch.
+        self.claim_batch = max(self.capacity // 4, 1)
+        # Sources in flight right after a claim that found fewer than it could take.
+        self._short_at: int | None = None
         self.started_at = utcnow()
         self._database_down = False
 
@@ -88,9 +96,11 @@ class Worker:
                 last_beat = time.monotonic()
             with self._driving:
                 self._give_back_deferred()
-                idle = self.refresher.in_flight == 0
-                room = self.capacity - self.refresher.in_flight
-                claimed = self._claim(room) if room > 0 else 0
+                in_flight = self.refresher.in_flight
+                idle = in_flight == 0
+                claimed = (
+                    self._claim(self.capacity - in_flight) if self._may_claim(in_flight) else 0
+                )
                 claimed_total += claimed
                 for report in self.refresher.step(timeout=0 if claimed else 0.5):
                     self._log(report)
@@ -100,12 +110,22 @@ class Worker:
                     break
         return claimed_total
 
+    def _may_claim(self, in_flight: int) -> bool:
+        """Whether a claim now is worth its transaction."""
+        if in_flight == 0:
+            return True
+        if self.capacity - in_flight < self.claim_batch:
+            return False
+        # The last claim took all that was due (or all its hosts may have):
+        # ask again only once half of what was then in flight is done.
+        return self._short_at is None or in_flight <= self._short_at // 2
+
     def _claim(self, room: int) -> int:
         try:
             with self.db.session() as session:
                 claimed = claim_due_sources(
                     session, utcnow(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
-                    per_host=self.per_host, busy_hosts=self.refresher.fetching_hosts(),
+                    per_host=self.per_host * QUEUED_PER_HOST, busy_hosts=self.refresher.hosts(),
                 )  # fmt: skip
         except Exception as exc:
             if not is_database_fault(exc):
@@ -115,6 +135,7 @@ class Worker:
         self._database_is_up()
         for target in claimed:
             self.refresher.submit(target)
+        self._short_at = self.refresher.in_flight if len(claimed) < room else None
         return len(claimed)
 
     def _give_back_deferred(self) -> None:

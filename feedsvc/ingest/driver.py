@@ -13,9 +13,8 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
-import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
@@ -60,6 +59,7 @@ class Refresher:
         now: Callable[[], dt.datetime],
         threads: int = 16,
         processes: int | None = None,
+        per_host: int = 0,
     ) -> None:
         self.db = db
         self.fetcher = fetcher
@@ -73,8 +73,11 @@ class Refresher:
         self._parsing: dict[Future[Parsed | None], tuple[Target, FetchResult, int]] = {}
         self._ready: list[Fetched] = []
         self._oldest_ready = 0.0
-        self._hosts: Counter[str] = Counter()
-        self._hosts_lock = threading.Lock()
+        # Politeness: at most `per_host` fetches at once to one host (0: no limit);
+        # the rest wait their turn here, not in a fetch thread.
+        self.per_host = per_host
+        self._fetches: Counter[str] = Counter()
+        self._waiting: dict[str, deque[Target]] = {}
 
     def _new_cpu_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
@@ -99,29 +102,43 @@ class Refresher:
     @property
     def in_flight(self) -> int:
         """Submitted and not yet recorded."""
-        return len(self._fetching) + len(self._parsing) + len(self._ready)
+        waiting = sum(len(queue) for queue in self._waiting.values())
+        return len(self._fetching) + waiting + len(self._parsing) + len(self._ready)
 
     def unfinished(self) -> list[int]:
         """Ids of the sources submitted and not yet recorded."""
         targets = [*self._fetching.values(), *(t for t, _, _ in self._parsing.values())]
+        targets += [target for queue in self._waiting.values() for target in queue]
         return [target.id for target in targets] + [item.target.id for item in self._ready]
 
-    def fetching_hosts(self) -> Counter[str]:
-        """How many fetches are under way to each host."""
-        with self._hosts_lock:
-            return Counter(+self._hosts)
+    def hosts(self) -> Counter[str]:
+        """How many sources of each host are being fetched or waiting to be."""
+        counts = Counter(self._fetches)
+        for host, queue in self._waiting.items():
+            counts[host] += len(queue)
+        return +counts
 
     def submit(self, target: Target) -> None:
-        with self._hosts_lock:
-            self._hosts[target.host] += 1
+        if self.per_host and self._fetches[target.host] >= self.per_host:
+            self._waiting.setdefault(target.host, deque()).append(target)
+        else:
+            self._start(target)
+
+    def _start(self, target: Target) -> None:
+        self._fetches[target.host] += 1
         self._fetching[self.io_pool.submit(self._fetch_then_parse, target)] = target
 
+    def _fetched(self, host: str) -> None:
+        """A fetch to `host` ended: the next source of that host may start."""
+        self._fetches[host] -= 1
+        queue = self._waiting.get(host)
+        if queue:
+            self._start(queue.popleft())
+            if not queue:
+                del self._waiting[host]
+
     def _fetch_then_parse(self, target: Target) -> tuple[FetchResult, Future[Parsed | None] | None]:
-        try:
-            fetched = self.fetcher.fetch(target.feed_url, target.etag, target.last_modified)
-        finally:
-            with self._hosts_lock:
-                self._hosts[target.host] -= 1
+        fetched = self.fetcher.fetch(target.feed_url, target.etag, target.last_modified)
         if not fetched.has_body:
             return fetched, None
         return fetched, self._parse(target, fetched)
@@ -162,6 +179,7 @@ class Refresher:
     def _collect(self, future: Future[Any]) -> None:
         if future in self._fetching:
             target = self._fetching.pop(future)
+            self._fetched(target.host)
             fetched, job = future.result()
             if job is not None:
                 self._parsing[job] = (target, fetched, 1)
@@ -226,6 +244,7 @@ def refresh_many(
     settings: IngestSettings,
     threads: int = 16,
     processes: int | None = None,
+    per_host: int = 0,
     on_done: Callable[[RefreshReport], None] | None = None,
 ) -> list[RefreshReport]:
     """Refresh the given sources now (`fetch --all`); `now` is read per group recorded."""
@@ -234,7 +253,9 @@ def refresh_many(
     if not targets:
         return []
     reports: list[RefreshReport] = []
-    with Refresher(db, fetcher, settings, now=now, threads=threads, processes=processes) as driver:
+    with Refresher(
+        db, fetcher, settings, now=now, threads=threads, processes=processes, per_host=per_host
+    ) as driver:
         for target in targets:
             driver.submit(target)
         while driver.in_flight:
