@@ -237,7 +237,10 @@ def test_trending_favours_recent_views(db: Database) -> None:
     with db.session(write=False) as session:
         assert popularity.rank(session, "trending", 10, now, half_life_days=2) == [newer, older]
         assert popularity.rank(session, "7d", 10, now) == [older, newer]
-    with pytest.raises(ValueError, match="window must be one of"), db.session(write=False) as session:
+    with (
+        pytest.raises(ValueError, match="window must be one of"),
+        db.session(write=False) as session,
+    ):
         popularity.rank(session, "1y", 10, now)
 
 
