@@ -207,8 +207,11 @@ class Worker:
         """Ping WebSub hubs and rewrite static feeds after changes."""
         try:
             self.publisher.run()
-        except Exception:
-            log.exception("publishing failed")
+        except Exception as exc:
+            if is_database_fault(exc):
+                self._database_is_down(exc)
+            else:
+                log.exception("publishing failed")
 
     def stop(self, deadline: float) -> list[int]:
         """Stop claiming, give in-flight refreshes up to `deadline` seconds to be
