@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -31,6 +32,9 @@ from feedsvc.ingest.types import Parsed, Target
 from feedsvc.ingest.work import work
 
 log = logging.getLogger(__name__)
+
+# What a fetch thread hands back: the fetch, and the parse job it started, if any.
+Fetch = tuple[FetchResult, "Future[Parsed | None] | None"]
 
 # A group is recorded once it holds this many sources, or this many with a body,
 GROUP = 100
@@ -69,7 +73,7 @@ class Refresher:
         self.io_pool = ThreadPoolExecutor(threads, thread_name_prefix="fetch")
         self.cpu_pool = self._new_cpu_pool()
         self.deferred: list[int] = []
-        self._fetching: dict[Future[tuple[FetchResult, Future[Parsed | None] | None]], Target] = {}
+        self._fetching: dict[Future[Fetch], Target] = {}
         self._parsing: dict[Future[Parsed | None], tuple[Target, FetchResult, int]] = {}
         self._ready: list[Fetched] = []
         self._oldest_ready = 0.0
@@ -78,6 +82,10 @@ class Refresher:
         self.per_host = per_host
         self._fetches: Counter[str] = Counter()
         self._waiting: dict[str, deque[Target]] = {}
+        # Fetches a fetch thread started for the next source of its host, for
+        # the dispatching thread to pick up; all three guarded by the lock.
+        self._started: list[tuple[Future[Fetch], Target]] = []
+        self._lock = threading.Lock()
 
     def _new_cpu_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
@@ -102,43 +110,57 @@ class Refresher:
     @property
     def in_flight(self) -> int:
         """Submitted and not yet recorded."""
-        waiting = sum(len(queue) for queue in self._waiting.values())
+        with self._lock:
+            waiting = sum(len(queue) for queue in self._waiting.values()) + len(self._started)
         return len(self._fetching) + waiting + len(self._parsing) + len(self._ready)
 
     def unfinished(self) -> list[int]:
         """Ids of the sources submitted and not yet recorded."""
         targets = [*self._fetching.values(), *(t for t, _, _ in self._parsing.values())]
-        targets += [target for queue in self._waiting.values() for target in queue]
+        with self._lock:
+            targets += [target for queue in self._waiting.values() for target in queue]
+            targets += [target for _, target in self._started]
         return [target.id for target in targets] + [item.target.id for item in self._ready]
 
     def hosts(self) -> Counter[str]:
         """How many sources of each host are being fetched or waiting to be."""
-        counts = Counter(self._fetches)
-        for host, queue in self._waiting.items():
-            counts[host] += len(queue)
+        with self._lock:
+            counts = Counter(self._fetches)
+            for host, queue in self._waiting.items():
+                counts[host] += len(queue)
         return +counts
 
     def submit(self, target: Target) -> None:
-        if self.per_host and self._fetches[target.host] >= self.per_host:
-            self._waiting.setdefault(target.host, deque()).append(target)
-        else:
-            self._start(target)
-
-    def _start(self, target: Target) -> None:
-        self._fetches[target.host] += 1
+        with self._lock:
+            if self.per_host and self._fetches[target.host] >= self.per_host:
+                self._waiting.setdefault(target.host, deque()).append(target)
+                return
+            self._fetches[target.host] += 1
         self._fetching[self.io_pool.submit(self._fetch_then_parse, target)] = target
 
-    def _fetched(self, host: str) -> None:
-        """A fetch to `host` ended: the next source of that host may start."""
-        self._fetches[host] -= 1
-        queue = self._waiting.get(host)
-        if queue:
-            self._start(queue.popleft())
+    def _next_of_host(self, host: str) -> None:
+        """A fetch to `host` ended: start its next source now, from this fetch
+        thread, so fetching goes on while the dispatching thread writes."""
+        with self._lock:
+            self._fetches[host] -= 1
+            queue = self._waiting.get(host)
+            if not queue:
+                return
+            target = queue.popleft()
             if not queue:
                 del self._waiting[host]
+            self._fetches[host] += 1
+            try:
+                self._started.append((self.io_pool.submit(self._fetch_then_parse, target), target))
+            except RuntimeError:  # shutting down: it stays unfinished
+                queue.appendleft(target)
+                self._waiting[host] = queue
 
-    def _fetch_then_parse(self, target: Target) -> tuple[FetchResult, Future[Parsed | None] | None]:
-        fetched = self.fetcher.fetch(target.feed_url, target.etag, target.last_modified)
+    def _fetch_then_parse(self, target: Target) -> Fetch:
+        try:
+            fetched = self.fetcher.fetch(target.feed_url, target.etag, target.last_modified)
+        finally:
+            self._next_of_host(target.host)
         if not fetched.has_body:
             return fetched, None
         return fetched, self._parse(target, fetched)
@@ -158,6 +180,9 @@ class Refresher:
         """Wait up to `timeout` seconds for work to finish; record a group if one is due."""
         if self._ready and self._group_due():
             return self._record_ready()
+        with self._lock:
+            self._fetching.update(self._started)
+            self._started.clear()
         pending: list[Future[Any]] = [*self._fetching, *self._parsing]
         if pending:
             done, _ = wait_for(pending, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -179,7 +204,6 @@ class Refresher:
     def _collect(self, future: Future[Any]) -> None:
         if future in self._fetching:
             target = self._fetching.pop(future)
-            self._fetched(target.host)
             fetched, job = future.result()
             if job is not None:
                 self._parsing[job] = (target, fetched, 1)
