@@ -47,7 +47,7 @@ class ScheduleCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = dt.datetime.now(dt.UTC)
         active_due = (Source.status == SOURCE_ACTIVE, Source.next_check_at <= now)
-        with self.db.session() as session:
+        with self.db.session(write=False) as session:
             due, oldest = session.execute(
                 select(func.count(), func.min(Source.next_check_at)).where(*active_due)
             ).one()

@@ -33,7 +33,7 @@ class Publisher:
             log.info("static feeds rewritten in %s", self.cfg["STATIC_DIR"])
 
     def pending_pings(self) -> int:
-        with self.db.session() as session:
+        with self.db.session(write=False) as session:
             return int(session.scalar(select(func.count()).select_from(HubPing)) or 0)
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ def publish_static(
 ) -> bool:
     """Write the canonical feeds if the content changed since the last write."""
     folder = Path(cfg["STATIC_DIR"])
-    with db.session() as session:
+    with db.session(write=False) as session:
         version = changes.content_version(session.connection())
         stamp = folder / STAMP
         if not force and stamp.exists() and stamp.read_text().strip() == str(version):

@@ -138,7 +138,7 @@ def announce_changes(
     """Turn changed scopes into queued pings, then send what is due."""
     hubs = tuple(cfg["WEBSUB_HUBS"])
     # Its own short transaction: writers upsert the same scope rows.
-    with db.session() as session:
+    with db.session(write=False) as session:
         scopes = changes.take_dirty_scopes(session)
         if hubs and scopes:
             queue_pings(session, hubs, topics_for(session, scopes, cfg), now)
