@@ -16,6 +16,12 @@ _SQLITE_FAULTS = ("locked", "busy", "unable to open", "disk i/o", "readonly", "r
 class DatabaseUnavailable(Exception):
     """The database could not be reached; nothing was written."""
 
+    @classmethod
+    def because(cls, error: BaseException) -> DatabaseUnavailable:
+        """Said in the first line of the driver's own words."""
+        words = str(error).strip()
+        return cls(words.splitlines()[0] if words else type(error).__name__)
+
 
 def is_database_fault(error: BaseException) -> bool:
     """A lost or refused connection, a locked or read-only database, a pool timeout."""

@@ -26,7 +26,7 @@ from sqlalchemy import delete
 
 from feedsvc import popularity
 from feedsvc.db import Database
-from feedsvc.dbfaults import is_database_fault
+from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.ingest.leases import claim_due_sources, release_leases
@@ -157,7 +157,7 @@ class Worker:
 
     def _database_is_down(self, exc: BaseException) -> None:
         if not self._database_down:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = DatabaseUnavailable.because(exc)
             log.warning("worker %s: database unavailable (%s); waiting for it", self.name, reason)
         self._database_down = True
 

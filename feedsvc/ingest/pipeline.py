@@ -94,7 +94,7 @@ def ingest_body(
     headers = {"content-type": content_type} if content_type else {}
     fetched = FetchResult(target.feed_url, target.feed_url, 200, headers, body)
     parsed = work(fetched, target, settings.prepare, known_hashes(db, target, fetched))
-    return record(db, [Fetched(target, fetched, parsed)], now, settings, jitter=0.5)[0]
+    return record(db, [Fetched(target, fetched, parsed)], now, settings)[0]
 
 
 def known_hashes(db: Database, target: Target, fetched: FetchResult) -> frozenset[str]:
@@ -128,7 +128,7 @@ def record(
             reports = _plan_and_apply(session, items, now, settings, jitter)
     except Exception as exc:
         if is_database_fault(exc):
-            raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "") from exc
+            raise DatabaseUnavailable.because(exc) from exc
         if len(items) > 1:
             log.warning("recording %d sources together failed; one by one instead", len(items))
             return [report for item in items for report in record(db, [item], now, settings)]
@@ -148,13 +148,13 @@ def _plan_and_apply(
     jitter: float | None,
 ) -> list[RefreshReport]:
     rows = load_rows(session, [item.target.id for item in items])
+    # Replaced below for every source still there; one deleted while we fetched keeps it.
+    reports = [RefreshReport(i.target.id, policy.ERROR, error="the source was deleted")
+               for i in items]  # fmt: skip
     plans: list[tuple[int, Plan]] = []
-    reports: list[RefreshReport] = []
     for index, item in enumerate(items):
         source_id = item.target.id
         row = rows.get(source_id)
-        # Deleted while we fetched: nothing to write.
-        reports.append(RefreshReport(source_id, policy.ERROR, error="the source was deleted"))
         if row is None:
             continue
         feed = item.parsed.feed if item.parsed else None
@@ -186,7 +186,7 @@ def _record_crash(
             applied = apply_plan(session, plan, now)
     except Exception as exc:
         if is_database_fault(exc):
-            raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "") from exc
+            raise DatabaseUnavailable.because(exc) from exc
         raise
     return report_of(plan, applied, item.fetched)
 
