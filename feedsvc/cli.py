@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from feedsvc.db import Database
 
 if TYPE_CHECKING:
-    from feedsvc.ingest import RefreshReport
+    from feedsvc.ingest.pipeline import RefreshReport
 
 
 def utcnow() -> dt.datetime:
@@ -55,8 +55,9 @@ def db_upgrade() -> None:
 )
 def sources_add(url: str, interval: int | None, title: str, check: bool) -> None:
     """Add an upstream feed by its URL."""
-    from feedsvc.ingest import probe_feed, settings_from_config
     from feedsvc.ingest.fetch import Fetcher
+    from feedsvc.ingest.probe import probe_feed
+    from feedsvc.ingest.settings import settings_from_config
     from feedsvc.sources import SourceError, add_source, normalize_feed_url
     from feedsvc.urls import web_url
 
@@ -249,9 +250,9 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     """Refresh sources now: the given ids, or --all."""
     from sqlalchemy import select
 
-    from feedsvc.ingest import settings_from_config
     from feedsvc.ingest.driver import refresh_many
     from feedsvc.ingest.fetch import Fetcher
+    from feedsvc.ingest.settings import settings_from_config
     from feedsvc.models import SOURCE_ACTIVE, Source
 
     if fetch_all == bool(ids):
@@ -301,7 +302,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
                          per_host=per_host, on_done=show)  # fmt: skip
         else:
-            from feedsvc.ingest import refresh_source
+            from feedsvc.ingest.pipeline import refresh_source
 
             for source_id in targets:
                 show(refresh_source(db, source_id, fetcher=fetcher, now=utcnow(),
@@ -423,22 +424,3 @@ def register(app: Flask) -> None:
     for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, fetch_command,
                     worker_command, publish_command, serve_command):  # fmt: skip
         app.cli.add_command(command)
-
-
-def _create_app(*_args: Any) -> Flask:
-    from feedsvc import create_app
-
-    return create_app()
-
-
-def main() -> None:
-    """Console script entry point."""
-    import config
-
-    try:
-        group = FlaskGroup(create_app=_create_app, add_default_commands=False,
-                           set_debug_flag=False, help="feedsvc: a feed service.")  # fmt: skip
-        group.main(prog_name="feedsvc")
-    except config.ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)

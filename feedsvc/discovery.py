@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from feedsvc.ingest import parse_outcome
 from feedsvc.ingest.fetch import REFUSED, TIMEOUT, Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
+from feedsvc.ingest.probe import parse_outcome
 
 FEED_TYPES = {
     "application/atom+xml": "Atom",

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from feedsvc import changes, content
-from feedsvc.tags import tag_ids
 from feedsvc.models import LOCAL_KEY_PREFIX, Post, Tag, new_uid, post_tags
+from feedsvc.tags import tag_ids
 from feedsvc.urls import web_url
 
 

@@ -136,7 +136,7 @@ def test_console_script_reports_bad_config_without_traceback(tmp_path: Path) -> 
     env = {**os.environ, "FEEDSVC_ENV": "production", "FEEDSVC_SECRET_KEY": ""}
     env["FEEDSVC_DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"
     result = subprocess.run(
-        [sys.executable, "-c", "from feedsvc.cli import main; main()", "sources", "list"],
+        [sys.executable, "-c", "from feedsvc.app import main; main()", "sources", "list"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode != 0

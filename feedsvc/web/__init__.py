@@ -1,48 +1,22 @@
-"""HTTP entry points: thin blueprints over the services."""
+"""HTTP entry points: thin blueprints over the services, registered on an app here.
+
+What the views share about a request lives in `web/context.py`, below them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, g, render_template, request
-from sqlalchemy.orm import Session
+from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from feedsvc.db import Database
 from feedsvc.urls import web_url
-
-
-def get_db() -> Database:
-    db: Database = current_app.extensions["feedsvc.db"]
-    return db
-
-
-def get_session() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
-    if "db_session" not in g:
-        g.db_session = get_db().sessions()
-    session: Session = g.db_session
-    return session
-
-
-def client_address() -> str:
-    """The client's address, believing X-Forwarded-For only as far as PROXY_HOPS says."""
-    from feedsvc.popularity import client_address as believed_address
-
-    return believed_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                            int(current_app.config["PROXY_HOPS"]))  # fmt: skip
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+from feedsvc.web import admin, api, auth, feeds, health, sidebar, site
+from feedsvc.web.context import close_session
 
 
 def register(app: Flask) -> None:
-    from feedsvc import cli
-    from feedsvc.web import admin, api, auth, feeds, health, sidebar, site
-
+    """The blueprints, their hooks and the site-wide error pages."""
     app.register_blueprint(site.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(health.bp)
@@ -52,13 +26,12 @@ def register(app: Flask) -> None:
     feeds.init_cache(app)
     sidebar.init(app)
     app.after_request(_security_headers)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_session)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _api_or_default)
     app.register_error_handler(500, _api_or_default)
     app.context_processor(_site_globals)
     app.add_template_filter(web_url, "web_url")
-    cli.register(app)
 
 
 def _not_found(error: HTTPException) -> Any:
@@ -71,9 +44,7 @@ def _api_or_default(error: HTTPException) -> Any:
     """API clients get problem+json for routing and server errors too."""
     if not request.path.startswith("/api/"):
         return error
-    from feedsvc.web.api import problem
-
-    response = problem(error.code or 500, error.name, error.description or error.name)
+    response = api.problem(error.code or 500, error.name, error.description or error.name)
     allow = error.get_response().headers.get("Allow")
     if allow:
         response.headers["Allow"] = allow
@@ -81,14 +52,12 @@ def _api_or_default(error: HTTPException) -> Any:
 
 
 def _site_globals() -> dict[str, Any]:
-    from feedsvc.web.sidebar import sidebar
-
     return {
         "site_title": current_app.config["SITE_TITLE"],
         "site_description": current_app.config["SITE_DESCRIPTION"],
         "site_language": current_app.config["SITE_LANGUAGE"],
         # Called by the layout, so only pages that show it pay for it.
-        "sidebar": sidebar,
+        "sidebar": sidebar.sidebar,
     }
 
 

@@ -36,8 +36,8 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
-from feedsvc.web import get_session
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
+from feedsvc.web.context import get_session
 from feedsvc.web.refresh import fetcher, refresh_now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

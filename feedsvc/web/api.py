@@ -26,7 +26,6 @@ from feedsvc.posts import (
     update_local_post,
 )
 from feedsvc.urls import web_url
-from feedsvc.web import get_session
 from feedsvc.web.api_models import (
     Candidate,
     Discover,
@@ -47,6 +46,7 @@ from feedsvc.web.api_models import (
 )
 from feedsvc.web.auth import bearer_user, csrf
 from feedsvc.web.charts import daily_totals
+from feedsvc.web.context import get_session
 from feedsvc.web.refresh import fetcher, refresh_now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -28,7 +28,7 @@ from wtforms.validators import DataRequired, Length
 
 from feedsvc import accounts
 from feedsvc.models import User
-from feedsvc.web import client_address, get_session
+from feedsvc.web.context import client_address, get_session
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 LIMITER = "feedsvc.sign_in_limiter"

@@ -18,7 +18,7 @@ from feedsvc.publish.http import (
     feed_response,
     make_rendered,
 )
-from feedsvc.web import get_session
+from feedsvc.web.context import get_session
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 NO_ARGS: Mapping[str, str] = {}

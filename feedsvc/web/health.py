@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from feedsvc.metrics import render_metrics
 from feedsvc.models import WorkerHeartbeat
-from feedsvc.web import get_db
+from feedsvc.web.context import get_db
 
 bp = Blueprint("health", __name__)
 

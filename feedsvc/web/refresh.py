@@ -6,9 +6,10 @@ import datetime as dt
 
 from flask import current_app
 
-from feedsvc.ingest import RefreshReport, refresh_source, settings_from_config
 from feedsvc.ingest.fetch import Fetcher
-from feedsvc.web import get_db
+from feedsvc.ingest.pipeline import RefreshReport, refresh_source
+from feedsvc.ingest.settings import settings_from_config
+from feedsvc.web.context import get_db
 
 
 def fetcher() -> Fetcher:

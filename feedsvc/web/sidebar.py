@@ -19,7 +19,7 @@ from flask import Flask, current_app
 
 from feedsvc import content, popularity
 from feedsvc.sources import blogroll, popular_tags
-from feedsvc.web import get_session
+from feedsvc.web.context import get_session
 from feedsvc.web.feeds import VERSION
 
 CACHE = "feedsvc.sidebar_cache"

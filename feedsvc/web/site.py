@@ -13,7 +13,7 @@ from feedsvc.models import Post
 from feedsvc.posts import get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.sources import get_source_or_none, tag_by_slug
-from feedsvc.web import client_address, get_db, get_session
+from feedsvc.web.context import client_address, get_db, get_session
 from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)

@@ -1,0 +1,36 @@
+"""What every view shares about its request: the database, the session, the client."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from sqlalchemy.orm import Session
+
+from feedsvc.db import Database
+
+
+def get_db() -> Database:
+    db: Database = current_app.extensions["feedsvc.db"]
+    return db
+
+
+def get_session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def close_session(_exc: BaseException | None) -> None:
+    """Teardown: close the request's session, if it opened one."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def client_address() -> str:
+    """The client's address, believing X-Forwarded-For only as far as PROXY_HOPS says."""
+    from feedsvc.popularity import client_address as believed_address
+
+    return believed_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                            int(current_app.config["PROXY_HOPS"]))  # fmt: skip
