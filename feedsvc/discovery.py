@@ -90,6 +90,17 @@ class Preview:
     entries: tuple[PreviewEntry, ...]
 
 
+def _join(base: str, href: str | None) -> str | None:
+    """`href` resolved against `base`; None when the page's link is no URL
+    (`http://[oops/`), which a hostile page must not turn into a crash."""
+    if not href:
+        return None
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
 def discover(
     fetcher: Fetcher, url: str, *, budget: float
 ) -> tuple[list[Candidate], Preview | None]:
@@ -110,11 +121,11 @@ def discover(
         raise DiscoveryError("not_a_feed", f"{url} is neither a feed nor a web page ({kind})")
     page = _LinkParser()
     page.feed(fetched.content.decode(_charset(fetched), errors="replace"))
-    base = urljoin(fetched.final_url, page.base) if page.base else fetched.final_url
+    base = _join(fetched.final_url, page.base) or fetched.final_url
     named: dict[str, Candidate] = {}
     for href, title, link_type in page.feeds:
-        feed_url = urljoin(base, href)
-        if urlsplit(feed_url).scheme in {"http", "https"}:
+        feed_url = _join(base, href)
+        if feed_url and urlsplit(feed_url).scheme in {"http", "https"}:
             kind = FEED_TYPES[link_type]
             named.setdefault(feed_url, Candidate(feed_url, title or kind, kind))
     candidates = list(named.values())

@@ -76,6 +76,19 @@ def test_a_base_href_is_honoured(feed_server: FeedServer, fetcher: Fetcher) -> N
     assert shown is not None and shown.title == "Sub" and shown.feed_url == candidates[0].url
 
 
+def test_broken_urls_in_a_page_are_skipped_not_a_crash(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    feed_server.routes["/"] = page(
+        '<base href="http://[oops/"><link rel="alternate" type="application/rss+xml" '
+        'href="http://[oops/feed"><link rel="alternate" type="application/atom+xml" '
+        'href="/a.xml">'
+    )  # fmt: skip
+    feed_server.routes["/a.xml"] = Reply(200, rss("A", ITEMS[:1]), RSS_TYPE)
+    candidates, _ = discover(fetcher, feed_server.url("/"), budget=BUDGET)
+    assert [c.url for c in candidates] == [feed_server.url("/a.xml")]
+
+
 def test_a_page_naming_one_feed_that_fails_says_why(
     feed_server: FeedServer, fetcher: Fetcher
 ) -> None:

@@ -332,7 +332,15 @@ class Fetcher:
 
             if status in REDIRECT_CODES and "location" in headers:
                 permanent = permanent and status in PERMANENT_REDIRECT_CODES
-                current = urljoin(current, headers["location"].strip())
+                location = headers["location"].strip()
+                try:
+                    current = urljoin(current, location)
+                except ValueError as exc:
+                    return self._failure(
+                        url, current, BAD_URL,
+                        f"the server redirected to an invalid URL: {location!r} ({exc})",
+                        started,
+                    )  # fmt: skip
                 continue
             return FetchResult(
                 url=url,
