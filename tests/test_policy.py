@@ -78,6 +78,25 @@ def test_retry_after_seconds_and_date() -> None:
     assert policy.retry_after("soon", NOW) is None
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["9" * 15, "9" * 5000, "Fri, 31 Dec 9999 23:59:59 GMT"],
+    ids=["15 digits", "5000 digits", "the year 9999"],
+)
+def test_a_huge_retry_after_is_capped_not_a_crash(value: str) -> None:
+    assert policy.retry_after(value, NOW) == NOW + policy.RETRY_AFTER_CAP
+    decision = run(503, headers={"retry-after": value})
+    assert decision.result == policy.THROTTLED
+    assert decision.next_check_at == NOW + dt.timedelta(seconds=SETTINGS.max_backoff)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1\u00b9", "-5", "+5", "1.5"])
+def test_retry_after_seconds_are_ascii_digits_only(value: str) -> None:
+    # "²" and the Arabic-Indic "٣" pass str.isdigit(); int() refuses the first.
+    assert policy.retry_after(value, NOW) is None
+    assert run(429, headers={"retry-after": value}).result == policy.THROTTLED
+
+
 def test_interval_override_wins() -> None:
     state = SourceState(URL, interval_override=900, hint_interval=86400)
     assert run(200, state=state).next_check_at == NOW + dt.timedelta(seconds=900)
@@ -109,7 +128,7 @@ def test_interval_is_clamped() -> None:
 
 
 statuses = st.sampled_from([200, 304, 404, 410, 429, 500, 503, None])
-retry_after = st.one_of(st.none(), st.integers(min_value=0, max_value=10**6).map(str))
+retry_after = st.one_of(st.none(), st.integers(min_value=0, max_value=10**20).map(str))
 
 
 @given(statuses, retry_after, st.integers(min_value=0, max_value=100),
@@ -123,7 +142,8 @@ def test_never_before_retry_after_never_beyond_the_cap(
     decision = decide(SourceState(URL, error_count=errors), outcome, NOW, SETTINGS, jitter=jitter)
     delay = (decision.next_check_at - NOW).total_seconds()
     if status in (429, 503) and wait is not None:
-        assert delay >= int(wait)
+        assert delay >= min(int(wait), SETTINGS.max_backoff)
+        assert delay <= max(SETTINGS.max_backoff, SETTINGS.max_interval)
     else:
         assert delay <= max(SETTINGS.max_backoff, SETTINGS.max_interval)
     if status not in (410,):

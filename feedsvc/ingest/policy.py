@@ -23,6 +23,9 @@ REFUSED = "refused"
 
 FAILING_AFTER = 10
 WEEK = dt.timedelta(days=7)
+# The longest Retry-After read as it is: past this a server's wish is no
+# schedule (and `Retry-After: 999999999999999` would overflow a datetime).
+RETRY_AFTER_CAP = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,9 @@ def decide(
             retry_at = retry_after(headers.get("retry-after"), now)
             backoff = now + dt.timedelta(seconds=backoff_seconds(state.error_count + 1,
                                                                  settings, jitter))  # fmt: skip
-            next_check = max(retry_at, backoff) if retry_at else backoff
+            # The server's wish is honoured up to the longest backoff we allow.
+            longest = now + dt.timedelta(seconds=settings.max_backoff)
+            next_check = min(max(retry_at, backoff), longest) if retry_at else backoff
             return Decision(
                 THROTTLED, next_check, state.error_count + 1,
                 f"the server asked us to slow down (HTTP {outcome.status})",
@@ -175,14 +180,23 @@ def cache_lifetime(headers: Mapping[str, str], now: dt.datetime) -> int | None:
     return None
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+
+
 def retry_after(value: str | None, now: dt.datetime) -> dt.datetime | None:
-    """Retry-After as a time: delta seconds or an HTTP date; None if absent or bad."""
+    """Retry-After as a time: delta seconds or an HTTP date, at most
+    `RETRY_AFTER_CAP` from `now`; None if absent or bad."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + dt.timedelta(seconds=int(value))
-    return _http_date(value)
+    if _DELTA_SECONDS.fullmatch(value):  # ASCII only: "²".isdigit() is true
+        # Capped before the timedelta, which overflows near 10**14 s; a long
+        # string is past the cap anyway (and int() refuses over 4300 digits).
+        cap = int(RETRY_AFTER_CAP.total_seconds())
+        seconds = min(int(value), cap) if len(value) <= len(str(cap)) else cap
+        return now + dt.timedelta(seconds=seconds)
+    moment = _http_date(value)
+    return None if moment is None else min(moment, now + RETRY_AFTER_CAP)
 
 
 def _http_date(value: str | None) -> dt.datetime | None:
