@@ -61,8 +61,9 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 _SKIP_TEXT_TAGS = {"script", "style", "noscript", "template", "head", "title"}
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
-# Characters XML 1.0 forbids; feeds containing them are rejected by parsers.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters XML 1.0 cannot carry, and lone surrogates (JSON's "\ud800"), which no
+# encoder, database or sanitizer accepts.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # --- Bounds: what hostile markup may cost -----------------------------------------
@@ -751,7 +752,7 @@ def sanitize_html(
     whether it was), and nothing in the result nests deeper than `max_depth`."""
     if not fragment:
         return ""
-    fragment = flatten_nesting(cap_html(fragment, max_bytes)[0], max_depth)
+    fragment = flatten_nesting(cap_html(strip_xml_illegal(fragment), max_bytes)[0], max_depth)
 
     def filter_attribute(tag: str, attribute: str, value: str) -> str | None:
         if attribute in URL_ATTRIBUTES:
@@ -821,7 +822,7 @@ def html_to_text(fragment: str, max_bytes: int = MAX_CONTENT_BYTES) -> str:
     collapsed to single spaces."""
     if not fragment:
         return ""
-    fragment = cap_html(fragment, max_bytes)[0]
+    fragment = cap_html(strip_xml_illegal(fragment), max_bytes)[0]
     if "<" not in fragment and "&" not in fragment:
         return normalize_space(fragment)
     # Blocks become spaces so words in adjacent paragraphs don't run together;

@@ -24,7 +24,11 @@ class DatabaseUnavailable(Exception):
 
 
 def is_database_fault(error: BaseException) -> bool:
-    """A lost or refused connection, a locked or read-only database, a pool timeout."""
+    """A lost or refused connection, a locked or read-only database, a pool timeout.
+
+    Not an error of the data or the statement (a value too long, an index row
+    too big): that one would fail again at once, and must be a source's error.
+    """
     if isinstance(error, DatabaseUnavailable | sa_exc.TimeoutError):
         return True
     if isinstance(error, sa_exc.DBAPIError):
@@ -38,4 +42,15 @@ def is_database_fault(error: BaseException) -> bool:
         import psycopg
     except ImportError:  # pragma: no cover - PostgreSQL support not installed
         return False
-    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+    if isinstance(error, psycopg.InterfaceError):
+        return True
+    if isinstance(error, psycopg.OperationalError):
+        # psycopg files "index row too big" under OperationalError too: only a
+        # connection that failed (no SQLSTATE, class 08) or a server going
+        # down (57P01-57P03) is an outage.
+        state = getattr(error, "sqlstate", None)
+        return state is None or state.startswith("08") or state in _SERVER_GOING_AWAY
+    return False
+
+
+_SERVER_GOING_AWAY = {"57P01", "57P02", "57P03"}

@@ -91,3 +91,12 @@ def _shown(url: str) -> str:
     if len(url) > _SHOWN_LENGTH:
         url = url[:_SHOWN_LENGTH] + "…"
     return repr(url)
+
+
+def stored_url(url: str | None) -> str | None:
+    """A URL from outside fit to store and republish: http(s), and short enough.
+
+    Bytes, not characters: links are indexed, and an index row is bounded.
+    """
+    checked = web_url(url)
+    return checked if checked and len(checked.encode("utf-8")) <= MAX_URL_LENGTH else None

@@ -41,6 +41,8 @@ GROUP = 100
 PARSED_GROUP = 10
 # or its oldest result has waited this long (seconds).
 GROUP_WAIT = 0.25
+# A parse (parse → prepare → process) taking longer than this is given up.
+PARSE_TIMEOUT = 60.0
 # Fresh worker processes now and then keep a long-running worker's memory flat.
 TASKS_PER_PROCESS = 1000
 
@@ -64,8 +66,10 @@ class Refresher:
         threads: int = 16,
         processes: int | None = None,
         per_host: int = 0,
+        parse_timeout: float = PARSE_TIMEOUT,
     ) -> None:
         self.db = db
+        self.parse_timeout = parse_timeout
         self.fetcher = fetcher
         self.settings = settings
         self.now = now
@@ -74,7 +78,8 @@ class Refresher:
         self.cpu_pool = self._new_cpu_pool()
         self.deferred: list[int] = []
         self._fetching: dict[Future[Fetch], Target] = {}
-        self._parsing: dict[Future[Parsed | None], tuple[Target, FetchResult, int]] = {}
+        # Each parse job with its source, fetch, tries so far and when it was handed over.
+        self._parsing: dict[Future[Parsed | None], tuple[Target, FetchResult, int, float]] = {}
         self._ready: list[Fetched] = []
         self._oldest_ready = 0.0
         # Politeness: at most `per_host` fetches at once to one host (0: no limit);
@@ -116,7 +121,7 @@ class Refresher:
 
     def unfinished(self) -> list[int]:
         """Ids of the sources submitted and not yet recorded."""
-        targets = [*self._fetching.values(), *(t for t, _, _ in self._parsing.values())]
+        targets = [*self._fetching.values(), *(job[0] for job in self._parsing.values())]
         with self._lock:
             targets += [target for queue in self._waiting.values() for target in queue]
             targets += [target for _, target in self._started]
@@ -180,6 +185,7 @@ class Refresher:
         """Wait up to `timeout` seconds for work to finish; record a group if one is due."""
         if self._ready and self._group_due():
             return self._record_ready()
+        self._stop_slow_parses()
         with self._lock:
             self._fetching.update(self._started)
             self._started.clear()
@@ -204,19 +210,49 @@ class Refresher:
     def _collect(self, future: Future[Any]) -> None:
         if future in self._fetching:
             target = self._fetching.pop(future)
-            fetched, job = future.result()
+            try:
+                fetched, job = future.result()
+            except Exception as exc:  # a bug of ours: this source says so, the rest go on
+                log.exception("fetching source %s failed", target.id)
+                words = f"internal error while fetching: {type(exc).__name__}"
+                fetched, job = FetchResult(target.feed_url, target.feed_url,
+                                           error_kind="internal", error=words), None  # fmt: skip
             if job is not None:
-                self._parsing[job] = (target, fetched, 1)
+                self._parsing[job] = (target, fetched, 1, time.monotonic())
             elif fetched.has_body:
                 self._resubmit(target, fetched, 1)
             else:
                 self._add_ready(Fetched(target, fetched))
             return
-        target, fetched, tries = self._parsing.pop(future)
+        target, fetched, tries, _ = self._parsing.pop(future)
         try:
             self._add_ready(Fetched(target, fetched, future.result()))
         except BrokenProcessPool:
             self._resubmit(target, fetched, tries + 1)
+        except Exception as exc:  # cannot come back from the process (pickling, say)
+            words = f"the feed could not be parsed: {type(exc).__name__}"
+            self._add_ready(Fetched(target, fetched, Parsed(error=words)))
+
+    def _stop_slow_parses(self) -> None:
+        """A parse past its timeout holds a process for good (feedparser is
+        quadratic on some input): stop the pool's processes, record that source
+        as an error, and hand the others to a new pool."""
+        now = time.monotonic()
+        slow = [job for job, (_, _, _, since) in self._parsing.items()
+                if now - since > self.parse_timeout and not job.done()]  # fmt: skip
+        if not slow:
+            return
+        for job in slow:
+            target, fetched, _, _ = self._parsing.pop(job)
+            words = f"parsing took longer than {self.parse_timeout:g} s; the feed was given up"
+            self._add_ready(Fetched(target, fetched, Parsed(error=words)))
+        log.warning("%d parses ran past %g s; restarting the parse processes",
+                    len(slow), self.parse_timeout)  # fmt: skip
+        # The executor has no way to stop a running job but stopping its process,
+        # which breaks the pool: every other job comes back BrokenProcessPool and
+        # is tried again in a new one.
+        for process in list(getattr(self.cpu_pool, "_processes", {}).values()):
+            process.kill()
 
     def _resubmit(self, target: Target, fetched: FetchResult, tries: int) -> None:
         """A worker process died (hostile bytes, or killed): the pool is broken for
@@ -233,7 +269,7 @@ class Refresher:
             self.cpu_pool.shutdown(wait=False, cancel_futures=True)
             self.cpu_pool = self._new_cpu_pool()
             job = self.cpu_pool.submit(work, fetched, target, self.settings.prepare, frozenset())
-        self._parsing[job] = (target, fetched, tries)
+        self._parsing[job] = (target, fetched, tries, time.monotonic())
 
     def _add_ready(self, item: Fetched) -> None:
         if not self._ready:

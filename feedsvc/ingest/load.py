@@ -121,13 +121,13 @@ def _posts_by(
     for start in range(0, len(values), CHUNK):
         chunk = values[start : start + CHUNK]
         rows = session.execute(
-            select(column, Post.id, Post.content_hash, Post.entry_hash)  # type: ignore[call-overload]
+            select(column, Post.id, Post.content_hash, Post.entry_hash, Post.entry_key)  # type: ignore[call-overload]
             .where(Post.source_id == source_id, column.in_(chunk))  # type: ignore[attr-defined]
             .order_by(Post.id)
         )
-        for value, post_id, content_hash, entry_hash in rows:
+        for value, post_id, content_hash, entry_hash, key in rows:
             if value is not None:
-                found.setdefault(value, StoredPost(post_id, content_hash, entry_hash))
+                found.setdefault(value, StoredPost(post_id, content_hash, entry_hash, key))
     return found
 
 

@@ -10,8 +10,10 @@ bytes that are no feed at all raise `NotAFeed`.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import html
 import json
 import math
@@ -46,9 +48,53 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
-    """The feed in `body`, fetched from `url`; `NotAFeed` says why when it is none."""
+    """The feed in `body`, fetched from `url`; `NotAFeed` says why when it is none.
+
+    Every text in the result is free of what no XML document, database or
+    sanitizer takes (NUL and other control characters, lone surrogates).
+    """
     if _looks_like_json(body, content_type):
-        return _parse_json_feed(body, url)
+        return _cleaned(_parse_json_feed(body, url))
+    return _cleaned(_parse_xml_feed(body, url, content_type))
+
+
+def _cleaned(feed: ParsedFeed) -> ParsedFeed:
+    return _clean_strings(
+        feed, entries=tuple(_clean_strings(
+            entry, key=storable_key(content.strip_xml_illegal(entry.key)),
+            enclosures=tuple(_clean_strings(enclosure) for enclosure in entry.enclosures),
+        ) for entry in feed.entries),
+    )  # fmt: skip
+
+
+# An index row holds at most 2,704 bytes on PostgreSQL: a key must fit with room.
+MAX_KEY_BYTES = 1000
+
+
+def storable_key(key: str) -> str:
+    """The entry key, or a digest of it when it is too long to index."""
+    if len(key.encode("utf-8")) <= MAX_KEY_BYTES:
+        return key
+    return "hash:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _clean_strings(value: Any, **replaced: Any) -> Any:
+    """The dataclass with its text fields (and tuples of text) cleaned."""
+    changes = dict(replaced)
+    for item in dataclasses.fields(value):
+        if item.name in changes:
+            continue
+        current = getattr(value, item.name)
+        if isinstance(current, str):
+            clean = content.strip_xml_illegal(current)
+            if clean is not current:
+                changes[item.name] = clean
+        elif isinstance(current, tuple) and current and isinstance(current[0], str):
+            changes[item.name] = tuple(content.strip_xml_illegal(text) for text in current)
+    return dataclasses.replace(value, **changes) if changes else value
+
+
+def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

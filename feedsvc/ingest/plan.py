@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from feedsvc.ingest import policy
 from feedsvc.ingest.types import FeedMeta, FetchResult, Parsed, PreparedEntry, PreparedFeed
+from feedsvc.urls import stored_url
 
 SOURCE_GONE = "gone"
 
@@ -48,6 +49,7 @@ class StoredPost:
     id: int
     content_hash: str
     entry_hash: str | None = None
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,9 @@ def plan_refresh(
     )
     stores = decision.store_entries and feed is not None
     diff = diff_entries(feed, existing) if stores and feed else EntryDiff()
-    source = next_source_state(row, fetched, feed if stores else None, decision, existing, now)
+    source = next_source_state(
+        row, fetched, feed if stores else None, decision, existing, now, settings
+    )
     attempt = Attempt(
         url=fetched.url,
         status_code=fetched.status,
@@ -229,18 +233,26 @@ def next_source_state(
     decision: policy.Decision,
     existing: Existing,
     now: dt.datetime,
+    settings: policy.ScheduleSettings,
 ) -> SourceChanges:
     succeeded = decision.result in (policy.OK, policy.NOT_MODIFIED)
     kept = decision.result == policy.NOT_MODIFIED
     headers = fetched.headers
     if succeeded:
-        # A 304 may omit the validators: keep ours. A 200 without them means none.
-        etag = headers.get("etag") or (row.etag if kept else None)
-        last_modified = headers.get("last-modified") or (row.last_modified if kept else None)
+        # A 304 may omit the validators: keep ours. A 200 without them means none,
+        # and so does one too long to store (an upstream's, not ours to cut).
+        etag = _fits(headers.get("etag"), MAX_ETAG) or (row.etag if kept else None)
+        last_modified = _fits(headers.get("last-modified"), MAX_LAST_MODIFIED) or (
+            row.last_modified if kept else None
+        )
         last_error = problems(feed) if feed else None
     else:
         etag, last_modified, last_error = row.etag, row.last_modified, decision.error
-    moved = decision.new_feed_url and not existing.new_url_taken
+    moved = (
+        decision.new_feed_url
+        and not existing.new_url_taken
+        and stored_url(decision.new_feed_url) == decision.new_feed_url
+    )
     meta = feed.meta if feed else FeedMeta(hint_interval=row.hint_interval)
     # An admin's title, site and description win; the feed fills what is empty.
     return SourceChanges(
@@ -256,9 +268,23 @@ def next_source_state(
         title=row.title or meta.title[:500],
         site_url=row.site_url or (meta.link or "")[:2048] or None,
         description=row.description or meta.description,
-        hint_interval=meta.hint_interval,
+        hint_interval=_clamped(meta.hint_interval, settings.max_interval),
         upstream=((meta.upstream_id or "")[:2048] or None, meta.updated) if feed else None,
     )
+
+
+# The columns' widths: a longer validator is dropped, never cut (a cut one never matches).
+MAX_ETAG = 1024
+MAX_LAST_MODIFIED = 100
+
+
+def _fits(value: str | None, width: int) -> str | None:
+    return value if value and len(value) <= width else None
+
+
+def _clamped(hint: int | None, most: int) -> int | None:
+    """A feed's polling hint within what the schedule allows (and an INTEGER column)."""
+    return None if hint is None else min(max(hint, 1), most)
 
 
 def problems(feed: PreparedFeed) -> str | None:
@@ -274,6 +300,8 @@ def problems(feed: PreparedFeed) -> str | None:
 def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:
     """Which entries are new, changed, re-keyed (same link, new id) or unchanged."""
     by_link = dict(existing.by_link)
+    # A post whose own entry is in this feed is never taken over by another.
+    in_feed = {entry.key for entry in feed.entries} | {key for key, _ in feed.unchanged}
     new: list[PreparedEntry] = []
     changed: list[PostChange] = []
     rehashed: list[tuple[int, str]] = []
@@ -282,7 +310,7 @@ def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:
         match = existing.by_key.get(entry.key)
         new_key = None
         link = entry.values.get("link")
-        if match is None and link and link in by_link:
+        if match is None and link and link in by_link and by_link[link].key not in in_feed:
             # Same link, new id: the upstream changed its ids; keep one post.
             match, new_key = by_link.pop(link), entry.key
         if match is None:

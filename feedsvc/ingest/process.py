@@ -13,18 +13,9 @@ from collections.abc import Callable, Sequence
 
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
 from feedsvc.ingest.types import Target
-from feedsvc.urls import web_url
+from feedsvc.urls import stored_url
 
 Step = Callable[[PreparedEntry, Target], PreparedEntry | None]
-
-# The URL columns' width: a longer URL cannot be stored, and a cut one is wrong.
-MAX_URL = 2048
-
-
-def stored_url(url: str | None) -> str | None:
-    """An upstream URL fit to store and republish: http(s), and not too long."""
-    checked = web_url(url)
-    return checked if checked and len(checked) <= MAX_URL else None
 
 
 def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:

@@ -25,8 +25,11 @@ def work(
     feed, error = parse_body(fetched)
     if feed is None:
         return Parsed(error=error)
-    prepared = prepare_feed(feed, target.base_url, settings, known)
-    return Parsed(feed=process_feed(prepared, target))
+    try:
+        prepared = prepare_feed(feed, target.base_url, settings, known)
+        return Parsed(feed=process_feed(prepared, target))
+    except Exception as exc:  # a bug of ours on odd input: the source says so, the rest go on
+        return Parsed(error=f"the entries could not be prepared: {type(exc).__name__}")
 
 
 def parse_body(fetched: FetchResult) -> tuple[ParsedFeed | None, str | None]:
