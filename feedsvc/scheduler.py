@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,7 +30,7 @@ from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.fetch import Fetcher
-from feedsvc.ingest.leases import claim_due_sources, release_leases
+from feedsvc.ingest.leases import claim_due_sources, release_leases, renew_leases
 from feedsvc.ingest.pipeline import RefreshReport
 from feedsvc.ingest.settings import settings_from_config
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
@@ -47,6 +48,20 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What `Worker.stop` left behind: sources whose refresh did not finish
+    (their claims given back), and whether a dispatch never let go of the
+    driver in time — then its threads are stuck and only exiting ends them."""
+
+    unfinished: list[int]
+    driver_stuck: bool = False
+
+    @property
+    def must_exit(self) -> bool:
+        return bool(self.unfinished) or self.driver_stuck
 
 
 class Worker:
@@ -91,10 +106,10 @@ class Worker:
         claimed_total = 0
         last_beat = 0.0
         while not self._stopping.is_set():
-            if time.monotonic() - last_beat > HEARTBEAT_EVERY:
-                self.heartbeat()
-                last_beat = time.monotonic()
             with self._driving:
+                if time.monotonic() - last_beat > HEARTBEAT_EVERY:
+                    self.heartbeat()
+                    last_beat = time.monotonic()
                 self._give_back_deferred()
                 in_flight = self.refresher.in_flight
                 idle = in_flight == 0
@@ -187,8 +202,18 @@ class Worker:
             popularity.roll_windows(session, now.date())
 
     def heartbeat(self) -> None:
+        """Say this worker is alive, and keep the claims on the sources it still
+        has in hand: with many sources of one host queued, a claim could run out
+        while its source waits its turn, and another worker would fetch it too.
+
+        Reads the driver's state: only the thread driving it may call this.
+        """
+        in_hand = self.refresher.unfinished()
         try:
             with self.db.session() as session:
+                if in_hand:
+                    until = utcnow() + dt.timedelta(seconds=int(self.cfg["LEASE_SECONDS"]))
+                    renew_leases(session, self.name, in_hand, until)
                 beat = session.get(WorkerHeartbeat, self.name)
                 if beat is None:
                     session.add(
@@ -213,16 +238,30 @@ class Worker:
             else:
                 log.exception("publishing failed")
 
-    def stop(self, deadline: float) -> list[int]:
+    def stop(self, deadline: float) -> Stopped:
         """Stop claiming, give in-flight refreshes up to `deadline` seconds to be
-        recorded, release the leases of whatever did not finish; return those ids."""
+        recorded, release the leases of whatever did not finish; say what that was.
+
+        A dispatch stuck (on the database, say) past the deadline keeps the
+        driver: its claims are released all the same."""
         self._stopping.set()
         ends = time.monotonic() + deadline
-        with self._driving:
+        if not self._driving.acquire(timeout=max(deadline, 0.0)):
+            log.warning("worker %s: a dispatch still busy after %s s; stopping without it",
+                        self.name, deadline)  # fmt: skip
+            self._release_claims()
+            return Stopped([], driver_stuck=True)
+        try:
             while self.refresher.in_flight and time.monotonic() < ends:
                 for report in self.refresher.step(timeout=min(0.25, ends - time.monotonic())):
                     self._log(report)
             unfinished = sorted(self.refresher.unfinished() + self.refresher.deferred)
+        finally:
+            self._driving.release()
+        self._release_claims()
+        return Stopped(unfinished)
+
+    def _release_claims(self) -> None:
         try:
             with self.db.session() as session:
                 # An unfinished refresh has written nothing: its source is simply due again.
@@ -233,7 +272,6 @@ class Worker:
                 raise
             log.warning("worker %s: could not give back its claims: the database is away",
                         self.name)  # fmt: skip
-        return unfinished
 
     def shutdown(self, wait: bool = True) -> None:
         self._stopping.set()
@@ -266,8 +304,17 @@ def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
 
+    stopping = threading.Event()
+
     def stop(signum: int, _frame: object) -> None:
-        log.info("worker %s: %s, stopping", worker.name, signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        # A second Ctrl-C, or a supervisor that repeats itself: the first one
+        # is being acted on, and shutting the scheduler down twice raises.
+        if stopping.is_set():
+            log.info("worker %s: %s again, already stopping", worker.name, name)
+            return
+        stopping.set()
+        log.info("worker %s: %s, stopping", worker.name, name)
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
@@ -276,12 +323,14 @@ def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
     try:
         scheduler.start()
     finally:
-        unfinished = worker.stop(float(cfg["SHUTDOWN_SECONDS"]))
-        if unfinished:
-            log.warning("worker %s: released unfinished sources %s", worker.name, unfinished)
+        stopped = worker.stop(float(cfg["SHUTDOWN_SECONDS"]))
+        if stopped.unfinished:
+            log.warning("worker %s: released unfinished sources %s", worker.name,
+                        stopped.unfinished)  # fmt: skip
+        if stopped.must_exit:
             logging.shutdown()
-            # Threads stuck in a fetch would hold the interpreter open; their
-            # transactions roll back with the process.
+            # Threads stuck in a fetch or a dispatch would hold the interpreter
+            # open; their transactions roll back with the process.
             os._exit(0)
         worker.shutdown(wait=True)
         log.info("worker %s stopped", worker.name)

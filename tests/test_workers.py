@@ -21,7 +21,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from feedsvc import scheduler
 from feedsvc.db import Database
+from feedsvc.ingest.leases import claim_due_sources, renew_leases
 from feedsvc.models import Post, Source, WorkerHeartbeat
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
@@ -242,3 +244,88 @@ def test_no_host_gets_more_than_its_share_of_fetches(
         worker.shutdown()
     assert most["127.0.0.1"] == 2
     assert most["localhost"] == 2
+
+
+def lease_of(db: Database, source_id: int) -> tuple[str | None, dt.datetime | None]:
+    with db.session() as session:
+        row = session.get_one(Source, source_id)
+        return row.lease_owner, row.lease_until
+
+
+def test_renewing_pushes_only_our_own_leases(db: Database) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        ours = add_source(session, "http://a.test/feed", now - dt.timedelta(minutes=1)).id
+        theirs = add_source(session, "http://b.test/feed", now - dt.timedelta(minutes=1)).id
+    with db.session() as session:
+        claim_due_sources(session, now, 1, "ours", 60)
+        claim_due_sources(session, now, 1, "theirs", 60)
+    later = now + dt.timedelta(minutes=10)
+    with db.session() as session:
+        assert renew_leases(session, "ours", [ours, theirs], later) == 1
+    assert lease_of(db, ours) == ("ours", later)
+    assert lease_of(db, theirs) == ("theirs", now + dt.timedelta(seconds=60))
+
+
+def test_a_worker_keeps_the_claim_of_a_source_still_in_flight(
+    app: Flask, db: Database, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A source waiting its turn (here: a fetch that does not end until told
+    # to) must not see its claim run out, or another worker fetches it too.
+    monkeypatch.setattr(scheduler, "HEARTBEAT_EVERY", 0.1)
+    answer = threading.Event()
+
+    def held(_seen: Seen) -> Reply:
+        answer.wait(20)
+        return Reply(200, feed(0), RSS_TYPE)
+
+    feed_server.routes["/held.xml"] = held
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        source_id = add_source(
+            session, feed_server.url("/held.xml"), now - dt.timedelta(seconds=1)
+        ).id
+    worker = Worker(db, {**app.config, "FETCH_TIMEOUT": 30}, name="renewing")
+    dispatching = threading.Thread(target=worker.dispatch)
+    try:
+        dispatching.start()
+        wait_until(lambda: feed_server.hits("/held.xml") != [], 10, "the fetch to start")
+        owner, claimed_until = lease_of(db, source_id)
+        assert owner == "renewing" and claimed_until is not None
+
+        def renewed() -> bool:
+            until = lease_of(db, source_id)[1]
+            return until is not None and until > claimed_until
+
+        wait_until(renewed, 10, "the lease to be renewed")
+        assert lease_of(db, source_id)[0] == "renewing"
+    finally:
+        answer.set()
+        dispatching.join(30)
+        worker.shutdown()
+    assert not dispatching.is_alive()
+    assert lease_of(db, source_id) == (None, None)
+
+
+def test_stop_does_not_wait_forever_for_a_stuck_dispatch(app: Flask, db: Database) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        source_id = add_source(session, "http://a.test/feed", now - dt.timedelta(minutes=1)).id
+    worker = Worker(db, app.config, name="stuck")
+    with db.session() as session:
+        claim_due_sources(session, now, 1, worker.name, 300)
+    stopped: list[scheduler.Stopped] = []
+    worker._driving.acquire()  # a dispatch stuck on the database, say
+    stopping = threading.Thread(target=lambda: stopped.append(worker.stop(0.5)))
+    try:
+        stopping.start()
+        stopping.join(10)
+        stuck_forever = stopping.is_alive()
+    finally:
+        worker._driving.release()
+        stopping.join(10)
+        worker.shutdown()
+    assert not stuck_forever
+    assert stopped == [scheduler.Stopped([], driver_stuck=True)]
+    assert stopped[0].must_exit
+    assert lease_of(db, source_id) == (None, None)

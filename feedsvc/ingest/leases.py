@@ -79,3 +79,20 @@ def release_leases(session: Session, owner: str, source_ids: Iterable[int] | Non
         query = query.where(Source.id.in_(list(source_ids)))
     result = session.execute(query.values(lease_until=None, lease_owner=None))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def renew_leases(
+    session: Session, owner: str, source_ids: Iterable[int], until: dt.datetime
+) -> int:
+    """Push the owner's leases on these sources to `until`: a source waiting its
+    turn behind others of its host must not be claimed by another worker.
+    A lease already lost to another worker stays theirs."""
+    ids = list(source_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(Source)
+        .where(Source.lease_owner == owner, Source.id.in_(ids))
+        .values(lease_until=until)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
