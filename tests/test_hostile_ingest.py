@@ -88,34 +88,26 @@ LONG_PATH = "/moved-" + "r" * 2100
     [
         pytest.param(
             Reply(200, rss("Feed", [ITEM]), {**RSS_TYPE, "Last-Modified": "x" * 101}),
-            marks=only_on_postgresql(
-                "plan keeps Last-Modified whole; sources.last_modified is 100"
-            ),
             id="Last-Modified over 100 characters",
         ),
         pytest.param(
             Reply(200, rss("Feed", [ITEM]), {**RSS_TYPE, "ETag": '"' + "e" * 1100 + '"'}),
-            marks=only_on_postgresql("plan keeps the ETag whole; sources.etag is 1024"),
             id="ETag over 1024 characters",
         ),
         pytest.param(
             Reply(200, with_ttl("99999999"), RSS_TYPE),
-            marks=only_on_postgresql("ttl*60 is stored unclamped in an INTEGER column"),
             id="ttl past a 32-bit integer",
         ),
         pytest.param(
             Reply(200, with_ttl("9" * 25), RSS_TYPE),
-            marks=always("ttl*60 is stored unclamped: OverflowError on SQLite, DataError on PG"),
             id="ttl past a 64-bit integer",
         ),
         pytest.param(
             Reply(200, rss("Feed", [{**ITEM, "guid": "a&#0;b"}]), RSS_TYPE),
-            marks=only_on_postgresql("entry keys keep NUL, which PostgreSQL text refuses"),
             id="NUL in the guid",
         ),
         pytest.param(
             Reply(301, b"", {"Location": LONG_PATH}),
-            marks=only_on_postgresql("a permanent redirect's URL is not checked against 2048"),
             id="permanent redirect to a URL over 2048 characters",
         ),
     ],
@@ -139,7 +131,6 @@ def test_an_upstream_value_too_big_for_its_column_is_no_crash(
         pytest.param({"id": "1\udfff", "content_text": "x"}, id="in the id"),
     ],
 )
-@always("json.loads makes lone surrogates; nh3 and both databases refuse them")
 def test_lone_surrogates_in_a_json_feed_are_stored(
     db: Database, fetcher: Fetcher, feed_server: FeedServer, item: dict[str, str]
 ) -> None:
@@ -167,11 +158,7 @@ def test_a_redirect_to_a_broken_url_is_a_fetch_error(
     "hostile",
     [
         pytest.param(BROKEN_LOCATION, id="a redirect to a broken URL"),
-        pytest.param(
-            SURROGATE_CONTENT,
-            marks=always("an exception from a fetch or parse future escapes Refresher._collect"),
-            id="content that makes work() raise",
-        ),
+        pytest.param(SURROGATE_CONTENT, id="content that made work() raise"),
     ],
 )
 def test_one_hostile_source_does_not_stop_fetch_all(
@@ -184,13 +171,13 @@ def test_one_hostile_source_does_not_stop_fetch_all(
     refresh_many(db, [good, bad], fetcher=fetcher, now=lambda: NOW, settings=SETTINGS,
                  threads=2, processes=1)  # fmt: skip
     assert post_count(db, good) == 1
-    assert source_row(db, bad).last_error
+    # Recorded either way: stored as far as it goes, or as its error in words.
+    assert post_count(db, bad) or source_row(db, bad).last_error
 
 
 # --- A bug counted as an outage: no backoff, the whole group deferred -----------------
 
 
-@always("ProgramLimitExceeded is an OperationalError in psycopg, so it reads as an outage")
 def test_an_index_row_too_big_is_not_a_database_outage() -> None:
     error = psycopg.errors.ProgramLimitExceeded(
         'index row size 3048 exceeds btree version 4 maximum 2704 for index "uq_posts_source_entry"'
@@ -198,7 +185,6 @@ def test_an_index_row_too_big_is_not_a_database_outage() -> None:
     assert not is_database_fault(error)
 
 
-@only_on_postgresql("an entry key too big for its index defers the group and re-claims it at once")
 def test_an_entry_key_too_big_for_its_index_is_fetched_once_per_dispatch(
     app: Flask, db: Database, feed_server: FeedServer
 ) -> None:
@@ -229,7 +215,6 @@ def test_an_entry_key_too_big_for_its_index_is_fetched_once_per_dispatch(
 # --- The entry diff -------------------------------------------------------------------
 
 
-@always("diff_entries re-keys by link a post whose own entry is still in the feed")
 def test_entries_sharing_a_link_keep_their_own_posts(
     db: Database, fetcher: Fetcher, feed_server: FeedServer
 ) -> None:
@@ -279,7 +264,6 @@ def test_entries_sharing_a_link_keep_their_own_posts(
         ),
     ],
 )
-@always("enclosure types and upstream_id reach lxml with control characters: 500")
 def test_control_characters_from_upstream_do_not_break_the_feeds(
     db: Database, fetcher: Fetcher, feed_server: FeedServer, client: FlaskClient,
     document: dict[str, object],
@@ -296,7 +280,6 @@ def test_control_characters_from_upstream_do_not_break_the_feeds(
 # --- Scheduling -----------------------------------------------------------------------
 
 
-@always("retry_after adds an unbounded timedelta: OverflowError, recorded as our crash")
 def test_a_huge_retry_after_is_throttling_not_an_internal_error(
     db: Database, fetcher: Fetcher, feed_server: FeedServer
 ) -> None:
@@ -305,7 +288,6 @@ def test_a_huge_retry_after_is_throttling_not_an_internal_error(
     assert report.result == "throttled", report
 
 
-@always("a second signal makes scheduler.shutdown raise inside Worker.stop")
 def test_a_second_sigterm_still_releases_the_claims_and_exits_0(
     db: Database,
     feed_server: FeedServer,
