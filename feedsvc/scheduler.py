@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 # A worker busy working off a backlog still beats this often.
 HEARTBEAT_EVERY = 10.0
 # Sources of one host claimed at once, per fetch allowed to it at once: the
-# driver starts each as a slot frees, so one crowded host cannot fill a claim.
-QUEUED_PER_HOST = 8
+# driver starts each as a slot frees. Deep enough that a feed list on one host
+# keeps the parsers busy; short of the capacity, so other hosts always get room.
+QUEUED_PER_HOST = 24
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -85,9 +86,9 @@ class Worker:
         self._stopping = threading.Event()
         # The driver is stepped by one thread at a time: the dispatch job, or stop().
         self._driving = threading.Lock()
-        # Claimed at most: every fetch thread busy, as many waiting, and a
-        # group's worth parsing or waiting to be written.
-        self.capacity = threads * 2 + PARSED_GROUP
+        # Claimed at most: every fetch thread busy, three times as many waiting
+        # (leases are renewed while they wait), and a group's worth being written.
+        self.capacity = threads * 4 + PARSED_GROUP
         # A claim is a transaction: take sources a batch at a time, not one per
         # finished fetch.
         self.claim_batch = max(self.capacity // 4, 1)
