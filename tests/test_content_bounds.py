@@ -18,15 +18,13 @@ from hypothesis import strategies as st
 from feedsvc.content import (
     ALLOWED_TAGS,
     MAX_CONTENT_BYTES,
-    MAX_DEPTH,
-    MAX_OPEN_FORMATTING,
     cap_html,
     first_image,
-    flatten_nesting,
     html_to_text,
     sanitize_html,
     summarize,
 )
+from feedsvc.html_depth import MAX_DEPTH, MAX_OPEN_FORMATTING, flatten_nesting
 
 VOID = {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
 
