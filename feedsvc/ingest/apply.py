@@ -52,10 +52,6 @@ def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> li
     return applied
 
 
-def apply_plan(session: Session, plan: Plan, now: dt.datetime) -> Applied:
-    return apply_plans(session, [plan], now)[0]
-
-
 def _write_posts(session: Session, plan: Plan, now: dt.datetime) -> Applied:
     diff = plan.entries
     new, new_tags = _insert_posts(session, plan.source_id, diff.new, now)

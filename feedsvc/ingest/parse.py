@@ -59,12 +59,21 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
 
 
 def _cleaned(feed: ParsedFeed) -> ParsedFeed:
-    return _clean_strings(
-        feed, entries=tuple(_clean_strings(
-            entry, key=storable_key(content.strip_xml_illegal(entry.key)),
-            enclosures=tuple(_clean_strings(enclosure) for enclosure in entry.enclosures),
-        ) for entry in feed.entries),
-    )  # fmt: skip
+    entries = tuple(map(_cleaned_entry, feed.entries))
+    changed = any(new is not old for new, old in zip(entries, feed.entries, strict=True))
+    return _clean_strings(feed, **({"entries": entries} if changed else {}))
+
+
+def _cleaned_entry(entry: ParsedEntry) -> ParsedEntry:
+    """The entry with clean text; the same object when nothing needed cleaning."""
+    replaced: dict[str, Any] = {}
+    key = storable_key(content.strip_xml_illegal(entry.key))
+    if key != entry.key:
+        replaced["key"] = key
+    enclosures = tuple(_clean_strings(enclosure) for enclosure in entry.enclosures)
+    if any(new is not old for new, old in zip(enclosures, entry.enclosures, strict=True)):
+        replaced["enclosures"] = enclosures
+    return _clean_strings(entry, **replaced)  # type: ignore[no-any-return]
 
 
 # An index row holds at most 2,704 bytes on PostgreSQL: a key must fit with room.
@@ -90,7 +99,9 @@ def _clean_strings(value: Any, **replaced: Any) -> Any:
             if clean is not current:
                 changes[item.name] = clean
         elif isinstance(current, tuple) and current and isinstance(current[0], str):
-            changes[item.name] = tuple(content.strip_xml_illegal(text) for text in current)
+            texts = tuple(content.strip_xml_illegal(text) for text in current)
+            if texts != current:
+                changes[item.name] = texts
     return dataclasses.replace(value, **changes) if changes else value
 
 

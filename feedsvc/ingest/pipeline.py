@@ -20,7 +20,7 @@ from feedsvc import changes, metrics
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest import policy
-from feedsvc.ingest.apply import Applied, apply_plan, apply_plans
+from feedsvc.ingest.apply import Applied, apply_plans
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_existing, load_known_hashes, load_rows, load_target
 from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
@@ -183,7 +183,7 @@ def _record_crash(
                 return RefreshReport(item.target.id, policy.ERROR, error="the source was deleted")
             plan = plan_crash(item.target.id, row, item.fetched, error, now, settings.schedule,
                               random.random())  # fmt: skip
-            applied = apply_plan(session, plan, now)
+            (applied,) = apply_plans(session, [plan], now)
     except Exception as exc:
         if is_database_fault(exc):
             raise DatabaseUnavailable.because(exc) from exc
