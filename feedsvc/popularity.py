@@ -1,8 +1,10 @@
 """Popular posts: count real readers' views honestly, rank posts by window.
 
-A view is counted once per visitor, post and UTC day. The visitor is an HMAC
-of address and User-Agent under a key derived from SECRET_KEY and the day, so
-the key rotates daily and no address is ever stored.
+A view is counted once per visitor, post and UTC day. The visitor is the
+client's address (an IPv4 address as it is, an IPv6 address by its /64), kept
+only as an HMAC under a key derived from SECRET_KEY and the day, so the key
+rotates daily and no address is ever stored. The User-Agent decides only
+whether the client is a bot: varying it is free, so it must not make a visitor.
 
 Counters: `post_views` (per post per day), `post_view_totals` (all time) and
 `post_view_windows` (running 7d and 30d sums). A view increments all of them;
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 from collections.abc import Sequence
@@ -60,12 +63,27 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, proxy_hop
     return remote_addr or ""
 
 
-def visitor_id(secret: str, day: dt.date, address: str, user_agent: str) -> str:
-    """A keyed hash; the key changes every UTC day, so ids cannot be linked across days."""
+def visitor_network(address: str) -> str:
+    """What one visitor is: an IPv4 address, or an IPv6 address's /64 — one
+    host or household gets a whole /64 and rotates its addresses within it.
+    Anything that is not an address (nothing, junk) stands for itself."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def visitor_id(secret: str, day: dt.date, address: str) -> str:
+    """A keyed hash of the visitor's network; the key changes every UTC day, so
+    ids cannot be linked across days."""
     day_key = hmac.new(secret.encode(), f"views:{day.isoformat()}".encode(), hashlib.sha256)
-    return hmac.new(
-        day_key.digest(), f"{address}\n{user_agent}".encode(), hashlib.sha256
-    ).hexdigest()[:32]
+    network = visitor_network(address)
+    return hmac.new(day_key.digest(), network.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def record_view(session: Session, post_id: int, visitor: str, day: dt.date) -> bool:

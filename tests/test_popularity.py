@@ -102,10 +102,61 @@ def test_a_page_view_counts_bots_and_head_do_not(client: FlaskClient, db: Databa
     assert client.get(path, headers={"User-Agent": BROWSER}).status_code == 200
     assert views(db, post_id) == 1
     # A conditional request answered 304 is not a view either.
-    other = {"User-Agent": BROWSER + " other"}
-    etag = client.get(path, headers=other).headers["ETag"]
+    other = {"REMOTE_ADDR": "198.51.100.20"}
+    headers = {"User-Agent": BROWSER}
+    etag = client.get(path, headers=headers, environ_base=other).headers["ETag"]
     assert views(db, post_id) == 2
-    assert client.get(path, headers={**other, "If-None-Match": etag}).status_code == 304
+    conditional = {**headers, "If-None-Match": etag}
+    assert client.get(path, headers=conditional, environ_base=other).status_code == 304
+    assert views(db, post_id) == 2
+
+
+def read(client: FlaskClient, path: str, address: str, user_agent: str = BROWSER) -> None:
+    answer = client.get(path, headers={"User-Agent": user_agent},
+                        environ_base={"REMOTE_ADDR": address})  # fmt: skip
+    assert answer.status_code == 200
+
+
+def test_a_visitor_is_an_address_whatever_its_user_agent(client: FlaskClient, db: Database) -> None:
+    (post_id,) = add_posts(db, 1)
+    path = client.get(f"/posts/{post_id}").headers["Location"]
+    for n in range(50):
+        read(client, path, "203.0.113.9", f"{BROWSER} Variant/{n}")
+    assert views(db, post_id) == 1
+    read(client, path, "203.0.113.10", BOTS[1])
+    assert views(db, post_id) == 1
+    read(client, path, "203.0.113.10")
+    assert views(db, post_id) == 2
+
+
+def test_an_ipv6_visitor_is_its_64(client: FlaskClient, db: Database) -> None:
+    (post_id,) = add_posts(db, 1)
+    path = client.get(f"/posts/{post_id}").headers["Location"]
+    read(client, path, "2001:db8:1:2::1")
+    read(client, path, "2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    assert views(db, post_id) == 1
+    read(client, path, "2001:db8:1:3::1")
+    assert views(db, post_id) == 2
+    # An IPv4 address seen through an IPv6 socket is that IPv4 address.
+    read(client, path, "198.51.100.7")
+    read(client, path, "::ffff:198.51.100.7")
+    assert views(db, post_id) == 3
+
+
+def test_the_same_address_counts_again_the_next_utc_day(
+    client: FlaskClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsvc.web import site
+
+    (post_id,) = add_posts(db, 1)
+    path = client.get(f"/posts/{post_id}").headers["Location"]
+    late = dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC)
+    monkeypatch.setattr(site, "_now", lambda: late)
+    read(client, path, "203.0.113.9")
+    read(client, path, "203.0.113.9", BROWSER + " Other/1")
+    assert views(db, post_id) == 1
+    monkeypatch.setattr(site, "_now", lambda: late + dt.timedelta(minutes=2))
+    read(client, path, "203.0.113.9")
     assert views(db, post_id) == 2
 
 
@@ -119,13 +170,26 @@ def test_once_per_visitor_per_day_and_again_the_next_day(db: Database) -> None:
 
 
 def test_the_visitor_hash_rotates_daily_and_stores_no_address() -> None:
-    one = popularity.visitor_id("secret", DAY, "203.0.113.9", BROWSER)
-    assert one == popularity.visitor_id("secret", DAY, "203.0.113.9", BROWSER)
-    assert one != popularity.visitor_id(
-        "secret", DAY + dt.timedelta(days=1), "203.0.113.9", BROWSER
-    )
-    assert one != popularity.visitor_id("other", DAY, "203.0.113.9", BROWSER)
+    one = popularity.visitor_id("secret", DAY, "203.0.113.9")
+    assert one == popularity.visitor_id("secret", DAY, "203.0.113.9")
+    assert one != popularity.visitor_id("secret", DAY + dt.timedelta(days=1), "203.0.113.9")
+    assert one != popularity.visitor_id("other", DAY, "203.0.113.9")
+    assert one != popularity.visitor_id("secret", DAY, "203.0.113.10")
     assert "203.0.113.9" not in one
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("", ""),
+        ("not an address", "not an address"),
+    ],
+)
+def test_visitor_networks(address: str, network: str) -> None:
+    assert popularity.visitor_network(address) == network
 
 
 def test_forwarded_for_is_believed_only_behind_configured_proxies() -> None:

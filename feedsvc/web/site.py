@@ -143,13 +143,11 @@ def _page_response(template: str, shown: list[Post] | Any, **context: Any) -> Re
 
 
 def _count_view(post_id: int) -> None:
-    """A GET answered 200, from a person: count it (once per visitor and day)."""
-    user_agent = request.headers.get("User-Agent", "")
-    if popularity.is_bot(user_agent):
+    """A GET answered 200, from a person: count it (once per address and day)."""
+    if popularity.is_bot(request.headers.get("User-Agent", "")):
         return
     today = _now().date()
-    secret = current_app.config["SECRET_KEY"]
-    visitor = popularity.visitor_id(secret, today, client_address(), user_agent)
+    visitor = popularity.visitor_id(current_app.config["SECRET_KEY"], today, client_address())
     with get_db().session() as session:
         popularity.record_view(session, post_id, visitor, today)
 
