@@ -4,7 +4,8 @@ With STATIC_DIR set, each content version is written once as
 `feeds/posts.atom`, `feeds/posts.atom.gz` and so on, each file replaced
 atomically (write a temporary file, then rename), so nginx never serves half a
 feed. Only the default first pages are written; every other address is
-answered by the app.
+answered by the app. Folders are made 0755 and files 0644 whatever the
+process's umask, so that nginx's user can read them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from feedsvc.db import Database
 from feedsvc.publish import feeds, service
 
 STAMP = ".content-version"
+FOLDER_MODE = 0o755
+FILE_MODE = 0o644
 CANONICAL_KINDS = (service.POSTS, service.SUMMARY)
 
 
@@ -56,13 +59,21 @@ def publish_static(
     return True
 
 
+def _make_folders(folder: Path) -> None:
+    """Make `folder` and any missing parents; mkdir's mode is cut by the umask."""
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        os.chmod(path, FOLDER_MODE)
+
+
 def _write_atomically(target: Path, data: bytes, modified: dt.datetime) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_folders(target.parent)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, FILE_MODE)
         # nginx's Last-Modified and ETag come from the file's mtime.
         stamp = modified.timestamp()
         os.utime(temporary, (stamp, stamp))
