@@ -87,7 +87,8 @@ class Config:
     # On SIGTERM, how long in-flight refreshes may run before the worker exits.
     SHUTDOWN_SECONDS: int = 30
     LEASE_SECONDS: int = 300
-    # /healthz answers 503 when the newest worker heartbeat is older than this.
+    # /healthz/worker answers 503 when the newest worker heartbeat is older than
+    # this; a worker silent this long is forgotten.
     HEARTBEAT_STALE_SECONDS: int = 120
     # The worker serves its Prometheus metrics on this port (0: not at all).
     WORKER_METRICS_PORT: int = 0

@@ -203,9 +203,10 @@ class Worker:
             popularity.roll_windows(session, now.date())
 
     def heartbeat(self) -> None:
-        """Say this worker is alive, and keep the claims on the sources it still
-        has in hand: with many sources of one host queued, a claim could run out
-        while its source waits its turn, and another worker would fetch it too.
+        """Say this worker is alive, forget workers long silent, and keep the
+        claims on the sources it still has in hand: with many sources of one
+        host queued, a claim could run out while its source waits its turn, and
+        another worker would fetch it too.
 
         Reads the driver's state: only the thread driving it may call this.
         """
@@ -215,15 +216,22 @@ class Worker:
                 if in_hand:
                     until = utcnow() + dt.timedelta(seconds=int(self.cfg["LEASE_SECONDS"]))
                     renew_leases(session, self.name, in_hand, until)
+                now = utcnow()
                 beat = session.get(WorkerHeartbeat, self.name)
                 if beat is None:
                     session.add(
-                        WorkerHeartbeat(
-                            name=self.name, beat_at=utcnow(), started_at=self.started_at
-                        )
+                        WorkerHeartbeat(name=self.name, beat_at=now, started_at=self.started_at)
                     )
                 else:
-                    beat.beat_at = utcnow()
+                    beat.beat_at = now
+                # Workers silent this long are gone (killed, their machine lost):
+                # forget them, so that only the living are listed.
+                gone = now - dt.timedelta(seconds=int(self.cfg["HEARTBEAT_STALE_SECONDS"]))
+                session.execute(
+                    delete(WorkerHeartbeat).where(
+                        WorkerHeartbeat.beat_at < gone, WorkerHeartbeat.name != self.name
+                    )
+                )
         except Exception as exc:
             if not is_database_fault(exc):
                 raise

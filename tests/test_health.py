@@ -8,11 +8,13 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from feedsvc import create_app
 from feedsvc.db import Database
 from feedsvc.models import WorkerHeartbeat
 from feedsvc.posts import create_local_post
+from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 
 
@@ -24,21 +26,34 @@ def beat(db: Database, age: dt.timedelta) -> None:
 
 def test_healthy_with_a_fresh_heartbeat(client: FlaskClient, db: Database) -> None:
     beat(db, dt.timedelta(seconds=10))
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["status"] == "ok" and body["database"] == "ok"
-    assert 9 <= body["heartbeat_age_seconds"] < 60
+    for path in ("/healthz", "/healthz/worker"):
+        response = client.get(path)
+        assert response.status_code == 200
+        body = response.get_json()
+        assert body["status"] == "ok" and body["database"] == "ok" and body["worker"] == "ok"
+        assert 9 <= body["heartbeat_age_seconds"] < 60
 
 
-def test_stale_or_missing_heartbeat_is_503(client: FlaskClient, db: Database) -> None:
+def test_the_site_is_alive_without_a_worker(client: FlaskClient, db: Database) -> None:
+    """A load balancer must not pull a website whose worker is away."""
     missing = client.get("/healthz")
-    assert missing.status_code == 503 and missing.get_json()["worker"] == "missing"
+    assert missing.status_code == 200
+    assert missing.get_json()["status"] == "ok" and missing.get_json()["worker"] == "missing"
     beat(db, dt.timedelta(minutes=10))
     stale = client.get("/healthz")
+    assert stale.status_code == 200 and stale.get_json()["worker"] == "stale"
+
+
+def test_worker_health_follows_the_heartbeat(client: FlaskClient, db: Database) -> None:
+    missing = client.get("/healthz/worker")
+    assert missing.status_code == 503 and missing.get_json()["worker"] == "missing"
+    beat(db, dt.timedelta(minutes=10))
+    stale = client.get("/healthz/worker")
     assert stale.status_code == 503
     assert stale.get_json()["worker"] == "stale"
     assert stale.get_json()["heartbeat_age_seconds"] >= 600
+    beat(db, dt.timedelta(seconds=1))
+    assert client.get("/healthz/worker").status_code == 200
 
 
 def test_unreachable_database_is_503(app_config: dict[str, Any], tmp_path: Any) -> None:
@@ -46,9 +61,10 @@ def test_unreachable_database_is_503(app_config: dict[str, Any], tmp_path: Any) 
         {**app_config, "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"},
         env="testing",
     )
-    response = broken.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json()["database"] == "unreachable"
+    for path in ("/healthz", "/healthz/worker"):
+        response = broken.test_client().get(path)
+        assert response.status_code == 503
+        assert response.get_json()["database"] == "unreachable"
     broken.extensions["feedsvc.db"].dispose()
 
 
@@ -95,3 +111,19 @@ def test_metrics_report_the_schedule_from_the_database(client: FlaskClient, db: 
     assert values[("feedsvc_sources_due", ())] == 2
     assert values[("feedsvc_sources_overdue", ())] == 1
     assert 1795 <= values[("feedsvc_schedule_lag_seconds", ())] < 1900
+
+
+def test_a_beating_worker_forgets_workers_long_silent(app: Flask, db: Database) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        for name, age in (("gone", 600), ("alive", 5)):
+            then = now - dt.timedelta(seconds=age)
+            session.add(WorkerHeartbeat(name=name, beat_at=then, started_at=then))
+    worker = Worker(db, {**app.config, "HEARTBEAT_STALE_SECONDS": 120}, name="beating")
+    try:
+        worker.heartbeat()
+    finally:
+        worker.shutdown()
+    with db.session() as session:
+        names = session.scalars(select(WorkerHeartbeat.name).order_by(WorkerHeartbeat.name))
+        assert list(names) == ["alive", "beating"]

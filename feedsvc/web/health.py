@@ -1,4 +1,9 @@
-"""Operations: /healthz for load balancers and supervisors, /metrics for Prometheus."""
+"""Operations: /healthz for load balancers, /healthz/worker for the scheduler,
+/metrics for Prometheus.
+
+Liveness and the worker are told apart on purpose: a website whose worker has
+stopped still serves its pages and feeds, so a load balancer must not pull it.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +19,49 @@ from feedsvc.web.context import get_db
 
 bp = Blueprint("health", __name__)
 
+Health = dict[str, str | float | None]
 
-@bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
-    """200 when the database answers and a worker beat recently, else 503."""
+
+def _check() -> tuple[Health, bool]:
+    """The database's answer and the newest worker heartbeat; whether a worker beat in time."""
     try:
         with get_db().engine.connect() as connection:
             newest = connection.execute(select(func.max(WorkerHeartbeat.beat_at))).scalar()
     except Exception as exc:
-        down = {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__}
-        return jsonify(down), 503
+        down: Health = {"status": "unavailable", "database": "unreachable",
+                        "error": type(exc).__name__}  # fmt: skip
+        return down, False
     stale_after = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
     age = None
     if newest is not None:
         age = round((dt.datetime.now(dt.UTC) - newest).total_seconds(), 1)
-    healthy = age is not None and age <= stale_after
-    body: dict[str, str | float | None] = {
-        "status": "ok" if healthy else "unavailable",
+    beating = age is not None and age <= stale_after
+    body: Health = {
+        "status": "ok",
         "database": "ok",
-        # No heartbeat at all means no worker has ever run: the feeds go stale.
-        "worker": "ok" if healthy else ("missing" if age is None else "stale"),
+        # No heartbeat at all means no worker has run lately: the feeds go stale.
+        "worker": "ok" if beating else ("missing" if age is None else "stale"),
         "heartbeat_age_seconds": age,
     }
-    return jsonify(body), 200 if healthy else 503
+    return body, beating
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness: 200 when the app runs and the database answers, else 503.
+
+    The worker's state is in the body, for people; it never fails this check."""
+    body, _ = _check()
+    return jsonify(body), 200 if body["database"] == "ok" else 503
+
+
+@bp.get("/healthz/worker")
+def worker_health() -> tuple[Response, int]:
+    """200 when a worker beat within HEARTBEAT_STALE_SECONDS, else 503: for monitoring."""
+    body, beating = _check()
+    if not beating:
+        body["status"] = "unavailable"
+    return jsonify(body), 200 if beating else 503
 
 
 @bp.get("/metrics")
