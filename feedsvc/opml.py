@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from xml.etree import ElementTree
@@ -136,15 +136,43 @@ def import_opml(
     *,
     on_entry: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Add every feed of the file that is new; skip and report duplicates and bad lines.
+    """Add every feed of the file that is new; skip and report duplicates and bad lines."""
+    entries, problems = parse_opml(data)
+    return import_parsed(session, entries, problems, now, on_entry=on_entry)
+
+
+def import_parsed(
+    session: Session,
+    entries: Sequence[OpmlEntry],
+    problems: Sequence[tuple[int | None, str]],
+    now: dt.datetime,
+    *,
+    on_entry: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """`import_opml` for a file parsed already (by `parse_opml`)."""
+    report = ImportReport(errors=list(problems))
+    return import_entries(session, entries, now, report, on_entry=on_entry)
+
+
+def import_entries(
+    session: Session,
+    entries: Sequence[OpmlEntry],
+    now: dt.datetime,
+    report: ImportReport | None = None,
+    *,
+    seen: Iterable[str] = (),
+    on_entry: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Add each entry's feed if it is new; skip and report duplicates and bad lines.
 
     Each source is added in a savepoint, so a bad one never undoes the good ones.
+    `seen` holds the URLs of the file's entries before these (a job working
+    through a file in chunks passes those it has done), so a repeat is a duplicate.
     """
     from feedsvc.sources import SourceError, SourceExists, add_source, update_source
 
-    entries, problems = parse_opml(data)
-    report = ImportReport(errors=list(problems))
-    seen: set[str] = set()
+    report = report if report is not None else ImportReport()
+    seen = set(seen)
     for done, entry in enumerate(entries, 1):
         if on_entry is not None:
             on_entry(done, len(entries))

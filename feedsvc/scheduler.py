@@ -2,7 +2,8 @@
 
 The sources table is the schedule of record (each source's next_check_at);
 APScheduler only ticks the *dispatch* job, which leases due sources and
-refreshes them on a bounded thread pool, and a *housekeeping* job.
+refreshes them on a bounded thread pool, a *jobs* job, which runs the admin's
+long work (feedsvc/jobs.py), and a *housekeeping* job.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete
 
-from feedsvc import popularity
+from feedsvc import jobs, popularity
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
@@ -96,6 +97,10 @@ class Worker:
         self._short_at: int | None = None
         self.started_at = utcnow()
         self._database_down = False
+        self.jobs = jobs.JobRunner(db, self.name, int(cfg["LEASE_SECONDS"]), now=utcnow,
+                                   stopping=self._stopping)  # fmt: skip
+        # Held while a job runs, so that stop() can wait for it to be given back.
+        self._running_jobs = threading.Lock()
 
     def dispatch(self) -> int:
         """Keep the driver fed while sources are due; return how many were claimed.
@@ -188,8 +193,19 @@ class Worker:
         level = logging.DEBUG if report.result == "not_modified" else logging.INFO
         log.log(level, "source %s: %s", report.source_id, report.describe())
 
+    def run_jobs(self) -> int:
+        """Run the admin's long jobs (large OPML imports) waiting in the jobs table."""
+        with self._running_jobs:
+            try:
+                return self.jobs.run_pending()
+            except Exception as exc:
+                if not is_database_fault(exc):
+                    raise
+                self._database_is_down(exc)
+                return 0
+
     def housekeeping(self) -> None:
-        """Prune old fetch history and yesterday's visitor hashes."""
+        """Prune old fetch history, ended jobs and yesterday's visitor hashes."""
         now = utcnow()
         keep_days = int(self.cfg["FETCH_HISTORY_DAYS"])
         with self.db.session() as session:
@@ -199,6 +215,7 @@ class Worker:
                 )
             )
             session.execute(delete(ViewVisitor).where(ViewVisitor.day < now.date()))
+            jobs.prune_jobs(session, now - dt.timedelta(days=keep_days))
             # Roll the view windows here, so that no page view has to.
             popularity.roll_windows(session, now.date())
 
@@ -267,6 +284,12 @@ class Worker:
             unfinished = sorted(self.refresher.unfinished() + self.refresher.deferred)
         finally:
             self._driving.release()
+        # A running job gives itself back after its chunk in hand.
+        if self._running_jobs.acquire(timeout=max(ends - time.monotonic(), 0.0)):
+            self._running_jobs.release()
+        else:
+            log.warning("worker %s: a job still busy after %s s; it resumes when its lease "
+                        "runs out", self.name, deadline)  # fmt: skip
         self._release_claims()
         return Stopped(unfinished)
 
@@ -297,6 +320,10 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -
     scheduler.add_job(
         worker.publish, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
         id="publish", replace_existing=True,
+    )  # fmt: skip
+    scheduler.add_job(
+        worker.run_jobs, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
+        id="jobs", replace_existing=True, next_run_time=utcnow(),
     )  # fmt: skip
     scheduler.add_job(
         worker.housekeeping, "interval", hours=1, id="housekeeping", replace_existing=True,

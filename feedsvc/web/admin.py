@@ -24,9 +24,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, discovery, popularity, sources
-from feedsvc.models import Post, Source, User
-from feedsvc.opml import OpmlError, import_opml, render_opml
+from feedsvc import accounts, discovery, jobs, popularity, sources
+from feedsvc.models import Job, Post, Source, User
+from feedsvc.opml import OpmlError, import_parsed, parse_opml, render_opml
 from feedsvc.posts import (
     PostError,
     count_posts,
@@ -339,20 +339,39 @@ def post_delete(post_id: int) -> Response:
 
 @bp.route("/opml/import", methods=["GET", "POST"])
 def opml_import() -> Response:
+    """A small file is imported at once; a large one by a job, whose page this redirects to."""
+    session = get_session()
+    recent = jobs.recent_jobs(session)
     if request.method == "GET":
-        return _render("admin/opml.html", report=None)
+        return _render("admin/opml.html", report=None, jobs=recent)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _render("admin/opml.html", status=400, report=None, error="Choose a file first.")
-    session = get_session()
+        return _render("admin/opml.html", status=400, report=None, jobs=recent,
+                       error="Choose a file first.")  # fmt: skip
     try:
-        report = import_opml(session, upload.read(), _now())
-        session.commit()
+        entries, problems = parse_opml(upload.read())
     except OpmlError as exc:
-        session.rollback()
         error = f"{upload.filename}: {exc}"
-        return _render("admin/opml.html", status=422, report=None, error=error)
-    return _render("admin/opml.html", report=report, filename=upload.filename)
+        return _render("admin/opml.html", status=422, report=None, jobs=recent, error=error)
+    if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
+        job = jobs.enqueue_opml_import(session, entries, problems, _now(), current_user.user_id)
+        session.commit()
+        flash(f"Importing {upload.filename}: {len(entries)} entries, in the background.")
+        return redirect(url_for("admin.job_detail", job_id=job.id), 303)
+    report = import_parsed(session, entries, problems, _now())
+    session.commit()
+    return _render("admin/opml.html", report=report, filename=upload.filename, jobs=recent)
+
+
+@bp.get("/jobs/<int:job_id>")
+def job_detail(job_id: int) -> Response:
+    session = get_session()
+    job = session.get(Job, job_id)
+    if job is None:
+        abort(404)
+    stale = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
+    return _render("admin/job.html", job=job,
+                   worker_alive=jobs.worker_alive(session, _now(), stale))  # fmt: skip
 
 
 @bp.get("/opml")

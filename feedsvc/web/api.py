@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc import discovery, sources
-from feedsvc.models import Post, Source
-from feedsvc.opml import OpmlError, import_opml, render_opml
+from feedsvc import discovery, jobs, sources
+from feedsvc.models import Job, Post, Source
+from feedsvc.opml import OpmlError, import_parsed, parse_opml, render_opml
 from feedsvc.posts import (
     PostError,
     count_posts,
@@ -31,6 +31,8 @@ from feedsvc.web.api_models import (
     Discover,
     FetchOut,
     ImportOut,
+    ImportSummary,
+    JobOut,
     PostCreate,
     PostList,
     PostOut,
@@ -417,13 +419,35 @@ def import_opml_file() -> Response:
         raise ApiProblem(400, "Bad request", "send the OPML file as the request body")
     session = get_session()
     try:
-        report = import_opml(session, data, _now())
+        entries, problems = parse_opml(data)
     except OpmlError as exc:
         raise ApiProblem(422, "Not an OPML file", str(exc), field="body") from None
+    if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
+        job = jobs.enqueue_opml_import(session, entries, problems, _now(), g.api_user.id)
+        session.commit()
+        return _json(job_out(job), 202, Location=url_for("api.get_job", job_id=job.id))
+    report = import_parsed(session, entries, problems, _now())
     session.commit()
     added = [source_id for source_id, _ in report.added]
     errors = report.describe_errors()
     return _json(ImportOut(added=added, duplicates=report.duplicates, errors=errors))
+
+
+def job_out(job: Job) -> JobOut:
+    return JobOut(
+        id=job.id, kind=job.kind, state=job.state,  # type: ignore[arg-type]
+        total=job.total, done=job.done, error=job.error,
+        result=ImportSummary.model_validate(job.result) if job.result else None,
+        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+    )  # fmt: skip
+
+
+@bp.get("/jobs/<int:job_id>")
+def get_job(job_id: int) -> Response:
+    found = get_session().get(Job, job_id)
+    if found is None:
+        raise ApiProblem(404, "Not found", f"no job with id {job_id}")
+    return _json(job_out(found))
 
 
 @bp.get("/stats")

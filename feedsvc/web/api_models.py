@@ -141,6 +141,27 @@ class ImportOut(BaseModel):
     errors: list[str]
 
 
+class ImportSummary(BaseModel):
+    added: int = Field(description="Sources added.")
+    skipped: int = Field(description="Entries skipped: sources that exist, repeats in the file.")
+    errors: list[str] = Field(description="Entries not imported, each with its line and why.")
+
+
+class JobOut(BaseModel):
+    """Long work done outside the request (an OPML import), and how far it is."""
+
+    id: int
+    kind: Literal["opml_import"]
+    state: Literal["queued", "running", "done", "failed"]
+    total: int | None = Field(description="Entries to do.")
+    done: int = Field(description="Entries done so far.")
+    result: ImportSummary | None = Field(description="What the entries done so far gave.")
+    error: str | None = Field(description="Why a failed job failed.")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
 class Stats(BaseModel):
     sources: dict[str, int]
     posts: int
@@ -163,7 +184,8 @@ class Problem(BaseModel):
 # fmt: off
 SCHEMAS: list[type[BaseModel]] = [
     SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
-    FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, Stats, Problem,
+    FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, ImportSummary, JobOut, Stats,
+    Problem,
 ]
 # fmt: on
 
@@ -333,8 +355,26 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "post": {
                 "operationId": "importOpml",
                 "summary": "Add the feeds of an OPML file",
+                "description": "A file of more entries than the server's OPML_SYNC_LIMIT is "
+                "imported by a job: the answer is 202 with the job, at its `Location`.",
                 "requestBody": {"required": True, "content": OPML},
-                "responses": {**_ok(ImportOut), **_problems(400, 413, 422)},
+                "responses": {
+                    **_ok(ImportOut),
+                    "202": {
+                        "description": "Accepted: a job imports it",
+                        "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+                        **_json(JobOut),
+                    },
+                    **_problems(400, 413, 422),
+                },
+            },
+        },
+        "/jobs/{job_id}": {
+            "parameters": [_id("job_id")],
+            "get": {
+                "operationId": "getJob",
+                "summary": "A job's state and progress",
+                "responses": {**_ok(JobOut), **_problems(404)},
             },
         },
         "/stats": {
