@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from limits import parse_many
+
 ENV_PREFIX = "FEEDSVC_"
 
 
@@ -98,11 +100,16 @@ class Config:
     # The lock that keeps it to one per machine; empty: instance/embedded-scheduler.lock.
     SCHEDULER_LOCK_FILE: str = ""
 
-    # Admin sign-in: attempts allowed per client address (the `limits` syntax),
-    # and where the counts are kept: memory:// (per process), or e.g.
-    # redis://127.0.0.1:6379 to share them between gunicorn workers.
+    # Admin sign-in: attempts allowed per client address and per account tried
+    # (the `limits` syntax), and where they are counted: empty for the database,
+    # else a `limits` storage URI such as redis://127.0.0.1:6379.
     LOGIN_RATE_LIMIT: str = "10 per minute;50 per hour"
-    RATELIMIT_STORAGE_URI: str = "memory://"
+    LOGIN_ACCOUNT_RATE_LIMIT: str = "10 per minute;50 per hour"
+    RATELIMIT_STORAGE_URI: str = ""
+    # An admin session lasts this long from sign-in at most, and ends after
+    # this many minutes unused (0: no idle timeout).
+    SESSION_LIFETIME_DAYS: int = 14
+    SESSION_IDLE_MINUTES: int = 0
     # OPML imports with more entries than this run as a job in the worker, not
     # in the request (about 5 ms an entry on PostgreSQL: well inside gunicorn's 30 s).
     OPML_SYNC_LIMIT: int = 300
@@ -133,6 +140,16 @@ class Config:
             raise ConfigError("FEEDSVC_FEED_PAGE_SIZE and FEED_MAX_PAGE_SIZE must be positive")
         if values["FETCH_MIN_INTERVAL"] > values["FETCH_MAX_INTERVAL"]:
             raise ConfigError("FEEDSVC_FETCH_MIN_INTERVAL is above FEEDSVC_FETCH_MAX_INTERVAL")
+        for name in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
+            try:
+                parse_many(values[name])
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name}: {exc}") from None
+        if values["SESSION_LIFETIME_DAYS"] < 1 or values["SESSION_IDLE_MINUTES"] < 0:
+            raise ConfigError(
+                "FEEDSVC_SESSION_LIFETIME_DAYS must be at least 1, "
+                "FEEDSVC_SESSION_IDLE_MINUTES 0 (off) or more"
+            )
 
 
 class DevelopmentConfig(Config):

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -48,9 +48,33 @@ def create_user(session: Session, username: str, password: str, now: dt.datetime
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password, and every session made with the old one ends."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = generate_password_hash(password, "scrypt")
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: session cookies carry the generation this bumps."""
+    # In SQL, so two sign-outs at once both count.
+    user.session_generation = User.session_generation + 1  # type: ignore[assignment]
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+def delete_user(session: Session, user: User) -> None:
+    """Delete a user and their tokens; never the last one, or no one could sign in.
+    On an AccountError the caller rolls back."""
+    # Every user row locked (PostgreSQL) and the delete made before counting
+    # (SQLite's write lock), so two deletes at once cannot remove the last two.
+    session.scalars(select(User.id).with_for_update()).all()
+    session.delete(user)
+    session.flush()
+    if not session.scalar(select(func.count()).select_from(User)):
+        raise AccountError(f"{user.username} is the last admin; make another one first")
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

@@ -185,7 +185,7 @@ def users_create(username: str, password_stdin: bool) -> None:
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_set_password(username: str, password_stdin: bool) -> None:
-    """Change a user's password."""
+    """Change a user's password; every session of theirs ends."""
     from feedsvc.accounts import AccountError, set_password, user_by_name
 
     password = _read_password(password_stdin, "New password")
@@ -195,6 +195,44 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"password of {username} changed")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List the admin users."""
+    from feedsvc.accounts import list_users
+
+    with _db().session(write=False) as session:
+        for user in list_users(session):
+            click.echo(f"{user.id:>5}  {user.username:<24} created {user.created_at:%Y-%m-%d}")
+
+
+@users_cli.command("sign-out")
+@click.argument("username")
+def users_sign_out(username: str) -> None:
+    """End every session of a user, on every browser."""
+    from feedsvc.accounts import AccountError, end_sessions, user_by_name
+
+    try:
+        with _db().session() as session:
+            end_sessions(user_by_name(session, username))
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} is signed out everywhere")
+
+
+@users_cli.command("delete")
+@click.argument("username")
+def users_delete(username: str) -> None:
+    """Delete a user and their API tokens; never the last one."""
+    from feedsvc.accounts import AccountError, delete_user, user_by_name
+
+    try:
+        with _db().session() as session:
+            delete_user(session, user_by_name(session, username))
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {username} deleted")
 
 
 @tokens_cli.command("create")

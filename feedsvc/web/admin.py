@@ -1,4 +1,4 @@
-"""The admin pages: dashboard, sources, posts, OPML and tokens.
+"""The admin pages: dashboard, sources, posts, OPML, users and tokens.
 
 Plain HTML forms (no script, as the site's CSP demands), each carrying a CSRF
 token that Flask-WTF checks. The work is done by the services; these views
@@ -36,6 +36,7 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
+from feedsvc.web.auth import local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
 from feedsvc.web.context import get_session
 from feedsvc.web.refresh import fetcher, refresh_now
@@ -318,7 +319,8 @@ def post_visibility(post_id: int) -> Response:
                    popular_excluded=form.get("popular_excluded") == "1")  # fmt: skip
     session.commit()
     flash("Hidden from the site and feeds." if post.hidden else "Shown on the site and feeds.")
-    return redirect(request.form.get("back") or url_for("admin.post_edit", post_id=post_id))
+    back = local_target(request.form.get("back"), url_for("admin.post_edit", post_id=post_id))
+    return redirect(back)
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["GET", "POST"])
@@ -411,3 +413,46 @@ def token_revoke(token_id: int) -> Response:
     except accounts.AccountError as exc:
         flash(str(exc), "error")
     return redirect(url_for("admin.tokens"))
+
+
+@bp.get("/users")
+def users() -> Response:
+    session = get_session()
+    return _render("admin/users.html", users=accounts.list_users(session),
+                   me=_signed_in_user())  # fmt: skip
+
+
+def _user_or_404(user_id: int) -> User:
+    found = get_session().get(User, user_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+def user_sign_out(user_id: int) -> Response:
+    """Sign-out everywhere: every session of the user ends, this one too if it is theirs."""
+    session = get_session()
+    user = _user_or_404(user_id)
+    accounts.end_sessions(user)
+    session.commit()
+    flash(f"{user.username} is signed out everywhere.")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+def user_delete(user_id: int) -> Response:
+    session = get_session()
+    user = _user_or_404(user_id)
+    if request.method == "GET":
+        return _render("admin/user_delete.html", user=user, me=_signed_in_user())
+    name = user.username
+    try:
+        accounts.delete_user(session, user)
+        session.commit()
+    except accounts.AccountError as exc:
+        session.rollback()
+        return _render("admin/user_delete.html", status=409, user=_user_or_404(user_id),
+                       me=_signed_in_user(), error=str(exc))  # fmt: skip
+    flash(f"{name} is deleted, and their API tokens with them.")
+    return redirect(url_for("admin.users"))

@@ -1,10 +1,19 @@
 """Signing in: admin sessions (Flask-Login), CSRF on every form (Flask-WTF),
-rate-limited sign-in attempts (the `limits` library), and bearer tokens for the API."""
+sign-in attempts limited in a store every process shares, and bearer tokens for the API.
+
+A session ends for good: the id in the cookie carries the user's session
+generation, which sign-out, a password change and "sign out everywhere" bump,
+so every cookie made before — a copy included — stops working. Besides, a
+session lasts `SESSION_LIFETIME_DAYS` from sign-in at most and, when
+`SESSION_IDLE_MINUTES` is set, ends after that long unused.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import unicodedata
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -14,73 +23,83 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
-from limits import parse_many
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from feedsvc import accounts
 from feedsvc.models import User
+from feedsvc.sign_in_limits import SignInLimiter
 from feedsvc.web.context import client_address, get_session
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 LIMITER = "feedsvc.sign_in_limiter"
 login_manager = LoginManager()
 csrf = CSRFProtect()
-
-
-class SignInLimiter:
-    """Counts sign-in attempts per client address in a moving window.
-
-    Only the sign-in form pays for it: a limiter hooked into every request
-    would tax each feed poll. The counts live in `RATELIMIT_STORAGE_URI`.
-    """
-
-    def __init__(self, limits: str, storage_uri: str) -> None:
-        self.limits = parse_many(limits)
-        self.window = MovingWindowRateLimiter(storage_from_string(storage_uri))
-
-    def allow(self, key: str) -> bool:
-        """Count one attempt; False when any limit is used up."""
-        return all([self.window.hit(limit, "sign-in", key) for limit in self.limits])
-
-    def retry_after(self, key: str) -> int:
-        resets = [self.window.get_window_stats(limit, "sign-in", key).reset_time
-                  for limit in self.limits]  # fmt: skip
-        return max(1, int(max(resets) - time.time()) + 1)
+# Session keys: when the session began and when it was last used (epoch seconds).
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
 
 
 class Admin(UserMixin):
     """The signed-in user, detached from any session.
 
-    The id stored in the cookie carries a piece of the password hash, so
-    changing a password signs out every other session of that user.
+    Its id, kept in the cookie, is "<user id>:<session generation>".
     """
 
     def __init__(self, user: User) -> None:
         self.user_id = user.id
         self.username = user.username
-        self.session_id = f"{user.id}:{user.password_hash[-12:]}"
+        self.session_id = f"{user.id}:{user.session_generation}"
 
     def get_id(self) -> str:
         return self.session_id
 
 
 def load_admin(session_id: str) -> Admin | None:
-    user_id, _, check = session_id.partition(":")
-    if not user_id.isdigit():
+    user_id, _, generation = session_id.partition(":")
+    if not (_small_number(user_id) and _small_number(generation)) or not _session_current():
         return None
     user = get_session().get(User, int(user_id))
-    if user is None or user.password_hash[-12:] != check:
+    if user is None or user.session_generation != int(generation):
         return None
     return Admin(user)
+
+
+def _small_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def _session_current() -> bool:
+    """Within its lifetime and, when an idle timeout is set, used recently."""
+    now = time.time()
+    signed_in = session.get(SIGNED_IN_AT)
+    if not isinstance(signed_in, int) or now - signed_in > _lifetime().total_seconds():
+        return False
+    idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
+    if idle_minutes > 0:
+        seen = session.get(SEEN_AT, signed_in)
+        if not isinstance(seen, int) or now - seen > idle_minutes * 60:
+            return False
+        if now - seen >= 60:  # a new cookie at most once a minute
+            session[SEEN_AT] = int(now)
+    return True
+
+
+def _lifetime() -> dt.timedelta:
+    return dt.timedelta(days=current_app.config["SESSION_LIFETIME_DAYS"])
+
+
+def _start_session(user: User) -> None:
+    login_user(Admin(user))
+    session.permanent = True
+    session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -92,15 +111,16 @@ class SignInForm(FlaskForm):  # type: ignore[misc]
 def sign_in() -> Response | str:
     form = SignInForm()
     if request.method == "POST":
-        limiter = current_app.extensions[LIMITER]
-        key = client_address()
-        if not limiter.allow(key):
-            return _too_many(limiter.retry_after(key))
+        limiter: SignInLimiter = current_app.extensions[LIMITER]
+        username = request.form.get("username", "")
+        retry_after = limiter.attempt(client_address(), username, dt.datetime.now(dt.UTC))
+        if retry_after is not None:
+            return _too_many(retry_after)
     if form.validate_on_submit():
         user = accounts.authenticate(get_session(), form.username.data, form.password.data)
         if user is not None:
-            login_user(Admin(user))
-            return redirect(_safe_next(request.args.get("next")))
+            _start_session(user)
+            return redirect(local_target(request.args.get("next"), url_for("admin.dashboard")))
         form.password.errors.append("Wrong username or password.")
     status = 400 if request.method == "POST" else 200
     return Response(render_template("admin/sign_in.html", form=form), status=status,
@@ -109,20 +129,39 @@ def sign_in() -> Response | str:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
+    """Ends every session of this user, copies of this cookie included."""
+    if current_user.is_authenticated:
+        db_session = get_session()
+        user = db_session.get(User, current_user.user_id)
+        if user is not None:
+            accounts.end_sessions(user)
+            db_session.commit()
     logout_user()
+    session.pop(SIGNED_IN_AT, None)
+    session.pop(SEEN_AT, None)
     flash("Signed out.")
     return redirect(url_for("auth.sign_in"))
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: an open redirect would help a phisher."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("admin.dashboard")
+def local_target(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default`: an open
+    redirect would help a phisher. Browsers drop tabs and newlines inside a
+    URL and read a backslash as a slash, so the check is made on the target
+    without them, and that is what is returned."""
+    cleaned = "".join(
+        char for char in target or ""
+        if not char.isspace() and unicodedata.category(char) not in ("Cc", "Cf")
+    )  # fmt: skip
+    if not cleaned.startswith("/") or cleaned.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(cleaned.replace("\\", "/"))
+    if parts.scheme or parts.netloc:
+        return default
+    return cleaned
 
 
 def _too_many(retry_after: int) -> Response:
-    message = "Too many sign-in attempts from your address. Try again in a minute or two."
+    message = "Too many sign-in attempts. Try again in a minute or two."
     response = Response(render_template("admin/sign_in.html", form=SignInForm(), error=message),
                         status=429, content_type="text/html; charset=utf-8")  # fmt: skip
     response.headers["Retry-After"] = str(retry_after)
@@ -156,11 +195,22 @@ def init(app: Flask) -> None:
     login_manager.login_message = "Sign in to see that page."
     login_manager.user_loader(load_admin)
     csrf.init_app(app)
-    app.extensions[LIMITER] = SignInLimiter(
-        app.config["LOGIN_RATE_LIMIT"], app.config["RATELIMIT_STORAGE_URI"]
-    )
+    app.extensions[LIMITER] = SignInLimiter.configured(
+        app.config["RATELIMIT_STORAGE_URI"], app.extensions["feedsvc.db"],
+        app.config["LOGIN_RATE_LIMIT"], app.config["LOGIN_ACCOUNT_RATE_LIMIT"],
+        app.config["SECRET_KEY"] or "",
+    )  # fmt: skip
     app.register_blueprint(bp)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    lifetime = dt.timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=lifetime,
+        REMEMBER_COOKIE_DURATION=lifetime,
+        # A refreshed permanent session would set its cookie on every answer,
+        # public pages too; the cookie is written only when the session changes.
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
     if app.config["BASE_URL"].startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
