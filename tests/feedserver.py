@@ -26,6 +26,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    peer: tuple[str, int] | None = None  # the client's address and port
 
 
 Handler = Callable[[Seen], Reply]
@@ -58,7 +59,7 @@ class FeedServer:
 
             def _answer(self, method: str, body: bytes) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                seen = Seen(method, self.path, headers, body)
+                seen = Seen(method, self.path, headers, body, self.client_address[:2])
                 with server._lock:
                     server.requests.append(seen)
                 route = server.routes.get(self.path.split("?", 1)[0])

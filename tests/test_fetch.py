@@ -85,6 +85,19 @@ def test_redirect_chain_permanent_and_temporary(fetcher: Fetcher, feed_server: F
     assert not temporary.permanent_redirect
 
 
+def test_304s_and_redirects_leave_their_connection_for_the_next_poll(
+    fetcher: Fetcher, feed_server: FeedServer
+) -> None:
+    """A poll answered 304 (or a redirect) has a body we never keep; reading it
+    out lets the next poll reuse the connection instead of opening another."""
+    feed_server.routes["/f"] = Reply(304, headers={"ETag": '"v1"'})
+    feed_server.routes["/moved"] = Reply(302, b"see /f", {"Location": "/f"})
+    for _ in range(3):
+        assert fetcher.fetch(feed_server.url("/moved"), etag='"v1"').status == 304
+    assert len(feed_server.requests) == 6
+    assert len({seen.peer for seen in feed_server.requests}) == 1
+
+
 def test_redirect_loop_stops(fetcher: Fetcher, feed_server: FeedServer) -> None:
     feed_server.routes["/loop"] = Reply(302, b"", {"Location": "/loop"})
     result = fetcher.fetch(feed_server.url("/loop"))

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 
 from feedsvc.db import Database
-from feedsvc.ingest.apply import _insert_posts
+from feedsvc.ingest.apply import _insert_new_posts, _insert_posts
 from feedsvc.ingest.parse import Enclosure, ParsedEntry, ParsedFeed, parse_feed
 from feedsvc.ingest.pipeline import RefreshReport
 from feedsvc.ingest.prepare import PreparedEntry, PrepareSettings, prepare_feed
 from feedsvc.ingest.process import process_feed
 from feedsvc.ingest.types import Target
-from feedsvc.models import Post, Source
+from feedsvc.models import Post, Source, Tag
 from feedsvc.sources import add_source
 from tests.feedserver import rss
 from tests.ingesting import store_feed
@@ -244,3 +244,31 @@ def test_a_bulk_insert_that_meets_a_post_inserted_meanwhile_skips_just_that_one(
         # The transaction is still usable after the rolled-back COPY.
         assert session.scalar(select(func.count()).select_from(Post)) == 3
     assert sorted(p.entry_key for p in posts(db)) == sorted(e.key for e in entries)
+
+
+def test_a_group_of_sources_is_inserted_together_each_counted_and_tagged_apart(
+    db: Database,
+) -> None:
+    """One statement for a group's new posts: two sources sharing entry keys
+    and tag names each get their own posts, counts and tags, and a post of one
+    inserted meanwhile costs only that post."""
+    tagged = [item(1, category="Shared"), item(2, category="Only A")]
+    entries = parse_feed(rss("F", tagged), URL).entries
+    with db.session() as session:
+        first = add_source(session, URL, NOW)
+        second = add_source(session, "http://example.net/feed.xml", NOW)
+        prepared = ready(entries)
+        assert _insert_posts(session, second.id, [prepared[0]], NOW)[0] == 1  # there already
+        inserted = _insert_new_posts(
+            session, [(first.id, prepared), (second.id, prepared), (999_999, ())], NOW
+        )
+        shared, only_a = (
+            session.scalar(select(Tag.id).where(Tag.name == name)) for name in ("Shared", "Only A")
+        )
+    assert inserted == [(2, {shared, only_a}), (1, {only_a}), (0, set())]
+    stored = {(p.source_id, p.entry_key): sorted(t.name for t in p.tags) for p in posts(db)}
+    one, two = (entry.key for entry in entries)
+    assert stored == {
+        (first.id, one): ["Shared"], (first.id, two): ["Only A"],
+        (second.id, one): ["Shared"], (second.id, two): ["Only A"],
+    }  # fmt: skip

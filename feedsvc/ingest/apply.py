@@ -9,6 +9,7 @@ refreshes of one source can neither fail nor double a post.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -41,7 +42,12 @@ def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> li
 
     The source rows and fetch history of all of them go in one statement each.
     """
-    applied = [_write_posts(session, plan, now) for plan in plans]
+    # New posts of the whole group go in at once: one COPY, not one per source.
+    inserted = _insert_new_posts(session, [(plan.source_id, plan.entries.new) for plan in plans],
+                                 now)  # fmt: skip
+    applied = [
+        _write_posts(session, plan, now, *new) for plan, new in zip(plans, inserted, strict=True)
+    ]
     if plans:
         session.execute(
             update(Source), [_source_values(plan) for plan in plans],
@@ -52,9 +58,11 @@ def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> li
     return applied
 
 
-def _write_posts(session: Session, plan: Plan, now: dt.datetime) -> Applied:
+def _write_posts(
+    session: Session, plan: Plan, now: dt.datetime, new: int, new_tags: set[int]
+) -> Applied:
+    """The plan's post changes, its new posts being written already."""
     diff = plan.entries
-    new, new_tags = _insert_posts(session, plan.source_id, diff.new, now)
     changed_tags = _update_posts(session, diff.changed, now)
     if diff.rehashed:
         # An ORM bulk UPDATE by primary key: one statement, many rows.
@@ -114,37 +122,60 @@ def _attempt_values(plan: Plan, applied: Applied, now: dt.datetime) -> dict[str,
 def _insert_posts(
     session: Session, source_id: int, entries: Sequence[PreparedEntry], now: dt.datetime
 ) -> tuple[int, set[int]]:
-    if not entries:
-        return 0, set()
-    rows = []
-    for entry in entries:
-        values = dict(entry.values)
-        published = values.pop("published") or values["updated"] or now
-        updated = values.pop("updated") or published
-        rows.append(
-            {
-                **values,
-                "uid": new_uid(),
-                "source_id": source_id,
-                "entry_key": entry.key,
-                "published_at": published,
-                "updated_at": updated,
-                "created_at": now,
-                "modified_at": now,
-                "hidden": False,
-                "popular_excluded": False,
-            }
-        )
+    """One source's new posts: how many went in, and the ids of their tags."""
+    ((new, tags),) = _insert_new_posts(session, [(source_id, entries)], now)
+    return new, tags
+
+
+def _insert_new_posts(
+    session: Session,
+    new_by_source: Sequence[tuple[int, Sequence[PreparedEntry]]],
+    now: dt.datetime,
+) -> list[tuple[int, set[int]]]:
+    """Insert the new posts of several sources together; per source, how many
+    went in (a concurrent refresh may have been first) and their tags' ids."""
+    rows = [_new_post_row(source_id, entry, now)
+            for source_id, entries in new_by_source for entry in entries]  # fmt: skip
+    if not rows:
+        return [(0, set()) for _ in new_by_source]
     inserted = _insert_rows(session, rows)
-    tags_by_key = {entry.key: entry.tags for entry in entries}
-    tags = _set_tags(
-        session, [(post_id, tags_by_key[key]) for post_id, key in inserted], replace=False
-    )
-    return len(inserted), tags
+    tags_of = {(source_id, entry.key): entry.tags
+               for source_id, entries in new_by_source for entry in entries}  # fmt: skip
+    names = {name for tags in tags_of.values() for name in tags}
+    ids = tag_ids(session, names)
+    posts_tags = [(post_id, tags_of[source_id, key]) for post_id, source_id, key in inserted]
+    _tag_posts(session, posts_tags, ids)
+    counts: Counter[int] = Counter()
+    tags_by_source: dict[int, set[int]] = {}
+    for _, source_id, key in inserted:
+        counts[source_id] += 1
+        tags_by_source.setdefault(source_id, set()).update(
+            ids[name] for name in tags_of[source_id, key] if name in ids
+        )
+    return [(counts[source_id], tags_by_source.get(source_id, set()))
+            for source_id, _ in new_by_source]  # fmt: skip
 
 
-def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    """Insert the posts that are not there yet; (id, entry key) of each inserted."""
+def _new_post_row(source_id: int, entry: PreparedEntry, now: dt.datetime) -> dict[str, Any]:
+    values = dict(entry.values)
+    published = values.pop("published") or values["updated"] or now
+    updated = values.pop("updated") or published
+    return {
+        **values,
+        "uid": new_uid(),
+        "source_id": source_id,
+        "entry_key": entry.key,
+        "published_at": published,
+        "updated_at": updated,
+        "created_at": now,
+        "modified_at": now,
+        "hidden": False,
+        "popular_excluded": False,
+    }
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """Insert the posts that are not there yet; (id, source id, entry key) of each inserted."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         return bulk.insert_sqlite(session, rows)
@@ -152,8 +183,10 @@ def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int
         copied = bulk.copy_postgresql(session, rows)
         if copied is not None:
             return copied
-    statement = _insert_ignoring_duplicates(dialect).returning(POSTS.c.id, POSTS.c.entry_key)
-    return [(post_id, key) for post_id, key in session.execute(statement, rows)]
+    statement = _insert_ignoring_duplicates(dialect).returning(
+        POSTS.c.id, POSTS.c.source_id, POSTS.c.entry_key
+    )
+    return [(post_id, source, key) for post_id, source, key in session.execute(statement, rows)]
 
 
 def _insert_ignoring_duplicates(dialect: str) -> Any:
@@ -191,8 +224,7 @@ def _set_tags(
     session: Session, post_tag_names: list[tuple[int, tuple[str, ...]]], replace: bool
 ) -> set[int]:
     """Tag the posts; return the ids of every tag added or taken away."""
-    all_names = {name for _, names in post_tag_names for name in names}
-    ids = tag_ids(session, all_names)
+    ids = tag_ids(session, {name for _, names in post_tag_names for name in names})
     touched = set(ids.values())
     if replace:
         post_ids = [post_id for post_id, _ in post_tag_names]
@@ -200,14 +232,21 @@ def _set_tags(
             delete(post_tags).where(post_tags.c.post_id.in_(post_ids)).returning(post_tags.c.tag_id)
         )
         touched.update(tag_id for (tag_id,) in removed)
+    _tag_posts(session, post_tag_names, ids)
+    return touched
+
+
+def _tag_posts(
+    session: Session, post_tag_names: list[tuple[int, tuple[str, ...]]], ids: dict[str, int]
+) -> None:
     pairs = [
         (post_id, tag_id)
         for post_id, names in post_tag_names
         for tag_id in dict.fromkeys(ids[n] for n in names if n in ids)
     ]
-    if pairs:
-        if session.get_bind().dialect.name == "postgresql":
-            bulk.copy_post_tags(session, pairs)
-        else:
-            session.execute(insert(post_tags), [{"post_id": p, "tag_id": t} for p, t in pairs])
-    return touched
+    if not pairs:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        bulk.copy_post_tags(session, pairs)
+    else:
+        session.execute(insert(post_tags), [{"post_id": p, "tag_id": t} for p, t in pairs])

@@ -50,10 +50,11 @@ def _row(values: dict[str, Any], sqlite: bool) -> list[Any]:
     return row
 
 
-def insert_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
-    """Insert, skipping (source, entry key) duplicates; (id, entry key) of each inserted."""
+def insert_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """Insert, skipping (source, entry key) duplicates; (id, source id, entry key)
+    of each inserted."""
     cursor = _driver(session).cursor()
-    inserted: list[tuple[int, str]] = []
+    inserted: list[tuple[int, int, str]] = []
     try:
         for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
             chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
@@ -61,10 +62,12 @@ def insert_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> list[tupl
             cursor.execute(
                 f"INSERT INTO posts ({', '.join(COLUMNS)}) VALUES "
                 + ", ".join([placeholders] * len(chunk))
-                + " ON CONFLICT (source_id, entry_key) DO NOTHING RETURNING id, entry_key",
+                + " ON CONFLICT (source_id, entry_key) DO NOTHING"
+                + " RETURNING id, source_id, entry_key",
                 [value for values in chunk for value in _row(values, sqlite=True)],
             )
-            inserted.extend((int(post_id), key) for post_id, key in cursor.fetchall())
+            inserted.extend((int(post_id), int(source), key)
+                            for post_id, source, key in cursor.fetchall())  # fmt: skip
     finally:
         cursor.close()
     return inserted
@@ -72,7 +75,7 @@ def insert_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> list[tupl
 
 def copy_postgresql(
     session: Session, rows: Sequence[dict[str, Any]]
-) -> list[tuple[int, str]] | None:
+) -> list[tuple[int, int, str]] | None:
     """COPY the rows in; None, with nothing written, if any was there already."""
     import psycopg
 
@@ -92,7 +95,8 @@ def copy_postgresql(
             cursor.execute("ROLLBACK TO SAVEPOINT bulk_posts")
             return None
         cursor.execute("RELEASE SAVEPOINT bulk_posts")
-    return [(post_id, values["entry_key"]) for post_id, values in zip(ids, rows, strict=True)]
+    return [(post_id, values["source_id"], values["entry_key"])
+            for post_id, values in zip(ids, rows, strict=True)]  # fmt: skip
 
 
 def copy_post_tags(session: Session, pairs: Sequence[tuple[int, int]]) -> None:

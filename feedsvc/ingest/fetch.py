@@ -35,6 +35,8 @@ ACCEPT = (
 )
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECT_CODES = {301, 308}
+# A 304 or redirect body up to this size is read out so its connection can be reused.
+DRAIN_BYTES = 64 * 1024
 
 # Error kinds, for the policy and the fetch history.
 TIMEOUT = "timeout"
@@ -368,6 +370,8 @@ class Fetcher:
             if response.status_code not in REDIRECT_CODES and response.status_code != 304:
                 encoding = response.headers.get("content-encoding", "").strip().lower()
                 body = read_capped(response.iter_raw(), encoding, self.settings.max_bytes, deadline)
+            else:
+                _drain(response.iter_raw(), deadline)
             return response.status_code, _lower_headers(response.headers), body
 
     def _failure(
@@ -407,6 +411,17 @@ def read_capped(
     if decoder is not None:
         parts.append(decoder.flush())
     return b"".join(parts)
+
+
+def _drain(raw_chunks: Iterable[bytes], deadline: float) -> None:
+    """Read a body we do not keep (a 304's, a redirect's) to its end, so the
+    connection goes back to the pool for the next poll instead of being closed;
+    one past DRAIN_BYTES is left, and its connection closed."""
+    size = 0
+    for chunk in raw_chunks:
+        size += len(chunk)
+        if size > DRAIN_BYTES or time.monotonic() > deadline:
+            return
 
 
 def _decoder(encoding: str) -> Any:
