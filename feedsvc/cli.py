@@ -149,12 +149,10 @@ def sources_import_opml(file: Any) -> None:
 @click.option("--output", "-o", type=click.File("wb"), default="-", help="Default: stdout.")
 def sources_export_opml(output: Any) -> None:
     """Write every source as OPML 2.0, tags as folders and categories."""
-    from feedsvc.opml import render_opml
-    from feedsvc.sources import all_sources
+    from feedsvc.opml import export_opml
 
     with _db().session() as session:
-        body = render_opml(current_app.config["SITE_TITLE"] + " sources",
-                           all_sources(session), with_tags=True)  # fmt: skip
+        body = export_opml(session, current_app.config["SITE_TITLE"])
     output.write(body)
 
 

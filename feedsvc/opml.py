@@ -16,7 +16,8 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 import listparser
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from feedsvc.models import Source
 from feedsvc.urls import web_url
@@ -59,6 +60,12 @@ def render_opml(title: str, sources: Iterable[Source], *, with_tags: bool = Fals
             parent = folders[names[0]]
         ElementTree.SubElement(parent, "outline", attributes)
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def export_opml(session: Session, site_title: str) -> bytes:
+    """Every source with its tags, by id: the admin's export."""
+    query = select(Source).options(selectinload(Source.tags)).order_by(Source.id)
+    return render_opml(f"{site_title} sources", session.scalars(query).all(), with_tags=True)
 
 
 @dataclass(frozen=True)

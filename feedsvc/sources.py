@@ -143,41 +143,6 @@ def source_state(source: Source) -> str:
     return source.status
 
 
-def get_source_or_none(session: Session, source_id: int) -> Source | None:
-    return session.get(Source, source_id)
-
-
-def tag_by_slug(session: Session, slug: str) -> Tag | None:
-    return session.scalar(select(Tag).where(Tag.slug == slug))
-
-
-def blogroll(session: Session) -> list[Source]:
-    """Active sources, by title, for the sidebar and the OPML export."""
-    sources = session.scalars(select(Source).where(Source.status == SOURCE_ACTIVE)).all()
-    return sorted(sources, key=lambda s: s.display_title.casefold())
-
-
-def popular_tags(session: Session, limit: int) -> list[tuple[Tag, int]]:
-    """The most used tags of visible posts, with their counts."""
-    rows = session.execute(
-        select(Tag, func.count(post_tags.c.post_id).label("posts"))
-        .join(post_tags, post_tags.c.tag_id == Tag.id)
-        .join(Post, Post.id == post_tags.c.post_id)
-        .where(Post.hidden.is_(False))
-        .group_by(Tag.id)
-        .order_by(func.count(post_tags.c.post_id).desc(), Tag.name)
-        .limit(limit)
-    )
-    return [(tag, int(count)) for tag, count in rows]
-
-
-def get_source(session: Session, source_id: int) -> Source:
-    source = session.get(Source, source_id)
-    if source is None:
-        raise SourceError(f"no source with id {source_id}")
-    return source
-
-
 # Admin changes to a source. Each takes the session of the caller's transaction.
 
 MODES = (MODE_FULL, MODE_SUMMARY, MODE_LINK)
@@ -263,47 +228,3 @@ def fetch_history(session: Session, source_id: int, limit: int = 50) -> Sequence
         .order_by(FetchAttempt.started_at.desc(), FetchAttempt.id.desc())
         .limit(limit)
     ).all()
-
-
-def posts_per_day(
-    session: Session, today: dt.date, days: int, source_id: int | None = None
-) -> dict[int | None, list[int]]:
-    """Posts stored per day over the last `days` days (oldest first), by source.
-
-    Counted by when we stored them, so a backlog ingested at once shows as such.
-    """
-    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
-    day = func.date(Post.created_at)
-    query = (
-        select(Post.source_id, day, func.count())
-        .where(Post.created_at >= start)
-        .group_by(Post.source_id, day)
-    )
-    if source_id is not None:
-        query = query.where(Post.source_id == source_id)
-    series: dict[int | None, list[int]] = {}
-    for owner, stored_on, count in session.execute(query):
-        # SQLite's date() gives text, PostgreSQL's a date.
-        stored = dt.date.fromisoformat(stored_on) if isinstance(stored_on, str) else stored_on
-        index = (stored - start.date()).days
-        if 0 <= index < days:
-            series.setdefault(owner, [0] * days)[index] += count
-    return series
-
-
-def state_counts(session: Session) -> dict[str, int]:
-    counts = dict.fromkeys(STATES, 0)
-    failing = in_state("failing")
-    rows = session.execute(
-        select(Source.status, failing, func.count()).group_by(Source.status, failing)
-    )
-    for status, is_failing, count in rows:
-        state = "failing" if is_failing else status
-        counts[state] = counts.get(state, 0) + count
-    return counts
-
-
-def all_sources(session: Session) -> Sequence[Source]:
-    """Every source with its tags, by id: for the OPML export."""
-    query = select(Source).options(selectinload(Source.tags)).order_by(Source.id)
-    return session.scalars(query).all()

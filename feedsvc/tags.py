@@ -1,15 +1,15 @@
-"""Tags by name: find or create them, safe against a concurrent refresh."""
+"""Tags: by name (created if missing, safe against a concurrent refresh), by slug, popular."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc import content
-from feedsvc.models import Tag
+from feedsvc.models import Post, Tag, post_tags
 
 
 def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -38,3 +38,21 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
                 ids[slug] = session.execute(select(Tag.id).where(Tag.slug == slug)).scalar_one()
     by_name = {name: content.slugify(name, max_length=100) for name in names}
     return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
+
+
+def tag_by_slug(session: Session, slug: str) -> Tag | None:
+    return session.scalar(select(Tag).where(Tag.slug == slug))
+
+
+def popular_tags(session: Session, limit: int) -> list[tuple[Tag, int]]:
+    """The most used tags of visible posts, with their counts."""
+    rows = session.execute(
+        select(Tag, func.count(post_tags.c.post_id).label("posts"))
+        .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .join(Post, Post.id == post_tags.c.post_id)
+        .where(Post.hidden.is_(False))
+        .group_by(Tag.id)
+        .order_by(func.count(post_tags.c.post_id).desc(), Tag.name)
+        .limit(limit)
+    )
+    return [(tag, int(count)) for tag, count in rows]

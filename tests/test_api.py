@@ -258,7 +258,7 @@ def test_deleting_a_source_with_its_posts_announces_the_tag_feeds_they_leave(
     api: Api, db: Database, feed_server: FeedServer
 ) -> None:
     from feedsvc import changes
-    from feedsvc.sources import tag_by_slug
+    from feedsvc.tags import tag_by_slug
 
     items = [dict(item, category="News") for item in ITEMS]
     feed_server.routes["/feed.xml"] = Reply(200, rss("Upstream", items), RSS_TYPE)

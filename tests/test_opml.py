@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from feedsvc.db import Database
 from feedsvc.models import Source
-from feedsvc.opml import OpmlError, import_opml, parse_opml, render_opml
-from feedsvc.sources import add_source, all_sources
+from feedsvc.opml import OpmlError, export_opml, import_opml, parse_opml
+from feedsvc.sources import add_source
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -90,9 +90,9 @@ def test_export_round_trips_through_listparser(db: Database) -> None:
         add_source(session, "https://plain.example/feed", NOW, title="Plain",
                    site_url="https://plain.example/")  # fmt: skip
     with db.session() as session:
-        exported = render_opml("Test", all_sources(session), with_tags=True)
+        exported = export_opml(session, "Test")
         expected = {s.feed_url: (s.display_title, sorted(t.name for t in s.tags))
-                    for s in all_sources(session)}  # fmt: skip
+                    for s in session.scalars(select(Source))}  # fmt: skip
     parsed = listparser.parse(exported)
     assert not parsed.bozo
     assert {f.url: (f.title, sorted(f.tags)) for f in parsed.feeds} == expected

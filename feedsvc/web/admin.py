@@ -21,12 +21,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, discovery, jobs, popularity, sources
+from feedsvc import accounts, discovery, jobs, popularity, sources, stats
 from feedsvc.models import Job, Post, Source, User
-from feedsvc.opml import OpmlError, import_parsed, parse_opml, render_opml
+from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
     PostError,
     count_posts,
@@ -91,19 +91,15 @@ def dashboard() -> Response:
     session = get_session()
     now = _now()
     cfg = current_app.config
-    with_errors = session.scalars(
-        select(Source).where(Source.error_count > 0)
-        .order_by(Source.error_count.desc(), Source.id).limit(20)
-    ).all()  # fmt: skip
-    totals = daily_totals(sources.posts_per_day(session, now.date(), SPARK_DAYS), SPARK_DAYS)
+    totals = daily_totals(stats.posts_per_day(session, now.date(), SPARK_DAYS), SPARK_DAYS)
     labels = [(now.date() - dt.timedelta(days=SPARK_DAYS - 1 - i)).isoformat()
               for i in range(SPARK_DAYS)]  # fmt: skip
     ranked = popularity.rank(session, "7d", 10, now, float(cfg["POPULAR_HALF_LIFE_DAYS"]))
     return _render(
         "admin/dashboard.html",
-        states=sources.state_counts(session),
-        post_count=session.scalar(select(func.count()).select_from(Post)),
-        failing=with_errors,
+        states=stats.state_counts(session),
+        post_count=stats.post_count(session),
+        failing=stats.sources_with_errors(session),
         chart=bar_chart(totals, labels, f"Posts stored per day, last {SPARK_DAYS} days"),
         popular=popularity.posts_by_ids(session, ranked),
         source_state=sources.source_state,
@@ -120,7 +116,7 @@ def source_list() -> Response:
     # Failing first: those are what an admin opens this page for.
     order = {"failing": 0, "active": 1, "paused": 2, "gone": 3}
     rows.sort(key=lambda row: (order.get(sources.source_state(row[0]), 9), row[0].id))
-    per_day = sources.posts_per_day(session, _now().date(), SPARK_DAYS)
+    per_day = stats.posts_per_day(session, _now().date(), SPARK_DAYS)
     lines = {
         source.id: sparkline(per_day.get(source.id, [0] * SPARK_DAYS),
                              label=f"{sum(per_day.get(source.id, []))} posts in {SPARK_DAYS} days")
@@ -185,7 +181,7 @@ def _interval(raw: str) -> int | None:
 def source_detail(source_id: int) -> Response:
     session = get_session()
     source = _source_or_404(source_id)
-    per_day = sources.posts_per_day(session, _now().date(), SPARK_DAYS, source_id)
+    per_day = stats.posts_per_day(session, _now().date(), SPARK_DAYS, source_id)
     recent, total = search_posts(session, source_id=source_id, limit=10)
     return _render(
         "admin/source.html", source=source, state=sources.source_state(source),
@@ -378,8 +374,7 @@ def job_detail(job_id: int) -> Response:
 
 @bp.get("/opml")
 def opml_export() -> Response:
-    body = render_opml(current_app.config["SITE_TITLE"] + " sources",
-                       sources.all_sources(get_session()), with_tags=True)  # fmt: skip
+    body = export_opml(get_session(), current_app.config["SITE_TITLE"])
     return Response(body, content_type="text/x-opml; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="feedsvc-sources.opml"'})  # fmt: skip
 

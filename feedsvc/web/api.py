@@ -8,13 +8,14 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, g, request, url_for
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc import discovery, jobs, sources
+from feedsvc import discovery, jobs, opml, sources
+from feedsvc import stats as figures
 from feedsvc.models import Job, Post, Source
-from feedsvc.opml import OpmlError, import_parsed, parse_opml, render_opml
+from feedsvc.opml import OpmlError, import_parsed, parse_opml
 from feedsvc.posts import (
     PostError,
     count_posts,
@@ -404,8 +405,7 @@ def remove_post(post_id: int) -> Response:
 
 @bp.get("/opml")
 def export_opml() -> Response:
-    body = render_opml(current_app.config["SITE_TITLE"] + " sources",
-                       sources.all_sources(get_session()), with_tags=True)  # fmt: skip
+    body = opml.export_opml(get_session(), current_app.config["SITE_TITLE"])
     return Response(body, content_type="text/x-opml; charset=utf-8")
 
 
@@ -453,10 +453,10 @@ def get_job(job_id: int) -> Response:
 @bp.get("/stats")
 def stats() -> Response:
     session = get_session()
-    totals = daily_totals(sources.posts_per_day(session, _now().date(), 30), 30)
+    totals = daily_totals(figures.posts_per_day(session, _now().date(), 30), 30)
     return _json(Stats(
-        sources=sources.state_counts(session),
-        posts=session.scalar(select(func.count()).select_from(Post)) or 0,
-        hidden_posts=session.scalar(select(func.count()).select_from(Post).where(Post.hidden)) or 0,
+        sources=figures.state_counts(session),
+        posts=figures.post_count(session),
+        hidden_posts=figures.post_count(session, hidden_only=True),
         posts_last_30_days=totals,
     ))  # fmt: skip

@@ -18,7 +18,8 @@ from typing import Any
 from flask import Flask, current_app
 
 from feedsvc import content, popularity
-from feedsvc.sources import blogroll, popular_tags
+from feedsvc.blogroll import blogroll
+from feedsvc.tags import popular_tags
 from feedsvc.web.context import get_session
 from feedsvc.web.feeds import VERSION
 

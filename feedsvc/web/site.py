@@ -9,10 +9,10 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.wrappers import Response
 
 from feedsvc import popularity
-from feedsvc.models import Post
+from feedsvc.models import Post, Source
 from feedsvc.posts import get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
-from feedsvc.sources import get_source_or_none, tag_by_slug
+from feedsvc.tags import tag_by_slug
 from feedsvc.web.context import client_address, get_db, get_session
 from feedsvc.web.sidebar import ranked_ids
 
@@ -65,7 +65,7 @@ def popular() -> Response:
 
 @bp.get("/sources/<int:source_id>")
 def source(source_id: int) -> Response:
-    found = get_source_or_none(get_session(), source_id)
+    found = get_session().get(Source, source_id)
     if found is None:
         abort(404)
     feeds = url_for("feeds.source_feed", source_id=source_id, fmt="atom")[: -len(".atom")]
@@ -155,8 +155,8 @@ def _count_view(post_id: int) -> None:
 @bp.get("/sources.opml")
 def opml() -> Response:
     """The sources as an OPML 2.0 subscription list (the blogroll)."""
+    from feedsvc.blogroll import blogroll
     from feedsvc.opml import render_opml
-    from feedsvc.sources import blogroll
 
     body = render_opml(current_app.config["SITE_TITLE"] + " sources", blogroll(get_session()))
     response = Response(body, content_type="text/x-opml; charset=utf-8")

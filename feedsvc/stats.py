@@ -1,0 +1,69 @@
+"""Figures for the dashboard and the API's /stats: posts per day, sources by state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from feedsvc.models import Post, Source
+from feedsvc.sources import STATES, in_state
+
+
+def posts_per_day(
+    session: Session, today: dt.date, days: int, source_id: int | None = None
+) -> dict[int | None, list[int]]:
+    """Posts stored per day over the last `days` days (oldest first), by source.
+
+    Counted by when we stored them, so a backlog ingested at once shows as such.
+    """
+    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
+    day = func.date(Post.created_at)
+    query = (
+        select(Post.source_id, day, func.count())
+        .where(Post.created_at >= start)
+        .group_by(Post.source_id, day)
+    )
+    if source_id is not None:
+        query = query.where(Post.source_id == source_id)
+    series: dict[int | None, list[int]] = {}
+    for owner, stored_on, count in session.execute(query):
+        # SQLite's date() gives text, PostgreSQL's a date.
+        stored = dt.date.fromisoformat(stored_on) if isinstance(stored_on, str) else stored_on
+        index = (stored - start.date()).days
+        if 0 <= index < days:
+            series.setdefault(owner, [0] * days)[index] += count
+    return series
+
+
+def state_counts(session: Session) -> dict[str, int]:
+    counts = dict.fromkeys(STATES, 0)
+    failing = in_state("failing")
+    rows = session.execute(
+        select(Source.status, failing, func.count()).group_by(Source.status, failing)
+    )
+    for status, is_failing, count in rows:
+        state = "failing" if is_failing else status
+        counts[state] = counts.get(state, 0) + count
+    return counts
+
+
+def post_count(session: Session, *, hidden_only: bool = False) -> int:
+    """All stored posts, or the hidden ones."""
+    query = select(func.count()).select_from(Post)
+    if hidden_only:
+        query = query.where(Post.hidden)
+    return int(session.scalar(query) or 0)
+
+
+def sources_with_errors(session: Session, limit: int = 20) -> Sequence[Source]:
+    """The sources whose last fetches failed, most errors first."""
+    query = (
+        select(Source)
+        .where(Source.error_count > 0)
+        .order_by(Source.error_count.desc(), Source.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
