@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask import Blueprint, current_app, g, request, url_for
 from pydantic import BaseModel, ValidationError
@@ -38,7 +38,6 @@ from feedsvc.web.api_models import (
     PostList,
     PostOut,
     PostUpdate,
-    Problem,
     RefreshOut,
     SourceCreate,
     SourceList,
@@ -50,6 +49,7 @@ from feedsvc.web.api_models import (
 from feedsvc.web.auth import bearer_user, csrf
 from feedsvc.web.charts import daily_totals
 from feedsvc.web.context import get_session
+from feedsvc.web.problems import ApiProblem, problem
 from feedsvc.web.refresh import fetcher, refresh_now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -57,21 +57,6 @@ csrf.exempt(bp)  # bearer tokens, not cookies: nothing for a forged form to ride
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY = 5 * 1024 * 1024
-
-
-class ApiProblem(Exception):
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.extra = status, title, detail, extra
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    body = Problem(title=title, status=status, detail=detail, **extra)
-    response = Response(body.model_dump_json(exclude_none=True), status=status,
-                        content_type="application/problem+json")  # fmt: skip
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc"'
-    return response
 
 
 def _json(model: BaseModel, status: int = 200, **headers: str) -> Response:

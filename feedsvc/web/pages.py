@@ -1,0 +1,58 @@
+"""What every response shares: the site-wide error pages, security headers and
+the globals every template sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from feedsvc.web import sidebar
+from feedsvc.web.problems import problem
+
+
+def not_found(error: HTTPException) -> Any:
+    if request.path.startswith("/api/"):
+        return api_or_default(error)
+    return render_template("404.html"), 404
+
+
+def api_or_default(error: HTTPException) -> Any:
+    """API clients get problem+json for routing and server errors too."""
+    if not request.path.startswith("/api/"):
+        return error
+    response = problem(error.code or 500, error.name, error.description or error.name)
+    allow = error.get_response().headers.get("Allow")
+    if allow:
+        response.headers["Allow"] = allow
+    return response
+
+
+def site_globals() -> dict[str, Any]:
+    return {
+        "site_title": current_app.config["SITE_TITLE"],
+        "site_description": current_app.config["SITE_DESCRIPTION"],
+        "site_language": current_app.config["SITE_LANGUAGE"],
+        # Called by the layout, so only pages that show it pay for it.
+        "sidebar": sidebar.sidebar,
+    }
+
+
+# No script at all, from anywhere: upstream HTML is sanitized, and this makes
+# sure anything that slipped through still cannot run. Images may come from
+# upstream sites; styles only from our own stylesheet.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; style-src 'self'; "
+    "img-src 'self' https: http: data:; media-src 'self' https: http:; "
+    "frame-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
