@@ -8,6 +8,7 @@ call the API.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -22,9 +23,14 @@ from feedsvc.models import ApiToken, User
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "fsv_"
-# A hash to check against when the user does not exist, so a wrong username
-# takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against when the user does not exist, so a wrong username
+    takes as long as a wrong password. Made on first use: scrypt is slow on
+    purpose, and every process importing this module would pay for it at start."""
+    return generate_password_hash("not a real password", method="scrypt")
 
 
 class AccountError(ValueError):
@@ -80,7 +86,7 @@ def delete_user(session: Session, user: User) -> None:
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.username == normalize_space(username)))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
