@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from feedsvc.content import normalize_space
+from feedsvc.errors import CONFLICT, NOT_FOUND, FeedsvcError
 from feedsvc.models import ApiToken, User
 
 MIN_PASSWORD_LENGTH = 10
@@ -33,30 +34,36 @@ def _dummy_hash() -> str:
     return generate_password_hash("not a real password", method="scrypt")
 
 
-class AccountError(ValueError):
+class AccountError(FeedsvcError):
     """A user or token cannot be made or found; the message says why."""
 
 
 def create_user(session: Session, username: str, password: str, now: dt.datetime) -> User:
     username = normalize_space(username)
     if not username or len(username) > 200:
-        raise AccountError("a username is 1 to 200 characters")
+        raise AccountError("a username is 1 to 200 characters", "username")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", "password"
+        )
     user = User(username=username, password_hash=generate_password_hash(password, "scrypt"),
                 created_at=now)  # fmt: skip
     try:
         with session.begin_nested():
             session.add(user)
     except IntegrityError:
-        raise AccountError(f"a user named {username!r} exists already") from None
+        raise AccountError(
+            f"a user named {username!r} exists already", "username", CONFLICT
+        ) from None
     return user
 
 
 def set_password(user: User, password: str) -> None:
     """A new password, and every session made with the old one ends."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", "password"
+        )
     user.password_hash = generate_password_hash(password, "scrypt")
     end_sessions(user)
 
@@ -80,7 +87,9 @@ def delete_user(session: Session, user: User) -> None:
     session.delete(user)
     session.flush()
     if not session.scalar(select(func.count()).select_from(User)):
-        raise AccountError(f"{user.username} is the last admin; make another one first")
+        raise AccountError(
+            f"{user.username} is the last admin; make another one first", kind=CONFLICT
+        )
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -94,7 +103,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def user_by_name(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise AccountError(f"no user named {username!r}")
+        raise AccountError(f"no user named {username!r}", "username", NOT_FOUND)
     return user
 
 
@@ -141,7 +150,7 @@ def revoke_token(
 ) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or (user is not None and row.user_id != user.id):
-        raise AccountError(f"no token with id {token_id}")
+        raise AccountError(f"no token with id {token_id}", "token_id", NOT_FOUND)
     if row.revoked_at is None:
         row.revoked_at = now
     return row

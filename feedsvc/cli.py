@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from feedsvc.db import Database
+from feedsvc.errors import FeedsvcError
 
 if TYPE_CHECKING:
     from feedsvc.ingest.pipeline import RefreshReport
@@ -30,11 +31,21 @@ def _db() -> Database:
     return db
 
 
-db_cli = AppGroup("db", help="Manage the database schema.")
-sources_cli = AppGroup("sources", help="Add and list upstream feeds.")
-posts_cli = AppGroup("posts", help="Write local posts.")
-users_cli = AppGroup("users", help="Manage admin users.")
-tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+class Commands(AppGroup):
+    """Commands whose errors a user can cause print as one line and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeedsvcError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+db_cli = Commands("db", help="Manage the database schema.")
+sources_cli = Commands("sources", help="Add and list upstream feeds.")
+posts_cli = Commands("posts", help="Write local posts.")
+users_cli = Commands("users", help="Manage admin users.")
+tokens_cli = Commands("tokens", help="Manage API tokens.")
 
 
 @db_cli.command("upgrade")
@@ -168,15 +179,12 @@ def _read_password(from_stdin: bool, prompt: str) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(username: str, password_stdin: bool) -> None:
     """Create an admin user; asks for the password."""
-    from feedsvc.accounts import AccountError, create_user
+    from feedsvc.accounts import create_user
 
     password = _read_password(password_stdin, "Password")
-    try:
-        with _db().session() as session:
-            user = create_user(session, username, password, utcnow())
-            click.echo(f"created user {user.id}: {user.username}")
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        user = create_user(session, username, password, utcnow())
+        click.echo(f"created user {user.id}: {user.username}")
 
 
 @users_cli.command("set-password")
@@ -184,14 +192,11 @@ def users_create(username: str, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_set_password(username: str, password_stdin: bool) -> None:
     """Change a user's password; every session of theirs ends."""
-    from feedsvc.accounts import AccountError, set_password, user_by_name
+    from feedsvc.accounts import set_password, user_by_name
 
     password = _read_password(password_stdin, "New password")
-    try:
-        with _db().session() as session:
-            set_password(user_by_name(session, username), password)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        set_password(user_by_name(session, username), password)
     click.echo(f"password of {username} changed")
 
 
@@ -209,13 +214,10 @@ def users_list() -> None:
 @click.argument("username")
 def users_sign_out(username: str) -> None:
     """End every session of a user, on every browser."""
-    from feedsvc.accounts import AccountError, end_sessions, user_by_name
+    from feedsvc.accounts import end_sessions, user_by_name
 
-    try:
-        with _db().session() as session:
-            end_sessions(user_by_name(session, username))
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        end_sessions(user_by_name(session, username))
     click.echo(f"{username} is signed out everywhere")
 
 
@@ -223,13 +225,10 @@ def users_sign_out(username: str) -> None:
 @click.argument("username")
 def users_delete(username: str) -> None:
     """Delete a user and their API tokens; never the last one."""
-    from feedsvc.accounts import AccountError, delete_user, user_by_name
+    from feedsvc.accounts import delete_user, user_by_name
 
-    try:
-        with _db().session() as session:
-            delete_user(session, user_by_name(session, username))
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        delete_user(session, user_by_name(session, username))
     click.echo(f"user {username} deleted")
 
 
@@ -238,13 +237,10 @@ def users_delete(username: str) -> None:
 @click.option("--name", default="", help="What the token is for.")
 def tokens_create(username: str, name: str) -> None:
     """Make an API token and print it; it is shown this once only."""
-    from feedsvc.accounts import AccountError, create_token, user_by_name
+    from feedsvc.accounts import create_token, user_by_name
 
-    try:
-        with _db().session() as session:
-            row, token = create_token(session, user_by_name(session, username), name, utcnow())
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        row, token = create_token(session, user_by_name(session, username), name, utcnow())
     click.echo(f"token {row.id} for {username} (shown once, keep it safe):", err=True)
     click.echo(token)
 
@@ -268,13 +264,10 @@ def tokens_list() -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token by its id; calls with it are refused from now on."""
-    from feedsvc.accounts import AccountError, revoke_token
+    from feedsvc.accounts import revoke_token
 
-    try:
-        with _db().session() as session:
-            revoke_token(session, token_id, utcnow())
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        revoke_token(session, token_id, utcnow())
     click.echo(f"token {token_id} revoked")
 
 
@@ -363,7 +356,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
 @click.option("--author", default=None)
 def posts_add(title: str, body_file: TextIO, tags: tuple[str, ...], author: str | None) -> None:
     """Write a local post (one with no source)."""
-    from feedsvc.posts import PostError, create_local_post
+    from feedsvc.posts import create_local_post
 
     try:
         body = body_file.read()
@@ -374,17 +367,14 @@ def posts_add(title: str, body_file: TextIO, tags: tuple[str, ...], author: str 
         from html import escape
 
         body = "".join(f"<p>{escape(p.strip())}</p>" for p in body.split("\n\n") if p.strip())
-    try:
-        with _db().session() as session:
-            post = create_local_post(
-                session, title=title, body_html=body, now=utcnow(),
-                summary_length=current_app.config["SUMMARY_LENGTH"],
-                author=author or current_app.config["SITE_AUTHOR"], tags=tags,
-                base_url=current_app.config["BASE_URL"],
-            )  # fmt: skip
-            click.echo(f"added post {post.id}: {post.title}")
-    except PostError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _db().session() as session:
+        post = create_local_post(
+            session, title=title, body_html=body, now=utcnow(),
+            summary_length=current_app.config["SUMMARY_LENGTH"],
+            author=author or current_app.config["SITE_AUTHOR"], tags=tags,
+            base_url=current_app.config["BASE_URL"],
+        )  # fmt: skip
+        click.echo(f"added post {post.id}: {post.title}")
 
 
 @click.command("worker")

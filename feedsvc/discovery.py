@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from feedsvc import errors
+from feedsvc.errors import FeedsvcError
 from feedsvc.ingest.fetch import REFUSED, TIMEOUT, Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
 from feedsvc.ingest.probe import parse_outcome
@@ -34,19 +36,18 @@ USUAL_PATHS = ("/feed", "/feed.xml", "/atom.xml", "/rss.xml", "/index.xml")
 PREVIEW_ENTRIES = 5
 
 
-class DiscoveryError(ValueError):
+class DiscoveryError(FeedsvcError):
     """No feed was found; `kind` is refused, unreachable or not_a_feed."""
 
     def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+        super().__init__(message, "url", kind)
 
 
 class OutOfTime(DiscoveryError):
     """Discovery's budget ran out before it found a feed."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("unreachable", message)
+        super().__init__(errors.UNREACHABLE, message)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def discover(
         return [Candidate(shown.feed_url, shown.title, "feed")], shown
     if not _looks_like_html(fetched):
         kind = fetched.headers.get("content-type") or "no content type"
-        raise DiscoveryError("not_a_feed", f"{url} is neither a feed nor a web page ({kind})")
+        raise DiscoveryError(errors.NOT_A_FEED, f"{url} is neither a feed nor a web page ({kind})")
     page = _LinkParser()
     page.feed(fetched.content.decode(_charset(fetched), errors="replace"))
     base = _join(fetched.final_url, page.base) or fetched.final_url
@@ -164,7 +165,7 @@ def _usual_path_feed(fetcher: Fetcher, site: str, page: str, clock: _Budget) -> 
             f"{', '.join(tried) or 'any usual path'} before {clock.words()}"
         )
     raise DiscoveryError(
-        "not_a_feed",
+        errors.NOT_A_FEED,
         f"{page} that names no feed, and none was found at " + ", ".join(USUAL_PATHS),
     )
 
@@ -180,7 +181,7 @@ def _preview_feed(fetcher: Fetcher, url: str, clock: _Budget) -> Preview:
     feed, outcome = parse_outcome(fetched)
     if feed is None:
         found = fetched.headers.get("content-type") or "no content type"
-        raise DiscoveryError("not_a_feed", f"{url} is not a feed ({found}): {outcome.error}")
+        raise DiscoveryError(errors.NOT_A_FEED, f"{url} is not a feed ({found}): {outcome.error}")
     return _preview(fetched, feed)
 
 
@@ -189,11 +190,13 @@ def _fetch(fetcher: Fetcher, url: str, clock: _Budget) -> FetchResult:
     if fetched.error_kind == TIMEOUT and clock.spent():
         raise OutOfTime(f"{url}: {fetched.error}; {clock.words()}")
     if fetched.error_kind == REFUSED:
-        raise DiscoveryError("refused", f"{url}: {fetched.error}")
+        raise DiscoveryError(errors.REFUSED, f"{url}: {fetched.error}")
     if fetched.error:
-        raise DiscoveryError("unreachable", f"{url}: {fetched.error}")
+        raise DiscoveryError(errors.UNREACHABLE, f"{url}: {fetched.error}")
     if not fetched.ok:
-        raise DiscoveryError("unreachable", f"{url}: the server answered HTTP {fetched.status}")
+        raise DiscoveryError(
+            errors.UNREACHABLE, f"{url}: the server answered HTTP {fetched.status}"
+        )
     return fetched
 
 

@@ -19,14 +19,20 @@ import listparser
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from feedsvc.errors import FeedsvcError
 from feedsvc.models import Source
 from feedsvc.urls import web_url
 
 MAX_BYTES = 5 * 1024 * 1024
 
 
-class OpmlError(ValueError):
+class OpmlError(FeedsvcError):
     """The file is not an OPML subscription list at all."""
+
+    title = "Not an OPML file"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "file")
 
 
 def render_opml(title: str, sources: Iterable[Source], *, with_tags: bool = False) -> bytes:

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from feedsvc import changes, content
+from feedsvc.errors import FeedsvcError
 from feedsvc.models import LOCAL_KEY_PREFIX, Post, Tag, new_uid, post_tags
 from feedsvc.tags import tag_ids
 from feedsvc.urls import web_url
 
 
-class PostError(ValueError):
+class PostError(FeedsvcError):
     """A post cannot be written as given; the message says why."""
 
 
@@ -89,9 +90,9 @@ def create_local_post(
     """Write a post of our own (no source); its HTML is sanitized like upstream's."""
     title = content.normalize_space(title)
     if not title:
-        raise PostError("a post needs a title")
+        raise PostError("a post needs a title", "title")
     if len(title) > 1000:
-        raise PostError("the title is longer than 1000 characters")
+        raise PostError("the title is longer than 1000 characters", "title")
     body = content.sanitize_html(body_html, base_url)
     uid = new_uid()
     post = Post(
@@ -153,14 +154,18 @@ def update_local_post(
 ) -> Post:
     """Edit a post of our own; ingested posts are the upstream's to change."""
     if not post.is_local:
-        raise PostError("only local posts can be edited; an ingested post can only be hidden")
+        # The first field the caller meant to change is the one at fault.
+        given = [name for name, value in (("content", body_html), ("tags", tags),
+                                          ("title", title)) if value is not None]  # fmt: skip
+        raise PostError("only local posts can be edited; an ingested post can only be hidden",
+                        given[0] if given else None)  # fmt: skip
     before = _scopes(post)
     if title is not None:
         title = content.normalize_space(title)
         if not title:
-            raise PostError("a post needs a title")
+            raise PostError("a post needs a title", "title")
         if len(title) > 1000:
-            raise PostError("the title is longer than 1000 characters")
+            raise PostError("the title is longer than 1000 characters", "title")
         post.title, post.slug = title, content.slugify(title)
     if body_html is not None:
         post.content = content.sanitize_html(body_html, base_url)

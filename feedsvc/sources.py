@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from feedsvc import content
+from feedsvc.errors import CONFLICT, FeedsvcError
 from feedsvc.ingest.policy import FAILING_AFTER
 from feedsvc.models import (
     MODE_FULL,
@@ -28,15 +29,13 @@ from feedsvc.models import (
 from feedsvc.urls import NotWebUrl, check_web_url
 
 
-class SourceError(ValueError):
-    """A source cannot be added or found; the message says why, `field` what."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class SourceError(FeedsvcError):
+    """A source cannot be added or changed; the message says why, `field` what."""
 
 
 class SourceExists(SourceError):
+    kind = CONFLICT
+
     def __init__(self, source: Source) -> None:
         super().__init__(f"a source with this feed URL exists already (id {source.id})", "url")
         self.source = source
@@ -72,7 +71,7 @@ def add_source(
     feed_url = normalize_feed_url(feed_url)
     site_url = normalize_site_url(site_url)
     if interval is not None and interval < 60:
-        raise SourceError("the interval must be at least 60 seconds")
+        raise SourceError("the interval must be at least 60 seconds", "interval")
     existing = session.scalar(select(Source).where(Source.feed_url == feed_url))
     if existing is not None:
         raise SourceExists(existing)
@@ -133,7 +132,7 @@ def in_state(state: str) -> Any:
         return (Source.status == SOURCE_ACTIVE) & failing
     if state in STATES:
         return Source.status == state
-    raise SourceError(f"the state is one of {', '.join(STATES)}")
+    raise SourceError(f"the state is one of {', '.join(STATES)}", "state")
 
 
 def source_state(source: Source) -> str:

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
+from feedsvc.errors import FeedsvcError
+
 WEB_SCHEMES = frozenset({"http", "https"})
 # The width of every URL column: a longer URL cannot be stored whole.
 MAX_URL_LENGTH = 2048
@@ -25,8 +27,11 @@ _FORBIDDEN_IN_HOST = re.compile(r"[%<>\[\\\]^|]")
 _SHOWN_LENGTH = 100
 
 
-class NotWebUrl(ValueError):
+class NotWebUrl(FeedsvcError):
     """A URL that is not an absolute http(s) URL; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "url")
 
 
 def check_web_url(url: str) -> str:

@@ -24,6 +24,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from feedsvc import errors
+from feedsvc.errors import FeedsvcError
 from feedsvc.ingest.types import FetchResult
 from feedsvc.version import __version__
 
@@ -48,8 +50,10 @@ TOO_MANY_REDIRECTS = "redirects"
 BAD_URL = "bad_url"
 
 
-class AddressRefused(Exception):
+class AddressRefused(FeedsvcError):
     """The guard refused a URL or an address; the message says why."""
+
+    kind = errors.REFUSED
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import feedparser
 import feedparser.mixin
 
 from feedsvc import content
+from feedsvc.errors import NOT_A_FEED, FeedsvcError
 from feedsvc.ingest.types import Enclosure, ParsedEntry, ParsedFeed
 
 # feedparser works out the base URL at every element start — a URL join for
@@ -39,8 +40,10 @@ feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(
 )
 
 
-class NotAFeed(ValueError):
+class NotAFeed(FeedsvcError):
     """The bytes are not a feed; the message says what they seem to be."""
+
+    kind = NOT_A_FEED
 
 
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from feedsvc import errors
+from feedsvc.errors import FeedsvcError
 from feedsvc.ingest import policy
-from feedsvc.ingest.fetch import Fetcher, FetchResult
+from feedsvc.ingest.fetch import REFUSED, Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
 from feedsvc.ingest.plan import Parsed, outcome
 from feedsvc.ingest.work import parse_body
@@ -17,17 +19,23 @@ def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outco
     return feed, outcome(fetched, None if feed else Parsed(error=error))
 
 
+class ProbeError(FeedsvcError):
+    """The URL is no feed: refused, unreachable or not a feed, in words."""
+
+
 def probe_feed(fetcher: Fetcher, url: str) -> tuple[FetchResult, ParsedFeed]:
     """Fetch and parse a URL once, to check it is a feed before adding it.
 
-    Raises `ValueError` with the reason in words when it is not.
+    Raises `ProbeError` with the reason in words when it is not.
     """
     fetched = fetcher.fetch(url)
     if fetched.error:
-        raise ValueError(f"{url}: {fetched.error}")
+        kind = errors.REFUSED if fetched.error_kind == REFUSED else errors.UNREACHABLE
+        raise ProbeError(f"{url}: {fetched.error}", "url", kind)
     if not fetched.ok:
-        raise ValueError(f"{url}: the server answered HTTP {fetched.status}")
+        raise ProbeError(f"{url}: the server answered HTTP {fetched.status}", "url",
+                         errors.UNREACHABLE)  # fmt: skip
     feed, error = parse_body(fetched)
     if feed is None:
-        raise ValueError(f"{url}: {error}")
+        raise ProbeError(f"{url}: {error}", "url", errors.NOT_A_FEED)
     return fetched, feed

@@ -19,6 +19,7 @@ from sqlalchemy.sql import Select
 
 from feedsvc import popularity
 from feedsvc.content import slugify
+from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.posts import visible_posts
 from feedsvc.publish import feeds
@@ -40,11 +41,13 @@ BLOGGER = "blogger"
 LAST_PAGE = -1
 
 
-class FeedNotFound(LookupError):
+class FeedNotFound(FeedsvcError):
     """No such feed or page."""
 
+    kind = NOT_FOUND
 
-class BadFeedRequest(ValueError):
+
+class BadFeedRequest(FeedsvcError):
     """A parameter is out of range; the message says which and why."""
 
 

@@ -14,10 +14,10 @@ from werkzeug.wrappers import Response
 
 from feedsvc import discovery, jobs, opml, sources
 from feedsvc import stats as figures
+from feedsvc.errors import FeedsvcError
 from feedsvc.models import Job, Post, Source
-from feedsvc.opml import OpmlError, import_parsed, parse_opml
+from feedsvc.opml import import_parsed, parse_opml
 from feedsvc.posts import (
-    PostError,
     count_posts,
     create_local_post,
     delete_post,
@@ -49,7 +49,7 @@ from feedsvc.web.api_models import (
 from feedsvc.web.auth import bearer_user, csrf
 from feedsvc.web.charts import daily_totals
 from feedsvc.web.context import get_session
-from feedsvc.web.problems import ApiProblem, problem
+from feedsvc.web.problems import ApiProblem, error_problem, problem
 from feedsvc.web.refresh import fetcher, refresh_now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -92,6 +92,11 @@ def _commit(response: Response) -> Response:
 @bp.errorhandler(ApiProblem)
 def _api_problem(error: ApiProblem) -> Response:
     return problem(error.status, error.title, error.detail, **error.extra)
+
+
+@bp.errorhandler(FeedsvcError)
+def _service_error(error: FeedsvcError) -> Response:
+    return error_problem(error)
 
 
 @bp.errorhandler(HTTPException)
@@ -259,13 +264,10 @@ def update_source(source_id: int) -> Response:
     session = get_session()
     now = _now()
     given = body.model_fields_set
-    try:
-        sources.update_source(
-            session, source, now, title=body.title, site_url=body.site_url, tags=body.tags,
-            interval=body.interval if "interval" in given else ..., mode=body.mode,
-        )  # fmt: skip
-    except sources.SourceError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field=exc.field) from None
+    sources.update_source(
+        session, source, now, title=body.title, site_url=body.site_url, tags=body.tags,
+        interval=body.interval if "interval" in given else ..., mode=body.mode,
+    )  # fmt: skip
     if body.paused is True:
         sources.pause_source(source)
     elif body.paused is False:
@@ -309,16 +311,11 @@ def list_fetches(source_id: int) -> Response:
 @bp.post("/discover")
 def discover() -> Response:
     body = payload(Discover)
-    try:
-        url = sources.normalize_feed_url(body.url)
-        with fetcher() as client:
-            candidates, _ = discovery.discover(
-                client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
-            )
-    except sources.SourceError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
-    except discovery.DiscoveryError as exc:
-        raise _refused_or_unprocessable(exc, "url") from None
+    url = sources.normalize_feed_url(body.url)
+    with fetcher() as client:
+        candidates, _ = discovery.discover(
+            client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
+        )
     found = [Candidate(url=c.url, title=c.title, kind=c.kind).model_dump() for c in candidates]
     return Response(json.dumps(found), content_type="application/json")
 
@@ -339,14 +336,11 @@ def create_post() -> Response:
     body = payload(PostCreate)
     cfg = current_app.config
     session = get_session()
-    try:
-        post = create_local_post(
-            session, title=body.title, body_html=body.content, now=_now(),
-            summary_length=cfg["SUMMARY_LENGTH"], author=body.author or cfg["SITE_AUTHOR"],
-            tags=body.tags, base_url=cfg["BASE_URL"],
-        )  # fmt: skip
-    except PostError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field="title") from None
+    post = create_local_post(
+        session, title=body.title, body_html=body.content, now=_now(),
+        summary_length=cfg["SUMMARY_LENGTH"], author=body.author or cfg["SITE_AUTHOR"],
+        tags=body.tags, base_url=cfg["BASE_URL"],
+    )  # fmt: skip
     session.commit()
     return _json(post_out(post), 201, Location=url_for("api.get_post", post_id=post.id))
 
@@ -363,15 +357,11 @@ def update_post(post_id: int) -> Response:
     cfg = current_app.config
     session = get_session()
     now = _now()
-    edits = {"title", "content", "tags"} & body.model_fields_set
-    try:
-        if edits:
-            update_local_post(
-                session, post, now=now, summary_length=cfg["SUMMARY_LENGTH"], title=body.title,
-                body_html=body.content, tags=body.tags, base_url=cfg["BASE_URL"],
-            )  # fmt: skip
-    except PostError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field=sorted(edits)[0]) from None
+    if {"title", "content", "tags"} & body.model_fields_set:
+        update_local_post(
+            session, post, now=now, summary_length=cfg["SUMMARY_LENGTH"], title=body.title,
+            body_html=body.content, tags=body.tags, base_url=cfg["BASE_URL"],
+        )  # fmt: skip
     set_visibility(session, post, now, hidden=body.hidden, popular_excluded=body.popular_excluded)
     session.commit()
     return _json(post_out(post))
@@ -380,10 +370,7 @@ def update_post(post_id: int) -> Response:
 @bp.delete("/posts/<int:post_id>")
 def remove_post(post_id: int) -> Response:
     post = _post(post_id)
-    try:
-        delete_post(get_session(), post, _now())
-    except PostError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc)) from None
+    delete_post(get_session(), post, _now())
     get_session().commit()
     return Response(status=204)
 
@@ -403,10 +390,7 @@ def import_opml_file() -> Response:
     if not data:
         raise ApiProblem(400, "Bad request", "send the OPML file as the request body")
     session = get_session()
-    try:
-        entries, problems = parse_opml(data)
-    except OpmlError as exc:
-        raise ApiProblem(422, "Not an OPML file", str(exc), field="body") from None
+    entries, problems = parse_opml(data)
     if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
         job = jobs.enqueue_opml_import(session, entries, problems, _now(), g.api_user.id)
         session.commit()

@@ -6,7 +6,20 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from feedsvc import errors
+from feedsvc.errors import FeedsvcError
 from feedsvc.web.api_models import Problem
+
+# The HTTP status and title of each kind of error.
+STATUS = {
+    errors.INVALID: (422, "Invalid request"),
+    errors.NOT_FOUND: (404, "Not found"),
+    errors.CONFLICT: (409, "Conflict"),
+    errors.REFUSED: (400, "Address refused"),
+    errors.UNREACHABLE: (422, "Feed unreachable"),
+    errors.NOT_A_FEED: (422, "Not a feed"),
+    errors.NEEDS_CHOICE: (422, "Not a feed"),
+}
 
 
 class ApiProblem(Exception):
@@ -22,3 +35,9 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc"'
     return response
+
+
+def error_problem(error: FeedsvcError) -> Response:
+    """A service's error as problem+json, with the field at fault and what it adds."""
+    status, title = STATUS.get(error.kind, STATUS[errors.INVALID])
+    return problem(status, error.title or title, str(error), field=error.field, **error.extra())
