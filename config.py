@@ -16,6 +16,8 @@ from typing import Any
 from limits import parse_many
 
 ENV_PREFIX = "FEEDSVC_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(RuntimeError):
@@ -92,8 +94,10 @@ class Config:
     # /healthz/worker answers 503 when the newest worker heartbeat is older than
     # this; a worker silent this long is forgotten.
     HEARTBEAT_STALE_SECONDS: int = 120
-    # The worker serves its Prometheus metrics on this port (0: not at all).
+    # The worker serves its Prometheus metrics on this port (0: not at all), on
+    # this address (another than loopback only for a scraper on another machine).
     WORKER_METRICS_PORT: int = 0
+    WORKER_METRICS_BIND: str = "127.0.0.1"
     # `feedsvc serve` runs the scheduler in its own process too (never wsgi.py:
     # production runs `feedsvc worker`); at most one per machine, by a lock file.
     EMBEDDED_SCHEDULER: bool = True
@@ -116,6 +120,11 @@ class Config:
     # API list pages: default and largest page size.
     API_PAGE_SIZE: int = 50
     API_MAX_PAGE_SIZE: int = 500
+
+    # Logging, for the web app and the worker alike: DEBUG, INFO, WARNING or
+    # ERROR; text or json lines on stderr.
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "text"
 
     TESTING: bool = False
     DEBUG: bool = False
@@ -150,6 +159,12 @@ class Config:
                 "FEEDSVC_SESSION_LIFETIME_DAYS must be at least 1, "
                 "FEEDSVC_SESSION_IDLE_MINUTES 0 (off) or more"
             )
+        values["LOG_LEVEL"] = values["LOG_LEVEL"].upper()
+        for name, allowed in (("LOG_LEVEL", LOG_LEVELS), ("LOG_FORMAT", LOG_FORMATS)):
+            if values[name] not in allowed:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{name}={values[name]!r}: use one of {', '.join(allowed)}"
+                )
 
 
 class DevelopmentConfig(Config):

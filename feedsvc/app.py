@@ -12,10 +12,12 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 import config
-from feedsvc import cli, web
+from feedsvc import cli, logs, web
 from feedsvc.db import Database
+from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 
 # templates/ sits beside the package, at the project's top level.
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -32,12 +34,18 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     if test_config:
         settings.update(test_config)
     app.config.update(settings)
+    if not app.testing:
+        logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "feedsvc.db")
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
 
-    app.extensions["feedsvc.db"] = Database(app.config["DATABASE_URL"])
+    try:
+        app.extensions["feedsvc.db"] = Database(app.config["DATABASE_URL"])
+    except (ArgumentError, ImportError) as exc:
+        # A typo in the URL, or a driver that is not installed.
+        raise config.ConfigError(f"FEEDSVC_DATABASE_URL: {exc}") from None
     web.register(app)
     cli.register(app)
     return app
@@ -52,3 +60,9 @@ def main() -> None:
     except config.ConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except SQLAlchemyError as exc:
+        if not is_database_fault(exc):
+            raise
+        click.echo(f"Error: the database is unavailable: {DatabaseUnavailable.because(exc)}",
+                   err=True)  # fmt: skip
+        sys.exit(1)

@@ -19,7 +19,11 @@ from feedsvc.db import Database
 from feedsvc.errors import FeedsvcError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from feedsvc.ingest.fetch import FetchSettings
     from feedsvc.ingest.pipeline import RefreshReport
+    from feedsvc.ingest.settings import IngestSettings
 
 
 def utcnow() -> dt.datetime:
@@ -51,10 +55,22 @@ tokens_cli = Commands("tokens", help="Manage API tokens.")
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from feedsvc.migrate import upgrade
+    from feedsvc.migrate import current, upgrade
 
-    upgrade(_db().engine)
-    click.echo("database is up to date")
+    db = _db()
+    before = current(db.engine)
+    applied: list[str] = []
+
+    def say(revision: str, what: str) -> None:
+        applied.append(revision)
+        click.echo(f"applied {revision}: {what}")
+
+    upgrade(db.engine, on_applied=say)
+    now = current(db.engine)
+    if applied:
+        click.echo(f"database upgraded from {before or 'empty'} to {now}")
+    else:
+        click.echo(f"database is up to date (revision {now})")
 
 
 @sources_cli.command("add")
@@ -279,8 +295,6 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     """Refresh sources now: the given ids, or --all."""
     from sqlalchemy import select
 
-    from feedsvc.ingest.driver import refresh_many
-    from feedsvc.ingest.fetch import Fetcher
     from feedsvc.ingest.settings import settings_from_config
     from feedsvc.models import SOURCE_ACTIVE, Source
 
@@ -317,6 +331,35 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             # Errors are always shown, above the bar on a terminal.
             click.echo(f"source {report.source_id}: {report.describe()}", err=True)
 
+    # This command prints each outcome itself: the log's line would say it twice.
+    refresh_log = logging.getLogger("feedsvc.refresh")
+    level = refresh_log.level
+    refresh_log.setLevel(logging.ERROR)
+    try:
+        _fetch(db, targets, fetch_settings, ingest_settings, per_host, show, on_terminal)
+    finally:
+        refresh_log.setLevel(level)
+    click.echo(
+        f"{len(targets)} sources: {tally['ok']} ok, {tally['not_modified']} not modified, "
+        f"{failures} errors"
+    )
+    if failures:
+        sys.exit(1)
+
+
+def _fetch(
+    db: Database,
+    targets: list[int],
+    fetch_settings: FetchSettings,
+    ingest_settings: IngestSettings,
+    per_host: int,
+    show: Callable[[RefreshReport], None],
+    on_terminal: bool,
+) -> None:
+    """Refresh `targets`, calling `show` with each outcome."""
+    from feedsvc.ingest.driver import refresh_many
+    from feedsvc.ingest.fetch import Fetcher
+
     with Fetcher(fetch_settings) as fetcher:
         if on_terminal and len(targets) > 1:
             with click.progressbar(length=len(targets), label="fetching") as bar:
@@ -336,12 +379,6 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             for source_id in targets:
                 show(refresh_source(db, source_id, fetcher=fetcher, now=utcnow(),
                                     settings=ingest_settings))  # fmt: skip
-    click.echo(
-        f"{len(targets)} sources: {tally['ok']} ok, {tally['not_modified']} not modified, "
-        f"{failures} errors"
-    )
-    if failures:
-        sys.exit(1)
 
 
 @posts_cli.command("add")
@@ -381,9 +418,16 @@ def posts_add(title: str, body_file: TextIO, tags: tuple[str, ...], author: str 
 @with_appcontext
 def worker_command() -> None:
     """Run the scheduler (fetches due sources) in the foreground."""
-    from feedsvc.scheduler import run_worker
+    from feedsvc.dbfaults import DatabaseUnavailable
+    from feedsvc.scheduler import check_database, run_worker
 
     _configure_logging()
+    try:
+        check_database(_db())
+    except DatabaseUnavailable as exc:
+        # One line, and a supervisor's restart (systemd: Restart=on-failure) tries again.
+        logging.getLogger("feedsvc.worker").error("worker not started: %s", exc)
+        sys.exit(1)
     run_worker(_db(), current_app.config)
 
 
@@ -441,9 +485,11 @@ def _start_embedded_scheduler(app: Flask) -> None:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Long-running commands log whatever the environment, testing too (create_app
+    leaves a test process's logging to pytest)."""
+    from feedsvc import logs
+
+    logs.configure(current_app.config["LOG_LEVEL"], current_app.config["LOG_FORMAT"])
 
 
 def register(app: Flask) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -18,8 +20,18 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(
+    engine: Engine, revision: str = "head", on_applied: Callable[[str, str], None] | None = None
+) -> None:
+    """Apply the pending migrations; `on_applied(revision, what)` hears of each one."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    if on_applied is not None:
+        report = on_applied
+
+        def applied(*, step: Any, **_: Any) -> None:
+            report(step.up_revision_id, (step.up_revision.doc or "").strip())
+
+        cfg.attributes["on_version_apply"] = applied
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

@@ -24,7 +24,8 @@ from typing import IO, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc import jobs, popularity
 from feedsvc.db import Database
@@ -32,7 +33,6 @@ from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.ingest.leases import claim_due_sources, release_leases, renew_leases
-from feedsvc.ingest.pipeline import RefreshReport
 from feedsvc.ingest.settings import settings_from_config
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
@@ -45,6 +45,8 @@ HEARTBEAT_EVERY = 10.0
 # driver starts each as a slot frees. Deep enough that a feed list on one host
 # keeps the parsers busy; short of the capacity, so other hosts always get room.
 QUEUED_PER_HOST = 24
+# While the database is away, it is tried again after a delay that doubles up to this.
+DATABASE_RETRY_MAX = 60.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -97,6 +99,9 @@ class Worker:
         self._short_at: int | None = None
         self.started_at = utcnow()
         self._database_down = False
+        # While it is down: when to try it again, and the delay after that.
+        self._retry_at = 0.0
+        self._retry_delay = float(cfg["DISPATCH_SECONDS"])
         self.jobs = jobs.JobRunner(db, self.name, int(cfg["LEASE_SECONDS"]), now=utcnow,
                                    stopping=self._stopping)  # fmt: skip
         # Held while a job runs, so that stop() can wait for it to be given back.
@@ -123,8 +128,8 @@ class Worker:
                     self._claim(self.capacity - in_flight) if self._may_claim(in_flight) else 0
                 )
                 claimed_total += claimed
-                for report in self.refresher.step(timeout=0 if claimed else 0.5):
-                    self._log(report)
+                # Each refresh is logged where it is recorded (pipeline.record).
+                self.refresher.step(timeout=0 if claimed else 0.5)
                 # Only a claim made with nothing in flight (no host at its limit)
                 # proves that nothing more is due.
                 if claimed == 0 and idle:
@@ -142,6 +147,8 @@ class Worker:
         return self._short_at is None or in_flight <= self._short_at // 2
 
     def _claim(self, room: int) -> int:
+        if not self._may_try_database():
+            return 0
         try:
             with self.db.session() as session:
                 claimed = claim_due_sources(
@@ -163,7 +170,7 @@ class Worker:
         """Refreshes that met a database outage recorded nothing: once the
         database answers, give their claims back so they are due again at once,
         not when the lease runs out."""
-        if not self.refresher.deferred:
+        if not self.refresher.deferred or not self._may_try_database():
             return
         try:
             with self.db.session() as session:
@@ -176,22 +183,24 @@ class Worker:
         log.info("database back: %d sources to refresh again", len(self.refresher.deferred))
         self.refresher.deferred.clear()
 
+    def _may_try_database(self) -> bool:
+        return not self._database_down or time.monotonic() >= self._retry_at
+
     def _database_is_down(self, exc: BaseException) -> None:
+        """Say so once, then try again later and later (up to DATABASE_RETRY_MAX)."""
         if not self._database_down:
             reason = DatabaseUnavailable.because(exc)
             log.warning("worker %s: database unavailable (%s); waiting for it", self.name, reason)
+            self._retry_delay = float(self.cfg["DISPATCH_SECONDS"])
+        else:
+            self._retry_delay = min(self._retry_delay * 2, DATABASE_RETRY_MAX)
+        self._retry_at = time.monotonic() + self._retry_delay
         self._database_down = True
 
     def _database_is_up(self) -> None:
         if self._database_down:
             log.info("worker %s: database available again", self.name)
         self._database_down = False
-
-    @staticmethod
-    def _log(report: RefreshReport) -> None:
-        # Unchanged feeds are most refreshes: keep them out of the INFO log.
-        level = logging.DEBUG if report.result == "not_modified" else logging.INFO
-        log.log(level, "source %s: %s", report.source_id, report.describe())
 
     def run_jobs(self) -> int:
         """Run the admin's long jobs (large OPML imports) waiting in the jobs table."""
@@ -227,6 +236,8 @@ class Worker:
 
         Reads the driver's state: only the thread driving it may call this.
         """
+        if not self._may_try_database():
+            return
         in_hand = self.refresher.unfinished()
         try:
             with self.db.session() as session:
@@ -279,8 +290,7 @@ class Worker:
             return Stopped([], driver_stuck=True)
         try:
             while self.refresher.in_flight and time.monotonic() < ends:
-                for report in self.refresher.step(timeout=min(0.25, ends - time.monotonic())):
-                    self._log(report)
+                self.refresher.step(timeout=min(0.25, ends - time.monotonic()))
             unfinished = sorted(self.refresher.unfinished() + self.refresher.deferred)
         finally:
             self._driving.release()
@@ -330,13 +340,22 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -
     )  # fmt: skip
 
 
+def check_database(db: Database) -> None:
+    """Raise DatabaseUnavailable, in its driver's first line, unless the database answers."""
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(select(1))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable.because(exc) from None
+
+
 def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
     """`feedsvc worker`: run the scheduler in the foreground until SIGTERM or SIGINT."""
     worker = Worker(db, cfg)
     if int(cfg["WORKER_METRICS_PORT"]):
         from prometheus_client import start_http_server
 
-        start_http_server(int(cfg["WORKER_METRICS_PORT"]), addr="127.0.0.1")
+        start_http_server(int(cfg["WORKER_METRICS_PORT"]), addr=cfg["WORKER_METRICS_BIND"])
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
 

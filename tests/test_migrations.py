@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -41,3 +43,27 @@ def test_sqlite_runs_in_wal_with_foreign_keys(db: Database) -> None:
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_db_upgrade_names_each_revision_it_applies(tmp_path: Path) -> None:
+    """On an empty SQLite file: every revision in order, then nothing to do."""
+    from alembic.script import ScriptDirectory
+
+    from feedsvc import create_app
+    from feedsvc.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    app = create_app({"DATABASE_URL": url}, env="testing")
+    try:
+        script = ScriptDirectory.from_config(alembic_config(url))
+        revisions = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+        first = app.test_cli_runner().invoke(args=["db", "upgrade"])
+        assert first.exit_code == 0, first.output
+        lines = first.output.splitlines()
+        assert [line.split(":")[0] for line in lines[:-1]] == [f"applied {r}" for r in revisions]
+        assert lines[0] == "applied 0001: initial schema"
+        assert lines[-1] == f"database upgraded from empty to {revisions[-1]}"
+        again = app.test_cli_runner().invoke(args=["db", "upgrade"])
+        assert again.output == f"database is up to date (revision {revisions[-1]})\n"
+    finally:
+        app.extensions["feedsvc.db"].dispose()

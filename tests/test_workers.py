@@ -329,3 +329,51 @@ def test_stop_does_not_wait_forever_for_a_stuck_dispatch(app: Flask, db: Databas
     assert stopped == [scheduler.Stopped([], driver_stuck=True)]
     assert stopped[0].must_exit
     assert lease_of(db, source_id) == (None, None)
+
+
+class HangingUp:
+    """A server on 127.0.0.1 that closes every connection at once: a database
+    that cannot be reached. Counts the connections tried."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.tries = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.tries += 1
+            connection.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_worker_tries_an_unreachable_database_less_and_less_often(app: Flask) -> None:
+    away = HangingUp()
+    db = Database(f"postgresql+psycopg://feedsvc@127.0.0.1:{away.port}/feedsvc")
+    worker = Worker(db, {**app.config, "DISPATCH_SECONDS": 5}, name="patient")
+    try:
+        assert worker.dispatch() == 0
+        tried = away.tries
+        assert tried > 0
+        # The next ticks wait for the delay to pass.
+        worker.dispatch()
+        worker.dispatch()
+        assert away.tries == tried
+        delays = []
+        for _ in range(5):
+            worker._retry_at = 0.0  # the delay has passed
+            worker.dispatch()
+            delays.append(worker._retry_delay)
+        assert away.tries > tried
+        assert delays == [10, 20, 40, 60, 60]
+    finally:
+        worker.shutdown()
+        db.dispose()
+        away.close()

@@ -29,6 +29,8 @@ from feedsvc.ingest.types import Target
 from feedsvc.ingest.work import work
 
 log = logging.getLogger(__name__)
+# One line per refresh, whichever driver ran it: operators filter on this name.
+refresh_log = logging.getLogger("feedsvc.refresh")
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,22 @@ def record(
     for item, report in zip(items, reports, strict=True):
         metrics.FETCHES.labels(report.result).inc()
         metrics.FETCH_SECONDS.observe(item.fetched.elapsed_ms / 1000)
+        log_refresh(item, report)
     return reports
+
+
+def log_refresh(item: Fetched, report: RefreshReport) -> None:
+    """The refresh's line: INFO when it went well, WARNING with the reason when not."""
+    failed = report.result not in (policy.OK, policy.NOT_MODIFIED)
+    seconds = round(item.fetched.elapsed_ms / 1000, 3)
+    refresh_log.log(
+        logging.WARNING if failed else logging.INFO,
+        "source %s <%s>: %s (HTTP %s, %.2f s)",
+        report.source_id, item.target.feed_url, report.describe(), report.status or "-", seconds,
+        extra={"source_id": report.source_id, "url": item.target.feed_url,
+               "status": report.status, "result": report.result, "new": report.new,
+               "updated": report.updated, "duration_seconds": seconds, "error": report.error},
+    )  # fmt: skip
 
 
 def _plan_and_apply(

@@ -35,7 +35,13 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets later migrations alter tables on SQLite too.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        # feedsvc.migrate.upgrade's callback: `feedsvc db upgrade` names each revision.
+        on_version_apply=config.attributes.get("on_version_apply"),
+    )
     with context.begin_transaction():
         context.run_migrations()
 
