@@ -10,8 +10,11 @@ its default. Any of them can be overridden by an environment variable named
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
 
@@ -188,13 +191,29 @@ class ProductionConfig(Config):
     @classmethod
     def validate(cls, values: dict[str, Any]) -> None:
         super().validate(values)
-        if not values["SECRET_KEY"]:
+        key = values["SECRET_KEY"]
+        if not key:
             raise ConfigError(
                 "production needs FEEDSVC_SECRET_KEY set to a long random string "
                 "(production is the default; on your own machine set FEEDSVC_ENV=development, "
                 "as `make run` does)"
             )
+        if key in DEVELOPMENT_KEYS:
+            raise ConfigError(
+                "FEEDSVC_SECRET_KEY is a development key, public in feedsvc's source: "
+                f"make one with: {MAKE_KEY}"
+            )
+        if len(key) < SECRET_KEY_MIN_LENGTH:
+            raise ConfigError(
+                f"FEEDSVC_SECRET_KEY has {len(key)} characters; production needs at least "
+                f"{SECRET_KEY_MIN_LENGTH}: make one with: {MAKE_KEY}"
+            )
 
+
+SECRET_KEY_MIN_LENGTH = 32
+MAKE_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+# Keys anyone can read here: never good enough for production.
+DEVELOPMENT_KEYS = frozenset({DevelopmentConfig.SECRET_KEY, TestingConfig.SECRET_KEY})
 
 CONFIGS: dict[str, type[Config]] = {
     "development": DevelopmentConfig,
@@ -235,3 +254,50 @@ def load(name: str | None = None) -> dict[str, Any]:
     values = cls.settings()
     cls.validate(values)
     return values
+
+
+# FEEDSVC_* variables read outside the settings: the environment's name, and
+# the databases the test suite and the benchmarks use.
+OTHER_VARIABLES = ("ENV", "TEST_DATABASE_URL", "BENCH_DATABASE_URL")
+# Settings shown only masked: whole, or the password inside a URL.
+SECRET_SETTINGS = ("SECRET_KEY",)
+URL_SETTINGS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each FEEDSVC_* variable that no setting reads (a typo,
+    or a setting since renamed), naming the nearest known one."""
+    environ = os.environ if environ is None else environ
+    known = {name for name in dir(Config) if name.isupper()} | set(OTHER_VARIABLES)
+    warnings = []
+    for variable in sorted(environ):
+        name = variable.removeprefix(ENV_PREFIX)
+        if not variable.startswith(ENV_PREFIX) or name in known:
+            continue
+        nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{nearest[0]}?" if nearest else ""
+        warnings.append(f"{variable} is not a feedsvc setting and is ignored{hint}")
+    return warnings
+
+
+def shown(name: str, value: Any) -> str:
+    """A setting's value as `feedsvc config` prints it: secrets masked."""
+    if name in SECRET_SETTINGS:
+        return f"(set, {len(value)} characters)" if value else "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if name in URL_SETTINGS and value:
+        parts = urlsplit(value)
+        if parts.password:
+            host = parts.netloc.rpartition("@")[2]
+            user = parts.username or ""
+            return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return str(value)
+
+
+def source(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where a setting's value comes from: "env", or the class's "default"."""
+    environ = os.environ if environ is None else environ
+    return "env" if ENV_PREFIX + name in environ else "default"

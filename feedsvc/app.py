@@ -5,6 +5,7 @@ The top of the layers: it alone knows both doors, the web and the CLI.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import config
 from feedsvc import cli, logs, web
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
+
+log = logging.getLogger("feedsvc.config")
 
 # templates/ sits beside the package, at the project's top level.
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -36,6 +39,8 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     app.config.update(settings)
     if not app.testing:
         logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    for warning in config.unknown_variables():
+        log.warning(warning)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "feedsvc.db")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -452,6 +453,19 @@ def publish_command() -> None:
         click.echo(f"hub pings still pending: {pending}")
 
 
+@click.command("config")
+@with_appcontext
+def config_command() -> None:
+    """Print the settings in effect and where each comes from; secrets masked."""
+    import config
+
+    env = os.environ.get(config.ENV_PREFIX + "ENV")
+    click.echo(f"{config.ENV_PREFIX}ENV={env or 'production'}  # {'env' if env else 'default'}")
+    for name in sorted(n for n in dir(config.Config) if n.isupper()):
+        value = config.shown(name, current_app.config[name])
+        click.echo(f"{config.ENV_PREFIX}{name}={value}  # {config.source(name)}")
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--host", default="127.0.0.1")
@@ -494,5 +508,5 @@ def _configure_logging() -> None:
 
 def register(app: Flask) -> None:
     for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, fetch_command,
-                    worker_command, publish_command, serve_command):  # fmt: skip
+                    worker_command, publish_command, config_command, serve_command):  # fmt: skip
         app.cli.add_command(command)

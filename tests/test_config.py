@@ -110,3 +110,68 @@ def test_default_database_is_sqlite_in_the_instance_folder(
 def test_base_url_makes_absolute_feed_links(client: FlaskClient) -> None:
     body = client.get("/feeds/posts.atom").get_data(as_text=True)
     assert 'href="http://feeds.test/"' in body
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("x", "has 1 characters; production needs at least 32"),
+        ("k" * 31, "has 31 characters"),
+        ("dev-only-not-secret", "a development key"),
+        ("testing", "a development key"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key(
+    monkeypatch: pytest.MonkeyPatch, key: str, why: str
+) -> None:
+    monkeypatch.setenv("FEEDSVC_SECRET_KEY", key)
+    with pytest.raises(config.ConfigError, match=why) as error:
+        config.load("production")
+    assert "secrets.token_urlsafe" in str(error.value)
+    # Development and tests take what they are given.
+    assert config.load("development")["SECRET_KEY"] == key
+
+
+def test_unknown_variables_are_warned_about_with_the_nearest_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    environ = {"FEEDSVC_FEED_MAXAGE": "600", "FEEDSVC_WOBBLE": "1", "FEEDSVC_SITE_TITLE": "x",
+               "FEEDSVC_ENV": "testing", "FEEDSVC_TEST_DATABASE_URL": "", "HOME": "/"}  # fmt: skip
+    assert config.unknown_variables(environ) == [
+        "FEEDSVC_FEED_MAXAGE is not a feedsvc setting and is ignored; "
+        "did you mean FEEDSVC_FEED_MAX_AGE?",
+        "FEEDSVC_WOBBLE is not a feedsvc setting and is ignored",
+    ]
+    # At start, in the log.
+    monkeypatch.setenv("FEEDSVC_LOG_LEVLE", "DEBUG")
+    app = create_app(env="testing")
+    app.extensions["feedsvc.db"].dispose()
+    assert [r.getMessage() for r in caplog.records if r.name == "feedsvc.config"] == [
+        "FEEDSVC_LOG_LEVLE is not a feedsvc setting and is ignored; did you mean FEEDSVC_LOG_LEVEL?"
+    ]
+
+
+def test_config_command_prints_settings_and_sources_with_secrets_masked(tmp_path: Path) -> None:
+    key = "k" * 48
+    env = {**os.environ, "FEEDSVC_ENV": "production", "FEEDSVC_SECRET_KEY": key,
+           "FEEDSVC_DATABASE_URL": "postgresql+psycopg://feedsvc:hunter2@db.internal/feedsvc",
+           "FEEDSVC_RATELIMIT_STORAGE_URI": "redis://:sesame@127.0.0.1:6379",
+           "FEEDSVC_FEED_MAX_AGE": "600", "FEEDSVC_FETCH_ALLOW_PRIVATE": "no"}  # fmt: skip
+    env.pop("FEEDSVC_SITE_TITLE", None)
+    result = subprocess.run([sys.executable, "-m", "feedsvc", "config"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "FEEDSVC_ENV=production  # env"
+    assert "FEEDSVC_FEED_MAX_AGE=600  # env" in lines
+    assert "FEEDSVC_FETCH_ALLOW_PRIVATE=false  # env" in lines
+    assert "FEEDSVC_SITE_TITLE=feedsvc  # default" in lines
+    assert "FEEDSVC_SECRET_KEY=(set, 48 characters)  # env" in lines
+    assert (
+        "FEEDSVC_DATABASE_URL=postgresql+psycopg://feedsvc:***@db.internal/feedsvc  # env" in lines
+    )
+    assert "FEEDSVC_RATELIMIT_STORAGE_URI=redis://:***@127.0.0.1:6379  # env" in lines
+    for secret in (key, "hunter2", "sesame"):
+        assert secret not in result.stdout + result.stderr
+    # Every setting, once.
+    assert len(lines) == 1 + len([n for n in dir(config.Config) if n.isupper()])
