@@ -158,7 +158,7 @@ class Worker:
         except Exception as exc:
             if not is_database_fault(exc):
                 raise
-            self._database_is_down(exc)
+            self._database_is_down(exc, retry_later=True)
             return 0
         self._database_is_up()
         for target in claimed:
@@ -178,29 +178,33 @@ class Worker:
         except Exception as exc:
             if not is_database_fault(exc):
                 raise
-            self._database_is_down(exc)
+            self._database_is_down(exc, retry_later=True)
             return
         log.info("database back: %d sources to refresh again", len(self.refresher.deferred))
         self.refresher.deferred.clear()
 
     def _may_try_database(self) -> bool:
-        return not self._database_down or time.monotonic() >= self._retry_at
+        return time.monotonic() >= self._retry_at
 
-    def _database_is_down(self, exc: BaseException) -> None:
-        """Say so once, then try again later and later (up to DATABASE_RETRY_MAX)."""
+    def _database_is_down(self, exc: BaseException, *, retry_later: bool = False) -> None:
+        """Say so once. `retry_later`: a dispatch met it, and the next one waits
+        a delay doubling from DISPATCH_SECONDS up to DATABASE_RETRY_MAX."""
         if not self._database_down:
             reason = DatabaseUnavailable.because(exc)
             log.warning("worker %s: database unavailable (%s); waiting for it", self.name, reason)
-            self._retry_delay = float(self.cfg["DISPATCH_SECONDS"])
-        else:
-            self._retry_delay = min(self._retry_delay * 2, DATABASE_RETRY_MAX)
-        self._retry_at = time.monotonic() + self._retry_delay
         self._database_down = True
+        if retry_later:
+            first = float(self.cfg["DISPATCH_SECONDS"])
+            self._retry_delay = (
+                min(self._retry_delay * 2, DATABASE_RETRY_MAX) if self._retry_at else first
+            )
+            self._retry_at = time.monotonic() + self._retry_delay
 
     def _database_is_up(self) -> None:
         if self._database_down:
             log.info("worker %s: database available again", self.name)
         self._database_down = False
+        self._retry_at = 0.0
 
     def run_jobs(self) -> int:
         """Run the admin's long jobs (large OPML imports) waiting in the jobs table."""
@@ -263,7 +267,7 @@ class Worker:
         except Exception as exc:
             if not is_database_fault(exc):
                 raise
-            self._database_is_down(exc)
+            self._database_is_down(exc, retry_later=True)
 
     def publish(self) -> None:
         """Ping WebSub hubs and rewrite static feeds after changes."""
