@@ -50,6 +50,10 @@ class Config:
     FETCH_DEFAULT_INTERVAL: int = 3600
     FETCH_MAX_BACKOFF: int = 86400
     FETCH_HISTORY_DAYS: int = 30
+    # Retention of upstream posts, pruned daily (0: keep all); each source may
+    # override both. Local, popular and commented posts are always kept.
+    RETAIN_DAYS: int = 0
+    RETAIN_PER_SOURCE: int = 0
     # Finding the feeds at a site's address: all its fetches, well inside gunicorn's 30 s.
     DISCOVERY_TIMEOUT: float = 15.0
 

@@ -136,6 +136,64 @@ def sources_list() -> None:
             )
 
 
+def _limit(value: str | None) -> int | None:
+    """A retention limit as given: "default" follows the global setting."""
+    if value is None or value == "default":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: a whole number, or default") from None
+    if number < 0:
+        raise click.BadParameter(f"{value!r}: 0 or more (0 keeps all)")
+    return number
+
+
+@sources_cli.command("set")
+@click.argument("source_id", type=int)
+@click.option(
+    "--strip-selector",
+    "selectors",
+    multiple=True,
+    help="A CSS selector of elements removed from content; repeat for more.",
+)
+@click.option("--clear-selectors", is_flag=True, help="Remove no elements any more.")
+@click.option("--retain-days", help="Keep posts this many days (0: all; default: global).")
+@click.option("--retain-per-source", help="Keep this many posts (0: all; default: global).")
+def sources_set(
+    source_id: int,
+    selectors: tuple[str, ...],
+    clear_selectors: bool,
+    retain_days: str | None,
+    retain_per_source: str | None,
+) -> None:
+    """Change a source's curation settings; options left out stay as they are."""
+    from feedsvc.models import Source
+    from feedsvc.sources import SourceError, update_source
+
+    if selectors and clear_selectors:
+        raise click.UsageError("give --strip-selector or --clear-selectors, not both")
+    changes: dict[str, Any] = {}
+    if selectors or clear_selectors:
+        changes["strip_selectors"] = list(selectors)
+    if retain_days is not None:
+        changes["retain_days"] = _limit(retain_days)
+    if retain_per_source is not None:
+        changes["retain_per_source"] = _limit(retain_per_source)
+    with _db().session() as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            raise click.ClickException(f"no source with id {source_id}")
+        try:
+            update_source(session, source, utcnow(), **changes)
+        except SourceError as exc:
+            raise click.ClickException(str(exc)) from None
+        days = "global" if source.retain_days is None else source.retain_days
+        count = "global" if source.retain_per_source is None else source.retain_per_source
+        click.echo(f"source {source.id}: strip selectors {source.strip_selectors or 'none'}; "
+                   f"retain days {days}, per source {count}")  # fmt: skip
+
+
 @sources_cli.command("import-opml")
 @click.argument("file", type=click.File("rb"))
 def sources_import_opml(file: Any) -> None:
@@ -466,6 +524,28 @@ def config_command() -> None:
         click.echo(f"{config.ENV_PREFIX}{name}={value}  # {config.source(name)}")
 
 
+@click.command("prune")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+def prune_command(dry_run: bool) -> None:
+    """Delete old posts by the retention settings (the worker does it daily)."""
+    from feedsvc import retention
+
+    settings = retention.settings_from_config(current_app.config)
+    db = _db()
+    now = utcnow()
+    if not dry_run:
+        removed = retention.prune(db, settings, now)
+        click.echo(f"{removed} posts deleted")
+        return
+    with db.session(write=False) as session:
+        doomed = retention.doomed_posts(session, settings, now)
+    for post in doomed:
+        source = "local" if post.source_id is None else f"source {post.source_id}"
+        click.echo(f"{post.id:>7}  {post.published_at:%Y-%m-%d}  {source:<12}  {post.title}")
+    click.echo(f"{len(doomed)} posts would be deleted")
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--host", default="127.0.0.1")
@@ -508,5 +588,6 @@ def _configure_logging() -> None:
 
 def register(app: Flask) -> None:
     for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, fetch_command,
-                    worker_command, publish_command, config_command, serve_command):  # fmt: skip
+                    worker_command, publish_command, config_command, prune_command,
+                    serve_command):  # fmt: skip
         app.cli.add_command(command)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -139,6 +140,12 @@ class Source(Base):
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
+    # CSS selectors of elements taken out of its entries' content before sanitizing.
+    strip_selectors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Retention over the global FEEDSVC_RETAIN_*: None follows it, 0 keeps all.
+    retain_days: Mapped[int | None] = mapped_column(Integer)
+    retain_per_source: Mapped[int | None] = mapped_column(Integer)
+
     # Loaded on use: the refresh path reads sources often and never needs their tags.
     tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
 
@@ -183,6 +190,14 @@ class Post(Base):
 
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     popular_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The link as a story is known by across sources (tracking parameters off,
+    # scheme and host lower case, no default port, no fragment).
+    canonical_link: Mapped[str | None] = mapped_column(String(2048), index=True)
+    # Hidden as a duplicate: the same story, first stored from another source.
+    # Its source is listed as "also reported by" on that post; goes with it.
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
 
     source: Mapped[Source | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, lazy="selectin")
@@ -190,6 +205,19 @@ class Post(Base):
     @property
     def is_local(self) -> bool:
         return self.entry_key.startswith(LOCAL_KEY_PREFIX)
+
+
+class StoryBand(Base):
+    """One MinHash band key of a recent original post's text (feedsvc/stories.py):
+    posts sharing a band are candidates for the same story. Kept for a week."""
+
+    __tablename__ = "story_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class FetchAttempt(Base):

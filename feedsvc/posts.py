@@ -69,6 +69,21 @@ def neighbours(session: Session, post: Post) -> tuple[Post | None, Post | None]:
     return older, newer
 
 
+def also_reported_by(session: Session, post_ids: Sequence[int]) -> dict[int, list[Post]]:
+    """The duplicates stored of each post (the same story from other sources),
+    oldest first, with their sources loaded: one query for a whole page."""
+    if not post_ids:
+        return {}
+    found: dict[int, list[Post]] = {}
+    rows = session.scalars(
+        select(Post).where(Post.duplicate_of_id.in_(list(post_ids))).order_by(Post.id)
+    )
+    for post in rows:
+        if post.duplicate_of_id is not None:
+            found.setdefault(post.duplicate_of_id, []).append(post)
+    return found
+
+
 def get_visible_post(session: Session, post_id: int) -> Post | None:
     post = session.get(Post, post_id)
     if post is None or post.hidden:

@@ -27,9 +27,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from feedsvc import jobs, popularity
+from feedsvc import jobs, popularity, retention
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
+from feedsvc.ingest import duplicates
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.ingest.leases import claim_due_sources, release_leases, renew_leases
@@ -218,7 +219,8 @@ class Worker:
                 return 0
 
     def housekeeping(self) -> None:
-        """Prune old fetch history, ended jobs and yesterday's visitor hashes."""
+        """Prune old fetch history, ended jobs, yesterday's visitor hashes and
+        story bands past the duplicate window; once a day, old posts (retention)."""
         now = utcnow()
         keep_days = int(self.cfg["FETCH_HISTORY_DAYS"])
         with self.db.session() as session:
@@ -231,6 +233,12 @@ class Worker:
             jobs.prune_jobs(session, now - dt.timedelta(days=keep_days))
             # Roll the view windows here, so that no page view has to.
             popularity.roll_windows(session, now.date())
+            duplicates.prune_bands(session, now)
+            prune_today = retention.claim_daily_run(session, now.date())
+        if prune_today:
+            removed = retention.prune(self.db, retention.settings_from_config(self.cfg), now)
+            if removed:
+                log.info("retention: %d posts deleted", removed)
 
     def heartbeat(self) -> None:
         """Say this worker is alive, forget workers long silent, and keep the

@@ -26,6 +26,7 @@ from feedsvc.models import (
     Tag,
     post_tags,
 )
+from feedsvc.selectors import BadSelector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
 
 
@@ -157,8 +158,12 @@ def update_source(
     tags: Iterable[str] | None = None,
     interval: int | EllipsisType | None = ...,
     mode: str | None = None,
+    strip_selectors: Sequence[str] | None = None,
+    retain_days: int | EllipsisType | None = ...,
+    retain_per_source: int | EllipsisType | None = ...,
 ) -> Source:
-    """Change what an admin may change; arguments left out stay as they are."""
+    """Change what an admin may change; arguments left out stay as they are
+    (for the retention limits, None means "follow the global setting")."""
     from feedsvc import changes
     from feedsvc.tags import tag_ids
 
@@ -182,10 +187,27 @@ def update_source(
             source.mode = mode
             # What its feeds publish of its posts changes.
             changes.note_changes(session, now, [changes.source_scope(source.id)])
+    if strip_selectors is not None:
+        try:
+            source.strip_selectors = check_selectors(strip_selectors)
+        except BadSelector as exc:
+            raise SourceError(str(exc), "strip_selectors") from None
+    if retain_days is not ...:
+        source.retain_days = _retention_limit(retain_days, "retain_days")
+    if retain_per_source is not ...:
+        source.retain_per_source = _retention_limit(retain_per_source, "retain_per_source")
     if tags is not None:
         ids = tag_ids(session, [name.strip() for name in tags if name.strip()])
         source.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
     return source
+
+
+def _retention_limit(value: object, field: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SourceError(f"{field} is a whole number, 0 or more (0 keeps all)", field)
+    return value
 
 
 def pause_source(source: Source) -> None:

@@ -3,7 +3,9 @@
 Nothing is decided here; every value comes from the plan. Runs inside the
 caller's transaction (one per source, or one per group of sources). New posts
 go in with ON CONFLICT DO NOTHING on (source, entry key), so two overlapping
-refreshes of one source can neither fail nor double a post.
+refreshes of one source can neither fail nor double a post. A new post that is
+a story another source brought first goes in hidden, as its duplicate
+(`duplicates.find_originals`: a lookup, not a decision of the plan's).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Table, delete, insert, update
 from sqlalchemy.orm import Session
 
 from feedsvc import changes
-from feedsvc.ingest import bulk
+from feedsvc.ingest import bulk, duplicates
 from feedsvc.ingest.plan import Plan, PostChange
 from feedsvc.ingest.prepare import PreparedEntry
 from feedsvc.models import FetchAttempt, Post, Source, new_uid, post_tags
@@ -134,11 +136,10 @@ def _insert_new_posts(
 ) -> list[tuple[int, set[int]]]:
     """Insert the new posts of several sources together; per source, how many
     went in (a concurrent refresh may have been first) and their tags' ids."""
-    rows = [_new_post_row(source_id, entry, now)
-            for source_id, entries in new_by_source for entry in entries]  # fmt: skip
-    if not rows:
+    flat = [(source_id, entry) for source_id, entries in new_by_source for entry in entries]
+    if not flat:
         return [(0, set()) for _ in new_by_source]
-    inserted = _insert_rows(session, rows)
+    inserted = _insert_stories(session, flat, now)
     tags_of = {(source_id, entry.key): entry.tags
                for source_id, entries in new_by_source for entry in entries}  # fmt: skip
     names = {name for tags in tags_of.values() for name in tags}
@@ -156,7 +157,36 @@ def _insert_new_posts(
             for source_id, _ in new_by_source]  # fmt: skip
 
 
-def _new_post_row(source_id: int, entry: PreparedEntry, now: dt.datetime) -> dict[str, Any]:
+def _insert_stories(
+    session: Session, new: Sequence[tuple[int, PreparedEntry]], now: dt.datetime
+) -> list[tuple[int, int, str]]:
+    """Insert new posts, those of a story already stored hidden as its duplicates;
+    a duplicate of another new post goes in after it, once its id is known."""
+    originals = duplicates.find_originals(session, new, now)
+    first = [_new_post_row(source_id, entry, now, original)
+             for (source_id, entry), original in zip(new, originals, strict=True)
+             if not isinstance(original, duplicates.InGroup)]  # fmt: skip
+    inserted = _insert_rows(session, first) if first else []
+    id_of = {(source_id, key): post_id for post_id, source_id, key in inserted}
+    later = []
+    for (source_id, entry), original in zip(new, originals, strict=True):
+        if isinstance(original, duplicates.InGroup):
+            original_source, original_entry = new[original.index]
+            original_id = id_of.get((original_source, original_entry.key))
+            later.append(_new_post_row(source_id, entry, now, original_id))
+    if later:
+        inserted += _insert_rows(session, later)
+    duplicates.record_bands(session, [
+        (id_of[source_id, entry.key], entry.story_bands)
+        for (source_id, entry), original in zip(new, originals, strict=True)
+        if original is None and entry.story_bands and (source_id, entry.key) in id_of
+    ], now)  # fmt: skip
+    return inserted
+
+
+def _new_post_row(
+    source_id: int, entry: PreparedEntry, now: dt.datetime, duplicate_of: int | None = None
+) -> dict[str, Any]:
     values = dict(entry.values)
     published = values.pop("published") or values["updated"] or now
     updated = values.pop("updated") or published
@@ -169,7 +199,10 @@ def _new_post_row(source_id: int, entry: PreparedEntry, now: dt.datetime) -> dic
         "updated_at": updated,
         "created_at": now,
         "modified_at": now,
-        "hidden": False,
+        "canonical_link": values.get("canonical_link"),
+        "duplicate_of_id": duplicate_of,
+        # Hidden as a duplicate; `duplicate_of_id` tells it from hidden by an admin.
+        "hidden": duplicate_of is not None,
         "popular_excluded": False,
     }
 

@@ -43,6 +43,7 @@ def claim_due_sources(
             Source.last_modified,
             Source.site_url,
             Source.last_success_at,
+            Source.strip_selectors,
         )
         .where(
             Source.status == SOURCE_ACTIVE,
@@ -55,8 +56,17 @@ def claim_due_sources(
     )
     counts = dict(busy_hosts or {})
     picked: list[Target] = []
-    for source_id, feed_url, etag, last_modified, site_url, last_success in session.execute(query):
-        target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None)
+    for (
+        source_id,
+        feed_url,
+        etag,
+        last_modified,
+        site_url,
+        last_success,
+        selectors,
+    ) in session.execute(query):
+        target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None,
+                        tuple(selectors or ()))  # fmt: skip
         if per_host and counts.get(target.host, 0) >= per_host:
             continue
         counts[target.host] = counts.get(target.host, 0) + 1

@@ -47,6 +47,7 @@ def target_of(source: Source) -> Target:
         last_modified=source.last_modified,
         site_url=source.site_url,
         fresh=source.last_success_at is None,
+        strip_selectors=tuple(source.strip_selectors or ()),
     )
 
 

@@ -176,7 +176,17 @@ def _entry(raw: Any, base: str) -> ParsedEntry | None:
             )
         ),
         enclosures=tuple(_enclosures(raw, base)),
+        original_link=_original_link(raw, base),
     )
+
+
+def _original_link(raw: Any, base: str) -> str | None:
+    """The publisher's link a proxy kept beside its own: feedburner:origLink,
+    pheedo:origLink and the like (feedparser names them prefix_origlink)."""
+    for name, value in raw.items():
+        if name.endswith("origlink") and isinstance(value, str) and value.strip():
+            return _join(base, value.strip())
+    return None
 
 
 def _author(raw: Any) -> str | None:

@@ -1,5 +1,9 @@
 """Parsed entries to post columns: normalize, sanitize, summarize. Pure.
 
+Elements a source's CSS selectors name are taken out of the content here,
+before sanitizing: the sanitizer drops the class and id attributes that
+selectors match on.
+
 Runs in the parse worker processes. An entry whose parsed form hashes the
 same as when it was stored (`entry_hash`) is not prepared again: sanitizing
 is the costly part, and most entries of a changed feed are unchanged.
@@ -11,7 +15,7 @@ import hashlib
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from feedsvc import content
+from feedsvc import content, selectors
 from feedsvc.ingest.types import (
     FeedMeta,
     ParsedEntry,
@@ -23,15 +27,22 @@ from feedsvc.ingest.types import (
 
 # Bump when preparing changes what it makes of the same entry: every stored
 # entry is then prepared again on its next fetch.
-PREPARE_VERSION = "2"
+PREPARE_VERSION = "3"
 
 
-def entry_hash(entry: ParsedEntry, base_url: str, settings: PrepareSettings) -> str:
-    """A digest of everything preparing reads, so equal digests prepare equally."""
+def entry_hash(
+    entry: ParsedEntry,
+    base_url: str,
+    settings: PrepareSettings,
+    strip_selectors: Sequence[str] = (),
+) -> str:
+    """A digest of everything preparing reads, so equal digests prepare equally
+    (a source's selectors changed: its entries are prepared again)."""
     # The base only matters to an entry with neither its own base nor a link.
     base = entry.content_base or entry.link or base_url
     digest = hashlib.sha256(PREPARE_VERSION.encode())
-    digest.update(repr((base, settings, entry)).encode("utf-8", "surrogatepass"))
+    read = (base, settings, entry, *(("strip", tuple(strip_selectors)) if strip_selectors else ()))
+    digest.update(repr(read).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -40,6 +51,7 @@ def prepare_feed(
     base_url: str,
     settings: PrepareSettings,
     known: Collection[str] = frozenset(),
+    strip_selectors: Sequence[str] = (),
 ) -> PreparedFeed:
     """Every entry as post columns, but those whose hash is in `known`.
 
@@ -52,11 +64,11 @@ def prepare_feed(
         if entry.key in seen:
             continue
         seen.add(entry.key)
-        digest = entry_hash(entry, base_url, settings)
+        digest = entry_hash(entry, base_url, settings, strip_selectors)
         if digest in known:
             unchanged.append((entry.key, digest))
         else:
-            entries.append(prepare_entry(entry, digest, base_url, settings))
+            entries.append(prepare_entry(entry, digest, base_url, settings, strip_selectors))
     return PreparedFeed(
         meta=FeedMeta(
             title=parsed.title,
@@ -74,10 +86,16 @@ def prepare_feed(
 
 
 def prepare_entry(
-    entry: ParsedEntry, digest: str, base_url: str, settings: PrepareSettings
+    entry: ParsedEntry,
+    digest: str,
+    base_url: str,
+    settings: PrepareSettings,
+    strip_selectors: Sequence[str] = (),
 ) -> PreparedEntry:
     base = entry.content_base or entry.link or base_url
     html, cut = content.cap_html(entry.content_html)
+    # Before sanitizing, while class and id still say what an element is.
+    html = selectors.remove_elements(html, strip_selectors)
     body = content.sanitize_html(html, base)
     summary = content.summarize(entry.summary_html, html, settings.summary_length)
     title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
@@ -101,6 +119,7 @@ def prepare_entry(
             "updated": entry.updated,
         },
         tags=entry.tags,
+        original_link=entry.original_link,
         notes=(f"content cut at {content.MAX_CONTENT_BYTES // 1024} KiB",) if cut else (),
     )
 

@@ -1,9 +1,13 @@
 """Per-entry steps after preparing, in order: the seam for curation.
 
 Each step takes an entry (and the source it came from) and returns it,
-changed or not, or None to drop it. Today's step keeps URLs from outside to
-http(s); filter and rewrite rules and full-article fetching plug in here.
-Steps are pure or bring their own I/O; they run in the parse worker processes.
+changed or not, or None to drop it. The rewrite steps come first (a proxy's
+link replaced by the publisher's, tracking parameters off every link), then
+URLs from outside are kept to http(s); filter rules and full-article fetching
+plug in after them. Steps are pure or bring their own I/O; they run in the
+parse worker processes. Last, each entry is sealed with what later stages
+compare: its content hash, its canonical link and its text's MinHash bands
+(the duplicate check itself needs the database: it is apply's).
 """
 
 from __future__ import annotations
@@ -11,11 +15,34 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+from feedsvc import content, links, stories
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
 from feedsvc.ingest.types import Target
 from feedsvc.urls import stored_url
 
 Step = Callable[[PreparedEntry, Target], PreparedEntry | None]
+
+
+def original_link(entry: PreparedEntry, target: Target) -> PreparedEntry:
+    """A proxy's redirect (FeedBurner's) gives way to the publisher's own link."""
+    original = stored_url(entry.original_link)
+    if not original or original == entry.values["link"]:
+        return entry
+    return dataclasses.replace(entry, values={**entry.values, "link": original})
+
+
+def without_tracking(entry: PreparedEntry, target: Target) -> PreparedEntry:
+    """Tracking parameters (tracking_params.txt) off the entry's link and the
+    links and images in its content."""
+    values = entry.values
+    link = values["link"] and links.without_tracking(values["link"])
+    body = links.clean_links_in_html(values["content"])
+    if link == values["link"] and body is values["content"]:
+        return entry
+    image = values["image_url"] and links.without_tracking(values["image_url"])
+    return dataclasses.replace(
+        entry, values={**values, "link": link, "content": body, "image_url": image}
+    )
 
 
 def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
@@ -36,7 +63,7 @@ def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     return dataclasses.replace(entry, values=new_values, notes=tuple(notes))
 
 
-STEPS: tuple[Step, ...] = (web_urls_only,)
+STEPS: tuple[Step, ...] = (original_link, without_tracking, web_urls_only)
 
 
 def process_feed(feed: PreparedFeed, target: Target, steps: Sequence[Step] = STEPS) -> PreparedFeed:
@@ -61,10 +88,22 @@ def run_steps(entry: PreparedEntry, target: Target, steps: Sequence[Step]) -> Pr
 
 
 def _sealed(entry: PreparedEntry) -> PreparedEntry:
-    """The final columns, with the hashes the plan compares against stored posts."""
+    """The final columns, with the hashes the plan compares against stored posts,
+    and what apply looks the same story up by."""
     values = {
         **entry.values,
         "content_hash": content_digest(entry.values, entry.tags),
         "entry_hash": entry.entry_hash,
+        "canonical_link": links.canonical_link(entry.values["link"]),
     }
-    return dataclasses.replace(entry, values=values)
+    bands = stories.band_keys(stories.shingles(story_text(values)))
+    return dataclasses.replace(entry, values=values, story_bands=bands)
+
+
+def story_text(values: dict[str, object]) -> str:
+    """The text a story is compared by: its content, else its summary."""
+    body = values.get("content")
+    if isinstance(body, str) and body:
+        return content.html_to_text(body)
+    summary = values.get("summary")
+    return summary if isinstance(summary, str) else ""

@@ -30,6 +30,8 @@ class Target:
     site_url: str | None = None
     # Never stored anything: there is nothing to compare entries with.
     fresh: bool = True
+    # CSS selectors of elements removed from the content before sanitizing.
+    strip_selectors: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -92,6 +94,8 @@ class ParsedEntry:
     # The base URL relative links in the content are resolved against (xml:base).
     content_base: str | None = None
     enclosures: tuple[Enclosure, ...] = ()
+    # The publisher's own link when a proxy (FeedBurner) gave its redirect as `link`.
+    original_link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,10 @@ class PreparedEntry:
     tags: tuple[str, ...] = ()
     # What a step said about the entry ("content cut at 1 MiB", a dropped link).
     notes: tuple[str, ...] = ()
+    # The publisher's own link behind a proxy's (feedburner:origLink).
+    original_link: str | None = None
+    # MinHash band keys of the entry's text, for finding the same story elsewhere.
+    story_bands: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from feedsvc.models import MODE_FULL, Post
 from feedsvc.posts import post_path
-from feedsvc.publish.feeds import Enclosure, FeedEntry, Origin
+from feedsvc.publish.feeds import AlsoReported, Enclosure, FeedEntry, Origin
 
 
 def entry_id(post: Post) -> str:
@@ -15,7 +15,9 @@ def entry_id(post: Post) -> str:
     return uuid.UUID(hex=post.uid).urn
 
 
-def feed_entry(post: Post, base_url: str, *, full: bool) -> FeedEntry:
+def feed_entry(
+    post: Post, base_url: str, *, full: bool, duplicates: Sequence[Post] = ()
+) -> FeedEntry:
     source = post.source
     # A source set to summary or link mode never has its full text republished.
     full_allowed = full and (source is None or source.mode == MODE_FULL)
@@ -45,8 +47,26 @@ def feed_entry(post: Post, base_url: str, *, full: bool) -> FeedEntry:
         ),
         image=post.image_url,
         origin=origin,
+        also_reported_by=tuple(
+            AlsoReported(
+                source_title=other.source.display_title,
+                feed_url=other.source.feed_url,
+                url=other.link,
+            )
+            for other in duplicates
+            if other.source is not None
+        ),
     )
 
 
-def feed_entries(posts: Iterable[Post], base_url: str, *, full: bool) -> list[FeedEntry]:
-    return [feed_entry(post, base_url, full=full) for post in posts]
+def feed_entries(
+    posts: Iterable[Post],
+    base_url: str,
+    *,
+    full: bool,
+    duplicates: Mapping[int, Sequence[Post]] | None = None,
+) -> list[FeedEntry]:
+    """Feed entries of the posts; `duplicates`: the same stories from other sources."""
+    found = duplicates or {}
+    return [feed_entry(post, base_url, full=full, duplicates=found.get(post.id, ()))
+            for post in posts]  # fmt: skip

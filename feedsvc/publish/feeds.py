@@ -48,6 +48,15 @@ class Enclosure:
 
 
 @dataclass(frozen=True)
+class AlsoReported:
+    """Another source that brought the same story: its own link and its name."""
+
+    source_title: str
+    feed_url: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class FeedEntry:
     id: str
     title: str
@@ -63,6 +72,8 @@ class FeedEntry:
     enclosures: tuple[Enclosure, ...] = ()
     image: str | None = None
     origin: Origin | None = None
+    # The same story from other sources: Atom rel="related" links, JSON `_also_reported_by`.
+    also_reported_by: tuple[AlsoReported, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,10 +128,16 @@ def web_only(entry: FeedEntry) -> FeedEntry:
         if (url := web_url(enclosure.url)) is not None
     )
     origin = _web_origin(entry.origin)
-    kept = (entry.original_url, entry.image, entry.enclosures, entry.origin)
-    if (original, image, enclosures, origin) == kept:
+    also = tuple(
+        replace(other, url=web_url(other.url), feed_url=feed_url)
+        for other in entry.also_reported_by
+        if (feed_url := web_url(other.feed_url)) is not None
+    )
+    kept = (entry.original_url, entry.image, entry.enclosures, entry.origin, entry.also_reported_by)
+    if (original, image, enclosures, origin, also) == kept:
         return entry
-    return replace(entry, original_url=original, image=image, enclosures=enclosures, origin=origin)
+    return replace(entry, original_url=original, image=image, enclosures=enclosures, origin=origin,
+                   also_reported_by=also)  # fmt: skip
 
 
 def _web_origin(origin: Origin | None) -> Origin | None:
@@ -181,6 +198,8 @@ def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
              "length": str(e.length or 0)}
             for e in entry.enclosures
         ]  # fmt: skip
+        links += [{"rel": "related", "href": other.url, "title": _clean(other.source_title)}
+                  for other in entry.also_reported_by if other.url]  # fmt: skip
         ext = getattr(fe, feedgen_ext.NAMESPACE)
         ext.links = links
         ext.origin = entry.origin
@@ -266,6 +285,12 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
     if entry.origin is not None:
         item["_source"] = {"feed_url": entry.origin.feed_url, "title": entry.origin.title,
                            "home_page_url": entry.origin.site_url}  # fmt: skip
+    if entry.also_reported_by:
+        item["_also_reported_by"] = [
+            {"title": other.source_title, "feed_url": other.feed_url,
+             **({"url": other.url} if other.url else {})}
+            for other in entry.also_reported_by
+        ]  # fmt: skip
     return item
 
 

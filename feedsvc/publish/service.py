@@ -21,7 +21,7 @@ from feedsvc import popularity
 from feedsvc.content import slugify
 from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
-from feedsvc.posts import visible_posts
+from feedsvc.posts import also_reported_by, visible_posts
 from feedsvc.publish import feeds
 from feedsvc.publish.catalog import feed_entries
 
@@ -229,7 +229,9 @@ def build_feed(
         hubs=tuple(cfg["WEBSUB_HUBS"]),
         paging=_paging(req, base, cfg, has_next),
     )
-    entries = feed_entries(rows, base, full=req.kind in (POSTS, SOURCE, TAG))
+    full = req.kind in (POSTS, SOURCE, TAG)
+    duplicates = also_reported_by(session, [post.id for post in rows])
+    entries = feed_entries(rows, base, full=full, duplicates=duplicates)
     return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
 
 

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from feedsvc import popularity
 from feedsvc.models import Post, Source
-from feedsvc.posts import get_visible_post, latest_posts, neighbours
+from feedsvc.posts import also_reported_by, get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.tags import tag_by_slug
 from feedsvc.web.context import client_address, get_db, get_session
@@ -39,6 +39,7 @@ def post(post_id: int, slug: str | None = None) -> Response:
     older, newer = neighbours(session, found)
     response = _page_response(
         "post.html", [found], post=found, older=older, newer=newer,
+        also_reported_by=also_reported_by(session, [found.id]).get(found.id, []),
         canonical=_canonical("site.post", post_id=found.id, slug=found.slug),
         feed_scopes=_feed_scopes(found),
     )  # fmt: skip

@@ -1,0 +1,209 @@
+"""Each story once: new posts that another source already brought are stored
+hidden, as duplicates of the first post of the story (`Post.duplicate_of_id`).
+
+Runs in apply's transaction, before the new posts go in. A new entry is the
+same story as a stored post of another source when their canonical links are
+equal, or when their titles are the same in words and their texts nearly so
+(`feedsvc.stories`): candidates are looked up by MinHash band in
+`story_bands` (a week of original posts), then compared exactly. Entries of
+the same group are compared with each other too, in order: the first stays.
+Never merged: two posts of one source, nor anything with a hidden original.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from feedsvc import content, stories
+from feedsvc.ingest.prepare import PreparedEntry
+from feedsvc.models import Post, StoryBand
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class InGroup:
+    """The same story as the entry at this index of the group: its id is known
+    only once it is inserted."""
+
+    index: int
+
+
+@dataclass
+class _Story:
+    source_id: int
+    entry: PreparedEntry
+    _shingles: frozenset[str] | None = None
+
+    @property
+    def shingles(self) -> frozenset[str]:
+        if self._shingles is None:
+            values = self.entry.values
+            self._shingles = stories.shingles(_text(values.get("content"), values.get("summary")))
+        return self._shingles
+
+    @property
+    def title(self) -> str:
+        return stories.title_key(self.entry.values.get("title") or "")
+
+
+def _text(body: object, summary: object) -> str:
+    if isinstance(body, str) and body:
+        return content.html_to_text(body)
+    return summary if isinstance(summary, str) else ""
+
+
+def find_originals(
+    session: Session, new: Sequence[tuple[int, PreparedEntry]], now: dt.datetime
+) -> list[int | InGroup | None]:
+    """For each (source id, entry), in order: the id of the stored original,
+    the index of an earlier entry of the group that is, or None (a new story)."""
+    items = [_Story(source_id, entry) for source_id, entry in new]
+    by_link = _originals_by_link(session, [i.entry.values.get("canonical_link") for i in items])
+    band_candidates = _candidates_by_band(session, [b for i in items for b in i.entry.story_bands],
+                                          now)  # fmt: skip
+    stored_text: dict[int, frozenset[str]] = {}
+    group_links: dict[str, int] = {}
+    group_bands: dict[int, list[int]] = {}
+    found: list[int | InGroup | None] = []
+    for index, item in enumerate(items):
+        link = item.entry.values.get("canonical_link")
+        match: int | InGroup | None = None
+        stored = by_link.get(link) if link else None
+        if stored is not None:
+            match = next((post for post, source in stored if source != item.source_id), None)
+        if match is None:
+            match = _by_text(session, item, band_candidates, stored_text)
+        if match is None and link and link in group_links:
+            earlier = group_links[link]
+            match = InGroup(earlier) if items[earlier].source_id != item.source_id else None
+        if match is None:
+            match = _in_group_by_text(item, items, group_bands)
+        found.append(match)
+        if match is None:
+            if link:
+                group_links.setdefault(link, index)
+            for band in item.entry.story_bands:
+                group_bands.setdefault(band, []).append(index)
+    return found
+
+
+def _originals_by_link(
+    session: Session, canonical: Sequence[str | None]
+) -> dict[str, list[tuple[int, int]]]:
+    """Visible originals by canonical link: (post id, source id), oldest first."""
+    wanted = sorted({link for link in canonical if link})
+    found: dict[str, list[tuple[int, int]]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(Post.canonical_link, Post.id, Post.source_id)
+            .where(
+                Post.canonical_link.in_(wanted[start : start + CHUNK]),
+                Post.source_id.is_not(None),
+                Post.duplicate_of_id.is_(None),
+                Post.hidden.is_(False),
+            )
+            .order_by(Post.id)
+        )
+        for link, post_id, source_id in rows:
+            if link is not None and source_id is not None:
+                found.setdefault(link, []).append((post_id, source_id))
+    return found
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    post_id: int
+    source_id: int
+    title: str
+
+
+def _candidates_by_band(
+    session: Session, bands: Sequence[int], now: dt.datetime
+) -> dict[int, list[_Candidate]]:
+    """Recent visible originals sharing a band, by band."""
+    wanted = sorted(set(bands))
+    since = now - dt.timedelta(days=stories.WINDOW_DAYS)
+    found: dict[int, list[_Candidate]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(StoryBand.band, Post.id, Post.source_id, Post.title)
+            .join(Post, Post.id == StoryBand.post_id)
+            .where(
+                StoryBand.band.in_(wanted[start : start + CHUNK]),
+                StoryBand.created_at >= since,
+                Post.source_id.is_not(None),
+                Post.duplicate_of_id.is_(None),
+                Post.hidden.is_(False),
+            )
+            .order_by(Post.id)
+        )
+        for band, post_id, source_id, title in rows:
+            if source_id is None:
+                continue
+            candidate = _Candidate(post_id, source_id, stories.title_key(title))
+            found.setdefault(band, []).append(candidate)
+    return found
+
+
+def _by_text(
+    session: Session,
+    item: _Story,
+    candidates: dict[int, list[_Candidate]],
+    stored_text: dict[int, frozenset[str]],
+) -> int | None:
+    """The oldest stored original with the same title and near-identical text."""
+    seen: dict[int, _Candidate] = {}
+    for band in item.entry.story_bands:
+        for candidate in candidates.get(band, ()):
+            seen.setdefault(candidate.post_id, candidate)
+    for post_id in sorted(seen):
+        candidate = seen[post_id]
+        if candidate.source_id == item.source_id or candidate.title != item.title:
+            continue
+        if post_id not in stored_text:
+            body, summary = session.execute(
+                select(Post.content, Post.summary).where(Post.id == post_id)
+            ).one()
+            stored_text[post_id] = stories.shingles(_text(body, summary))
+        if stories.near_identical(item.shingles, stored_text[post_id]):
+            return post_id
+    return None
+
+
+def _in_group_by_text(
+    item: _Story, items: Sequence[_Story], group_bands: dict[int, list[int]]
+) -> InGroup | None:
+    earlier = sorted({i for band in item.entry.story_bands for i in group_bands.get(band, ())})
+    for index in earlier:
+        other = items[index]
+        if other.source_id == item.source_id or other.title != item.title:
+            continue
+        if stories.near_identical(item.shingles, other.shingles):
+            return InGroup(index)
+    return None
+
+
+def record_bands(
+    session: Session, posts: Sequence[tuple[int, Sequence[int]]], now: dt.datetime
+) -> None:
+    """Index new original posts by band: (post id, band keys)."""
+    rows = [{"band": band, "post_id": post_id, "created_at": now}
+            for post_id, bands in posts for band in dict.fromkeys(bands)]  # fmt: skip
+    if rows:
+        session.execute(insert(StoryBand), rows)
+
+
+def prune_bands(session: Session, now: dt.datetime) -> int:
+    """Forget bands older than the comparison window; how many went."""
+    from sqlalchemy import delete
+
+    result = session.execute(
+        delete(StoryBand).where(StoryBand.created_at < now - dt.timedelta(days=stories.WINDOW_DAYS))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
