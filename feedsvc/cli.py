@@ -169,7 +169,7 @@ def sources_set(
 ) -> None:
     """Change a source's curation settings; options left out stay as they are."""
     from feedsvc.models import Source
-    from feedsvc.sources import SourceError, update_source
+    from feedsvc.sources import update_source
 
     if selectors and clear_selectors:
         raise click.UsageError("give --strip-selector or --clear-selectors, not both")
@@ -184,10 +184,7 @@ def sources_set(
         source = session.get(Source, source_id)
         if source is None:
             raise click.ClickException(f"no source with id {source_id}")
-        try:
-            update_source(session, source, utcnow(), **changes)
-        except SourceError as exc:
-            raise click.ClickException(str(exc)) from None
+        update_source(session, source, utcnow(), **changes)
         days = "global" if source.retain_days is None else source.retain_days
         count = "global" if source.retain_per_source is None else source.retain_per_source
         click.echo(f"source {source.id}: strip selectors {source.strip_selectors or 'none'}; "

@@ -13,12 +13,17 @@ import lxml.html
 from cssselect import GenericTranslator, SelectorError
 from cssselect.xpath import ExpressionError
 
+from feedsvc.errors import FeedsvcError
+
 MAX_SELECTORS = 50
 MAX_SELECTOR_LENGTH = 500
 
 
-class BadSelector(ValueError):
+class BadSelector(FeedsvcError):
     """A selector the engine refuses; the message gives its reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "strip_selectors")
 
 
 def check_selectors(selectors: Sequence[str]) -> list[str]:
