@@ -8,6 +8,8 @@ parse a form, call one, and render or redirect.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from types import EllipsisType
 from typing import Any
 
 from flask import (
@@ -177,6 +179,19 @@ def _interval(raw: str) -> int | None:
     return int(raw)
 
 
+def _limit(form: Mapping[str, str], field: str) -> int | EllipsisType | None:
+    """A retention limit from the form: empty follows the global setting;
+    a form without the field leaves it as it is."""
+    if field not in form:
+        return ...
+    raw = form[field].strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise sources.SourceError(f"{field} is a whole number, 0 or more (0 keeps all)", field)
+    return int(raw)
+
+
 @bp.get("/sources/<int:source_id>")
 def source_detail(source_id: int) -> Response:
     session = get_session()
@@ -202,6 +217,10 @@ def source_update(source_id: int) -> Response:
             site_url=form.get("site_url", source.site_url or ""),
             tags=_tags(form.get("tags", "")), interval=_interval(form.get("interval", "")),
             mode=form.get("mode") or None,
+            strip_selectors=(form["strip_selectors"].splitlines()
+                             if "strip_selectors" in form else None),
+            retain_days=_limit(form, "retain_days"),
+            retain_per_source=_limit(form, "retain_per_source"),
         )  # fmt: skip
         session.commit()
         flash("Saved.")

@@ -146,8 +146,9 @@ def source_out(source: Source, post_count: int) -> SourceOut:
         id=source.id, feed_url=source.feed_url, site_url=source.site_url,
         title=source.display_title, state=sources.source_state(source),  # type: ignore[arg-type]
         mode=source.mode, tags=[tag.name for tag in source.tags],  # type: ignore[arg-type]
-        interval=source.interval_override, post_count=post_count,
-        error_count=source.error_count, last_error=source.last_error,
+        interval=source.interval_override, strip_selectors=list(source.strip_selectors or []),
+        retain_days=source.retain_days, retain_per_source=source.retain_per_source,
+        post_count=post_count, error_count=source.error_count, last_error=source.last_error,
         last_checked_at=source.last_checked_at, last_success_at=source.last_success_at,
         next_check_at=source.next_check_at, created_at=source.created_at,
     )  # fmt: skip
@@ -267,6 +268,9 @@ def update_source(source_id: int) -> Response:
     sources.update_source(
         session, source, now, title=body.title, site_url=body.site_url, tags=body.tags,
         interval=body.interval if "interval" in given else ..., mode=body.mode,
+        strip_selectors=body.strip_selectors,
+        retain_days=body.retain_days if "retain_days" in given else ...,
+        retain_per_source=body.retain_per_source if "retain_per_source" in given else ...,
     )  # fmt: skip
     if body.paused is True:
         sources.pause_source(source)

@@ -39,6 +39,18 @@ class SourceUpdate(Strict):
     mode: Mode | None = None
     interval: int | None = Field(None, ge=60, le=31_536_000)
     paused: bool | None = Field(None, description="Pause (true) or resume (false) fetching.")
+    strip_selectors: list[str] | None = Field(
+        None, max_length=50,
+        description="CSS selectors of elements removed from entry content before sanitizing.",
+    )  # fmt: skip
+    retain_days: int | None = Field(
+        None, ge=0, le=100_000,
+        description="Keep posts this many days (0: all; null: the global setting).",
+    )  # fmt: skip
+    retain_per_source: int | None = Field(
+        None, ge=0, le=10_000_000,
+        description="Keep this many newest posts (0: all; null: the global setting).",
+    )  # fmt: skip
 
 
 class Discover(Strict):
@@ -69,6 +81,9 @@ class SourceOut(BaseModel):
     mode: Mode
     tags: list[str]
     interval: int | None
+    strip_selectors: list[str]
+    retain_days: int | None
+    retain_per_source: int | None
     post_count: int
     error_count: int
     last_error: str | None
