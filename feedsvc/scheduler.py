@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -396,6 +397,10 @@ def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
                         stopped.unfinished)  # fmt: skip
         if stopped.must_exit:
             logging.shutdown()
+            # The parse processes would outlive os._exit: each holds the fork
+            # server's pipe open, and so the fork server too (and our stderr).
+            for child in multiprocessing.active_children():
+                child.kill()
             # Threads stuck in a fetch or a dispatch would hold the interpreter
             # open; their transactions roll back with the process.
             os._exit(0)
