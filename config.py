@@ -124,6 +124,9 @@ class Config:
     # OPML imports with more entries than this run as a job in the worker, not
     # in the request (about 5 ms an entry on PostgreSQL: well inside gunicorn's 30 s).
     OPML_SYNC_LIMIT: int = 300
+    # Saving a filter rule applies the rules again to the stored posts of its
+    # scope: in the request up to this many posts, else as a job in the worker.
+    RULES_SYNC_LIMIT: int = 5000
     # API list pages: default and largest page size.
     API_PAGE_SIZE: int = 50
     API_MAX_PAGE_SIZE: int = 500

@@ -51,6 +51,7 @@ sources_cli = Commands("sources", help="Add and list upstream feeds.")
 posts_cli = Commands("posts", help="Write local posts.")
 users_cli = Commands("users", help="Manage admin users.")
 tokens_cli = Commands("tokens", help="Manage API tokens.")
+rules_cli = Commands("rules", help="Filter rules: which entries are stored hidden.")
 
 
 @db_cli.command("upgrade")
@@ -470,6 +471,82 @@ def posts_add(title: str, body_file: TextIO, tags: tuple[str, ...], author: str 
         click.echo(f"added post {post.id}: {post.title}")
 
 
+@rules_cli.command("list")
+@click.option("--source", "source_id", type=int, help="Only this source's rules.")
+def rules_list(source_id: int | None) -> None:
+    """List the filter rules, global first, in the order they run."""
+    from feedsvc.rules import describe, list_rules
+
+    with _db().session() as session:
+        rows = list_rules(session, source_id)
+        if not rows:
+            click.echo("no rules; add one with: feedsvc rules add --block FIELD PATTERN")
+        for rule in rows:
+            scope = f"source {rule.source_id}" if rule.source_id is not None else "global"
+            click.echo(f"{rule.id:>5}  {scope:<12}  {describe(rule)}")
+
+
+@rules_cli.command("add")
+@click.option("--source", "source_id", type=int, help="Only for this source (default: global).")
+@click.option("--block", "action", flag_value="block", help="Hide entries that match.")
+@click.option("--keep", "action", flag_value="keep", help="Hide entries that match no keep rule.")
+@click.option("--max-age", "days", type=int, help="Hide entries published more than DAYS "
+              "before they were first seen.")  # fmt: skip
+@click.argument("field", required=False)
+@click.argument("pattern", required=False)
+def rules_add(
+    source_id: int | None, action: str | None, days: int | None, field: str | None,
+    pattern: str | None,
+) -> None:  # fmt: skip
+    """Add a rule: --block or --keep FIELD PATTERN (an RE2 regular expression;
+    FIELD: title, link, author, tags, content or any), or --max-age DAYS."""
+    from feedsvc.rules import add_rule, describe
+
+    if (action is None) == (days is None):
+        raise click.UsageError(
+            "give one of --block FIELD PATTERN, --keep FIELD PATTERN, --max-age DAYS"
+        )
+    if action is not None and (field is None or pattern is None):
+        raise click.UsageError(f"--{action} needs FIELD and PATTERN")
+    with _db().session() as session:
+        saved = add_rule(
+            session, utcnow(), action=action or "max_age", field=field or "",
+            pattern=pattern or "", days=days, source_id=source_id,
+            sync_limit=current_app.config["RULES_SYNC_LIMIT"],
+        )  # fmt: skip
+        assert saved.rule is not None
+        click.echo(f"added rule {saved.rule.id}: {describe(saved.rule)}; {saved.describe()}")
+
+
+@rules_cli.command("test")
+@click.option("--source", "source_id", type=int, help="Test on this source's posts only.")
+@click.option("--keep", is_flag=True, help="Test as a keep rule (default: a block rule).")
+@click.argument("field")
+@click.argument("pattern")
+def rules_test(source_id: int | None, keep: bool, field: str, pattern: str) -> None:
+    """Print the stored posts a rule would hide, without saving it."""
+    from feedsvc.rules import check_rule, preview
+
+    with _db().session(write=False) as session:
+        rule = check_rule(session, "keep" if keep else "block", field, pattern, None, source_id)
+        seen = preview(session, add=rule, examples=100)
+        for post in seen.hide:
+            click.echo(f"{post.id:>7}  {post.title}  <{post.link or ''}>")
+        click.echo(f"{seen.hide_count} of the newest {seen.scanned} posts"
+                   f" ({seen.total} in all) would be hidden")  # fmt: skip
+
+
+@rules_cli.command("delete")
+@click.argument("rule_id", type=int)
+def rules_delete(rule_id: int) -> None:
+    """Delete a rule; the posts it hid come back."""
+    from feedsvc.rules import delete_rule
+
+    with _db().session() as session:
+        saved = delete_rule(session, rule_id, utcnow(), current_app.config["RULES_SYNC_LIMIT"])
+        click.echo(f"deleted rule {rule_id}; {saved.describe()}")
+
+
 @click.command("worker")
 @with_appcontext
 def worker_command() -> None:
@@ -584,7 +661,7 @@ def _configure_logging() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, fetch_command,
+    for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, rules_cli, fetch_command,
                     worker_command, publish_command, config_command, prune_command,
                     serve_command):  # fmt: skip
         app.cli.add_command(command)

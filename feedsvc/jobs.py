@@ -1,7 +1,8 @@
 """Long admin work out of the request: jobs in the `jobs` table, and their runner.
 
 An OPML import of thousands of outlines outlives gunicorn's 30 s timeout, so
-the request stores a job (the file's entries, parsed) and answers at once; the
+the request stores a job (the file's entries, parsed) and answers at once;
+so does applying changed filter rules to a large scope of stored posts. The
 worker (`feedsvc worker`, or the scheduler `feedsvc serve` embeds) runs it.
 Nothing runs in a web process, which gunicorn may recycle or kill at any
 moment: the table outlives every process.
@@ -34,12 +35,15 @@ from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, Job, WorkerHeartbeat
 from feedsvc.opml import ImportReport, OpmlEntry, import_entries
+from feedsvc.rules import RULES_APPLY, reapply_chunk
 
 log = logging.getLogger(__name__)
 
 OPML_IMPORT = "opml_import"
 # Entries per transaction: small enough to lose little, large enough to be quick.
 CHUNK = 100
+# Posts per transaction when applying filter rules again: CHUNK times this.
+RULES_CHUNKS = 5
 # A job whose runner stopped this many times without finishing has failed.
 MAX_INTERRUPTIONS = 3
 
@@ -196,20 +200,34 @@ class JobRunner:
             if job is None or job.state != JOB_RUNNING or job.lease_owner != self.owner:
                 raise LeaseLost(job_id)
             now = self.now()
-            entries = self._load(job)
-            chunk = entries[job.done : job.done + self.chunk]
-            done_before = (entry.url for entry in entries[: job.done] if entry.url)
-            report = import_entries(session, chunk, now, seen=done_before)
-            job.done += len(chunk)
-            job.result = summary(report, job.result)
+            step = self._step_rules if job.kind == RULES_APPLY else self._step_opml
+            finished = step(job, session, now)
             job.lease_until = now + dt.timedelta(seconds=self.lease_seconds)
-            if job.done >= len(entries):
+            if finished:
                 _end(job, now, JOB_DONE)
-                log.info("job %s: done: %s added, %s skipped, %s errors", job.id,
-                         job.result["added"], job.result["skipped"],
-                         len(job.result["errors"]))  # fmt: skip
-                return True
-            return False
+                log.info("job %s: done: %s", job.id, job.result)
+            return finished
+
+    def _step_opml(self, job: Job, session: Session, now: dt.datetime) -> bool:
+        entries = self._load(job)
+        chunk = entries[job.done : job.done + self.chunk]
+        done_before = (entry.url for entry in entries[: job.done] if entry.url)
+        report = import_entries(session, chunk, now, seen=done_before)
+        job.done += len(chunk)
+        job.result = summary(report, job.result)
+        return job.done >= len(entries)
+
+    def _step_rules(self, job: Job, session: Session, now: dt.datetime) -> bool:
+        """Apply the rules again to the next posts of the job's scope."""
+        result = dict(job.result or {})
+        limit = self.chunk * RULES_CHUNKS
+        done = reapply_chunk(session, now, job.options.get("source_id"),
+                             int(result.get("after_id", 0)), limit)  # fmt: skip
+        job.done += done.scanned
+        job.result = {**result, "after_id": done.last_id,
+                      "hidden": int(result.get("hidden", 0)) + done.hidden,
+                      "shown": int(result.get("shown", 0)) + done.shown}  # fmt: skip
+        return done.scanned < limit
 
     def _load(self, job: Job) -> list[OpmlEntry]:
         if job.kind != OPML_IMPORT:

@@ -189,6 +189,10 @@ class Post(Base):
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The filter rule that hid it (no foreign key: a deleted rule's posts keep
+    # its id until the rules are applied again, which brings them back). None
+    # on a hidden post means an admin hid it, and no rule ever shows it again.
+    hidden_by_rule: Mapped[int | None] = mapped_column(Integer)
     popular_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     # The link as a story is known by across sources (tracking parameters off,
     # scheme and host lower case, no default port, no fragment).
@@ -218,6 +222,25 @@ class StoryBand(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class FilterRule(Base):
+    """A filter rule (see feedsvc.ingest.rules): global, or one source's."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), index=True
+    )
+    # block, keep (field and pattern) or max_age (days)
+    action: Mapped[str] = mapped_column(String(20))
+    field: Mapped[str] = mapped_column(String(20), default="")
+    pattern: Mapped[str] = mapped_column(Text, default="")
+    days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    source: Mapped[Source | None] = relationship(lazy="joined")
 
 
 class FetchAttempt(Base):

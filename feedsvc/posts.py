@@ -207,7 +207,13 @@ def set_visibility(
     hidden: bool | None = None,
     popular_excluded: bool | None = None,
 ) -> Post:
-    """Hide a post from the site and feeds, or keep it out of popular lists."""
+    """Hide a post from the site and feeds, or keep it out of popular lists.
+
+    An admin's word replaces a filter rule's: a post they hide stays hidden
+    whatever the rules say later (one they show again may be hidden by them)."""
+    if hidden is not None and post.hidden_by_rule is not None:
+        post.hidden_by_rule = None
+        post.hidden = not hidden  # so that the change below is noted
     if hidden is not None and hidden != post.hidden:
         post.hidden = hidden
         post.modified_at = now

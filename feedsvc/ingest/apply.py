@@ -201,8 +201,10 @@ def _new_post_row(
         "modified_at": now,
         "canonical_link": values.get("canonical_link"),
         "duplicate_of_id": duplicate_of,
-        # Hidden as a duplicate; `duplicate_of_id` tells it from hidden by an admin.
-        "hidden": duplicate_of is not None,
+        # Hidden as a duplicate, or by a filter rule; `duplicate_of_id` and
+        # `hidden_by_rule` tell them from hidden by an admin.
+        "hidden": duplicate_of is not None or values.get("hidden", False),
+        "hidden_by_rule": values.get("hidden_by_rule"),
         "popular_excluded": False,
     }
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from feedsvc.ingest.rulebook import load_rules
 from feedsvc.ingest.types import Target
 from feedsvc.models import SOURCE_ACTIVE, Source
 
@@ -56,17 +57,12 @@ def claim_due_sources(
     )
     counts = dict(busy_hosts or {})
     picked: list[Target] = []
-    for (
-        source_id,
-        feed_url,
-        etag,
-        last_modified,
-        site_url,
-        last_success,
-        selectors,
-    ) in session.execute(query):
+    rows = session.execute(query).all()
+    rules = load_rules(session) if rows else None
+    for source_id, feed_url, etag, last_modified, site_url, last_success, selectors in rows:
         target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None,
-                        tuple(selectors or ()))  # fmt: skip
+                        tuple(selectors or ()),
+                        rules=rules.for_source(source_id) if rules else ())  # fmt: skip
         if per_host and counts.get(target.host, 0) >= per_host:
             continue
         counts[target.host] = counts.get(target.host, 0) + 1

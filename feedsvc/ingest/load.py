@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from feedsvc.ingest.fetch import FetchResult
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
+from feedsvc.ingest.rulebook import RuleBook, load_rules
 from feedsvc.ingest.types import Target
 from feedsvc.models import Post, Source
 
@@ -29,17 +30,18 @@ def load_target(session: Session, source_id: int) -> Target:
     source = session.get(Source, source_id)
     if source is None:
         raise LookupError(f"no source with id {source_id}")
-    return target_of(source)
+    return target_of(source, load_rules(session))
 
 
 def load_targets(session: Session, source_ids: Sequence[int]) -> list[Target]:
     """Those that exist, in the order given."""
     sources = session.scalars(select(Source).where(Source.id.in_(list(source_ids))))
-    by_id = {source.id: target_of(source) for source in sources}
+    rules = load_rules(session)
+    by_id = {source.id: target_of(source, rules) for source in sources}
     return [by_id[i] for i in source_ids if i in by_id]
 
 
-def target_of(source: Source) -> Target:
+def target_of(source: Source, rules: RuleBook) -> Target:
     return Target(
         id=source.id,
         feed_url=source.feed_url,
@@ -48,6 +50,7 @@ def target_of(source: Source) -> Target:
         site_url=source.site_url,
         fresh=source.last_success_at is None,
         strip_selectors=tuple(source.strip_selectors or ()),
+        rules=rules.for_source(source.id),
     )
 
 
@@ -122,13 +125,14 @@ def _posts_by(
     for start in range(0, len(values), CHUNK):
         chunk = values[start : start + CHUNK]
         rows = session.execute(
-            select(column, Post.id, Post.content_hash, Post.entry_hash, Post.entry_key)  # type: ignore[call-overload]
+            select(column, Post.id, Post.content_hash, Post.entry_hash, Post.entry_key,  # type: ignore[call-overload]
+                   Post.hidden, Post.hidden_by_rule)
             .where(Post.source_id == source_id, column.in_(chunk))  # type: ignore[attr-defined]
             .order_by(Post.id)
-        )
-        for value, post_id, content_hash, entry_hash, key in rows:
+        )  # fmt: skip
+        for value, *stored in rows:
             if value is not None:
-                found.setdefault(value, StoredPost(post_id, content_hash, entry_hash, key))
+                found.setdefault(value, StoredPost(*stored))
     return found
 
 

@@ -178,7 +178,7 @@ def _plan_and_apply(
         existing = load_existing(session, source_id, row, item.fetched, feed, now)
         plan = plan_refresh(
             source_id, row, item.fetched, item.parsed, existing, now, settings.schedule,
-            random.random() if jitter is None else jitter,
+            random.random() if jitter is None else jitter, item.target.rules,
         )  # fmt: skip
         plans.append((index, plan))
     applied = apply_plans(session, [plan for _, plan in plans], now)

@@ -10,12 +10,14 @@ Nothing here touches the network, the database or the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from feedsvc.ingest import policy
-from feedsvc.ingest.types import FeedMeta, FetchResult, Parsed, PreparedEntry, PreparedFeed
+from feedsvc.ingest.rules import MAX_AGE, too_old
+from feedsvc.ingest.types import FeedMeta, FetchResult, Parsed, PreparedEntry, PreparedFeed, Rule
 from feedsvc.urls import stored_url
 
 SOURCE_GONE = "gone"
@@ -50,6 +52,9 @@ class StoredPost:
     content_hash: str
     entry_hash: str | None = None
     key: str = ""
+    hidden: bool = False
+    # The filter rule that hid it; None for a post an admin hid.
+    hidden_by_rule: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ class EntryDiff:
     # Posts whose entry changed upstream in no way a reader sees: only the hash moves.
     rehashed: tuple[tuple[int, str], ...] = ()
     unchanged: int = 0
+    # What the diff said about entries (dates in the future), one note per entry.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,10 @@ def plan_refresh(
     now: dt.datetime,
     settings: policy.ScheduleSettings,
     jitter: float,
+    rules: Sequence[Rule] = (),
 ) -> Plan:
-    """Everything one fetch leads to, for `apply` to write."""
+    """Everything one fetch leads to, for `apply` to write; `rules` are the
+    source's filter rules (the date rules are applied here, knowing `now`)."""
     feed = parsed.feed if parsed else None
     decision = policy.decide(
         policy.SourceState(
@@ -150,9 +159,9 @@ def plan_refresh(
         jitter=jitter,
     )
     stores = decision.store_entries and feed is not None
-    diff = diff_entries(feed, existing) if stores and feed else EntryDiff()
+    diff = diff_entries(feed, existing, now, rules) if stores and feed else EntryDiff()
     source = next_source_state(
-        row, fetched, feed if stores else None, decision, existing, now, settings
+        row, fetched, feed if stores else None, decision, existing, now, settings, diff.notes
     )
     attempt = Attempt(
         url=fetched.url,
@@ -234,6 +243,7 @@ def next_source_state(
     existing: Existing,
     now: dt.datetime,
     settings: policy.ScheduleSettings,
+    notes: Sequence[str] = (),
 ) -> SourceChanges:
     succeeded = decision.result in (policy.OK, policy.NOT_MODIFIED)
     kept = decision.result == policy.NOT_MODIFIED
@@ -245,7 +255,7 @@ def next_source_state(
         last_modified = _fits(headers.get("last-modified"), MAX_LAST_MODIFIED) or (
             row.last_modified if kept else None
         )
-        last_error = problems(feed) if feed else None
+        last_error = problems(feed, notes) if feed else None
     else:
         etag, last_modified, last_error = row.etag, row.last_modified, decision.error
     moved = (
@@ -287,18 +297,23 @@ def _clamped(hint: int | None, most: int) -> int | None:
     return None if hint is None else min(max(hint, 1), most)
 
 
-def problems(feed: PreparedFeed) -> str | None:
+def problems(feed: PreparedFeed, more: Sequence[str] = ()) -> str | None:
     """What was wrong with a feed that was stored anyway, in words, or None."""
     notes: dict[str, int] = {}
-    for entry in feed.entries:
-        for note in entry.notes:
-            notes[note] = notes.get(note, 0) + 1
+    for note in (*(note for entry in feed.entries for note in entry.notes), *more):
+        notes[note] = notes.get(note, 0) + 1
     said = [f"{note} ({count} entries)" if count > 1 else note for note, count in notes.items()]
     return "; ".join([p for p in (feed.meta.problem, *said) if p]) or None
 
 
-def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:
-    """Which entries are new, changed, re-keyed (same link, new id) or unchanged."""
+def diff_entries(
+    feed: PreparedFeed,
+    existing: Existing,
+    now: dt.datetime | None = None,
+    rules: Sequence[Rule] = (),
+) -> EntryDiff:
+    """Which entries are new, changed, re-keyed (same link, new id) or unchanged;
+    with `now`, new and changed entries are dated and filtered (`first_seen`, `seen_again`)."""
     by_link = dict(existing.by_link)
     # A post whose own entry is in this feed is never taken over by another.
     in_feed = {entry.key for entry in feed.entries} | {key for key, _ in feed.unchanged}
@@ -306,6 +321,7 @@ def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:
     changed: list[PostChange] = []
     rehashed: list[tuple[int, str]] = []
     unchanged = len(feed.unchanged)
+    notes: list[str] = []
     for entry in feed.entries:
         match = existing.by_key.get(entry.key)
         new_key = None
@@ -314,11 +330,62 @@ def diff_entries(feed: PreparedFeed, existing: Existing) -> EntryDiff:
             # Same link, new id: the upstream changed its ids; keep one post.
             match, new_key = by_link.pop(link), entry.key
         if match is None:
-            new.append(entry)
+            new.append(first_seen(entry, now, rules, notes) if now else entry)
         elif new_key or match.content_hash != entry.values["content_hash"]:
+            entry = seen_again(entry, match, now, rules, notes) if now else entry
             changed.append(PostChange(match.id, entry, new_key))
         elif match.entry_hash != entry.entry_hash:
             rehashed.append((match.id, entry.entry_hash))
         else:
             unchanged += 1
-    return EntryDiff(tuple(new), tuple(changed), tuple(rehashed), unchanged)
+    return EntryDiff(tuple(new), tuple(changed), tuple(rehashed), unchanged, tuple(notes))
+
+
+FUTURE_DATE = "dated in the future: dated when first seen instead"
+
+
+def first_seen(
+    entry: PreparedEntry, now: dt.datetime, rules: Sequence[Rule], notes: list[str]
+) -> PreparedEntry:
+    """A new entry dated no later than now, hidden by the rule that hides it."""
+    values = dict(entry.values)
+    published, updated = values.get("published"), values.get("updated")
+    if published and published > now:
+        values["published"] = published = now
+        notes.append(FUTURE_DATE)
+    if updated and updated > now:
+        values["updated"] = updated = now
+    rule_id = values.get("hidden_by_rule")
+    if rule_id is None:
+        date_rule = too_old(rules, published or updated or now, now)
+        rule_id = date_rule.id if date_rule else None
+    values["hidden_by_rule"] = rule_id
+    values["hidden"] = values.get("hidden", False) or rule_id is not None
+    return dataclasses.replace(entry, values=values)
+
+
+def seen_again(
+    entry: PreparedEntry, stored: StoredPost, now: dt.datetime, rules: Sequence[Rule],
+    notes: list[str],
+) -> PreparedEntry:  # fmt: skip
+    """A changed entry: a date in the future keeps the stored one; the pattern rules
+    decide again whether it is hidden, but a post hidden otherwise (by an admin)
+    stays hidden, and one a date rule hid stays hidden (it was old when first seen)."""
+    values = dict(entry.values)
+    published, updated = values.get("published"), values.get("updated")
+    if published and published > now:
+        values["published"] = None
+        notes.append(FUTURE_DATE)
+    if updated and updated > now:
+        values["updated"] = now
+    if stored.hidden and stored.hidden_by_rule is None:
+        values.pop("hidden", None)
+        values.pop("hidden_by_rule", None)
+        return dataclasses.replace(entry, values=values)
+    rule_id = values.get("hidden_by_rule")
+    date_rules = {rule.id for rule in rules if rule.action == MAX_AGE}
+    if rule_id is None and stored.hidden_by_rule in date_rules:
+        rule_id = stored.hidden_by_rule
+    values["hidden_by_rule"] = rule_id
+    values["hidden"] = rule_id is not None
+    return dataclasses.replace(entry, values=values)

@@ -3,11 +3,12 @@
 Each step takes an entry (and the source it came from) and returns it,
 changed or not, or None to drop it. The rewrite steps come first (a proxy's
 link replaced by the publisher's, tracking parameters off every link), then
-URLs from outside are kept to http(s); filter rules and full-article fetching
-plug in after them. Steps are pure or bring their own I/O; they run in the
-parse worker processes. Last, each entry is sealed with what later stages
-compare: its content hash, its canonical link and its text's MinHash bands
-(the duplicate check itself needs the database: it is apply's).
+URLs from outside are kept to http(s), then the filter rules name the rule
+that hides the entry; full-article fetching plugs in after them. Steps are
+pure or bring their own I/O; they run in the parse worker processes. Last,
+each entry is sealed with what later stages compare: its content hash, its
+canonical link and its text's MinHash bands (the duplicate check itself needs
+the database: it is apply's).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from feedsvc import content, links, stories
+from feedsvc.ingest import rules
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
 from feedsvc.ingest.types import Target
 from feedsvc.urls import stored_url
@@ -63,7 +65,19 @@ def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     return dataclasses.replace(entry, values=new_values, notes=tuple(notes))
 
 
-STEPS: tuple[Step, ...] = (original_link, without_tracking, web_urls_only)
+def filter_rules(entry: PreparedEntry, target: Target) -> PreparedEntry:
+    """Name the filter rule that hides the entry (`hidden_by_rule`), or None.
+
+    A hidden entry is stored hidden, never dropped, so that a rule deleted
+    brings it back; date rules are the plan's, which knows when it is first seen."""
+    if not target.rules:
+        return entry
+    rule = rules.hiding_rule(target.rules, rules.entry_fields(entry.values, entry.tags))
+    values = {**entry.values, "hidden_by_rule": rule.id if rule else None}
+    return dataclasses.replace(entry, values=values)
+
+
+STEPS: tuple[Step, ...] = (original_link, without_tracking, web_urls_only, filter_rules)
 
 
 def process_feed(feed: PreparedFeed, target: Target, steps: Sequence[Step] = STEPS) -> PreparedFeed:

@@ -18,6 +18,23 @@ from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A filter rule as the ingest reads it (`feedsvc.ingest.rules` runs it).
+
+    `block` hides entries whose `field` matches `pattern`; `keep` hides those
+    matching none of the keep rules of its scope; `max_age` hides entries
+    published more than `days` before they were first seen. `source_id` None:
+    every source's."""
+
+    id: int
+    action: str
+    field: str = ""
+    pattern: str = ""
+    days: int | None = None
+    source_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Target:
     """What a refresh starts from: one source's URL, validators and options,
     read once (while claiming, or by `load.load_target`) and passed to every stage."""
@@ -32,6 +49,8 @@ class Target:
     fresh: bool = True
     # CSS selectors of elements removed from the content before sanitizing.
     strip_selectors: tuple[str, ...] = ()
+    # The filter rules the entries go through: global first, then the source's own.
+    rules: tuple[Rule, ...] = ()
 
     @property
     def base_url(self) -> str:

@@ -1,4 +1,4 @@
-"""The admin pages: dashboard, sources, posts, OPML, users and tokens.
+"""The admin pages: dashboard, sources, posts, filter rules, OPML, users and tokens.
 
 Plain HTML forms (no script, as the site's CSP demands), each carrying a CSRF
 token that Flask-WTF checks. The work is done by the services; these views
@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, discovery, jobs, popularity, sources, stats
+from feedsvc import accounts, discovery, jobs, popularity, rules, sources, stats
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
@@ -352,6 +352,72 @@ def post_delete(post_id: int) -> Response:
         return redirect(url_for("admin.post_edit", post_id=post_id))
     flash("Deleted.")
     return redirect(url_for("admin.post_list"))
+
+
+def _rules_page(status: int = 200, **context: Any) -> Response:
+    session = get_session()
+    context.setdefault("form", {})
+    return _render("admin/rules.html", status=status, rules=rules.list_rules(session),
+                   sources=sources.list_sources(session), describe=rules.describe,
+                   fields=rules.FIELDS, **context)  # fmt: skip
+
+
+@bp.get("/rules")
+def rule_list() -> Response:
+    return _rules_page()
+
+
+@bp.post("/rules")
+def rule_save() -> Response:
+    """Preview the rule (`intent=preview`: nothing saved) or save it."""
+    session = get_session()
+    form = request.form
+    action = form.get("action", "")
+    source_raw, days_raw = form.get("source_id", ""), form.get("days", "").strip()
+    if source_raw and not source_raw.isdigit():
+        return _rules_page(422, form=form, error="Choose a source, or every source.")
+    if action == "max_age" and not days_raw.isdigit():
+        return _rules_page(422, form=form, error="days: give a whole number of days.")
+    source_id = int(source_raw) if source_raw else None
+    days = int(days_raw) if action == "max_age" else None
+    pattern_rule = action != "max_age"
+    field = form.get("field", "") if pattern_rule else ""
+    pattern = form.get("pattern", "") if pattern_rule else ""
+    try:
+        if form.get("intent") == "preview":
+            rule = rules.check_rule(session, action, field, pattern, days, source_id)
+            return _rules_page(form=form, preview=rules.preview(session, add=rule))
+        saved = rules.add_rule(session, _now(), action=action, field=field, pattern=pattern,
+                               days=days, source_id=source_id,
+                               sync_limit=current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
+        session.commit()
+    except rules.RuleError as exc:
+        session.rollback()
+        return _rules_page(422, form=form, error=f"{exc.field}: {exc}" if exc.field else str(exc))
+    flash(f"Rule saved: {saved.describe()}.")
+    if saved.job is not None:
+        return redirect(url_for("admin.job_detail", job_id=saved.job.id), 303)
+    return redirect(url_for("admin.rule_list"), 303)
+
+
+@bp.route("/rules/<int:rule_id>/delete", methods=["GET", "POST"])
+def rule_delete(rule_id: int) -> Response:
+    """Show what deleting would bring back, then delete on confirmation."""
+    session = get_session()
+    try:
+        rule = rules.get_rule(session, rule_id)
+        if request.method == "GET":
+            return _render("admin/rule_delete.html", rule=rule, describe=rules.describe,
+                           preview=rules.preview(session, remove=rule_id))  # fmt: skip
+        saved = rules.delete_rule(session, rule_id, _now(),
+                                  current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
+        session.commit()
+    except rules.RuleNotFound:
+        abort(404)
+    flash(f"Rule deleted: {saved.describe()}.")
+    if saved.job is not None:
+        return redirect(url_for("admin.job_detail", job_id=saved.job.id), 303)
+    return redirect(url_for("admin.rule_list"), 303)
 
 
 @bp.route("/opml/import", methods=["GET", "POST"])

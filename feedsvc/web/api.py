@@ -12,10 +12,10 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc import discovery, jobs, opml, sources
+from feedsvc import discovery, jobs, opml, rules, sources
 from feedsvc import stats as figures
 from feedsvc.errors import FeedsvcError
-from feedsvc.models import Job, Post, Source
+from feedsvc.models import FilterRule, Job, Post, Source
 from feedsvc.opml import import_parsed, parse_opml
 from feedsvc.posts import (
     count_posts,
@@ -34,11 +34,18 @@ from feedsvc.web.api_models import (
     ImportOut,
     ImportSummary,
     JobOut,
+    PostBrief,
     PostCreate,
     PostList,
     PostOut,
     PostUpdate,
     RefreshOut,
+    RuleCreate,
+    RuleList,
+    RuleOut,
+    RulePreview,
+    RuleSaved,
+    RulesSummary,
     SourceCreate,
     SourceList,
     SourceOut,
@@ -410,9 +417,17 @@ def job_out(job: Job) -> JobOut:
     return JobOut(
         id=job.id, kind=job.kind, state=job.state,  # type: ignore[arg-type]
         total=job.total, done=job.done, error=job.error,
-        result=ImportSummary.model_validate(job.result) if job.result else None,
+        result=_job_result(job),
         created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
     )  # fmt: skip
+
+
+def _job_result(job: Job) -> ImportSummary | RulesSummary | None:
+    if not job.result:
+        return None
+    if job.kind == rules.RULES_APPLY:
+        return RulesSummary.model_validate(job.result)
+    return ImportSummary.model_validate(job.result)
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -421,6 +436,71 @@ def get_job(job_id: int) -> Response:
     if found is None:
         raise ApiProblem(404, "Not found", f"no job with id {job_id}")
     return _json(job_out(found))
+
+
+def rule_out(rule: FilterRule) -> RuleOut:
+    pattern_rule = rule.action != "max_age"
+    return RuleOut(
+        id=rule.id, action=rule.action, field=rule.field if pattern_rule else None,  # type: ignore[arg-type]
+        pattern=rule.pattern if pattern_rule else None, days=rule.days,
+        source_id=rule.source_id, created_at=rule.created_at,
+    )  # fmt: skip
+
+
+def saved_out(saved: rules.Saved) -> RuleSaved:
+    applied = saved.applied or rules.Reapplied()
+    return RuleSaved(
+        rule=rule_out(saved.rule) if saved.rule else None, hidden=applied.hidden,
+        shown=applied.shown, job=job_out(saved.job) if saved.job else None,
+    )  # fmt: skip
+
+
+@bp.get("/rules")
+def list_rules() -> Response:
+    source_id = _int_arg("source_id", 0, 1, 2**31 - 1) or None
+    items = [rule_out(rule) for rule in rules.list_rules(get_session(), source_id)]
+    return _json(RuleList(items=items))
+
+
+@bp.post("/rules")
+def create_rule() -> Response:
+    body = payload(RuleCreate)
+    session = get_session()
+    saved = rules.add_rule(
+        session, _now(), action=body.action, field=body.field or "",
+        pattern=body.pattern or "", days=body.days, source_id=body.source_id,
+        sync_limit=current_app.config["RULES_SYNC_LIMIT"],
+    )  # fmt: skip
+    session.commit()
+    return _json(saved_out(saved), 201)
+
+
+@bp.post("/rules/preview")
+def preview_rule() -> Response:
+    body = payload(RuleCreate)
+    session = get_session()
+    rule = rules.check_rule(session, body.action, body.field or "", body.pattern or "",
+                            body.days, body.source_id)  # fmt: skip
+    seen = rules.preview(session, add=rule)
+    return _json(RulePreview(
+        hide=[post_brief(post) for post in seen.hide],
+        bring_back=[post_brief(post) for post in seen.bring_back],
+        hide_count=seen.hide_count, bring_back_count=seen.bring_back_count,
+        scanned=seen.scanned, total=seen.total,
+    ))  # fmt: skip
+
+
+def post_brief(post: Post) -> PostBrief:
+    return PostBrief(id=post.id, title=post.title, link=post.link, source_id=post.source_id,
+                     published_at=post.published_at)  # fmt: skip
+
+
+@bp.delete("/rules/<int:rule_id>")
+def delete_rule(rule_id: int) -> Response:
+    session = get_session()
+    saved = rules.delete_rule(session, rule_id, _now(), current_app.config["RULES_SYNC_LIMIT"])
+    session.commit()
+    return _json(saved_out(saved))
 
 
 @bp.get("/stats")

@@ -53,6 +53,30 @@ class SourceUpdate(Strict):
     )  # fmt: skip
 
 
+RuleAction = Literal["block", "keep", "max_age"]
+RuleField = Literal["title", "link", "author", "tags", "content", "any"]
+
+
+class RuleCreate(Strict):
+    """A filter rule: `block` or `keep` with `field` and `pattern`, or `max_age` with `days`."""
+
+    action: RuleAction = Field(
+        description="block: hide entries that match; keep: hide those "
+        "matching none of the scope's keep rules; max_age: hide entries "
+        "published more than `days` before they were first seen."
+    )
+    field: RuleField | None = None
+    pattern: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="A regular expression, RE2 syntax (no "
+        "backreferences or lookaround); (?i) for any case.",
+    )
+    days: int | None = Field(None, ge=1, le=36500)
+    source_id: int | None = Field(None, ge=1, le=2**31 - 1, description="Default: every source.")
+
+
 class Discover(Strict):
     url: str = Field(min_length=1, max_length=2048, description="A feed's or a site's URL.")
 
@@ -162,19 +186,70 @@ class ImportSummary(BaseModel):
     errors: list[str] = Field(description="Entries not imported, each with its line and why.")
 
 
+class RulesSummary(BaseModel):
+    hidden: int = Field(description="Stored posts hidden so far.")
+    shown: int = Field(description="Stored posts brought back so far.")
+
+
 class JobOut(BaseModel):
-    """Long work done outside the request (an OPML import), and how far it is."""
+    """Long work done outside the request (an OPML import, filter rules applied
+    to stored posts), and how far it is."""
 
     id: int
-    kind: Literal["opml_import"]
+    kind: Literal["opml_import", "rules_apply"]
     state: Literal["queued", "running", "done", "failed"]
-    total: int | None = Field(description="Entries to do.")
-    done: int = Field(description="Entries done so far.")
-    result: ImportSummary | None = Field(description="What the entries done so far gave.")
+    total: int | None = Field(description="Entries (or posts) to do.")
+    done: int = Field(description="Entries (or posts) done so far.")
+    result: ImportSummary | RulesSummary | None = Field(
+        description="What the entries done so far gave."
+    )
     error: str | None = Field(description="Why a failed job failed.")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+class RuleOut(BaseModel):
+    id: int
+    action: RuleAction
+    field: RuleField | None
+    pattern: str | None
+    days: int | None
+    source_id: int | None = Field(description="None: a global rule.")
+    created_at: dt.datetime
+
+
+class RuleList(BaseModel):
+    items: list[RuleOut] = Field(description="Global rules first, then per source, oldest first.")
+
+
+class RuleSaved(BaseModel):
+    """A rule saved or deleted, and the rules applied again to the stored posts
+    of its scope: what that did, or the job doing it."""
+
+    rule: RuleOut | None = Field(description="The rule saved; None after a delete.")
+    hidden: int = Field(description="Stored posts hidden (0 while a job runs).")
+    shown: int = Field(description="Stored posts brought back (0 while a job runs).")
+    job: JobOut | None = Field(description="The job applying the rules to a large scope.")
+
+
+class PostBrief(BaseModel):
+    id: int
+    title: str
+    link: str | None
+    source_id: int | None
+    published_at: dt.datetime
+
+
+class RulePreview(BaseModel):
+    """What saving the rule would do to the newest `scanned` posts of its scope."""
+
+    hide: list[PostBrief] = Field(description="Some of the posts it would hide.")
+    bring_back: list[PostBrief] = Field(description="Some of the posts it would bring back.")
+    hide_count: int
+    bring_back_count: int
+    scanned: int = Field(description="Posts looked at: the newest of the scope.")
+    total: int = Field(description="Posts in the scope.")
 
 
 class Stats(BaseModel):
@@ -200,7 +275,7 @@ class Problem(BaseModel):
 SCHEMAS: list[type[BaseModel]] = [
     SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
     FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, ImportSummary, JobOut, Stats,
-    Problem,
+    Problem, RuleCreate, RuleOut, RuleList, RuleSaved, RulesSummary, PostBrief, RulePreview,
 ]
 # fmt: on
 
@@ -390,6 +465,39 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "operationId": "getJob",
                 "summary": "A job's state and progress",
                 "responses": {**_ok(JobOut), **_problems(404)},
+            },
+        },
+        "/rules": {
+            "get": {
+                "operationId": "listRules",
+                "summary": "The filter rules, in the order they run",
+                "parameters": [_query("source_id", ID_SCHEMA, "Only this source's rules.")],
+                "responses": {**_ok(RuleList), **_problems(400)},
+            },
+            "post": {
+                "operationId": "createRule",
+                "summary": "Add a filter rule and apply the rules again to its scope",
+                "description": "An invalid pattern is refused (422, field `pattern`) with the "
+                "engine's reason. A scope of more stored posts than the server's "
+                "RULES_SYNC_LIMIT is done by a job (`job` in the answer).",
+                "requestBody": _body(RuleCreate),
+                "responses": {**_ok(RuleSaved, 201, "Created"), **_problems(*BODY_ERRORS)},
+            },
+        },
+        "/rules/preview": {
+            "post": {
+                "operationId": "previewRule",
+                "summary": "The stored posts a rule would hide or bring back, nothing saved",
+                "requestBody": _body(RuleCreate),
+                "responses": {**_ok(RulePreview), **_problems(*BODY_ERRORS)},
+            },
+        },
+        "/rules/{rule_id}": {
+            "parameters": [_id("rule_id")],
+            "delete": {
+                "operationId": "deleteRule",
+                "summary": "Delete a rule; the posts it hid come back",
+                "responses": {**_ok(RuleSaved), **_problems(404)},
             },
         },
         "/stats": {
