@@ -249,3 +249,37 @@ def test_ingest_through_the_worker_stores_hidden_entries_with_their_rule(
     assert seen["Off topic"] == (False, None) and seen["Kept post"] == (False, None)
     assert seen["Advert: buy"] == (True, ids[0])
     assert seen["Kept new post"][0] is True
+
+
+def test_a_story_a_rule_hides_is_nobodys_original(db: Database) -> None:
+    """Another source's copy of a story a rule hid stays visible, whether it
+    comes in the same group of refreshes or later."""
+    from feedsvc.ingest.load import load_target
+    from feedsvc.ingest.pipeline import Fetched, record
+    from feedsvc.ingest.settings import IngestSettings
+    from feedsvc.ingest.types import FetchResult, PrepareSettings
+    from feedsvc.ingest.work import work
+
+    story = {"title": "Council expands the park", "link": "https://news.example/park",
+             "description": "<p>The council voted to expand the riverside park.</p>"}  # fmt: skip
+    with db.session() as session:
+        ids = [add_source(session, f"https://{n}.example/feed", NOW).id for n in ("a", "b", "c")]
+        rules.add_rule(session, NOW, action="block", field="link", pattern="park",
+                       source_id=ids[0])  # fmt: skip
+    fetched = []
+    with db.session(write=False) as session:
+        for source_id in ids[:2]:
+            target = load_target(session, source_id)
+            body = rss("feed", [{**story, "guid": f"s{source_id}"}])
+            result = FetchResult(target.feed_url, target.feed_url, 200, {}, body)
+            fetched.append(Fetched(target, result, work(result, target, PrepareSettings(),
+                                                       frozenset())))  # fmt: skip
+    record(db, fetched, NOW, IngestSettings())
+    store_feed(db, ids[2], rss("feed", [{**story, "guid": "late"}]), NOW + dt.timedelta(hours=1))
+    with db.session() as session:
+        rows = session.execute(select(Post.source_id, Post.hidden, Post.duplicate_of_id)
+                               .order_by(Post.source_id))  # fmt: skip
+        seen = [(source_id, hidden, duplicate is not None) for source_id, hidden, duplicate in rows]
+    # The first source's copy is hidden by its rule; the second is the story's
+    # original and visible; the third, later, is its duplicate.
+    assert seen == [(ids[0], True, False), (ids[1], False, False), (ids[2], True, True)]

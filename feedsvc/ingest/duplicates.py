@@ -85,7 +85,8 @@ def find_originals(
         if match is None:
             match = _in_group_by_text(item, items, group_bands)
         found.append(match)
-        if match is None:
+        # A new entry a filter rule hides is nobody's original, like a stored hidden post.
+        if match is None and not item.entry.values.get("hidden"):
             if link:
                 group_links.setdefault(link, index)
             for band in item.entry.story_bands:
