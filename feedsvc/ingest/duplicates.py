@@ -97,22 +97,20 @@ def find_originals(
 def _originals_by_link(
     session: Session, canonical: Sequence[str | None]
 ) -> dict[str, list[tuple[int, int]]]:
-    """Visible originals by canonical link: (post id, source id), oldest first."""
+    """Visible originals by canonical link: (post id, source id), oldest first.
+
+    Selected by link alone, the rest checked here: given `duplicate_of_id IS
+    NULL` too, a planner may walk that index (nearly every post) instead."""
     wanted = sorted({link for link in canonical if link})
     found: dict[str, list[tuple[int, int]]] = {}
     for start in range(0, len(wanted), CHUNK):
         rows = session.execute(
-            select(Post.canonical_link, Post.id, Post.source_id)
-            .where(
-                Post.canonical_link.in_(wanted[start : start + CHUNK]),
-                Post.source_id.is_not(None),
-                Post.duplicate_of_id.is_(None),
-                Post.hidden.is_(False),
-            )
+            select(Post.canonical_link, Post.id, Post.source_id, Post.duplicate_of_id, Post.hidden)
+            .where(Post.canonical_link.in_(wanted[start : start + CHUNK]))
             .order_by(Post.id)
         )
-        for link, post_id, source_id in rows:
-            if link is not None and source_id is not None:
+        for link, post_id, source_id, duplicate_of, hidden in rows:
+            if link is not None and source_id is not None and duplicate_of is None and not hidden:
                 found.setdefault(link, []).append((post_id, source_id))
     return found
 
@@ -127,28 +125,37 @@ class _Candidate:
 def _candidates_by_band(
     session: Session, bands: Sequence[int], now: dt.datetime
 ) -> dict[int, list[_Candidate]]:
-    """Recent visible originals sharing a band, by band."""
+    """Recent visible originals sharing a band, by band: the bands by their
+    primary key first, then the few posts they name by theirs."""
     wanted = sorted(set(bands))
     since = now - dt.timedelta(days=stories.WINDOW_DAYS)
-    found: dict[int, list[_Candidate]] = {}
+    post_bands: dict[int, list[int]] = {}
     for start in range(0, len(wanted), CHUNK):
         rows = session.execute(
-            select(StoryBand.band, Post.id, Post.source_id, Post.title)
-            .join(Post, Post.id == StoryBand.post_id)
-            .where(
-                StoryBand.band.in_(wanted[start : start + CHUNK]),
-                StoryBand.created_at >= since,
+            select(StoryBand.band, StoryBand.post_id, StoryBand.created_at).where(
+                StoryBand.band.in_(wanted[start : start + CHUNK])
+            )
+        )
+        for band, post_id, created_at in rows:
+            if created_at >= since:
+                post_bands.setdefault(post_id, []).append(band)
+    found: dict[int, list[_Candidate]] = {}
+    ids = sorted(post_bands)
+    for start in range(0, len(ids), CHUNK):
+        posts = session.execute(
+            select(Post.id, Post.source_id, Post.title).where(
+                Post.id.in_(ids[start : start + CHUNK]),
                 Post.source_id.is_not(None),
                 Post.duplicate_of_id.is_(None),
                 Post.hidden.is_(False),
             )
-            .order_by(Post.id)
         )
-        for band, post_id, source_id, title in rows:
+        for post_id, source_id, title in posts:
             if source_id is None:
                 continue
             candidate = _Candidate(post_id, source_id, stories.title_key(title))
-            found.setdefault(band, []).append(candidate)
+            for band in post_bands[post_id]:
+                found.setdefault(band, []).append(candidate)
     return found
 
 
