@@ -210,13 +210,16 @@ def set_visibility(
     """Hide a post from the site and feeds, or keep it out of popular lists.
 
     An admin's word replaces a filter rule's: a post they hide stays hidden
-    whatever the rules say later (one they show again may be hidden by them)."""
+    whatever the rules say later (one they show again may be hidden by them).
+    A duplicate an admin shows is a post of its own from then on."""
     if hidden is not None and post.hidden_by_rule is not None:
         post.hidden_by_rule = None
         post.hidden = not hidden  # so that the change below is noted
     if hidden is not None and hidden != post.hidden:
         post.hidden = hidden
         post.modified_at = now
+        if not hidden:
+            post.duplicate_of_id = None
         changes.note_changes(session, now, _scopes(post))
     if popular_excluded is not None and popular_excluded != post.popular_excluded:
         post.popular_excluded = popular_excluded

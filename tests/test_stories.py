@@ -337,3 +337,21 @@ def test_deleting_the_original_takes_its_duplicates(db: Database) -> None:
         first = session.scalars(select(Source).order_by(Source.id)).first()
         session.execute(Post.__table__.delete().where(Post.source_id == first.id))  # type: ignore[union-attr]
     assert all_posts(db) == []
+
+
+def test_a_duplicate_an_admin_shows_is_a_post_of_its_own(db: Database) -> None:
+    from feedsvc.posts import also_reported_by, set_visibility
+
+    merged(db)
+    duplicate = next(p for p in all_posts(db) if p.duplicate_of_id is not None)
+    original_id = duplicate.duplicate_of_id
+    with db.session() as session:
+        post = session.get(Post, duplicate.id)
+        assert post is not None
+        set_visibility(session, post, NOW, hidden=False)
+    with db.session() as session:
+        shown = session.get(Post, duplicate.id)
+        assert shown is not None and not shown.hidden and shown.duplicate_of_id is None
+        assert original_id is not None
+        others = also_reported_by(session, [original_id]).get(original_id, [])
+        assert duplicate.id not in [p.id for p in others]

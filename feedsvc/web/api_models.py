@@ -162,6 +162,9 @@ class PostOut(BaseModel):
     content: str
     tags: list[str]
     hidden: bool
+    duplicate_of: int | None = Field(
+        description="Hidden as a duplicate: the post of the same story first stored."
+    )
     popular_excluded: bool
     published_at: dt.datetime
     updated_at: dt.datetime
