@@ -243,6 +243,19 @@ class FilterRule(Base):
     source: Mapped[Source | None] = relationship(lazy="joined")
 
 
+class PrunedEntry(Base):
+    """An upstream entry whose post retention deleted: while the feed still
+    lists it, it is not stored again. Forgotten after a year."""
+
+    __tablename__ = "pruned_entries"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    pruned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class FetchAttempt(Base):
     __tablename__ = "fetch_attempts"
     __table_args__ = (Index("ix_fetch_attempts_source_started", "source_id", "started_at"),)

@@ -13,7 +13,9 @@ Always kept, whatever the limits say:
   post ids join `protected_ids`, and nothing else changes.
 
 A deletion is announced like any change (`changes.note_changes`): render
-caches, WebSub pings and static files follow.
+caches, WebSub pings and static files follow. Each deleted entry's key is kept
+(`pruned_entries`, for a year): while its feed still lists it, the ingest
+does not store it again.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from sqlalchemy.sql import ColumnElement
 
 from feedsvc import changes, popularity
 from feedsvc.db import Database
-from feedsvc.models import LOCAL_KEY_PREFIX, Counter, Post, Source, post_tags
+from feedsvc.models import LOCAL_KEY_PREFIX, Counter, Post, PrunedEntry, Source, post_tags
 
 BATCH = 500
 LAST_RUN = "retention:last_day"
+# How long a deleted entry's key keeps it from being stored again.
+TOMBSTONE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,11 @@ def delete_posts(session: Session, post_ids: Sequence[int], now: dt.datetime) ->
     if not post_ids:
         return 0
     ids = list(post_ids)
+    keys = session.execute(
+        select(Post.source_id, Post.entry_key).where(Post.id.in_(ids), Post.source_id.is_not(None))
+    ).all()
+    if keys:
+        _tombstones(session, [(s, key) for s, key in keys if s is not None], now)
     sources = session.scalars(select(Post.source_id).where(Post.id.in_(ids)).distinct())
     tags = session.scalars(
         select(post_tags.c.tag_id).where(post_tags.c.post_id.in_(ids)).distinct()
@@ -162,6 +171,26 @@ def delete_posts(session: Session, post_ids: Sequence[int], now: dt.datetime) ->
         delete(Post).where(Post.id.in_(ids)), execution_options={"synchronize_session": False}
     )
     changes.note_changes(session, now, scopes)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _tombstones(session: Session, keys: Sequence[tuple[int, str]], now: dt.datetime) -> None:
+    rows = [{"source_id": source_id, "entry_key": key, "pruned_at": now} for source_id, key in keys]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    statement = upsert(PrunedEntry).on_conflict_do_update(
+        index_elements=["source_id", "entry_key"], set_={"pruned_at": now}
+    )
+    session.execute(statement, rows)
+
+
+def forget_tombstones(session: Session, now: dt.datetime) -> int:
+    """Forget deleted entries' keys after a year; how many went."""
+    result = session.execute(
+        delete(PrunedEntry).where(PrunedEntry.pruned_at < now - dt.timedelta(days=TOMBSTONE_DAYS))
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -235,6 +235,7 @@ class Worker:
             # Roll the view windows here, so that no page view has to.
             popularity.roll_windows(session, now.date())
             duplicates.prune_bands(session, now)
+            retention.forget_tombstones(session, now)
             prune_today = retention.claim_daily_run(session, now.date())
         if prune_today:
             removed = retention.prune(self.db, retention.settings_from_config(self.cfg), now)

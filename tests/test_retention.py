@@ -131,3 +131,16 @@ def test_sources_set_changes_curation_settings(db: Database, runner: FlaskCliRun
     assert bad.exit_code != 0 and "is not a CSS selector" in bad.output
     bad = runner.invoke(args=["sources", "set", str(source_id), "--retain-days", "-1"])
     assert bad.exit_code != 0 and "0 or more" in bad.output
+
+
+def test_a_pruned_entry_still_in_its_feed_is_not_stored_again(db: Database) -> None:
+    source_id = add_feed(db, "a", [1, 40])
+    assert retention.prune(db, retention.RetentionSettings(days=30), NOW) == 1
+    items = [{"guid": f"a-{age}", "title": f"a {age} days old",
+              "link": f"http://a.example/{age}", "description": f"Body a {age}",
+              "pubDate": day(age)} for age in (0, 1, 40)]  # fmt: skip
+    report = store_feed(db, source_id, rss("a", items), NOW + dt.timedelta(hours=1))
+    assert report.new == 1
+    assert titles(db) == {"a 0 days old", "a 1 days old"}
+    with db.session() as session:
+        assert retention.forget_tombstones(session, NOW + dt.timedelta(days=366)) == 1

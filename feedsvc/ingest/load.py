@@ -17,7 +17,7 @@ from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
 from feedsvc.ingest.rulebook import RuleBook, load_rules
 from feedsvc.ingest.types import Target
-from feedsvc.models import Post, Source
+from feedsvc.models import Post, PrunedEntry, Source
 
 CHUNK = 500
 WEEK = dt.timedelta(days=7)
@@ -110,12 +110,28 @@ def load_existing(
     by_key = _posts_by(session, source_id, Post.entry_key, keys)
     links = [e.values["link"] for e in feed.entries if e.key not in by_key and e.values["link"]]
     by_link = _posts_by(session, source_id, Post.link, links)
+    unmatched = [e.key for e in feed.entries
+                 if e.key not in by_key and e.values["link"] not in by_link]  # fmt: skip
     return Existing(
         by_key=by_key,
         by_link=by_link,
         entry_times=_recent_times(session, source_id, now),
         new_url_taken=new_url_taken,
+        pruned=_pruned(session, source_id, unmatched),
     )
+
+
+def _pruned(session: Session, source_id: int, keys: list[str]) -> frozenset[str]:
+    """Those of the keys whose posts retention deleted."""
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        found.update(session.scalars(
+            select(PrunedEntry.entry_key).where(
+                PrunedEntry.source_id == source_id,
+                PrunedEntry.entry_key.in_(keys[start : start + CHUNK]),
+            )
+        ))  # fmt: skip
+    return frozenset(found)
 
 
 def _posts_by(

@@ -67,6 +67,8 @@ class Existing:
     entry_times: tuple[dt.datetime, ...] | None = None
     # The URL a permanent redirect leads to belongs to another source already.
     new_url_taken: bool = False
+    # Keys of entries whose posts retention deleted: not stored again.
+    pruned: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -329,7 +331,9 @@ def diff_entries(
         if match is None and link and link in by_link and by_link[link].key not in in_feed:
             # Same link, new id: the upstream changed its ids; keep one post.
             match, new_key = by_link.pop(link), entry.key
-        if match is None:
+        if match is None and entry.key in existing.pruned:
+            unchanged += 1  # deleted by retention, still in the feed
+        elif match is None:
             new.append(first_seen(entry, now, rules, notes) if now else entry)
         elif new_key or match.content_hash != entry.values["content_hash"]:
             entry = seen_again(entry, match, now, rules, notes) if now else entry
