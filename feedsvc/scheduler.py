@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from wsgiref.simple_server import WSGIServer
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -363,13 +364,21 @@ def check_database(db: Database) -> None:
         raise DatabaseUnavailable.because(exc) from None
 
 
+def serve_metrics(cfg: Mapping[str, Any]) -> WSGIServer:
+    """The worker's Prometheus metrics on WORKER_METRICS_BIND:WORKER_METRICS_PORT, in a thread."""
+    from prometheus_client import start_http_server
+
+    port, bind = int(cfg["WORKER_METRICS_PORT"]), cfg["WORKER_METRICS_BIND"]
+    server, _ = start_http_server(port, addr=bind)
+    log.info("worker metrics on http://%s:%s/metrics", bind, port)
+    return server
+
+
 def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
     """`feedsvc worker`: run the scheduler in the foreground until SIGTERM or SIGINT."""
     worker = Worker(db, cfg)
     if int(cfg["WORKER_METRICS_PORT"]):
-        from prometheus_client import start_http_server
-
-        start_http_server(int(cfg["WORKER_METRICS_PORT"]), addr=cfg["WORKER_METRICS_BIND"])
+        serve_metrics(cfg)
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -377,3 +378,20 @@ def test_a_worker_tries_an_unreachable_database_less_and_less_often(app: Flask) 
         worker.shutdown()
         db.dispose()
         away.close()
+
+
+def test_worker_metrics_listen_on_the_configured_address() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        port = sock.getsockname()[1]
+    server = scheduler.serve_metrics(
+        {"WORKER_METRICS_PORT": port, "WORKER_METRICS_BIND": "127.0.0.2"}
+    )
+    try:
+        answer = httpx.get(f"http://127.0.0.2:{port}/metrics", timeout=5)
+        assert answer.status_code == 200 and b"feedsvc_fetches" in answer.content
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
