@@ -224,7 +224,7 @@ def test_entry_diff(
         "new": [e.key for e in diff.new] == [incoming.key],
         "changed": [(c.post_id, c.new_key) for c in diff.changed] == [(1, None)],
         "rekeyed": [(c.post_id, c.new_key) for c in diff.changed] == [(1, incoming.key)],
-        "rehashed": diff.rehashed == ((1, incoming.entry_hash),),
+        "rehashed": diff.rehashed == ((1, incoming.entry_hash, None),),
         "unchanged": diff.unchanged == 1,
     }
     assert [kind for kind, hit in kinds.items() if hit] == [expect]

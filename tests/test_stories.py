@@ -355,3 +355,20 @@ def test_a_duplicate_an_admin_shows_is_a_post_of_its_own(db: Database) -> None:
         assert original_id is not None
         others = also_reported_by(session, [original_id]).get(original_id, [])
         assert duplicate.id not in [p.id for p in others]
+
+
+def test_posts_stored_before_canonical_links_get_one_when_seen_again(db: Database) -> None:
+    first = source(db, "http://first.example/feed")
+    second = source(db, "http://second.example/feed")
+    item = {"guid": "a", "title": "Park", "link": "http://news.example/park?utm_source=x",
+            "description": text(WORDS)}  # fmt: skip
+    ingest(db, first, rss_feed("A", [item]))
+    with db.session() as session:
+        # As a post stored before this version: no canonical link, an older entry hash.
+        session.execute(Post.__table__.update().values(canonical_link=None, entry_hash="old"))  # type: ignore[attr-defined]
+    ingest(db, first, rss_feed("A", [item]), NOW + dt.timedelta(hours=1))
+    (post,) = all_posts(db)
+    assert post.canonical_link == "http://news.example/park"
+    ingest(db, second, rss_feed("B", [{**item, "guid": "b", "title": "Another title"}]),
+           NOW + dt.timedelta(hours=2))  # fmt: skip
+    assert [p.duplicate_of_id for p in all_posts(db)] == [None, post.id]

@@ -69,8 +69,9 @@ def _write_posts(
     if diff.rehashed:
         # An ORM bulk UPDATE by primary key: one statement, many rows.
         session.execute(
-            update(Post), [{"id": post_id, "entry_hash": h} for post_id, h in diff.rehashed]
-        )
+            update(Post), [{"id": post_id, "entry_hash": h, "canonical_link": link}
+                           for post_id, h, link in diff.rehashed],
+        )  # fmt: skip
     if not (new or diff.changed):
         return Applied()
     scopes = {

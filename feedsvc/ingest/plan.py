@@ -104,8 +104,9 @@ class PostChange:
 class EntryDiff:
     new: tuple[PreparedEntry, ...] = ()
     changed: tuple[PostChange, ...] = ()
-    # Posts whose entry changed upstream in no way a reader sees: only the hash moves.
-    rehashed: tuple[tuple[int, str], ...] = ()
+    # Posts whose entry changed upstream in no way a reader sees: only the hash
+    # moves, and the canonical link (posts stored before it existed get one).
+    rehashed: tuple[tuple[int, str, str | None], ...] = ()
     unchanged: int = 0
     # What the diff said about entries (dates in the future), one note per entry.
     notes: tuple[str, ...] = ()
@@ -321,7 +322,7 @@ def diff_entries(
     in_feed = {entry.key for entry in feed.entries} | {key for key, _ in feed.unchanged}
     new: list[PreparedEntry] = []
     changed: list[PostChange] = []
-    rehashed: list[tuple[int, str]] = []
+    rehashed: list[tuple[int, str, str | None]] = []
     unchanged = len(feed.unchanged)
     notes: list[str] = []
     for entry in feed.entries:
@@ -339,7 +340,7 @@ def diff_entries(
             entry = seen_again(entry, match, now, rules, notes) if now else entry
             changed.append(PostChange(match.id, entry, new_key))
         elif match.entry_hash != entry.entry_hash:
-            rehashed.append((match.id, entry.entry_hash))
+            rehashed.append((match.id, entry.entry_hash, entry.values.get("canonical_link")))
         else:
             unchanged += 1
     return EntryDiff(tuple(new), tuple(changed), tuple(rehashed), unchanged, tuple(notes))

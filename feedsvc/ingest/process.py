@@ -108,7 +108,8 @@ def _sealed(entry: PreparedEntry) -> PreparedEntry:
         **entry.values,
         "content_hash": content_digest(entry.values, entry.tags),
         "entry_hash": entry.entry_hash,
-        "canonical_link": links.canonical_link(entry.values["link"]),
+        # stored_url: it must fit its column like any link.
+        "canonical_link": stored_url(links.canonical_link(entry.values["link"])),
     }
     bands = stories.band_keys(stories.shingles(story_text(values)))
     return dataclasses.replace(entry, values=values, story_bands=bands)
