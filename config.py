@@ -75,7 +75,7 @@ class Config:
     POPULAR_CACHE_SECONDS: int = 60
     # The sidebar widget: how many posts, and how long a snippet (characters).
     POPULAR_COUNT: int = 5
-    POPULAR_SNIPPET: int = 150
+    POPULAR_SNIPPET: int = 500
     # Trending: a view this many days old counts half.
     POPULAR_HALF_LIFE_DAYS: float = 2.0
     # Reverse proxies in front of the app whose X-Forwarded-For is believed.
@@ -87,6 +87,17 @@ class Config:
 
     # Site pages.
     SITE_PAGE_SIZE: int = 20
+    # Images on the site's pages come from /img/<signed token>, fetched by us
+    # (guarded, size-capped, cached on disk): visitors never contact upstream.
+    IMAGE_PROXY: bool = True
+    # Feeds name the proxied images too (by default they keep the originals).
+    IMAGE_PROXY_FEEDS: bool = False
+    # Where proxied images are kept (empty: "images" in the instance folder).
+    IMAGE_PROXY_DIR: str = ""
+    IMAGE_PROXY_TIMEOUT: float = 10.0
+    IMAGE_PROXY_MAX_BYTES: int = 5 * 1024 * 1024
+    # How long browsers and caches keep a proxied image.
+    IMAGE_PROXY_MAX_AGE: int = 30 * 86400
 
     # Scheduler.
     DISPATCH_SECONDS: int = 5

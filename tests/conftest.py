@@ -64,6 +64,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "BASE_URL": "http://feeds.test",
         "SITE_TITLE": "Test Feeds",
+        "IMAGE_PROXY_DIR": str(tmp_path / "images"),
     }
 
 

@@ -21,8 +21,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from feedsvc.db import Database
+from feedsvc.imageproxy import ImageProxy
+from feedsvc.ingest.types import FetchResult
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
+from feedsvc.web import images as web_images
 from tests.feedserver import rss
 from tests.ingesting import store_feed
 
@@ -47,8 +50,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+class PixelFetcher:
+    """Stands in for the image proxy's fetcher: every image is PIXEL."""
+
+    def fetch(self, url: str) -> FetchResult:
+        return FetchResult(url=url, final_url=url, status=200, content=PIXEL)
+
+
 @pytest.fixture
-def live_site(app: Flask, db: Database) -> Iterator[str]:
+def live_site(app: Flask, db: Database, tmp_path: Path) -> Iterator[str]:
+    # The site's images come through /img; its upstream is this test.
+    app.extensions[web_images.PROXY]._proxy = ImageProxy(PixelFetcher(), tmp_path)  # type: ignore[arg-type]
     items = [
         {"guid": "h", "title": "Hostile post", "link": "http://up.example/h",
          "description": HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsvc import popularity
+from feedsvc import images, popularity
 from feedsvc.db import Database
 from feedsvc.models import Post, PostViewDay, PostViewTotal
 from feedsvc.posts import create_local_post
@@ -51,7 +51,7 @@ def add_posts(db: Database, count: int, image: bool = False) -> list[int]:
             create_local_post(
                 session, title=f"Post {n}", summary_length=300,
                 body_html=(f'<p><img src="http://img.example/{n}.png" alt="x"></p>' * image)
-                + f"<p>{'A long enough sentence for a snippet. ' * 8}Post {n}.</p>",
+                + f"<p>{'A long enough sentence for a snippet. ' * 16}Post {n}.</p>",
                 now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n),
             ).id
             for n in range(count)
@@ -359,7 +359,10 @@ def test_the_widget_is_on_every_page_with_snippet_and_thumbnail(
         widget = html.split('<section class="popular"', 1)[1].split("</section>", 1)[0]
         assert "Popular posts" in widget
         assert widget.count("<li>") == 3  # POPULAR_COUNT
-        assert 'src="http://img.example/0.png"' in widget
+        # Through the image proxy, sized so that nothing shifts.
+        thumbnail = f'src="/img/{images.sign("http://img.example/0.png", "testing")}"'
+        assert thumbnail in widget and 'width="64" height="64" loading="lazy"' in widget
         snippet = widget.split("<p>", 1)[1].split("</p>", 1)[0]
-        assert snippet.endswith("…") and len(snippet) <= 150
+        # About 500 characters, from the content: longer than the stored summary.
+        assert snippet.endswith("…") and 300 < len(snippet) <= 500
         assert not snippet[:-1].endswith(" ")

@@ -238,6 +238,7 @@ class FetchSettings:
     allow_private: bool = False
     allow_hosts: tuple[str, ...] = ()
     user_agent: str = USER_AGENT
+    accept: str = ACCEPT
 
 
 class Fetcher:
@@ -258,7 +259,7 @@ class Fetcher:
             follow_redirects=False,
             headers={
                 "User-Agent": self.settings.user_agent,
-                "Accept": ACCEPT,
+                "Accept": self.settings.accept,
                 "Accept-Encoding": "gzip, deflate",
             },
             trust_env=False,

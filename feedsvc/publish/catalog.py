@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
+from feedsvc import images
 from feedsvc.models import MODE_FULL, Post
 from feedsvc.posts import post_path
 from feedsvc.publish.feeds import AlsoReported, Enclosure, FeedEntry, Origin
@@ -70,3 +72,23 @@ def feed_entries(
     found = duplicates or {}
     return [feed_entry(post, base_url, full=full, duplicates=found.get(post.id, ()))
             for post in posts]  # fmt: skip
+
+
+def with_proxied_images(
+    entries: Sequence[FeedEntry], base_url: str, secret_key: str
+) -> list[FeedEntry]:
+    """The entries with their images named by our image proxy (FEEDSVC_IMAGE_PROXY_FEEDS)."""
+
+    def proxied(url: str) -> str | None:
+        if not url.startswith(("http://", "https://")):
+            return None
+        return base_url + images.PATH + images.sign(url, secret_key)
+
+    return [
+        replace(
+            entry,
+            content_html=entry.content_html and images.rewrite_images(entry.content_html, proxied),
+            image=entry.image and proxied(entry.image),
+        )
+        for entry in entries
+    ]

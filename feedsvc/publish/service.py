@@ -23,7 +23,7 @@ from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.posts import also_reported_by, visible_posts
 from feedsvc.publish import feeds
-from feedsvc.publish.catalog import feed_entries
+from feedsvc.publish.catalog import feed_entries, with_proxied_images
 
 POSTS = "posts"
 SUMMARY = "summary"
@@ -232,6 +232,8 @@ def build_feed(
     full = req.kind in (POSTS, SOURCE, TAG)
     duplicates = also_reported_by(session, [post.id for post in rows])
     entries = feed_entries(rows, base, full=full, duplicates=duplicates)
+    if cfg["IMAGE_PROXY"] and cfg["IMAGE_PROXY_FEEDS"]:
+        entries = with_proxied_images(entries, base, cfg["SECRET_KEY"])
     return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
 
 

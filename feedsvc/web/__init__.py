@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from feedsvc.urls import web_url
-from feedsvc.web import admin, api, auth, feeds, health, pages, sidebar, site
+from feedsvc.web import admin, api, auth, feeds, health, images, pages, sidebar, site
 from feedsvc.web.context import close_session
 
 
@@ -18,6 +18,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(site.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(images.bp)
+    images.init(app)
     auth.init(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
@@ -30,3 +32,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(500, pages.api_or_default)
     app.context_processor(pages.site_globals)
     app.add_template_filter(web_url, "web_url")
+    app.add_template_filter(images.image_src, "image_src")
+    app.add_template_filter(images.proxy_images, "proxy_images")
+    app.add_template_filter(images.thumbnail_size, "thumbnail_size")

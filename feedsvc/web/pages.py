@@ -40,13 +40,21 @@ def site_globals() -> dict[str, Any]:
 
 
 # No script at all, from anywhere: upstream HTML is sanitized, and this makes
-# sure anything that slipped through still cannot run. Images may come from
-# upstream sites; styles only from our own stylesheet.
+# sure anything that slipped through still cannot run. Styles only from our own
+# stylesheet; images only through our image proxy when it is on (else from
+# upstream sites); audio and video from upstream (enclosures are not proxied).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'none'; object-src 'none'; style-src 'self'; "
-    "img-src 'self' https: http: data:; media-src 'self' https: http:; "
+    "img-src {images}; media-src 'self' https: http:; "
     "frame-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+PROXIED_IMAGES = "'self'"
+UPSTREAM_IMAGES = "'self' https: http: data:"
+
+
+def content_security_policy() -> str:
+    proxied = current_app.config["IMAGE_PROXY"]
+    return CONTENT_SECURITY_POLICY.format(images=PROXIED_IMAGES if proxied else UPSTREAM_IMAGES)
 
 
 def security_headers(response: Response) -> Response:
@@ -54,5 +62,5 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if response.mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("Content-Security-Policy", content_security_policy())
     return response

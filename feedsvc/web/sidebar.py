@@ -19,6 +19,7 @@ from flask import Flask, current_app
 
 from feedsvc import content, popularity
 from feedsvc.blogroll import blogroll
+from feedsvc.models import MODE_FULL, Post
 from feedsvc.tags import popular_tags
 from feedsvc.web.context import get_session
 from feedsvc.web.feeds import VERSION
@@ -93,9 +94,7 @@ def _build() -> Sidebar:
     session = get_session()
     length = int(cfg["POPULAR_SNIPPET"])
     popular = [
-        PopularItem(
-            post.id, post.slug, post.title, content.snippet(post.summary, length), post.image_url
-        )
+        PopularItem(post.id, post.slug, post.title, _snippet(post, length), post.image_url)
         for post in popularity.posts_by_ids(session, ranked_ids("7d", int(cfg["POPULAR_COUNT"])))
     ]
     return Sidebar(
@@ -103,3 +102,13 @@ def _build() -> Sidebar:
         sources=[(source.id, source.display_title) for source in blogroll(session)],
         tags=[(tag.slug, tag.name, count) for tag, count in popular_tags(session, 30)],
     )
+
+
+def _snippet(post: Post, length: int) -> str:
+    """About `length` characters of the post's text, ending in "…" when cut: from
+    its content (the summary is shorter), but a source republished in summary or
+    link mode shows no more than its summary."""
+    if post.source is not None and post.source.mode != MODE_FULL:
+        return content.snippet(post.summary, length)
+    text = content.html_to_text(post.content[: length * 20]) or post.summary
+    return content.snippet(text, length)

@@ -1,0 +1,133 @@
+"""`/img/<token>`: the image proxy's door, and the template filters that send
+the site's images through it (`image_src` for one URL, `proxy_images` for
+sanitized HTML). Rewriting happens when a page is rendered, never in stored
+content, so `FEEDSVC_IMAGE_PROXY=off` needs no migration.
+
+An answer is the image, or 404/502 with a few words why: never a 500. The
+fetch is bounded by `FEEDSVC_IMAGE_PROXY_TIMEOUT`, so a sync gunicorn worker
+waits no longer than that for any upstream.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request, send_file, url_for
+from markupsafe import Markup
+
+from feedsvc import errors, images
+from feedsvc.imageproxy import ImageProxy, ImageUnavailable
+from feedsvc.ingest.fetch import Fetcher, FetchSettings
+from feedsvc.urls import web_url
+
+bp = Blueprint("images", __name__)
+
+PROXY = "feedsvc.image_proxy"
+IMAGE_ACCEPT = "image/avif, image/webp, image/png, image/jpeg, image/gif;q=0.9, */*;q=0.1"
+# Failures are kept a little while by browsers and caches, so a broken image
+# on a busy page does not send every visitor's request upstream again.
+FAILURE_MAX_AGE = 300
+
+
+def init(app: Flask) -> None:
+    cfg = app.config
+    if not cfg["IMAGE_PROXY"]:
+        return
+    folder = Path(cfg["IMAGE_PROXY_DIR"] or Path(app.instance_path) / "images")
+    settings = FetchSettings(
+        timeout=float(cfg["IMAGE_PROXY_TIMEOUT"]),
+        max_bytes=int(cfg["IMAGE_PROXY_MAX_BYTES"]),
+        max_redirects=int(cfg["FETCH_MAX_REDIRECTS"]),
+        allow_private=bool(cfg["FETCH_ALLOW_PRIVATE"]),
+        allow_hosts=tuple(cfg["FETCH_ALLOW_HOSTS"]),
+        accept=IMAGE_ACCEPT,
+    )
+    # One pooled client per process, shared by its threads; made on first use.
+    app.extensions[PROXY] = _LazyProxy(settings, folder)
+
+
+class _LazyProxy:
+    def __init__(self, settings: FetchSettings, folder: Path) -> None:
+        self.settings = settings
+        self.folder = folder
+        self._proxy: ImageProxy | None = None
+
+    def get(self) -> ImageProxy:
+        if self._proxy is None:
+            self._proxy = ImageProxy(Fetcher(self.settings), self.folder)
+        return self._proxy
+
+
+@bp.get(images.PATH + "<token>")
+def image(token: str) -> Response:
+    lazy: _LazyProxy | None = current_app.extensions.get(PROXY)
+    url = images.unsign(token, current_app.config["SECRET_KEY"])
+    if lazy is None or url is None or web_url(url) is None:
+        return _failure(404, "no such image")
+    try:
+        found = lazy.get().get(url)
+    except ImageUnavailable as exc:
+        status = 502 if exc.kind == errors.UNREACHABLE else 404
+        return _failure(status, str(exc))
+    max_age = int(current_app.config["IMAGE_PROXY_MAX_AGE"])
+    if found.path is not None:
+        response = send_file(found.path, mimetype=found.content_type, max_age=max_age,
+                             conditional=True, etag=True)  # fmt: skip
+    else:
+        response = Response(found.body, mimetype=found.content_type)
+        response.add_etag()
+        response.cache_control.max_age = max_age
+        response.make_conditional(request)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    # The bytes are an image whatever a browser would make of them.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _failure(status: int, reason: str) -> Response:
+    response = Response(reason + "\n", status=status, mimetype="text/plain")
+    response.cache_control.public = True
+    response.cache_control.max_age = FAILURE_MAX_AGE
+    return response
+
+
+def proxied_url(url: str | None) -> str | None:
+    """Our address for an upstream image, or None for no http(s) URL."""
+    url = web_url(url)
+    if url is None:
+        return None
+    token = images.sign(url, current_app.config["SECRET_KEY"])
+    return url_for("images.image", token=token)
+
+
+def image_src(url: str | None) -> str | None:
+    """Template filter: the address a page shows an image from."""
+    if not current_app.config["IMAGE_PROXY"]:
+        return web_url(url)
+    return proxied_url(url)
+
+
+# A listed post's picture: this wide, as tall as its shape says when its size
+# is known, else cropped to a 4:3 box (CSS object-fit).
+THUMBNAIL_WIDTH = 160
+THUMBNAIL_BOX = (THUMBNAIL_WIDTH, 120)
+THUMBNAIL_MAX_HEIGHT = 240
+
+
+def thumbnail_size(post: Any) -> tuple[int, int]:
+    """Template filter: width and height attributes of a post's thumbnail."""
+    width, height = getattr(post, "image_width", None), getattr(post, "image_height", None)
+    if not width or not height or width <= 0 or height <= 0:
+        return THUMBNAIL_BOX
+    return THUMBNAIL_WIDTH, max(
+        1, min(THUMBNAIL_MAX_HEIGHT, round(THUMBNAIL_WIDTH * height / width))
+    )
+
+
+def proxy_images(fragment: str) -> Markup:
+    """Template filter: sanitized HTML with its images through the proxy."""
+    if not current_app.config["IMAGE_PROXY"]:
+        return Markup(fragment)
+    return Markup(images.rewrite_images(fragment, proxied_url))
