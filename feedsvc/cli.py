@@ -82,7 +82,10 @@ def db_upgrade() -> None:
 @click.option(
     "--check/--no-check", default=True, help="Fetch the URL first to make sure it is a feed."
 )
-def sources_add(url: str, interval: int | None, title: str, check: bool) -> None:
+@click.option(
+    "--fetch-full", is_flag=True, help="Fetch each new entry's page and store its full article."
+)
+def sources_add(url: str, interval: int | None, title: str, check: bool, fetch_full: bool) -> None:
     """Add an upstream feed by its URL."""
     from feedsvc.ingest.fetch import Fetcher
     from feedsvc.ingest.probe import probe_feed
@@ -109,8 +112,9 @@ def sources_add(url: str, interval: int | None, title: str, check: bool) -> None
     try:
         with _db().session() as session:
             source = add_source(
-                session, url, utcnow(), title=title, site_url=site_url, interval=interval
-            )
+                session, url, utcnow(), title=title, site_url=site_url, interval=interval,
+                fetch_full=fetch_full,
+            )  # fmt: skip
             click.echo(f"added source {source.id}: {source.display_title} <{source.feed_url}>")
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
@@ -161,12 +165,20 @@ def _limit(value: str | None) -> int | None:
 @click.option("--clear-selectors", is_flag=True, help="Remove no elements any more.")
 @click.option("--retain-days", help="Keep posts this many days (0: all; default: global).")
 @click.option("--retain-per-source", help="Keep this many posts (0: all; default: global).")
+@click.option(
+    "--fetch-full/--no-fetch-full",
+    default=None,
+    help="Fetch (or not) each new entry's page and store its full article.",
+)
+@click.option("--article-selector", help="A CSS selector of the article ('': the extractor's).")
 def sources_set(
     source_id: int,
     selectors: tuple[str, ...],
     clear_selectors: bool,
     retain_days: str | None,
     retain_per_source: str | None,
+    fetch_full: bool | None,
+    article_selector: str | None,
 ) -> None:
     """Change a source's curation settings; options left out stay as they are."""
     from feedsvc.models import Source
@@ -181,6 +193,7 @@ def sources_set(
         changes["retain_days"] = _limit(retain_days)
     if retain_per_source is not None:
         changes["retain_per_source"] = _limit(retain_per_source)
+    changes["fetch_full"], changes["article_selector"] = fetch_full, article_selector
     with _db().session() as session:
         source = session.get(Source, source_id)
         if source is None:
@@ -188,8 +201,11 @@ def sources_set(
         update_source(session, source, utcnow(), **changes)
         days = "global" if source.retain_days is None else source.retain_days
         count = "global" if source.retain_per_source is None else source.retain_per_source
+        full = "off"
+        if source.fetch_full:
+            full = f"on (article: {source.article_selector or 'extracted'})"
         click.echo(f"source {source.id}: strip selectors {source.strip_selectors or 'none'}; "
-                   f"retain days {days}, per source {count}")  # fmt: skip
+                   f"retain days {days}, per source {count}; full articles {full}")  # fmt: skip
 
 
 @sources_cli.command("import-opml")
@@ -431,11 +447,22 @@ def _fetch(
             refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
                          per_host=per_host, on_done=show)  # fmt: skip
         else:
+            from sqlalchemy import select
+
+            from feedsvc.ingest.driver import fetch_articles_now
             from feedsvc.ingest.pipeline import refresh_source
+            from feedsvc.models import Source
 
             for source_id in targets:
                 show(refresh_source(db, source_id, fetcher=fetcher, now=utcnow(),
                                     settings=ingest_settings))  # fmt: skip
+            with db.session(write=False) as session:
+                full = session.scalar(
+                    select(Source.id).where(Source.id.in_(targets), Source.fetch_full).limit(1)
+                )
+            if full is not None:
+                fetch_articles_now(db, targets, fetcher=fetcher, now=utcnow,
+                                   settings=ingest_settings, per_host=per_host)  # fmt: skip
 
 
 @posts_cli.command("add")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -145,6 +146,10 @@ class Source(Base):
     # Retention over the global FEEDSVC_RETAIN_*: None follows it, 0 keeps all.
     retain_days: Mapped[int | None] = mapped_column(Integer)
     retain_per_source: Mapped[int | None] = mapped_column(Integer)
+    # Fetch each new entry's page and store the article (feedsvc/ingest/article.py),
+    # picked by `article_selector` (CSS) when given, else by the extractor.
+    fetch_full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    article_selector: Mapped[str | None] = mapped_column(String(500))
 
     # Loaded on use: the refresh path reads sources often and never needs their tags.
     tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
@@ -161,6 +166,7 @@ class Post(Base):
         Index("ix_posts_published", "published_at", "id"),
         Index("ix_posts_source_published", "source_id", "published_at"),
         Index("ix_posts_source_link", "source_id", "link"),
+        Index("ix_posts_article_due", "article_state", "article_next_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -202,6 +208,15 @@ class Post(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
+
+    # The full article of a fetch_full source's entry (ARTICLE_* states; None:
+    # not asked for): pending until due at `article_next_at` (None: at once),
+    # then fetched, or failed with the reason in `article_error` (ingest/types.py). Content holds
+    # the article once fetched; `content_hash` stays the feed's entry's.
+    article_state: Mapped[str | None] = mapped_column(String(20))
+    article_error: Mapped[str | None] = mapped_column(Text)
+    article_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    article_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     source: Mapped[Source | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, lazy="selectin")

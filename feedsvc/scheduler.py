@@ -100,6 +100,8 @@ class Worker:
         self.claim_batch = max(self.capacity // 4, 1)
         # Sources in flight right after a claim that found fewer than it could take.
         self._short_at: int | None = None
+        # When to look for due full articles next (time.monotonic()).
+        self._articles_due_check = 0.0
         self.started_at = utcnow()
         self._database_down = False
         # While it is down: when to try it again, and the delay after that.
@@ -131,11 +133,15 @@ class Worker:
                     self._claim(self.capacity - in_flight) if self._may_claim(in_flight) else 0
                 )
                 claimed_total += claimed
+                articles = self._claim_articles()
                 # Each refresh is logged where it is recorded (pipeline.record).
-                self.refresher.step(timeout=0 if claimed else 0.5)
+                reports = self.refresher.step(timeout=0 if claimed else 0.5)
+                if any(report.new for report in reports):
+                    self._articles_due_check = 0.0  # their articles may be due
+
                 # Only a claim made with nothing in flight (no host at its limit)
                 # proves that nothing more is due.
-                if claimed == 0 and idle:
+                if claimed == 0 and articles == 0 and idle:
                     break
         return claimed_total
 
@@ -168,6 +174,25 @@ class Worker:
             self.refresher.submit(target)
         self._short_at = self.refresher.in_flight if len(claimed) < room else None
         return len(claimed)
+
+    def _claim_articles(self) -> int:
+        """Start on the full articles due, a batch at a time; none found: look
+        again after DISPATCH_SECONDS, not on every turn of the dispatch loop."""
+        if self.refresher.articles_in_flight or not self._may_try_database():
+            return 0
+        if time.monotonic() < self._articles_due_check:
+            return 0
+        try:
+            started = self.refresher.fetch_articles()
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            self._database_is_down(exc, retry_later=True)
+            return 0
+        self._articles_due_check = (
+            0.0 if started else time.monotonic() + float(self.cfg["DISPATCH_SECONDS"])
+        )
+        return started
 
     def _give_back_deferred(self) -> None:
         """Refreshes that met a database outage recorded nothing: once the

@@ -22,8 +22,8 @@ MAX_SELECTOR_LENGTH = 500
 class BadSelector(FeedsvcError):
     """A selector the engine refuses; the message gives its reason."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "strip_selectors")
+    def __init__(self, message: str, field: str = "strip_selectors") -> None:
+        super().__init__(message, field)
 
 
 def check_selectors(selectors: Sequence[str]) -> list[str]:
@@ -36,6 +36,25 @@ def check_selectors(selectors: Sequence[str]) -> list[str]:
             raise BadSelector(f"a selector has at most {MAX_SELECTOR_LENGTH} characters")
         _xpath(selector)
     return cleaned
+
+
+def check_selector(selector: str, field: str) -> str:
+    """One selector, stripped and valid (or empty); `BadSelector` for `field` says why not."""
+    selector = selector.strip()
+    if not selector:
+        return ""
+    if len(selector) > MAX_SELECTOR_LENGTH:
+        raise BadSelector(f"a selector has at most {MAX_SELECTOR_LENGTH} characters", field)
+    try:
+        _xpath(selector)
+    except BadSelector as exc:
+        raise BadSelector(str(exc), field) from None
+    return selector
+
+
+def select(root: lxml.etree._Element, selector: str) -> list[lxml.etree._Element]:
+    """The elements under `root` the selector matches, in document order."""
+    return list(_xpath(selector)(root))
 
 
 @functools.lru_cache(maxsize=512)

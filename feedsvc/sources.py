@@ -26,7 +26,7 @@ from feedsvc.models import (
     Tag,
     post_tags,
 )
-from feedsvc.selectors import BadSelector, check_selectors
+from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
 
 
@@ -68,6 +68,7 @@ def add_source(
     title: str = "",
     site_url: str | None = None,
     interval: int | None = None,
+    fetch_full: bool = False,
 ) -> Source:
     feed_url = normalize_feed_url(feed_url)
     site_url = normalize_site_url(site_url)
@@ -84,6 +85,7 @@ def add_source(
         next_check_at=now,
         created_at=now,
         error_count=0,
+        fetch_full=fetch_full,
     )
     try:
         # A savepoint: losing a race to a concurrent add undoes only this.
@@ -161,9 +163,12 @@ def update_source(
     strip_selectors: Sequence[str] | None = None,
     retain_days: int | EllipsisType | None = ...,
     retain_per_source: int | EllipsisType | None = ...,
+    fetch_full: bool | None = None,
+    article_selector: str | None = None,
 ) -> Source:
     """Change what an admin may change; arguments left out stay as they are
-    (for the retention limits, None means "follow the global setting")."""
+    (for the retention limits, None means "follow the global setting"; an
+    empty `article_selector` leaves the article to the extractor)."""
     from feedsvc import changes
     from feedsvc.tags import tag_ids
 
@@ -192,6 +197,16 @@ def update_source(
             source.strip_selectors = check_selectors(strip_selectors)
         except BadSelector as exc:
             raise SourceError(str(exc), "strip_selectors") from None
+    if fetch_full is not None:
+        if not isinstance(fetch_full, bool):
+            raise SourceError("fetch_full is true or false", "fetch_full")
+        source.fetch_full = fetch_full
+    if article_selector is not None:
+        try:
+            selector = check_selector(article_selector, "article_selector")
+        except BadSelector as exc:
+            raise SourceError(str(exc), "article_selector") from None
+        source.article_selector = selector or None
     if retain_days is not ...:
         source.retain_days = _retention_limit(retain_days, "retain_days")
     if retain_per_source is not ...:

@@ -207,6 +207,10 @@ def _new_post_row(
         "hidden": duplicate_of is not None or values.get("hidden", False),
         "hidden_by_rule": values.get("hidden_by_rule"),
         "popular_excluded": False,
+        "article_state": values.get("article_state"),
+        "article_error": None,
+        "article_tries": 0,
+        "article_next_at": None,
     }
 
 

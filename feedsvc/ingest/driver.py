@@ -5,6 +5,11 @@ CPU-bound and runs in worker processes, since threads cannot lift Python's
 parse ceiling; each fetch thread hands its body to a parser itself, so parsing
 goes on while the main thread writes. Results are recorded in groups, one
 transaction for many sources. Every stage is the pipeline's own function.
+
+Full articles go the same way: a fetch thread fetches an entry's page (at
+most `per_host` pages at once per host), hands it to a parse process to
+extract, and records the outcome in a short transaction of its own; the main
+thread never extracts.
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from feedsvc import articles
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_targets
 from feedsvc.ingest.pipeline import Fetched, RefreshReport, known_hashes, record
 from feedsvc.ingest.settings import IngestSettings
-from feedsvc.ingest.types import Parsed, Target
-from feedsvc.ingest.work import work
+from feedsvc.ingest.types import ArticleJob, Parsed, Target
+from feedsvc.ingest.work import extract, work
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ PARSED_GROUP = 10
 GROUP_WAIT = 0.25
 # A parse (parse → prepare → process) taking longer than this is given up.
 PARSE_TIMEOUT = 60.0
+# Articles claimed at a time (each a page fetch and an extraction).
+ARTICLE_BATCH = 20
 # Fresh worker processes now and then keep a long-running worker's memory flat.
 TASKS_PER_PROCESS = 1000
 
@@ -91,6 +99,13 @@ class Refresher:
         # the dispatching thread to pick up; all three guarded by the lock.
         self._started: list[tuple[Future[Fetch], Target]] = []
         self._lock = threading.Lock()
+        # Article fetches under way (each records its own outcome), and their
+        # turns per host: a page fetch waits only for other page fetches, which
+        # all run, so no thread waits on work queued behind it.
+        self._articles: set[Future[None]] = set()
+        self._article_turns: dict[str, threading.Semaphore] = {}
+        # Never more articles at once than half the threads: feeds keep theirs.
+        self.article_batch = max(1, min(ARTICLE_BATCH, threads // 2))
 
     def _new_cpu_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
@@ -122,7 +137,13 @@ class Refresher:
         """Submitted and not yet recorded."""
         with self._lock:
             waiting = sum(len(queue) for queue in self._waiting.values()) + len(self._started)
-        return len(self._fetching) + waiting + len(self._parsing) + len(self._ready)
+        articles = sum(not job.done() for job in self._articles)
+        return len(self._fetching) + waiting + len(self._parsing) + len(self._ready) + articles
+
+    @property
+    def articles_in_flight(self) -> int:
+        self._articles = {job for job in self._articles if not job.done()}
+        return len(self._articles)
 
     def unfinished(self) -> list[int]:
         """Ids of the sources submitted and not yet recorded."""
@@ -186,6 +207,45 @@ class Refresher:
             log.exception("handing source %s to a parser failed", target.id)
             return None
 
+    def submit_article(self, job: ArticleJob) -> None:
+        self._articles.add(self.io_pool.submit(self._fetch_article, job))
+
+    def _fetch_article(self, job: ArticleJob) -> None:
+        """Fetch the page (its host's turn waited for), extract it in a parse
+        process, record the outcome. A failure of ours leaves the article
+        claimed: its lease runs out and it is tried again."""
+        try:
+            with self._lock:
+                turn = self._article_turns.setdefault(
+                    job.host, threading.Semaphore(self.per_host or self.article_batch)
+                )
+            with turn:
+                fetched = self.fetcher.fetch(job.url)
+            article = self.cpu_pool.submit(extract, fetched, job.selector).result(
+                timeout=self.parse_timeout
+            )
+            with self.db.session() as session:
+                articles.record_article(
+                    session, job, article, self.now(), self.settings.prepare.summary_length
+                )
+        except Exception:
+            log.exception("fetching the article of post %s failed", job.post_id)
+
+    def fetch_articles(self, source_ids: Sequence[int] | None = None) -> int:
+        """Claim the due articles (of these sources) and start fetching them; how many."""
+        with self.db.session() as session:
+            jobs = articles.claim_due_articles(
+                session, self.now(), self.article_batch, source_ids=source_ids
+            )
+        for job in jobs:
+            self.submit_article(job)
+        return len(jobs)
+
+    def drain_articles(self, source_ids: Sequence[int] | None = None) -> None:
+        """Fetch the due full articles (of these sources) until none is due."""
+        while not self.deferred and self.fetch_articles(source_ids):
+            self.drain()
+
     def step(self, timeout: float) -> list[RefreshReport]:
         """Wait up to `timeout` seconds for work to finish; record a group if one is due."""
         if self._ready and self._group_due():
@@ -195,6 +255,7 @@ class Refresher:
             self._fetching.update(self._started)
             self._started.clear()
         pending: list[Future[Any]] = [*self._fetching, *self._parsing]
+        pending += [job for job in self._articles if not job.done()]
         if pending:
             done, _ = wait_for(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
@@ -213,6 +274,9 @@ class Refresher:
         return reports
 
     def _collect(self, future: Future[Any]) -> None:
+        if future in self._articles:
+            self._articles.discard(future)
+            return
         if future in self._fetching:
             target = self._fetching.pop(future)
             try:
@@ -328,6 +392,23 @@ def refresh_many(
                 reports.append(report)
                 if on_done is not None:
                     on_done(report)
+        driver.drain_articles(source_ids)
     if driver.deferred:
         raise DatabaseUnavailable(f"{len(driver.deferred)} refreshes could not be recorded")
     return reports
+
+
+def fetch_articles_now(
+    db: Database,
+    source_ids: Sequence[int],
+    *,
+    fetcher: Fetcher,
+    now: Callable[[], dt.datetime],
+    settings: IngestSettings,
+    per_host: int = 0,
+) -> None:
+    """The due full articles of these sources, fetched and recorded now
+    (`feedsvc fetch ID`), in a parse process of their own."""
+    with Refresher(db, fetcher, settings, now=now, threads=4, processes=1,
+                   per_host=per_host) as driver:  # fmt: skip
+        driver.drain_articles(source_ids)

@@ -45,6 +45,7 @@ def claim_due_sources(
             Source.site_url,
             Source.last_success_at,
             Source.strip_selectors,
+            Source.fetch_full,
         )
         .where(
             Source.status == SOURCE_ACTIVE,
@@ -59,10 +60,11 @@ def claim_due_sources(
     picked: list[Target] = []
     rows = session.execute(query).all()
     rules = load_rules(session) if rows else None
-    for source_id, feed_url, etag, last_modified, site_url, last_success, selectors in rows:
+    for source_id, feed_url, etag, last_modified, site_url, last_success, selectors, full in rows:
         target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None,
                         tuple(selectors or ()),
-                        rules=rules.for_source(source_id) if rules else ())  # fmt: skip
+                        rules=rules.for_source(source_id) if rules else (),
+                        fetch_full=bool(full))  # fmt: skip
         if per_host and counts.get(target.host, 0) >= per_host:
             continue
         counts[target.host] = counts.get(target.host, 0) + 1

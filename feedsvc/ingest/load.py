@@ -51,6 +51,7 @@ def target_of(source: Source, rules: RuleBook) -> Target:
         fresh=source.last_success_at is None,
         strip_selectors=tuple(source.strip_selectors or ()),
         rules=rules.for_source(source.id),
+        fetch_full=source.fetch_full,
     )
 
 

@@ -4,7 +4,8 @@ Each step takes an entry (and the source it came from) and returns it,
 changed or not, or None to drop it. The rewrite steps come first (a proxy's
 link replaced by the publisher's, tracking parameters off every link), then
 URLs from outside are kept to http(s), then the filter rules name the rule
-that hides the entry; full-article fetching plugs in after them. Steps are
+that hides the entry; last, a full-text source's entry is marked for its
+article (the page is fetched after the entry is stored: ingest/articles.py). Steps are
 pure or bring their own I/O; they run in the parse worker processes. Last,
 each entry is sealed with what later stages compare: its content hash, its
 canonical link and its text's MinHash bands (the duplicate check itself needs
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from feedsvc import content, links, stories
 from feedsvc.ingest import rules
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
-from feedsvc.ingest.types import Target
+from feedsvc.ingest.types import ARTICLE_PENDING, Target
 from feedsvc.urls import stored_url
 
 Step = Callable[[PreparedEntry, Target], PreparedEntry | None]
@@ -77,7 +78,22 @@ def filter_rules(entry: PreparedEntry, target: Target) -> PreparedEntry:
     return dataclasses.replace(entry, values=values)
 
 
-STEPS: tuple[Step, ...] = (original_link, without_tracking, web_urls_only, filter_rules)
+def full_article(entry: PreparedEntry, target: Target) -> PreparedEntry:
+    """A full-text source's new or changed entry has its article fetched again.
+
+    The entry goes in with the feed's content; the worker fetches the page once
+    it is stored (ingest/articles.py), so a slow page never holds the feed up,
+    and a failed one is retried on its own schedule."""
+    if not target.fetch_full or not entry.values["link"]:
+        return entry
+    values = {**entry.values, "article_state": ARTICLE_PENDING, "article_error": None,
+              "article_tries": 0, "article_next_at": None}  # fmt: skip
+    return dataclasses.replace(entry, values=values)
+
+
+STEPS: tuple[Step, ...] = (
+    original_link, without_tracking, web_urls_only, filter_rules, full_article,
+)  # fmt: skip
 
 
 def process_feed(feed: PreparedFeed, target: Target, steps: Sequence[Step] = STEPS) -> PreparedFeed:

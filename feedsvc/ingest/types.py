@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+# A post's full article (Post.article_state); None: its source does not ask for one.
+ARTICLE_PENDING = "pending"
+ARTICLE_FETCHED = "fetched"
+ARTICLE_FAILED = "failed"
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -51,6 +56,8 @@ class Target:
     strip_selectors: tuple[str, ...] = ()
     # The filter rules the entries go through: global first, then the source's own.
     rules: tuple[Rule, ...] = ()
+    # Fetch each new entry's page for its article (feedsvc/ingest/articles.py).
+    fetch_full: bool = False
 
     @property
     def base_url(self) -> str:
@@ -130,6 +137,21 @@ class ParsedFeed:
     # Why feedparser found the document malformed, when it did.
     problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArticleJob:
+    """A post whose article is due: its page, and what picks the article in it."""
+
+    post_id: int
+    url: str
+    selector: str | None = None
+    # How many tries went before this one.
+    tries: int = 0
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
 
 
 @dataclass(frozen=True)

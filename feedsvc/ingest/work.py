@@ -1,4 +1,5 @@
-"""The pure middle of a refresh in one call: parse → prepare → process.
+"""The pure middle of a refresh in one call: parse → prepare → process; and
+the extraction of a full article from its page.
 
 A driver runs `work` in worker processes; this module imports only what it
 needs (no database, no HTTP client), so those processes stay small.
@@ -6,6 +7,7 @@ needs (no database, no HTTP client), so those processes stay small.
 
 from __future__ import annotations
 
+from feedsvc.ingest.article import Article, extract_article
 from feedsvc.ingest.parse import NotAFeed, parse_feed
 from feedsvc.ingest.prepare import prepare_feed
 from feedsvc.ingest.process import process_feed
@@ -30,6 +32,14 @@ def work(
         return Parsed(feed=process_feed(prepared, target))
     except Exception as exc:  # a bug of ours on odd input: the source says so, the rest go on
         return Parsed(error=f"the entries could not be prepared: {type(exc).__name__}")
+
+
+def extract(fetched: FetchResult, selector: str | None) -> Article:
+    """An entry's page to its article, in a worker process (trafilatura is CPU-bound)."""
+    try:
+        return extract_article(fetched, selector)
+    except Exception as exc:  # a bug of ours, or the extractor's, on odd input
+        return Article(error=f"the article could not be extracted: {type(exc).__name__}")
 
 
 def parse_body(fetched: FetchResult) -> tuple[ParsedFeed | None, str | None]:

@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, discovery, jobs, popularity, rules, sources, stats
+from feedsvc import accounts, articles, discovery, jobs, popularity, rules, sources, stats
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
@@ -221,6 +221,9 @@ def source_update(source_id: int) -> Response:
                              if "strip_selectors" in form else None),
             retain_days=_limit(form, "retain_days"),
             retain_per_source=_limit(form, "retain_per_source"),
+            # A hidden "0" before the checkbox: unticked sends "0", ticked "0" then "1".
+            fetch_full=form.getlist("fetch_full")[-1] == "1" if "fetch_full" in form else None,
+            article_selector=form.get("article_selector"),
         )  # fmt: skip
         session.commit()
         flash("Saved.")
@@ -322,6 +325,20 @@ def post_edit(post_id: int) -> Response:
         session.rollback()
         return _render("admin/post_edit.html", status=422, post=post, form=form, error=str(exc))
     flash("Saved.")
+    return redirect(url_for("admin.post_edit", post_id=post_id))
+
+
+@bp.post("/posts/<int:post_id>/article")
+def post_article(post_id: int) -> Response:
+    session = get_session()
+    post = _post_or_404(post_id)
+    try:
+        articles.fetch_again(session, post)
+        session.commit()
+        flash("The article will be fetched again shortly.")
+    except articles.ArticleError as exc:
+        session.rollback()
+        flash(str(exc), "error")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
 

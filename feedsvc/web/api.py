@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc import discovery, jobs, opml, rules, sources
+from feedsvc import articles, discovery, jobs, opml, rules, sources
 from feedsvc import stats as figures
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import FilterRule, Job, Post, Source
@@ -28,6 +28,7 @@ from feedsvc.posts import (
 )
 from feedsvc.urls import web_url
 from feedsvc.web.api_models import (
+    ArticleOut,
     Candidate,
     Discover,
     FetchOut,
@@ -155,6 +156,7 @@ def source_out(source: Source, post_count: int) -> SourceOut:
         mode=source.mode, tags=[tag.name for tag in source.tags],  # type: ignore[arg-type]
         interval=source.interval_override, strip_selectors=list(source.strip_selectors or []),
         retain_days=source.retain_days, retain_per_source=source.retain_per_source,
+        fetch_full=source.fetch_full, article_selector=source.article_selector,
         post_count=post_count, error_count=source.error_count, last_error=source.last_error,
         last_checked_at=source.last_checked_at, last_success_at=source.last_success_at,
         next_check_at=source.next_check_at, created_at=source.created_at,
@@ -169,6 +171,8 @@ def post_out(post: Post) -> PostOut:
         content=post.content, tags=[tag.name for tag in post.tags], hidden=post.hidden,
         duplicate_of=post.duplicate_of_id, popular_excluded=post.popular_excluded,
         published_at=post.published_at, updated_at=post.updated_at,
+        article=ArticleOut(state=post.article_state, error=post.article_error,  # type: ignore[arg-type]
+                           tries=post.article_tries) if post.article_state else None,
     )  # fmt: skip
 
 
@@ -249,7 +253,7 @@ def create_source() -> Response:
         url, title, site_url = preview.feed_url, title or preview.title, web_url(preview.site_url)
     try:
         source = sources.add_source(session, url, now, title=title, site_url=site_url,
-                                    interval=body.interval)  # fmt: skip
+                                    interval=body.interval, fetch_full=body.fetch_full)  # fmt: skip
         sources.update_source(session, source, now, tags=body.tags, mode=body.mode)
         session.commit()
     except sources.SourceExists as exc:
@@ -278,6 +282,7 @@ def update_source(source_id: int) -> Response:
         strip_selectors=body.strip_selectors,
         retain_days=body.retain_days if "retain_days" in given else ...,
         retain_per_source=body.retain_per_source if "retain_per_source" in given else ...,
+        fetch_full=body.fetch_full, article_selector=body.article_selector,
     )  # fmt: skip
     if body.paused is True:
         sources.pause_source(source)
@@ -384,6 +389,13 @@ def remove_post(post_id: int) -> Response:
     delete_post(get_session(), post, _now())
     get_session().commit()
     return Response(status=204)
+
+
+@bp.post("/posts/<int:post_id>/article")
+def fetch_article(post_id: int) -> Response:
+    post = articles.fetch_again(get_session(), _post(post_id))
+    get_session().commit()
+    return _json(post_out(post), 202)
 
 
 @bp.get("/opml")

@@ -28,6 +28,9 @@ class SourceCreate(Strict):
     mode: Mode = "full"
     interval: int | None = Field(None, ge=60, le=31_536_000, description="Seconds between checks.")
     check: bool = Field(True, description="Fetch the URL first and refuse it unless it is a feed.")
+    fetch_full: bool = Field(
+        False, description="Fetch each new entry's web page and store its full article."
+    )
 
 
 class SourceUpdate(Strict):
@@ -50,6 +53,14 @@ class SourceUpdate(Strict):
     retain_per_source: int | None = Field(
         None, ge=0, le=10_000_000,
         description="Keep this many newest posts (0: all; null: the global setting).",
+    )  # fmt: skip
+    fetch_full: bool | None = Field(
+        None, description="Fetch each new entry's web page and store its full article."
+    )
+    article_selector: str | None = Field(
+        None, max_length=500,
+        description="A CSS selector of the article on an entry's page (empty: the extractor's "
+        "choice).",
     )  # fmt: skip
 
 
@@ -108,6 +119,8 @@ class SourceOut(BaseModel):
     strip_selectors: list[str]
     retain_days: int | None
     retain_per_source: int | None
+    fetch_full: bool
+    article_selector: str | None
     post_count: int
     error_count: int
     last_error: str | None
@@ -149,6 +162,15 @@ class Candidate(BaseModel):
     kind: str
 
 
+class ArticleOut(BaseModel):
+    state: Literal["pending", "fetched", "failed"] = Field(
+        description="pending: to be fetched (again); fetched: it is the content; failed: the "
+        "content is the feed's."
+    )
+    error: str | None = Field(description="Why the last try brought no article.")
+    tries: int
+
+
 class PostOut(BaseModel):
     id: int
     uid: str
@@ -168,6 +190,9 @@ class PostOut(BaseModel):
     popular_excluded: bool
     published_at: dt.datetime
     updated_at: dt.datetime
+    article: ArticleOut | None = Field(
+        description="The full article fetched from the link, for a full-text source's post."
+    )
 
 
 class PostList(BaseModel):
@@ -439,6 +464,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "responses": {"204": {"description": "Deleted"}, **_problems(404, 422)},
             },
         },
+        "/posts/{post_id}/article": {
+            "parameters": post_id,
+            "post": {
+                "operationId": "fetchArticle",
+                "summary": "Fetch the article again (the worker fetches it at once)",
+                "responses": {**_ok(PostOut, 202, "Accepted"), **_problems(404, 422)},
+            },
+        },
         "/opml": {
             "get": {
                 "operationId": "exportOpml",
@@ -511,7 +544,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         model.__name__: model.model_json_schema(ref_template="#/components/schemas/{model}")
         for model in SCHEMAS
     }
-    for schema in schemas.values():
+    for schema in list(schemas.values()):
         # Nested models are listed once, under components.
         for name, nested in schema.pop("$defs", {}).items():
             schemas.setdefault(name, nested)
