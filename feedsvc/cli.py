@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -667,6 +668,9 @@ def serve_command(host: str, port: int, scheduler: bool | None) -> None:
         _start_embedded_scheduler(app)
     from werkzeug.serving import run_simple
 
+    # SIGTERM ends the process the way Ctrl-C does, through its exit handlers:
+    # the embedded scheduler's parse processes stop with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # No reloader: it would fork a second process and a second scheduler.
     run_simple(host, port, app, use_reloader=False, threaded=True)
 

@@ -8,6 +8,7 @@ long work (feedsvc/jobs.py), and a *housekeeping* job.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import fcntl
 import logging
@@ -464,8 +465,20 @@ def start_embedded(
     scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
     scheduler.start()
+    atexit.register(_stop_embedded, scheduler, worker, float(cfg["SHUTDOWN_SECONDS"]))
     log.info("embedded scheduler started in process %s", os.getpid())
     return scheduler
+
+
+def _stop_embedded(scheduler: BackgroundScheduler, worker: Worker, deadline: float) -> None:
+    """At the serving process's exit: give back the sources in hand, and stop
+    the parse processes, which would otherwise outlive the process."""
+    scheduler.shutdown(wait=False)
+    stopped = worker.stop(deadline)
+    if stopped.must_exit:
+        for child in multiprocessing.active_children():
+            child.kill()
+    worker.shutdown(wait=not stopped.must_exit)
 
 
 _embedded_lock: IO[str] | None = None

@@ -209,6 +209,43 @@ def test_embedded_scheduler_runs_once_however_many_serve_processes(
     assert len(names) == 1 and names[0].startswith("embedded:")
 
 
+def processes_in_group(group: int) -> list[int]:
+    """Processes whose process group is `group` (a session leader's pid)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_serve_ended_by_sigterm_leaves_no_parse_process_behind(
+    database_url: str, db: Database, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    add_sources(db, feed_server, 2)
+    env = worker_env(database_url, EMBEDDED_SCHEDULER=1,
+                     SCHEDULER_LOCK_FILE=tmp_path / "scheduler.lock")  # fmt: skip
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [str(BIN / "feedsvc"), "serve", "--port", str(port)], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(all_refreshed(db), 30, "the sources to be refreshed")
+        assert len(processes_in_group(server.pid)) > 1  # the fork server and parsers
+        server.terminate()
+        assert server.wait(timeout=15) == 0
+        wait_until(lambda: not processes_in_group(server.pid), 10, "the group to be gone")
+    finally:
+        for pid in processes_in_group(server.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_no_host_gets_more_than_its_share_of_fetches(
     app: Flask, db: Database, feed_server: FeedServer
 ) -> None:
