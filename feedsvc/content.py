@@ -305,6 +305,19 @@ def first_image(sanitized_html: str) -> str | None:
     return html.unescape(match.group(1)) if match else None
 
 
+def first_image_size(sanitized_html: str) -> tuple[int, int] | None:
+    """The width and height attributes of the first image, when it has both."""
+    tag = next((m.group(0) for m in _IMG_TAG.finditer(sanitized_html or "")
+                if _IMG_SRC.match(m.group(0))), None)  # fmt: skip
+    if tag is None:
+        return None
+    dims = {name.lower(): int(size) for name, size in _DIMENSION.findall(tag)}
+    width, height = dims.get("width", 0), dims.get("height", 0)
+    if not (1 < width < 100_000 and 1 < height < 100_000):
+        return None
+    return width, height
+
+
 def content_hash(*parts: str | None) -> str:
     digest = hashlib.sha256()
     for part in parts:

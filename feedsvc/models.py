@@ -150,6 +150,9 @@ class Source(Base):
     # picked by `article_selector` (CSS) when given, else by the extractor.
     fetch_full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     article_selector: Mapped[str | None] = mapped_column(String(500))
+    # A podcast's channel as upstream describes it (image, explicit, category,
+    # owner): republished in its RSS feed, see publish/feeds.py. None: no podcast.
+    itunes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # Loaded on use: the refresh path reads sources often and never needs their tags.
     tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
@@ -186,7 +189,12 @@ class Post(Base):
     # Of the upstream entry as parsed: equal means it need not be prepared again.
     entry_hash: Mapped[str | None] = mapped_column(String(64))
     image_url: Mapped[str | None] = mapped_column(String(2048))
+    # The thumbnail's size in pixels where upstream says it (media:thumbnail, <img>).
+    image_width: Mapped[int | None] = mapped_column(Integer)
+    image_height: Mapped[int | None] = mapped_column(Integer)
     enclosures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # A podcast episode's duration (seconds), image, episode number and explicit flag.
+    itunes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

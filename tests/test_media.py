@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from types import SimpleNamespace
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,6 +14,7 @@ from feedsvc import images
 from feedsvc.db import Database
 from feedsvc.popularity import record_view
 from feedsvc.sources import add_source
+from feedsvc.web import images as web_images
 from tests.ingesting import store_feed
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -89,3 +91,23 @@ def test_listings_show_thumbnails_with_a_size_and_lazy_loading(
     for tag in thumbnails:
         assert re.search(r'width="\d+" height="\d+"', tag), tag
         assert 'loading="lazy"' in tag and 'src="/img/' in tag
+
+
+def test_the_first_images_own_size_shapes_its_thumbnail(
+    client: FlaskClient, casts: dict[str, int]
+) -> None:
+    html = client.get("/tags/shows").get_data(as_text=True)
+    # <img width="800" height="400"> shown 160 wide.
+    assert re.search(
+        r'<img class="thumbnail" src="/img/[^"]+" alt="" width="160" height="80"', html
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "box"),
+    [(None, None, (160, 120)), (800, 400, (160, 80)), (100, 1000, (160, 240)), (0, 5, (160, 120))],
+)
+def test_thumbnail_boxes(width: int | None, height: int | None, box: tuple[int, int]) -> None:
+    """Sizes unknown: a 4:3 box the picture is cropped to; very tall ones are cut."""
+    post = SimpleNamespace(image_width=width, image_height=height)
+    assert web_images.thumbnail_size(post) == box

@@ -103,6 +103,7 @@ def _source_values(plan: Plan) -> dict[str, Any]:
     }
     if state.upstream is not None:
         values["upstream_id"], values["upstream_updated"] = state.upstream
+        values["itunes"] = state.itunes
     return values
 
 
@@ -211,6 +212,9 @@ def _new_post_row(
         "article_error": None,
         "article_tries": 0,
         "article_next_at": None,
+        "image_width": values.get("image_width"),
+        "image_height": values.get("image_height"),
+        "itunes": values.get("itunes"),
     }
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from feedsvc.models import Post, to_naive_utc
 
 COLUMNS = [column.name for column in Post.__table__.columns if column.name != "id"]
+JSON_COLUMNS = {"enclosures", "itunes"}
 # SQLite allows 32,766 bound values per statement; stay well below.
 SQLITE_ROWS_PER_STATEMENT = 500
 
@@ -44,7 +45,7 @@ def _row(values: dict[str, Any], sqlite: bool) -> list[Any]:
             value = to_naive_utc(value)
             if sqlite:
                 value = value.isoformat(" ", "microseconds")
-        elif name == "enclosures":
+        elif name in JSON_COLUMNS and value is not None:
             value = json.dumps(value)
         row.append(value)
     return row

@@ -28,7 +28,14 @@ import feedparser.mixin
 
 from feedsvc import content
 from feedsvc.errors import NOT_A_FEED, FeedsvcError
-from feedsvc.ingest.types import Enclosure, ParsedEntry, ParsedFeed
+from feedsvc.ingest.types import (
+    Enclosure,
+    Episode,
+    ParsedEntry,
+    ParsedFeed,
+    Podcast,
+    Thumbnail,
+)
 
 # feedparser works out the base URL at every element start — a URL join for
 # each of tens of thousands of elements, almost all with the same arguments.
@@ -38,6 +45,18 @@ feedparser.mixin._urljoin = functools.lru_cache(maxsize=4096)(feedparser.mixin._
 feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(
     feedparser.mixin.make_safe_absolute_uri
 )
+
+
+def _end_itunes_explicit(self: Any) -> None:
+    """itunes:explicit as Apple spells it now ("true"/"false") as well as of old
+    ("yes"/"no"/"clean"); feedparser knows only "yes" and "clean"."""
+    value = str(self.pop("itunes_explicit", "") or "").strip().lower()
+    explicit = {"yes": True, "true": True, "explicit": True,
+                "no": False, "false": False, "clean": False}.get(value)  # fmt: skip
+    self._get_context()["itunes_explicit"] = explicit
+
+
+feedparser.mixin._FeedParserMixin._end_itunes_explicit = _end_itunes_explicit
 
 
 class NotAFeed(FeedsvcError):
@@ -138,7 +157,81 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         entries=entries,
         hint_interval=_hint_interval(feed),
         problem=problem,
+        podcast=_podcast(feed, base),
     )
+
+
+def _podcast(feed: Any, base: str) -> Podcast | None:
+    """The channel's iTunes description; None for a feed that has none."""
+    if not any(str(name).startswith("itunes_") for name in feed) and not _itunes_tags(feed):
+        return None
+    image = (feed.get("image") or {}).get("href")
+    owner = feed.get("publisher_detail") or {}
+    categories = _itunes_tags(feed)
+    return Podcast(
+        image=_join(base, image.strip()) if isinstance(image, str) and image.strip() else None,
+        explicit=feed.get("itunes_explicit"),
+        category=categories[0] if categories else None,
+        owner_name=_short_text(owner.get("name")),
+        owner_email=_short_text(owner.get("email")),
+    )
+
+
+def _itunes_tags(feed: Any) -> list[str]:
+    terms = [(t.get("term") or "").strip() for t in feed.get("tags", [])
+             if "itunes.com" in (t.get("scheme") or "")]  # fmt: skip
+    return [term for term in terms if term]
+
+
+def _short_text(value: Any, limit: int = 255) -> str | None:
+    text = content.normalize_space(content.strip_xml_illegal(str(value or "")))[:limit]
+    return text or None
+
+
+def _episode(raw: Any, base: str) -> Episode | None:
+    image = (raw.get("image") or {}).get("href")
+    episode = Episode(
+        duration=duration_seconds(raw.get("itunes_duration")),
+        image=_join(base, image.strip()) if isinstance(image, str) and image.strip() else None,
+        episode=_positive_int(raw.get("itunes_episode")),
+        explicit=raw.get("itunes_explicit"),
+    )
+    return None if episode == Episode() else episode
+
+
+def duration_seconds(value: Any) -> int | None:
+    """itunes:duration ("1:02:03", "62:03", "3723", "3723.5") in whole seconds."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        parts = [float(part) for part in text.split(":")]
+    except ValueError:
+        return None
+    if len(parts) > 3 or any(part < 0 or not math.isfinite(part) for part in parts):
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return int(seconds) if seconds < 10**7 else None
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def _thumbnail(raw: Any, base: str) -> Thumbnail | None:
+    for found in raw.get("media_thumbnail") or []:
+        url = (found.get("url") or "").strip()
+        href = _join(base, url) if url else None
+        if href:
+            width, height = _positive_int(found.get("width")), _positive_int(found.get("height"))
+            return Thumbnail(href, width, height)
+    return None
 
 
 def _entry(raw: Any, base: str) -> ParsedEntry | None:
@@ -177,6 +270,8 @@ def _entry(raw: Any, base: str) -> ParsedEntry | None:
         ),
         enclosures=tuple(_enclosures(raw, base)),
         original_link=_original_link(raw, base),
+        thumbnail=_thumbnail(raw, base),
+        episode=_episode(raw, base),
     )
 
 

@@ -14,10 +14,19 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from feedsvc.ingest import policy
 from feedsvc.ingest.rules import MAX_AGE, too_old
-from feedsvc.ingest.types import FeedMeta, FetchResult, Parsed, PreparedEntry, PreparedFeed, Rule
+from feedsvc.ingest.types import (
+    FeedMeta,
+    FetchResult,
+    Parsed,
+    Podcast,
+    PreparedEntry,
+    PreparedFeed,
+    Rule,
+)
 from feedsvc.urls import stored_url
 
 SOURCE_GONE = "gone"
@@ -90,6 +99,8 @@ class SourceChanges:
     hint_interval: int | None
     # Only written after a successful parse (None here means "leave as is").
     upstream: tuple[str | None, dt.datetime | None] | None = None
+    # The podcast channel's iTunes description, written with `upstream`.
+    itunes: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -283,7 +294,18 @@ def next_source_state(
         description=row.description or meta.description,
         hint_interval=_clamped(meta.hint_interval, settings.max_interval),
         upstream=((meta.upstream_id or "")[:2048] or None, meta.updated) if feed else None,
+        itunes=_itunes(meta.podcast),
     )
+
+
+def _itunes(podcast: Podcast | None) -> dict[str, Any] | None:
+    """The source's `itunes` column: what the channel said, its image an http(s) URL."""
+    if podcast is None:
+        return None
+    found = dataclasses.asdict(podcast)
+    if found["image"] is not None and stored_url(found["image"]) is None:
+        found["image"] = None
+    return {name: value for name, value in found.items() if value is not None} or None
 
 
 # The columns' widths: a longer validator is dropped, never cut (a cut one never matches).

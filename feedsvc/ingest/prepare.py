@@ -17,6 +17,7 @@ from typing import Any
 
 from feedsvc import content, selectors
 from feedsvc.ingest.types import (
+    Episode,
     FeedMeta,
     ParsedEntry,
     ParsedFeed,
@@ -27,7 +28,7 @@ from feedsvc.ingest.types import (
 
 # Bump when preparing changes what it makes of the same entry: every stored
 # entry is then prepared again on its next fetch.
-PREPARE_VERSION = "3"
+PREPARE_VERSION = "4"
 
 
 def entry_hash(
@@ -78,6 +79,7 @@ def prepare_feed(
             updated=parsed.updated,
             hint_interval=parsed.hint_interval,
             problem=parsed.problem,
+            podcast=parsed.podcast,
         ),
         entries=tuple(entries),
         unchanged=tuple(unchanged),
@@ -100,9 +102,7 @@ def prepare_entry(
     summary = content.summarize(entry.summary_html, html, settings.summary_length)
     title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
     enclosures = [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures]
-    image = content.first_image(body) or next(
-        (e.url for e in entry.enclosures if e.type.startswith("image/")), None
-    )
+    image, width, height = _thumbnail(entry, body)
     return PreparedEntry(
         key=entry.key,
         entry_hash=digest,
@@ -114,7 +114,10 @@ def prepare_entry(
             "summary": summary,
             "content": body,
             "image_url": image,
+            "image_width": width,
+            "image_height": height,
             "enclosures": enclosures,
+            "itunes": _itunes(entry.episode),
             "published": entry.published,
             "updated": entry.updated,
         },
@@ -122,6 +125,30 @@ def prepare_entry(
         original_link=entry.original_link,
         notes=(f"content cut at {content.MAX_CONTENT_BYTES // 1024} KiB",) if cut else (),
     )
+
+
+def _thumbnail(entry: ParsedEntry, body: str) -> tuple[str | None, int | None, int | None]:
+    """The listing's picture and its size where known: the publisher's
+    media:thumbnail, else the content's first image, else an image enclosure,
+    else the episode's artwork."""
+    if entry.thumbnail is not None:
+        return entry.thumbnail.url, entry.thumbnail.width, entry.thumbnail.height
+    first = content.first_image(body)
+    if first is not None:
+        size = content.first_image_size(body)
+        return first, *(size or (None, None))
+    enclosed = next((e.url for e in entry.enclosures if e.type.startswith("image/")), None)
+    artwork = entry.episode.image if entry.episode else None
+    return enclosed or artwork, None, None
+
+
+def _itunes(episode: Episode | None) -> dict[str, Any] | None:
+    """The post's `itunes` column: what upstream said, nothing made up."""
+    if episode is None:
+        return None
+    found = {"duration": episode.duration, "image": episode.image, "episode": episode.episode,
+             "explicit": episode.explicit}  # fmt: skip
+    return {name: value for name, value in found.items() if value is not None} or None
 
 
 def content_digest(values: dict[str, Any], tags: Sequence[str]) -> str:
@@ -132,4 +159,7 @@ def content_digest(values: dict[str, Any], tags: Sequence[str]) -> str:
     return content.content_hash(
         values["title"], values["content"], values["summary"], values["link"], values["author"],
         "|".join(tags), repr(values["enclosures"]),
+        # Only where there is any: other posts stored before the column compare
+        # equal, and are not rewritten (nor shown as updated) for it.
+        *((repr(values["itunes"]),) if values.get("itunes") else ()),
     )  # fmt: skip

@@ -54,15 +54,21 @@ def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     link = stored_url(values["link"])
     enclosures = [e for e in values["enclosures"] if stored_url(e["url"])]
     image = stored_url(values["image_url"])
-    if (link, len(enclosures), image) == (values["link"], len(values["enclosures"]),
-                                          values["image_url"]):  # fmt: skip
+    itunes = values.get("itunes")
+    if itunes and "image" in itunes and not stored_url(itunes["image"]):
+        itunes = {name: value for name, value in itunes.items() if name != "image"} or None
+    before = (values["link"], len(values["enclosures"]), values["image_url"], values.get("itunes"))
+    if (link, len(enclosures), image, itunes) == before:
         return entry
     notes = list(entry.notes)
     if values["link"] and not link:
         notes.append("link dropped: not an http(s) URL of at most 2048 characters")
     if len(enclosures) != len(values["enclosures"]):
         notes.append("enclosure dropped: not an http(s) URL")
-    new_values = {**values, "link": link, "enclosures": enclosures, "image_url": image}
+    new_values = {**values, "link": link, "enclosures": enclosures, "image_url": image,
+                  "itunes": itunes}  # fmt: skip
+    if image != values["image_url"]:
+        new_values |= {"image_width": None, "image_height": None}
     return dataclasses.replace(entry, values=new_values, notes=tuple(notes))
 
 

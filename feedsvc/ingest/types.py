@@ -107,6 +107,37 @@ class Enclosure:
 
 
 @dataclass(frozen=True)
+class Thumbnail:
+    """media:thumbnail: the picture the publisher chose, and its size if given."""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Episode:
+    """What a podcast entry says of itself in the iTunes namespace."""
+
+    duration: int | None = None  # seconds
+    image: str | None = None
+    episode: int | None = None
+    explicit: bool | None = None
+
+
+@dataclass(frozen=True)
+class Podcast:
+    """What a podcast's channel says of itself in the iTunes namespace."""
+
+    image: str | None = None
+    explicit: bool | None = None
+    # The first (top-level) category; Apple's list, as upstream spelled it.
+    category: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+
+
+@dataclass(frozen=True)
 class ParsedEntry:
     key: str
     title: str
@@ -122,6 +153,8 @@ class ParsedEntry:
     enclosures: tuple[Enclosure, ...] = ()
     # The publisher's own link when a proxy (FeedBurner) gave its redirect as `link`.
     original_link: str | None = None
+    thumbnail: Thumbnail | None = None
+    episode: Episode | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +170,7 @@ class ParsedFeed:
     # Why feedparser found the document malformed, when it did.
     problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    podcast: Podcast | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +222,7 @@ class FeedMeta:
     hint_interval: int | None = None
     # Why the document was malformed, when it was (it is stored as far as it parsed).
     problem: str | None = None
+    podcast: Podcast | None = None
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from feedsvc import images
 from feedsvc.models import MODE_FULL, Post
 from feedsvc.posts import post_path
-from feedsvc.publish.feeds import AlsoReported, Enclosure, FeedEntry, Origin
+from feedsvc.publish.feeds import AlsoReported, Enclosure, Episode, FeedEntry, Origin, Podcast
+from feedsvc.urls import web_url
 
 
 def entry_id(post: Post) -> str:
@@ -49,6 +51,7 @@ def feed_entry(
         ),
         image=post.image_url,
         origin=origin,
+        episode=_episode(post.itunes),
         also_reported_by=tuple(
             AlsoReported(
                 source_title=other.source.display_title,
@@ -59,6 +62,40 @@ def feed_entry(
             if other.source is not None
         ),
     )
+
+
+def _episode(itunes: Mapping[str, Any] | None) -> Episode | None:
+    if not itunes:
+        return None
+    return Episode(
+        duration=_int(itunes.get("duration")),
+        image=web_url(itunes.get("image")),
+        episode=_int(itunes.get("episode")),
+        explicit=_flag(itunes.get("explicit")),
+    )
+
+
+def podcast_of(itunes: Mapping[str, Any]) -> Podcast:
+    """A source's `itunes` column as the feed writer takes it."""
+    return Podcast(
+        image=web_url(itunes.get("image")),
+        explicit=_flag(itunes.get("explicit")),
+        category=_text(itunes.get("category")),
+        owner_name=_text(itunes.get("owner_name")),
+        owner_email=_text(itunes.get("owner_email")),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def feed_entries(

@@ -11,6 +11,14 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
 NAMESPACE = "feedsvc"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+
+
+def _explicit(parent: etree._Element, explicit: bool | None) -> None:
+    """itunes:explicit as Apple and the W3C validator want it now: true or false
+    (feedgen's podcast extension writes only the old yes/no/clean)."""
+    if explicit is not None:
+        etree.SubElement(parent, f"{{{ITUNES_NS}}}explicit").text = "true" if explicit else "false"
 
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -22,6 +30,7 @@ class FeedsvcFeedExtension(BaseExtension):
 
     def __init__(self) -> None:
         self.rss_links: list[dict[str, str]] = []
+        self.itunes_explicit: bool | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {}
@@ -31,6 +40,7 @@ class FeedsvcFeedExtension(BaseExtension):
         assert channel is not None
         for link in self.rss_links:
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", link)
+        _explicit(channel, self.itunes_explicit)
         return rss
 
 
@@ -38,6 +48,7 @@ class FeedsvcEntryExtension(BaseEntryExtension):
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
         self.origin: Any = None
+        self.itunes_explicit: bool | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {}
@@ -65,6 +76,7 @@ class FeedsvcEntryExtension(BaseEntryExtension):
         if self.origin is not None:
             source = etree.SubElement(item, "source", {"url": self.origin.feed_url})
             source.text = self.origin.title
+        _explicit(item, self.itunes_explicit)
         return item
 
 

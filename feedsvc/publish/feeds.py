@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from feedgen.feed import FeedGenerator
 
@@ -57,6 +58,38 @@ class AlsoReported:
 
 
 @dataclass(frozen=True)
+class Episode:
+    """A podcast episode's iTunes fields, as upstream gave them."""
+
+    duration: int | None = None  # seconds
+    image: str | None = None
+    episode: int | None = None
+    explicit: bool | None = None
+
+
+@dataclass(frozen=True)
+class Podcast:
+    """A podcast channel's iTunes fields, as upstream gave them."""
+
+    image: str | None = None
+    explicit: bool | None = None
+    category: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Everything a podcast directory (and the feed validator) requires of
+        a channel that speaks iTunes; short of it, the feed stays plain RSS,
+        whose enclosures podcast apps play just as well."""
+        return self.explicit is not None and bool(self.category and self.owner_email)
+
+
+# Enclosure types Apple takes, by the URL's ending (as the feed validator checks).
+ITUNES_EXTENSIONS = frozenset({"m4a", "mp3", "mov", "mp4", "m4v", "pdf", "epub"})
+
+
+@dataclass(frozen=True)
 class FeedEntry:
     id: str
     title: str
@@ -74,6 +107,7 @@ class FeedEntry:
     origin: Origin | None = None
     # The same story from other sources: Atom rel="related" links, JSON `_also_reported_by`.
     also_reported_by: tuple[AlsoReported, ...] = ()
+    episode: Episode | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +125,8 @@ class FeedSpec:
     hubs: tuple[str, ...] = ()
     # RFC 5005 paging links, by relation (first, next, previous, last).
     paging: dict[str, str] = field(default_factory=dict)
+    # A podcast source's own feed: its RSS speaks iTunes (when `complete`).
+    podcast: Podcast | None = None
 
 
 def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
@@ -98,7 +134,7 @@ def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     entries = [web_only(entry) for entry in entries]
     if kind == JSON:
         return _render_json(spec, entries)
-    generator = _generator(spec, entries)
+    generator = _generator(spec, entries, podcast=kind == RSS)
     if kind == ATOM:
         return bytes(generator.atom_str(pretty=False))
     if kind == RSS:
@@ -153,7 +189,9 @@ def _clean(text: str | None) -> str:
     return strip_xml_illegal(text or "")
 
 
-def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
+def _generator(
+    spec: FeedSpec, entries: Sequence[FeedEntry], podcast: bool = False
+) -> FeedGenerator:
     fg = FeedGenerator()
     # RSS <author> must be an e-mail address; dc:creator carries names.
     fg.load_extension("dc", atom=False, rss=True)
@@ -183,6 +221,9 @@ def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
     if spec.logo:
         fg.logo(spec.logo)
         fg.image(url=spec.logo, title=_clean(spec.title), link=spec.alternate_url)
+    itunes = podcast and spec.podcast is not None and spec.podcast.complete
+    if itunes and spec.podcast is not None:
+        _podcast_channel(fg, spec.podcast)
 
     for entry in entries:
         fe = fg.add_entry(order="append")
@@ -225,7 +266,44 @@ def _generator(spec: FeedSpec, entries: Sequence[FeedEntry]) -> FeedGenerator:
             fe.enclosure(
                 first.url, str(first.length or 0), first.type or "application/octet-stream"
             )
+        if itunes and entry.episode is not None and _itunes_enclosure(entry):
+            _podcast_episode(fe, entry.episode)
     return fg
+
+
+def _podcast_channel(fg: FeedGenerator, podcast: Podcast) -> None:
+    # feedgen's podcast extension, RSS only; loaded before any entry is added.
+    fg.load_extension("podcast", atom=False, rss=True)
+    if podcast.image:
+        fg.podcast.itunes_image(podcast.image)
+    fg.podcast.itunes_category({"cat": _clean(podcast.category)})
+    fg.podcast.itunes_owner(_clean(podcast.owner_name) or _clean(podcast.owner_email),
+                            _clean(podcast.owner_email))  # fmt: skip
+    getattr(fg, feedgen_ext.NAMESPACE).itunes_explicit = podcast.explicit
+
+
+def _itunes_enclosure(entry: FeedEntry) -> bool:
+    """An item speaks iTunes only when its (first) enclosure is a file Apple takes."""
+    if not entry.enclosures:
+        return False
+    return entry.enclosures[0].url.rsplit(".", 1)[-1] in ITUNES_EXTENSIONS
+
+
+def _podcast_episode(fe: Any, episode: Episode) -> None:
+    if episode.duration is not None:
+        fe.podcast.itunes_duration(_duration(episode.duration))
+    if episode.image:
+        fe.podcast.itunes_image(episode.image)
+    if episode.episode is not None:
+        fe.podcast.itunes_episode(episode.episode)
+    getattr(fe, feedgen_ext.NAMESPACE).itunes_explicit = episode.explicit
+
+
+def _duration(seconds: int) -> str:
+    """H:MM:SS, the form every podcast app and the validator read."""
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}"
 
 
 def render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:

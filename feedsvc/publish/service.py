@@ -23,7 +23,7 @@ from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.posts import also_reported_by, visible_posts
 from feedsvc.publish import feeds
-from feedsvc.publish.catalog import feed_entries, with_proxied_images
+from feedsvc.publish.catalog import feed_entries, podcast_of, with_proxied_images
 
 POSTS = "posts"
 SUMMARY = "summary"
@@ -228,6 +228,7 @@ def build_feed(
         logo=_absolute(cfg["FEED_LOGO"], base),
         hubs=tuple(cfg["WEBSUB_HUBS"]),
         paging=_paging(req, base, cfg, has_next),
+        podcast=_podcast(session, req),
     )
     full = req.kind in (POSTS, SOURCE, TAG)
     duplicates = also_reported_by(session, [post.id for post in rows])
@@ -255,6 +256,14 @@ def _describe(session: Session, req: FeedRequest, cfg: Mapping[str, Any]) -> tup
     if req.kind == SUMMARY:
         return f"{site} (summaries)", cfg["SITE_DESCRIPTION"]
     return site, cfg["SITE_DESCRIPTION"]
+
+
+def _podcast(session: Session, req: FeedRequest) -> feeds.Podcast | None:
+    """A podcast source's own feed stays a podcast: its channel's iTunes fields."""
+    if req.kind != SOURCE:
+        return None
+    source = session.get(Source, req.source_id)
+    return podcast_of(source.itunes) if source is not None and source.itunes else None
 
 
 def _scoped(req: FeedRequest) -> Select[Any]:
