@@ -144,3 +144,25 @@ def test_a_pruned_entry_still_in_its_feed_is_not_stored_again(db: Database) -> N
     assert titles(db) == {"a 0 days old", "a 1 days old"}
     with db.session() as session:
         assert retention.forget_tombstones(session, NOW + dt.timedelta(days=366)) == 1
+
+
+def test_housekeeping_prunes_once_a_day(app: Flask, db: Database) -> None:
+    from feedsvc.scheduler import Worker
+
+    source_id = add_feed(db, "a", [1])
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        # Dated from the clock: housekeeping uses it.
+        session.execute(Post.__table__.update().values(published_at=now - dt.timedelta(days=40)))  # type: ignore[attr-defined]
+    app.config["RETAIN_DAYS"] = 30
+    worker = Worker(db, app.config, name="housekeeper")
+    try:
+        worker.housekeeping()
+        assert titles(db) == set()
+        # Later the same day: nothing is pruned, the day was done.
+        store_feed(db, source_id, rss("a", [{"guid": "new", "title": "New", "link": "http://a.example/n",
+                                             "pubDate": day(400)}]), now)  # fmt: skip
+        worker.housekeeping()
+        assert titles(db) == {"New"}
+    finally:
+        worker.shutdown()
