@@ -76,10 +76,20 @@ def db_upgrade() -> None:
         click.echo(f"database is up to date (revision {now})")
 
 
+def _visible(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Text a person gives: refused if it holds an invisible control character."""
+    from feedsvc.fields import FieldError, check_text
+
+    try:
+        return check_text(value, param.name or "")
+    except FieldError as exc:
+        raise click.BadParameter(exc.reason) from None
+
+
 @sources_cli.command("add")
 @click.argument("url")
 @click.option("--interval", type=click.IntRange(min=60), help="Check every N seconds.")
-@click.option("--title", default="", help="A title; default: the feed's own.")
+@click.option("--title", default="", callback=_visible, help="A title; default: the feed's own.")
 @click.option(
     "--check/--no-check", default=True, help="Fetch the URL first to make sure it is a feed."
 )

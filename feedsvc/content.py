@@ -282,8 +282,9 @@ def _leading_text(fragment: str, limit: int) -> str:
     return html_to_text(fragment)
 
 
-def slugify(text: str, max_length: int = 80) -> str:
-    """A URL slug: ASCII where possible, lower case, words joined by hyphens."""
+def slugify(text: str, max_length: int = 80, fallback: str = "post") -> str:
+    """A URL slug: ASCII where possible, lower case, words joined by hyphens;
+    `fallback` when the text has no ASCII letter or digit to make one of."""
     normalized = unicodedata.normalize("NFKD", text)
     ascii_text = normalized.encode("ascii", "ignore").decode("ascii").lower()
     words = re.findall(r"[a-z0-9]+", ascii_text)
@@ -293,7 +294,7 @@ def slugify(text: str, max_length: int = 80) -> str:
         if len(candidate) > max_length:
             break
         slug = candidate
-    return slug or "post"
+    return slug or fallback
 
 
 _IMG_SRC = re.compile(r'<img\b(?:[^>"]|"[^"]*+")*?\ssrc="([^"]+)"', re.IGNORECASE)

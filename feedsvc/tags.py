@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc import content
+from feedsvc.fields import MAX_TAG_NAME, tag_slug
 from feedsvc.models import Post, Tag, post_tags
 
 
@@ -17,10 +18,10 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     names = list(names)
     by_slug: dict[str, str] = {}
     for name in names:
-        slug = content.slugify(name, max_length=100)
-        if name and slug != "post":
+        slug = tag_slug(name)
+        if slug:  # a feed's category may make none; people's tags were checked (fields.py)
             # Tag names come from feeds, forms and the API: no control characters.
-            by_slug.setdefault(slug, content.normalize_space(name)[:200])
+            by_slug.setdefault(slug, content.normalize_space(name)[:MAX_TAG_NAME])
     if not by_slug:
         return {}
     ids: dict[str, int] = {}
@@ -36,7 +37,7 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
             except IntegrityError:
                 # Another refresh created it a moment ago.
                 ids[slug] = session.execute(select(Tag.id).where(Tag.slug == slug)).scalar_one()
-    by_name = {name: content.slugify(name, max_length=100) for name in names}
+    by_name = {name: tag_slug(name) for name in names}
     return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
 
 

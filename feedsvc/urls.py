@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import FeedsvcError
 
@@ -42,9 +42,10 @@ def check_web_url(url: str) -> str:
         raise NotWebUrl("the URL is empty")
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port out of range
     except ValueError as exc:
         raise NotWebUrl(f"not a valid URL ({exc}): {_shown(url)}") from None
+    if not _valid_port(parts):
+        raise NotWebUrl(f"the port must be a whole number from 1 to 65535: {_shown(url)}")
     if parts.scheme not in WEB_SCHEMES:  # urlsplit lowercases the scheme
         raise NotWebUrl(f"not an http(s) URL: {_shown(url)}")
     hostname = parts.hostname
@@ -80,6 +81,14 @@ def _has_space_or_control(url: str) -> bool:
     return not url.isascii() and any(
         unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in url
     )
+
+
+def _valid_port(parts: SplitResult) -> bool:
+    try:
+        port = parts.port  # None when there is none; raises when above 65535 or not digits
+    except ValueError:
+        return False
+    return port != 0  # which urlsplit allows, but no server listens on
 
 
 def _valid_host(netloc: str, hostname: str) -> bool:

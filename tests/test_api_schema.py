@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
 
 from feedsvc.db import Database
 from feedsvc.web.api_models import openapi_document
@@ -47,6 +47,31 @@ def no_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+# Not negative_data_rejection: unknown query parameters are ignored, as most APIs do.
+NEGATIVE_CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
+                   checks.content_type_conformance]  # fmt: skip
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_the_api_refuses_what_its_openapi_document_rules_out(
+    app: Flask, db: Database, no_lookups: None, label: str
+) -> None:
+    """Negative cases: ids, pages and bodies the document rules out get a 4xx."""
+    app.config["FETCH_TIMEOUT"] = 2.0
+    make_admin(db)
+    headers = bearer(make_token(db))
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operation = schema.find_operation_by_label(label)
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    @settings(max_examples=30, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def check(case: Any) -> None:
+        case.call_and_validate(headers=headers, checks=NEGATIVE_CHECKS)
+
+    check()
 
 
 @pytest.mark.parametrize("label", OPERATIONS)

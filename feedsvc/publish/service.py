@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
-from feedsvc import popularity
-from feedsvc.content import slugify
+from feedsvc import fields, popularity
 from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
+from feedsvc.params import MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import also_reported_by, visible_posts
 from feedsvc.publish import feeds
 from feedsvc.publish.catalog import feed_entries, podcast_of, with_proxied_images
@@ -84,7 +84,7 @@ def parse_request(
     learn that it gets at most 100, not silently miss the rest.
     """
     limit = _int_param(args, "limit", int(cfg["FEED_PAGE_SIZE"]), 1, int(cfg["FEED_MAX_PAGE_SIZE"]))
-    page = LAST_PAGE if args.get("page") == "last" else _int_param(args, "page", 1, 1, 1_000_000)
+    page = LAST_PAGE if args.get("page") == "last" else _int_param(args, "page", 1, 1, MAX_PAGE)
     window = args.get("window", DEFAULT_WINDOW)
     if kind == POPULAR:
         if window not in WINDOWS:
@@ -103,15 +103,15 @@ def parse_blogger_request(
 
     Like Blogger, max-results above the cap is clamped to it, since Blogger
     widgets ask for more than any page holds; start-index must fall on a page
-    boundary of the chosen size.
+    boundary of the chosen size, and within the pages any listing serves.
     """
     alt = args.get("alt", "atom")
     fmt = {"atom": feeds.ATOM, "rss": feeds.RSS, "json": feeds.JSON}.get(alt)
     if fmt is None:
         raise BadFeedRequest("alt must be atom, rss or json")
     cap = int(cfg["FEED_MAX_PAGE_SIZE"])
-    limit = min(_int_param(args, "max-results", int(cfg["FEED_PAGE_SIZE"]), 1, None), cap)
-    start = _int_param(args, "start-index", 1, 1, None)
+    limit = min(_int_param(args, "max-results", int(cfg["FEED_PAGE_SIZE"]), 1, MAX_PAGE), cap)
+    start = _int_param(args, "start-index", 1, 1, MAX_PAGE * cap)
     if (start - 1) % limit:
         raise BadFeedRequest(f"start-index must be 1 more than a multiple of max-results ({limit})")
     return FeedRequest(
@@ -119,24 +119,17 @@ def parse_blogger_request(
         fmt=fmt,
         limit=limit,
         page=(start - 1) // limit + 1,
-        tag_slug=slugify(label, max_length=100) if label is not None else None,
+        tag_slug=fields.tag_slug(label) if label is not None else None,
         style=BLOGGER,
         blogger_label=label,
     )
 
 
-def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
-    raw = args.get(name)
-    if raw is None or raw == "":
-        return default
+def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise BadFeedRequest(f"{name} must be a whole number, not {raw[:40]!r}") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise BadFeedRequest(f"{name} must be {bound}")
-    return value
+        return whole_number(args, name, default, low, high)
+    except BadParameter as exc:
+        raise BadFeedRequest(str(exc)) from None
 
 
 # --- addresses ---------------------------------------------------------------

@@ -11,10 +11,13 @@ from flask import Flask
 from feedsvc.urls import web_url
 from feedsvc.web import admin, api, auth, feeds, health, images, pages, sidebar, site
 from feedsvc.web.context import close_session
+from feedsvc.web.converters import CONVERTERS
 
 
 def register(app: Flask) -> None:
     """The blueprints, their hooks and the site-wide error pages."""
+    # Before the blueprints: their rules take the converters in place when added.
+    app.url_map.converters.update(CONVERTERS)
     app.register_blueprint(site.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(health.bp)

@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, articles, discovery, jobs, popularity, rules, sources, stats
+from feedsvc import accounts, articles, discovery, fields, jobs, popularity, rules, sources, stats
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
@@ -40,7 +40,7 @@ from feedsvc.posts import (
 )
 from feedsvc.web.auth import local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
-from feedsvc.web.context import get_session
+from feedsvc.web.context import get_session, page_arg
 from feedsvc.web.refresh import fetcher, refresh_now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -85,7 +85,7 @@ def _post_or_404(post_id: int) -> Post:
 
 
 def _tags(raw: str) -> list[str]:
-    return [name.strip() for name in raw.split(",") if name.strip()]
+    return fields.check_tags(name for name in raw.split(",") if name.strip())
 
 
 @bp.get("/")
@@ -155,13 +155,14 @@ def source_create() -> Response:
     session = get_session()
     try:
         source = sources.add_source(
-            session, form.get("feed_url", ""), _now(), title=form.get("title", ""),
+            session, form.get("feed_url", ""), _now(),
+            title=fields.check_text(form.get("title", ""), "title"),
             site_url=form.get("site_url") or None, interval=_interval(form.get("interval", "")),
         )  # fmt: skip
         sources.update_source(session, source, _now(), tags=_tags(form.get("tags", "")),
                               mode=form.get("mode") or None)  # fmt: skip
         session.commit()
-    except sources.SourceError as exc:
+    except (sources.SourceError, fields.FieldError) as exc:
         session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("admin.source_new"))
@@ -213,7 +214,8 @@ def source_update(source_id: int) -> Response:
     form = request.form
     try:
         sources.update_source(
-            session, source, _now(), title=form.get("title", source.title),
+            session, source, _now(),
+            title=fields.check_text(form.get("title", source.title), "title"),
             site_url=form.get("site_url", source.site_url or ""),
             tags=_tags(form.get("tags", "")), interval=_interval(form.get("interval", "")),
             mode=form.get("mode") or None,
@@ -227,7 +229,7 @@ def source_update(source_id: int) -> Response:
         )  # fmt: skip
         session.commit()
         flash("Saved.")
-    except sources.SourceError as exc:
+    except (sources.SourceError, fields.FieldError) as exc:
         session.rollback()
         flash(str(exc), "error")
     return redirect(url_for("admin.source_detail", source_id=source_id))
@@ -274,7 +276,7 @@ def source_delete(source_id: int) -> Response:
 @bp.get("/posts")
 def post_list() -> Response:
     session = get_session()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     query = request.args.get("q", "")
     kind = request.args.get("kind", "")
     rows, total = search_posts(
@@ -294,12 +296,13 @@ def post_new() -> Response:
     form = request.form
     try:
         post = create_local_post(
-            session, title=form.get("title", ""), body_html=form.get("body", ""), now=_now(),
-            summary_length=cfg["SUMMARY_LENGTH"], author=form.get("author") or cfg["SITE_AUTHOR"],
+            session, title=fields.check_text(form.get("title", ""), "title"),
+            body_html=form.get("body", ""), now=_now(), summary_length=cfg["SUMMARY_LENGTH"],
+            author=fields.check_text(form.get("author") or cfg["SITE_AUTHOR"], "author"),
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
         session.commit()
-    except PostError as exc:
+    except (PostError, fields.FieldError) as exc:
         session.rollback()
         return _render("admin/post_edit.html", status=422, post=None, form=form, error=str(exc))
     flash("Published.")
@@ -317,11 +320,12 @@ def post_edit(post_id: int) -> Response:
     try:
         update_local_post(
             session, post, now=_now(), summary_length=cfg["SUMMARY_LENGTH"],
-            title=form.get("title"), body_html=form.get("body"),
+            title=fields.check_text(form.get("title", ""), "title") if "title" in form else None,
+            body_html=form.get("body"),
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
         session.commit()
-    except PostError as exc:
+    except (PostError, fields.FieldError) as exc:
         session.rollback()
         return _render("admin/post_edit.html", status=422, post=post, form=form, error=str(exc))
     flash("Saved.")

@@ -17,6 +17,7 @@ from feedsvc import stats as figures
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import FilterRule, Job, Post, Source
 from feedsvc.opml import import_parsed, parse_opml
+from feedsvc.params import MAX_ID, MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import (
     count_posts,
     create_local_post,
@@ -119,32 +120,31 @@ def payload(model: type[Model]) -> Model:
         raise ApiProblem(413, "Payload too large", f"the body is over {MAX_BODY} bytes")
     if not request.is_json:
         raise ApiProblem(415, "Unsupported media type", "send the body as application/json")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiProblem(400, "Bad request", "the body is not valid JSON")
     try:
-        return model.model_validate(data)
+        # pydantic's own parser: bounded nesting and numbers, lone surrogates refused.
+        return model.model_validate_json(request.get_data())
     except ValidationError as exc:
+        found = exc.errors(include_url=False)
+        if found[0]["type"] == "json_invalid":
+            reason = found[0]["msg"].removeprefix("Invalid JSON: ")
+            raise ApiProblem(400, "Bad request", f"the body is not valid JSON: {reason}") from None
         errors = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
-                  for e in exc.errors(include_url=False)]  # fmt: skip
+                  for e in found]  # fmt: skip
         first = errors[0]
         raise ApiProblem(422, "Invalid request", f"{first['field']}: {first['message']}",
                          field=first["field"], errors=errors) from None  # fmt: skip
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiProblem(400, "Bad request", f"{name} must be a whole number from {low} to {high}",
-                         field=name)  # fmt: skip
-    return int(raw)
+    try:
+        return whole_number(request.args, name, default, low, high)
+    except BadParameter as exc:
+        raise ApiProblem(400, "Bad request", str(exc), field=name) from None
 
 
 def _paging() -> tuple[int, int]:
     cfg = current_app.config
-    page = _int_arg("page", 1, 1, 1_000_000)
+    page = _int_arg("page", 1, 1, MAX_PAGE)
     per_page = _int_arg("per_page", cfg["API_PAGE_SIZE"], 1, cfg["API_MAX_PAGE_SIZE"])
     return page, per_page
 
@@ -339,7 +339,7 @@ def discover() -> Response:
 @bp.get("/posts")
 def list_posts() -> Response:
     page, per_page = _paging()
-    source_id = _int_arg("source_id", 0, 1, 2**31 - 1) or None
+    source_id = _int_arg("source_id", 0, 1, MAX_ID) or None
     query = request.args.get("q", "")[:200]
     rows, total = search_posts(get_session(), query=query, source_id=source_id, limit=per_page,
                                offset=(page - 1) * per_page)  # fmt: skip

@@ -7,14 +7,41 @@ what the API sends; a schemathesis test checks both against each other.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic_core import PydanticCustomError
 
+from feedsvc import fields
+from feedsvc.params import MAX_ID, MAX_PAGE
 from feedsvc.version import __version__
 
 Mode = Literal["full", "summary", "link"]
 State = Literal["active", "failing", "paused", "gone"]
+
+
+def _visible(value: str, info: ValidationInfo) -> str:
+    try:
+        return fields.check_text(value, info.field_name or "")
+    except fields.FieldError as exc:
+        raise _refused(exc) from None
+
+
+def _tag(value: str, info: ValidationInfo) -> str:
+    try:
+        return fields.check_tag(value, info.field_name or "")
+    except fields.FieldError as exc:
+        raise _refused(exc) from None
+
+
+def _refused(exc: fields.FieldError) -> PydanticCustomError:
+    # The field is in the error's location already: the reason alone.
+    return PydanticCustomError("refused_text", "{reason}", {"reason": exc.reason})
+
+
+# Text a person sets (fields.py): no invisible control characters; tags make a slug.
+Text = Annotated[str, AfterValidator(_visible)]
+TagName = Annotated[str, Field(max_length=fields.MAX_TAG_NAME), AfterValidator(_tag)]
 
 
 class Strict(BaseModel):
@@ -23,8 +50,8 @@ class Strict(BaseModel):
 
 class SourceCreate(Strict):
     url: str = Field(min_length=1, max_length=2048, description="The feed's http(s) URL.")
-    title: str | None = Field(None, max_length=500, description="Default: the feed's own title.")
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    title: Text | None = Field(None, max_length=500, description="Default: the feed's own title.")
+    tags: list[TagName] = Field(default_factory=list, max_length=50)
     mode: Mode = "full"
     interval: int | None = Field(None, ge=60, le=31_536_000, description="Seconds between checks.")
     check: bool = Field(True, description="Fetch the URL first and refuse it unless it is a feed.")
@@ -34,11 +61,11 @@ class SourceCreate(Strict):
 
 
 class SourceUpdate(Strict):
-    title: str | None = Field(None, max_length=500)
+    title: Text | None = Field(None, max_length=500)
     site_url: str | None = Field(
         None, max_length=2048, description="The site's absolute http(s) URL; empty for none."
     )
-    tags: list[str] | None = Field(None, max_length=50)
+    tags: list[TagName] | None = Field(None, max_length=50)
     mode: Mode | None = None
     interval: int | None = Field(None, ge=60, le=31_536_000)
     paused: bool | None = Field(None, description="Pause (true) or resume (false) fetching.")
@@ -93,16 +120,16 @@ class Discover(Strict):
 
 
 class PostCreate(Strict):
-    title: str = Field(min_length=1, max_length=1000)
+    title: Text = Field(min_length=1, max_length=1000)
     content: str = Field(max_length=1_000_000, description="HTML; it is sanitized.")
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    author: str | None = Field(None, max_length=500)
+    tags: list[TagName] = Field(default_factory=list, max_length=50)
+    author: Text | None = Field(None, max_length=500)
 
 
 class PostUpdate(Strict):
-    title: str | None = Field(None, min_length=1, max_length=1000)
+    title: Text | None = Field(None, min_length=1, max_length=1000)
     content: str | None = Field(None, max_length=1_000_000)
-    tags: list[str] | None = Field(None, max_length=50)
+    tags: list[TagName] | None = Field(None, max_length=50)
     hidden: bool | None = None
     popular_excluded: bool | None = None
 
@@ -340,7 +367,7 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
     return {"required": True, **_json(model)}
 
 
-ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 def _id(name: str) -> dict[str, Any]:
@@ -352,7 +379,7 @@ def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 PAGING = [
-    _query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "From 1."),
+    _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "From 1."),
     _query("per_page", {"type": "integer", "minimum": 1, "maximum": 500}, "Items per page."),
 ]
 OPML = {"text/x-opml": {"schema": {"type": "string"}}}

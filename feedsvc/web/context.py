@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import abort, current_app, g, request
 from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
+from feedsvc.params import BadParameter, page_number
 
 
 def get_db() -> Database:
@@ -26,6 +27,15 @@ def close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def page_arg() -> int:
+    """The page a listing asks for, by the rule the feeds and the API share
+    (params.py); else 400 with the reason."""
+    try:
+        return page_number(request.args)
+    except BadParameter as exc:
+        abort(400, description=str(exc))
 
 
 def client_address() -> str:

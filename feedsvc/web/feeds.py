@@ -60,7 +60,7 @@ def source_feed(source_id: int, fmt: str) -> Response:
     )
 
 
-@bp.get("/tags/<tag_slug>.<fmt>")
+@bp.get("/tags/<slug:tag_slug>.<fmt>")
 def tag_feed(tag_slug: str, fmt: str) -> Response:
     return _serve(
         lambda cfg: service.parse_request(

@@ -13,7 +13,7 @@ from feedsvc.models import Post, Source
 from feedsvc.posts import also_reported_by, get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.tags import tag_by_slug
-from feedsvc.web.context import client_address, get_db, get_session
+from feedsvc.web.context import client_address, get_db, get_session, page_arg
 from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
@@ -74,7 +74,7 @@ def source(source_id: int) -> Response:
                     feed_scopes=[(found.display_title, feeds)], source=found)  # fmt: skip
 
 
-@bp.get("/tags/<tag_slug>")
+@bp.get("/tags/<slug:tag_slug>")
 def tag(tag_slug: str) -> Response:
     found = tag_by_slug(get_session(), tag_slug)
     if found is None:
@@ -92,7 +92,7 @@ def _listing(
     **context: Any,
 ) -> Response:
     """A page of posts, newest first, optionally of one source or tag."""
-    page = _page()
+    page = page_arg()
     size = current_app.config["SITE_PAGE_SIZE"]
     rows = latest_posts(get_session(), size + 1, (page - 1) * size, **scope)
     if page > 1 and not rows:
@@ -108,13 +108,6 @@ def _listing(
 def _canonical(endpoint: str, **values: Any) -> str:
     """The page's address under BASE_URL, whatever host the request came by."""
     return current_app.config["BASE_URL"] + url_for(endpoint, **values)
-
-
-def _page() -> int:
-    page = request.args.get("page", 1, type=int) or 1
-    if page < 1:
-        abort(404)
-    return page
 
 
 def _now() -> dt.datetime:
