@@ -108,8 +108,10 @@ def record_article(
 
 def fetch_again(session: Session, post: Post) -> Post:
     """Ask for the post's article again: the worker fetches it at once."""
-    if post.source_id is None:
+    if post.is_local:
         raise ArticleError("a local post has no article to fetch")
+    if post.source_id is None:
+        raise ArticleError("the post's source is deleted: its article is not fetched any more")
     if not post.link:
         raise ArticleError("the post has no link to fetch its article from")
     post.article_state = ARTICLE_PENDING

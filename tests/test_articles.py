@@ -63,8 +63,8 @@ def make_source(db: Database, feed_server: FeedServer, selector: str | None = No
         return source.id
 
 
-def refresh(db: Database, source_id: int, fetcher: Fetcher) -> None:
-    refresh_many(db, [source_id], fetcher=fetcher, now=lambda: NOW, settings=IngestSettings(),
+def refresh(db: Database, source_id: int, fetcher: Fetcher, now: dt.datetime = NOW) -> None:
+    refresh_many(db, [source_id], fetcher=fetcher, now=lambda: now, settings=IngestSettings(),
                  threads=2, processes=1)  # fmt: skip
 
 
@@ -136,6 +136,22 @@ def test_pages_without_an_article_keep_the_feeds_content_and_say_why(
     assert (busy.article_state, busy.article_error) == ("pending", "HTTP 503")
     assert busy.article_next_at == NOW + dt.timedelta(minutes=10)
     assert [seen.path for seen in feed_server.requests].count("/a") == 0
+
+
+def test_a_page_that_may_answer_later_is_tried_again_after_its_delay(
+    db: Database, fetcher: Fetcher, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/a"] = Reply(503, b"try later", HTML)
+    serve_feed(feed_server, ["/a"])
+    source_id = make_source(db, feed_server)
+    refresh(db, source_id, fetcher)
+    feed_server.routes["/a"] = Reply(200, story("Pier rebuilt."), HTML)
+    refresh(db, source_id, fetcher, NOW + dt.timedelta(minutes=9))
+    assert len(feed_server.hits("/a")) == 1  # not due yet
+    refresh(db, source_id, fetcher, NOW + dt.timedelta(minutes=10))
+    post = posts(db)["a"]
+    assert (post.article_state, post.article_tries, post.article_error) == ("fetched", 2, None)
+    assert "Paragraph 5 tells more of the story" in post.content
 
 
 def test_fetch_the_article_again_from_the_api_and_the_admin(
