@@ -17,8 +17,6 @@ from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
-import trafilatura
-from trafilatura.utils import load_html
 
 from feedsvc import content, selectors
 from feedsvc.ingest.types import FetchResult
@@ -46,6 +44,10 @@ def extract_article(fetched: FetchResult, selector: str | None = None) -> Articl
     problem = page_problem(fetched)
     if problem is not None:
         return problem
+    # Imported on first use: parse processes of a service with no full-text
+    # source never load it (about 10 MB each).
+    from trafilatura.utils import load_html
+
     tree = load_html(fetched.content)
     if tree is None:
         return Article(error="the page could not be parsed as HTML")
@@ -97,6 +99,8 @@ def _selected(tree: lxml.html.HtmlElement, selector: str) -> str:
 
 
 def _extracted(tree: lxml.html.HtmlElement, url: str) -> str:
+    import trafilatura
+
     html = trafilatura.extract(
         tree,
         url=url,
