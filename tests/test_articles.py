@@ -249,6 +249,9 @@ def test_the_api_sets_full_articles_and_refuses_a_bad_selector(
     assert bad.status_code == 422
     assert bad.get_json()["field"] == "article_selector"
     assert client.patch(path, json={"fetch_full": "maybe"}, headers=headers).status_code == 422
+    created = client.post("/api/v1/sources", headers=headers, json={
+        "url": "http://feeds.example/other.xml", "check": False, "fetch_full": True})  # fmt: skip
+    assert created.status_code == 201 and created.get_json()["fetch_full"] is True
 
 
 def test_the_admin_source_settings_turn_full_articles_on_and_off(
