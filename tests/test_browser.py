@@ -178,3 +178,32 @@ def test_a_hostile_post_runs_nothing(browser: Any, live_site: str) -> None:
     assert dialogs == []
     assert errors == []
     assert page.evaluate("document.querySelectorAll('main script, main iframe').length") == 0
+
+
+LAYOUT_SHIFT = """() => new Promise(resolve => {
+  let total = 0;
+  new PerformanceObserver(list => {
+    for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
+  }).observe({type: "layout-shift", buffered: true});
+  requestAnimationFrame(() => requestAnimationFrame(() => resolve(total)));
+})"""
+
+
+def test_thumbnails_arriving_late_move_nothing(browser: Any, live_site: str) -> None:
+    """Each thumbnail's box is known before its bytes arrive (width and height,
+    or the fixed 4:3 box): the page's cumulative layout shift stays 0."""
+    page, _, errors = open_page(browser, live_site)
+
+    def late(route: Any) -> None:
+        page.wait_for_timeout(400)
+        route.continue_()
+
+    page.route("**/img/**", late)
+    page.goto(live_site + "/")
+    page.wait_for_load_state("networkidle")
+    loaded = page.eval_on_selector_all(
+        "main img.thumbnail", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert len(loaded) == 2 and all(loaded)
+    assert page.evaluate(LAYOUT_SHIFT) == 0
+    assert errors == []

@@ -110,20 +110,23 @@ def image_src(url: str | None) -> str | None:
 
 
 # A listed post's picture: this wide, as tall as its shape says when its size
-# is known, else cropped to a 4:3 box (CSS object-fit).
+# is known, else cropped to a 4:3 box (site.css: `.thumbnail-box`).
 THUMBNAIL_WIDTH = 160
 THUMBNAIL_BOX = (THUMBNAIL_WIDTH, 120)
 THUMBNAIL_MAX_HEIGHT = 240
 
 
-def thumbnail_size(post: Any) -> tuple[int, int]:
-    """Template filter: width and height attributes of a post's thumbnail."""
+def thumbnail_size(post: Any) -> tuple[int, int, bool]:
+    """Template filter: width and height attributes of a post's thumbnail, and
+    whether the picture is cropped to a fixed box (its size is unknown, or it
+    is very tall): either way its box is known before it loads."""
     width, height = getattr(post, "image_width", None), getattr(post, "image_height", None)
     if not width or not height or width <= 0 or height <= 0:
-        return THUMBNAIL_BOX
-    return THUMBNAIL_WIDTH, max(
-        1, min(THUMBNAIL_MAX_HEIGHT, round(THUMBNAIL_WIDTH * height / width))
-    )
+        return (*THUMBNAIL_BOX, True)
+    scaled = round(THUMBNAIL_WIDTH * height / width)
+    if scaled > THUMBNAIL_MAX_HEIGHT:
+        return (*THUMBNAIL_BOX, True)
+    return THUMBNAIL_WIDTH, max(1, scaled), False
 
 
 def proxy_images(fragment: str) -> Markup:
