@@ -17,6 +17,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 import config
 from feedsvc import cli, logs, web
+from feedsvc.clock import EXTENSION as CLOCK
+from feedsvc.clock import Clock, SystemClock
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 
@@ -26,10 +28,13 @@ log = logging.getLogger("feedsvc.config")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def create_app(test_config: dict[str, Any] | None = None, env: str | None = None) -> Flask:
-    """Build the web app: configuration, database, blueprints and CLI.
+def create_app(
+    test_config: dict[str, Any] | None = None, env: str | None = None, clock: Clock | None = None
+) -> Flask:
+    """Build the web app: configuration, database, clock, blueprints and CLI.
 
-    `env` names the configuration (default: $FEEDSVC_ENV, else production).
+    `env` names the configuration (default: $FEEDSVC_ENV, else production);
+    `clock` tells the time to every view and command (default: the system's).
     The scheduler is never started here: see `feedsvc worker` and `feedsvc serve`.
     """
     app = Flask("feedsvc", template_folder=str(TEMPLATES), instance_relative_config=True)
@@ -51,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     except (ArgumentError, ImportError) as exc:
         # A typo in the URL, or a driver that is not installed.
         raise config.ConfigError(f"FEEDSVC_DATABASE_URL: {exc}") from None
+    app.extensions[CLOCK] = clock or SystemClock()
     web.register(app)
     cli.register(app)
     return app

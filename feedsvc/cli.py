@@ -17,6 +17,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from feedsvc.clock import EXTENSION as CLOCK
+from feedsvc.clock import Clock
 from feedsvc.db import Database
 from feedsvc.errors import FeedsvcError
 
@@ -28,8 +30,10 @@ if TYPE_CHECKING:
     from feedsvc.ingest.settings import IngestSettings
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def current_time() -> dt.datetime:
+    """The time by the app's clock (pinned in tests)."""
+    app_clock: Clock = current_app.extensions[CLOCK]
+    return app_clock.now()
 
 
 def _db() -> Database:
@@ -123,7 +127,7 @@ def sources_add(url: str, interval: int | None, title: str, check: bool, fetch_f
     try:
         with _db().session() as session:
             source = add_source(
-                session, url, utcnow(), title=title, site_url=site_url, interval=interval,
+                session, url, current_time(), title=title, site_url=site_url, interval=interval,
                 fetch_full=fetch_full,
             )  # fmt: skip
             click.echo(f"added source {source.id}: {source.display_title} <{source.feed_url}>")
@@ -209,7 +213,7 @@ def sources_set(
         source = session.get(Source, source_id)
         if source is None:
             raise click.ClickException(f"no source with id {source_id}")
-        update_source(session, source, utcnow(), **changes)
+        update_source(session, source, current_time(), **changes)
         days = "global" if source.retain_days is None else source.retain_days
         count = "global" if source.retain_per_source is None else source.retain_per_source
         full = "off"
@@ -239,9 +243,9 @@ def sources_import_opml(file: Any) -> None:
                         bar.length = total
                         bar.update(1)
 
-                    report = import_opml(session, data, utcnow(), on_entry=advance)
+                    report = import_opml(session, data, current_time(), on_entry=advance)
             else:
-                report = import_opml(session, data, utcnow())
+                report = import_opml(session, data, current_time())
     except OpmlError as exc:
         raise click.ClickException(f"{file.name}: {exc}") from None
     for source_id, url in report.added if not on_terminal else []:
@@ -263,7 +267,7 @@ def sources_export_opml(output: Any) -> None:
     from feedsvc.opml import export_opml
 
     with _db().session() as session:
-        body = export_opml(session, current_app.config["SITE_TITLE"])
+        body = export_opml(session, current_app.config["SITE_TITLE"], current_time())
     output.write(body)
 
 
@@ -283,7 +287,7 @@ def users_create(username: str, password_stdin: bool) -> None:
 
     password = _read_password(password_stdin, "Password")
     with _db().session() as session:
-        user = create_user(session, username, password, utcnow())
+        user = create_user(session, username, password, current_time())
         click.echo(f"created user {user.id}: {user.username}")
 
 
@@ -340,7 +344,7 @@ def tokens_create(username: str, name: str) -> None:
     from feedsvc.accounts import create_token, user_by_name
 
     with _db().session() as session:
-        row, token = create_token(session, user_by_name(session, username), name, utcnow())
+        row, token = create_token(session, user_by_name(session, username), name, current_time())
     click.echo(f"token {row.id} for {username} (shown once, keep it safe):", err=True)
     click.echo(token)
 
@@ -367,7 +371,7 @@ def tokens_revoke(token_id: int) -> None:
     from feedsvc.accounts import revoke_token
 
     with _db().session() as session:
-        revoke_token(session, token_id, utcnow())
+        revoke_token(session, token_id, current_time())
     click.echo(f"token {token_id} revoked")
 
 
@@ -444,6 +448,7 @@ def _fetch(
     from feedsvc.ingest.driver import refresh_many
     from feedsvc.ingest.fetch import Fetcher
 
+    clock: Clock = current_app.extensions[CLOCK]
     with Fetcher(fetch_settings) as fetcher:
         if on_terminal and len(targets) > 1:
             with click.progressbar(length=len(targets), label="fetching") as bar:
@@ -452,10 +457,10 @@ def _fetch(
                     show(report)
                     bar.update(1)
 
-                refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
+                refresh_many(db, targets, fetcher=fetcher, now=clock.now, settings=ingest_settings,
                              per_host=per_host, on_done=advance)  # fmt: skip
         elif len(targets) > 1:
-            refresh_many(db, targets, fetcher=fetcher, now=utcnow, settings=ingest_settings,
+            refresh_many(db, targets, fetcher=fetcher, now=clock.now, settings=ingest_settings,
                          per_host=per_host, on_done=show)  # fmt: skip
         else:
             from sqlalchemy import select
@@ -465,14 +470,14 @@ def _fetch(
             from feedsvc.models import Source
 
             for source_id in targets:
-                show(refresh_source(db, source_id, fetcher=fetcher, now=utcnow(),
+                show(refresh_source(db, source_id, fetcher=fetcher, now=current_time(),
                                     settings=ingest_settings))  # fmt: skip
             with db.session(write=False) as session:
                 full = session.scalar(
                     select(Source.id).where(Source.id.in_(targets), Source.fetch_full).limit(1)
                 )
             if full is not None:
-                fetch_articles_now(db, targets, fetcher=fetcher, now=utcnow,
+                fetch_articles_now(db, targets, fetcher=fetcher, now=clock.now,
                                    settings=ingest_settings, per_host=per_host)  # fmt: skip
 
 
@@ -501,7 +506,7 @@ def posts_add(title: str, body_file: TextIO, tags: tuple[str, ...], author: str 
         body = "".join(f"<p>{escape(p.strip())}</p>" for p in body.split("\n\n") if p.strip())
     with _db().session() as session:
         post = create_local_post(
-            session, title=title, body_html=body, now=utcnow(),
+            session, title=title, body_html=body, now=current_time(),
             summary_length=current_app.config["SUMMARY_LENGTH"],
             author=author or current_app.config["SITE_AUTHOR"], tags=tags,
             base_url=current_app.config["BASE_URL"],
@@ -548,7 +553,7 @@ def rules_add(
         raise click.UsageError(f"--{action} needs FIELD and PATTERN")
     with _db().session() as session:
         saved = add_rule(
-            session, utcnow(), action=action or "max_age", field=field or "",
+            session, current_time(), action=action or "max_age", field=field or "",
             pattern=pattern or "", days=days, source_id=source_id,
             sync_limit=current_app.config["RULES_SYNC_LIMIT"],
         )  # fmt: skip
@@ -581,7 +586,9 @@ def rules_delete(rule_id: int) -> None:
     from feedsvc.rules import delete_rule
 
     with _db().session() as session:
-        saved = delete_rule(session, rule_id, utcnow(), current_app.config["RULES_SYNC_LIMIT"])
+        saved = delete_rule(
+            session, rule_id, current_time(), current_app.config["RULES_SYNC_LIMIT"]
+        )
         click.echo(f"deleted rule {rule_id}; {saved.describe()}")
 
 
@@ -599,7 +606,7 @@ def worker_command() -> None:
         # One line, and a supervisor's restart (systemd: Restart=on-failure) tries again.
         logging.getLogger("feedsvc.worker").error("worker not started: %s", exc)
         sys.exit(1)
-    run_worker(_db(), current_app.config)
+    run_worker(_db(), current_app.config, current_app.extensions[CLOCK])
 
 
 @click.command("publish")
@@ -613,7 +620,7 @@ def publish_command() -> None:
         raise click.ClickException("set FEEDSVC_WEBSUB_HUBS or FEEDSVC_STATIC_DIR first")
     publisher = Publisher(_db(), cfg)
     try:
-        publisher.run(utcnow(), force_static=True)
+        publisher.run(current_time(), force_static=True)
         pending = publisher.pending_pings()
     finally:
         publisher.close()
@@ -645,7 +652,7 @@ def prune_command(dry_run: bool) -> None:
 
     settings = retention.settings_from_config(current_app.config)
     db = _db()
-    now = utcnow()
+    now = current_time()
     if not dry_run:
         removed = retention.prune(db, settings, now)
         click.echo(f"{removed} posts deleted")
@@ -690,7 +697,7 @@ def _start_embedded_scheduler(app: Flask) -> None:
     from feedsvc.scheduler import start_embedded
 
     lock = app.config["SCHEDULER_LOCK_FILE"] or Path(app.instance_path) / "embedded-scheduler.lock"
-    start_embedded(app.extensions["feedsvc.db"], app.config, Path(lock))
+    start_embedded(app.extensions["feedsvc.db"], app.config, app.extensions[CLOCK], Path(lock))
 
 
 def _configure_logging() -> None:

@@ -41,11 +41,12 @@ OVERDUE_AFTER = dt.timedelta(minutes=5)
 class ScheduleCollector(Collector):
     """Due and overdue sources and the schedule lag, read from the database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, now: dt.datetime) -> None:
         self.db = db
+        self.now = now
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = dt.datetime.now(dt.UTC)
+        now = self.now
         active_due = (Source.status == SOURCE_ACTIVE, Source.next_check_at <= now)
         with self.db.session(write=False) as session:
             due, oldest = session.execute(
@@ -66,7 +67,7 @@ class ScheduleCollector(Collector):
         )
 
 
-def render_metrics(db: Database) -> bytes:
+def render_metrics(db: Database, now: dt.datetime) -> bytes:
     """The text exposition of this process's (or this machine's) metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counted = CollectorRegistry()
@@ -74,5 +75,5 @@ def render_metrics(db: Database) -> bytes:
     else:
         counted = REGISTRY
     schedule = CollectorRegistry()
-    schedule.register(ScheduleCollector(db))
+    schedule.register(ScheduleCollector(db, now))
     return generate_latest(counted) + generate_latest(schedule)

@@ -35,15 +35,15 @@ class OpmlError(FeedsvcError):
         super().__init__(message, "file")
 
 
-def render_opml(title: str, sources: Iterable[Source], *, with_tags: bool = False) -> bytes:
+def render_opml(
+    title: str, sources: Iterable[Source], now: dt.datetime, *, with_tags: bool = False
+) -> bytes:
     """OPML 2.0; with tags, each source sits in a folder named after its first
     tag and lists them all in `category`, which listparser reads back."""
     root = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(root, "head")
     ElementTree.SubElement(head, "title").text = title
-    ElementTree.SubElement(head, "dateCreated").text = format_datetime(
-        dt.datetime.now(dt.UTC), usegmt=True
-    )
+    ElementTree.SubElement(head, "dateCreated").text = format_datetime(now, usegmt=True)
     body = ElementTree.SubElement(root, "body")
     folders: dict[str, ElementTree.Element] = {}
     for source in sources:
@@ -68,10 +68,11 @@ def render_opml(title: str, sources: Iterable[Source], *, with_tags: bool = Fals
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def export_opml(session: Session, site_title: str) -> bytes:
+def export_opml(session: Session, site_title: str, now: dt.datetime) -> bytes:
     """Every source with its tags, by id: the admin's export."""
     query = select(Source).options(selectinload(Source.tags)).order_by(Source.id)
-    return render_opml(f"{site_title} sources", session.scalars(query).all(), with_tags=True)
+    return render_opml(f"{site_title} sources", session.scalars(query).all(), now,
+                       with_tags=True)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc import jobs, popularity, retention
+from feedsvc.clock import Clock, SystemClock
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.ingest import duplicates
@@ -54,10 +55,6 @@ DATABASE_RETRY_MAX = 60.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass(frozen=True)
 class Stopped:
     """What `Worker.stop` left behind: sources whose refresh did not finish
@@ -77,16 +74,23 @@ class Worker:
     fetch threads, parse worker processes, grouped writes; at most
     FETCH_PER_HOST fetches at once against any one host."""
 
-    def __init__(self, db: Database, cfg: Mapping[str, Any], name: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cfg: Mapping[str, Any],
+        name: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.db = db
         self.cfg = cfg
+        self.clock = clock or SystemClock()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         fetch_settings, ingest_settings = settings_from_config(cfg)
         self.fetcher = Fetcher(fetch_settings)
         threads = int(cfg["WORKER_THREADS"])
         self.per_host = int(cfg["FETCH_PER_HOST"])
         self.refresher = Refresher(
-            db, self.fetcher, ingest_settings, now=utcnow, threads=threads,
+            db, self.fetcher, ingest_settings, now=self.clock.now, threads=threads,
             processes=int(cfg["WORKER_PROCESSES"]) or None, per_host=self.per_host,
         )  # fmt: skip
         self.publisher = Publisher(db, cfg)
@@ -103,12 +107,12 @@ class Worker:
         self._short_at: int | None = None
         # When to look for due full articles next (time.monotonic()).
         self._articles_due_check = 0.0
-        self.started_at = utcnow()
+        self.started_at = self.clock.now()
         self._database_down = False
         # While it is down: when to try it again, and the delay after that.
         self._retry_at = 0.0
         self._retry_delay = float(cfg["DISPATCH_SECONDS"])
-        self.jobs = jobs.JobRunner(db, self.name, int(cfg["LEASE_SECONDS"]), now=utcnow,
+        self.jobs = jobs.JobRunner(db, self.name, int(cfg["LEASE_SECONDS"]), now=self.clock.now,
                                    stopping=self._stopping)  # fmt: skip
         # Held while a job runs, so that stop() can wait for it to be given back.
         self._running_jobs = threading.Lock()
@@ -162,7 +166,7 @@ class Worker:
         try:
             with self.db.session() as session:
                 claimed = claim_due_sources(
-                    session, utcnow(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
+                    session, self.clock.now(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
                     per_host=self.per_host * QUEUED_PER_HOST, busy_hosts=self.refresher.hosts(),
                 )  # fmt: skip
         except Exception as exc:
@@ -249,7 +253,7 @@ class Worker:
     def housekeeping(self) -> None:
         """Prune old fetch history, ended jobs, yesterday's visitor hashes and
         story bands past the duplicate window; once a day, old posts (retention)."""
-        now = utcnow()
+        now = self.clock.now()
         keep_days = int(self.cfg["FETCH_HISTORY_DAYS"])
         with self.db.session() as session:
             session.execute(
@@ -283,9 +287,9 @@ class Worker:
         try:
             with self.db.session() as session:
                 if in_hand:
-                    until = utcnow() + dt.timedelta(seconds=int(self.cfg["LEASE_SECONDS"]))
+                    until = self.clock.now() + dt.timedelta(seconds=int(self.cfg["LEASE_SECONDS"]))
                     renew_leases(session, self.name, in_hand, until)
-                now = utcnow()
+                now = self.clock.now()
                 beat = session.get(WorkerHeartbeat, self.name)
                 if beat is None:
                     session.add(
@@ -309,7 +313,7 @@ class Worker:
     def publish(self) -> None:
         """Ping WebSub hubs and rewrite static feeds after changes."""
         try:
-            self.publisher.run()
+            self.publisher.run(self.clock.now())
         except Exception as exc:
             if is_database_fault(exc):
                 self._database_is_down(exc)
@@ -366,7 +370,7 @@ class Worker:
 def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -> None:
     scheduler.add_job(
         worker.dispatch, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
-        id="dispatch", replace_existing=True, next_run_time=utcnow(),
+        id="dispatch", replace_existing=True, next_run_time=worker.clock.now(),
     )  # fmt: skip
     scheduler.add_job(
         worker.publish, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
@@ -374,7 +378,7 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -
     )  # fmt: skip
     scheduler.add_job(
         worker.run_jobs, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
-        id="jobs", replace_existing=True, next_run_time=utcnow(),
+        id="jobs", replace_existing=True, next_run_time=worker.clock.now(),
     )  # fmt: skip
     scheduler.add_job(
         worker.housekeeping, "interval", hours=1, id="housekeeping", replace_existing=True,
@@ -400,9 +404,9 @@ def serve_metrics(cfg: Mapping[str, Any]) -> WSGIServer:
     return server
 
 
-def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
+def run_worker(db: Database, cfg: Mapping[str, Any], clock: Clock) -> None:
     """`feedsvc worker`: run the scheduler in the foreground until SIGTERM or SIGINT."""
-    worker = Worker(db, cfg)
+    worker = Worker(db, cfg, clock=clock)
     if int(cfg["WORKER_METRICS_PORT"]):
         serve_metrics(cfg)
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
@@ -445,7 +449,7 @@ def run_worker(db: Database, cfg: Mapping[str, Any]) -> None:
 
 
 def start_embedded(
-    db: Database, cfg: Mapping[str, Any], lock_path: Path
+    db: Database, cfg: Mapping[str, Any], clock: Clock, lock_path: Path
 ) -> BackgroundScheduler | None:
     """One scheduler inside a serving process — only if no other process on
     this machine has one, so that several gunicorn workers (or a reloader's two
@@ -461,7 +465,7 @@ def start_embedded(
         log.info("embedded scheduler: another process on this machine runs it")
         return None
     _embedded_lock = handle
-    worker = Worker(db, cfg, name=f"embedded:{socket.gethostname()}:{os.getpid()}")
+    worker = Worker(db, cfg, name=f"embedded:{socket.gethostname()}:{os.getpid()}", clock=clock)
     scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
     add_jobs(scheduler, worker, cfg)
     scheduler.start()

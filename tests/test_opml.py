@@ -90,7 +90,7 @@ def test_export_round_trips_through_listparser(db: Database) -> None:
         add_source(session, "https://plain.example/feed", NOW, title="Plain",
                    site_url="https://plain.example/")  # fmt: skip
     with db.session() as session:
-        exported = export_opml(session, "Test")
+        exported = export_opml(session, "Test", NOW)
         expected = {s.feed_url: (s.display_title, sorted(t.name for t in s.tags))
                     for s in session.scalars(select(Source))}  # fmt: skip
     parsed = listparser.parse(exported)

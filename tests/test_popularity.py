@@ -15,6 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feedsvc import images, popularity
+from feedsvc.clock import EXTENSION as CLOCK
+from feedsvc.clock import FixedClock
 from feedsvc.db import Database
 from feedsvc.models import Post, PostViewDay, PostViewTotal
 from feedsvc.posts import create_local_post
@@ -144,18 +146,16 @@ def test_an_ipv6_visitor_is_its_64(client: FlaskClient, db: Database) -> None:
 
 
 def test_the_same_address_counts_again_the_next_utc_day(
-    client: FlaskClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, db: Database
 ) -> None:
-    from feedsvc.web import site
-
     (post_id,) = add_posts(db, 1)
     path = client.get(f"/posts/{post_id}").headers["Location"]
-    late = dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC)
-    monkeypatch.setattr(site, "_now", lambda: late)
+    clock = FixedClock(dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC))
+    app.extensions[CLOCK] = clock
     read(client, path, "203.0.113.9")
     read(client, path, "203.0.113.9", BROWSER + " Other/1")
     assert views(db, post_id) == 1
-    monkeypatch.setattr(site, "_now", lambda: late + dt.timedelta(minutes=2))
+    clock.advance(dt.timedelta(minutes=2))
     read(client, path, "203.0.113.9")
     assert views(db, post_id) == 2
 

@@ -121,7 +121,7 @@ def test_stored_hostile_urls_are_left_out_of_the_opml_lists(
     assert "Broken Upstream" not in public
     assert_no_hostile_url(public, "/sources.opml")
     with db.session() as session:
-        every = render_opml("All", session.scalars(select(Source)).all(), with_tags=True)
+        every = render_opml("All", session.scalars(select(Source)).all(), NOW, with_tags=True)
     assert_no_hostile_url(every.decode(), "the admin's OPML export")
 
 

@@ -22,8 +22,7 @@ class Publisher:
         self.cfg = cfg
         self.client = websub.make_client()
 
-    def run(self, now: dt.datetime | None = None, *, force_static: bool = False) -> None:
-        now = now or dt.datetime.now(dt.UTC)
+    def run(self, now: dt.datetime, *, force_static: bool = False) -> None:
         sent, failed = websub.announce_changes(self.db, self.cfg, self.client, now)
         if sent or failed:
             log.info("hub pings: %s sent, %s failed", sent, failed)

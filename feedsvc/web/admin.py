@@ -40,7 +40,7 @@ from feedsvc.posts import (
 )
 from feedsvc.web.auth import local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
-from feedsvc.web.context import get_session, page_arg
+from feedsvc.web.context import current_time, get_session, page_arg
 from feedsvc.web.refresh import fetcher, refresh_now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,10 +59,6 @@ def _require_sign_in() -> None:
 def _private(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Response:
@@ -91,7 +87,7 @@ def _tags(raw: str) -> list[str]:
 @bp.get("/")
 def dashboard() -> Response:
     session = get_session()
-    now = _now()
+    now = current_time()
     cfg = current_app.config
     totals = daily_totals(stats.posts_per_day(session, now.date(), SPARK_DAYS), SPARK_DAYS)
     labels = [(now.date() - dt.timedelta(days=SPARK_DAYS - 1 - i)).isoformat()
@@ -118,7 +114,7 @@ def source_list() -> Response:
     # Failing first: those are what an admin opens this page for.
     order = {"failing": 0, "active": 1, "paused": 2, "gone": 3}
     rows.sort(key=lambda row: (order.get(sources.source_state(row[0]), 9), row[0].id))
-    per_day = stats.posts_per_day(session, _now().date(), SPARK_DAYS)
+    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS)
     lines = {
         source.id: sparkline(per_day.get(source.id, [0] * SPARK_DAYS),
                              label=f"{sum(per_day.get(source.id, []))} posts in {SPARK_DAYS} days")
@@ -155,11 +151,11 @@ def source_create() -> Response:
     session = get_session()
     try:
         source = sources.add_source(
-            session, form.get("feed_url", ""), _now(),
+            session, form.get("feed_url", ""), current_time(),
             title=fields.check_text(form.get("title", ""), "title"),
             site_url=form.get("site_url") or None, interval=_interval(form.get("interval", "")),
         )  # fmt: skip
-        sources.update_source(session, source, _now(), tags=_tags(form.get("tags", "")),
+        sources.update_source(session, source, current_time(), tags=_tags(form.get("tags", "")),
                               mode=form.get("mode") or None)  # fmt: skip
         session.commit()
     except (sources.SourceError, fields.FieldError) as exc:
@@ -197,7 +193,7 @@ def _limit(form: Mapping[str, str], field: str) -> int | EllipsisType | None:
 def source_detail(source_id: int) -> Response:
     session = get_session()
     source = _source_or_404(source_id)
-    per_day = stats.posts_per_day(session, _now().date(), SPARK_DAYS, source_id)
+    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source_id)
     recent, total = search_posts(session, source_id=source_id, limit=10)
     return _render(
         "admin/source.html", source=source, state=sources.source_state(source),
@@ -214,7 +210,7 @@ def source_update(source_id: int) -> Response:
     form = request.form
     try:
         sources.update_source(
-            session, source, _now(),
+            session, source, current_time(),
             title=fields.check_text(form.get("title", source.title), "title"),
             site_url=form.get("site_url", source.site_url or ""),
             tags=_tags(form.get("tags", "")), interval=_interval(form.get("interval", "")),
@@ -240,7 +236,7 @@ def source_pause(source_id: int) -> Response:
     session = get_session()
     source = _source_or_404(source_id)
     if request.form.get("action") == "resume":
-        sources.resume_source(source, _now())
+        sources.resume_source(source, current_time())
         flash("Resumed; it will be fetched shortly.")
     else:
         sources.pause_source(source)
@@ -267,7 +263,7 @@ def source_delete(source_id: int) -> Response:
         return _render("admin/source_delete.html", source=source, post_count=total)
     keep = request.form.get("posts") != "delete"
     title = source.display_title
-    removed = sources.delete_source(session, source, _now(), keep_posts=keep)
+    removed = sources.delete_source(session, source, current_time(), keep_posts=keep)
     session.commit()
     flash(f"Deleted {title}" + (f" and its {removed} posts." if not keep else "; its posts stay."))
     return redirect(url_for("admin.source_list"))
@@ -297,7 +293,8 @@ def post_new() -> Response:
     try:
         post = create_local_post(
             session, title=fields.check_text(form.get("title", ""), "title"),
-            body_html=form.get("body", ""), now=_now(), summary_length=cfg["SUMMARY_LENGTH"],
+            body_html=form.get("body", ""), now=current_time(),
+            summary_length=cfg["SUMMARY_LENGTH"],
             author=fields.check_text(form.get("author") or cfg["SITE_AUTHOR"], "author"),
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
@@ -319,7 +316,7 @@ def post_edit(post_id: int) -> Response:
     form = request.form
     try:
         update_local_post(
-            session, post, now=_now(), summary_length=cfg["SUMMARY_LENGTH"],
+            session, post, now=current_time(), summary_length=cfg["SUMMARY_LENGTH"],
             title=fields.check_text(form.get("title", ""), "title") if "title" in form else None,
             body_html=form.get("body"),
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
@@ -351,7 +348,7 @@ def post_visibility(post_id: int) -> Response:
     session = get_session()
     post = _post_or_404(post_id)
     form = request.form
-    set_visibility(session, post, _now(), hidden=form.get("hidden") == "1",
+    set_visibility(session, post, current_time(), hidden=form.get("hidden") == "1",
                    popular_excluded=form.get("popular_excluded") == "1")  # fmt: skip
     session.commit()
     flash("Hidden from the site and feeds." if post.hidden else "Shown on the site and feeds.")
@@ -366,7 +363,7 @@ def post_delete(post_id: int) -> Response:
     if request.method == "GET":
         return _render("admin/post_delete.html", post=post)
     try:
-        delete_post(session, post, _now())
+        delete_post(session, post, current_time())
         session.commit()
     except PostError as exc:
         flash(str(exc), "error")
@@ -408,7 +405,7 @@ def rule_save() -> Response:
         if form.get("intent") == "preview":
             rule = rules.check_rule(session, action, field, pattern, days, source_id)
             return _rules_page(form=form, preview=rules.preview(session, add=rule))
-        saved = rules.add_rule(session, _now(), action=action, field=field, pattern=pattern,
+        saved = rules.add_rule(session, current_time(), action=action, field=field, pattern=pattern,
                                days=days, source_id=source_id,
                                sync_limit=current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
         session.commit()
@@ -430,7 +427,7 @@ def rule_delete(rule_id: int) -> Response:
         if request.method == "GET":
             return _render("admin/rule_delete.html", rule=rule, describe=rules.describe,
                            preview=rules.preview(session, remove=rule_id))  # fmt: skip
-        saved = rules.delete_rule(session, rule_id, _now(),
+        saved = rules.delete_rule(session, rule_id, current_time(),
                                   current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
         session.commit()
     except rules.RuleNotFound:
@@ -458,11 +455,13 @@ def opml_import() -> Response:
         error = f"{upload.filename}: {exc}"
         return _render("admin/opml.html", status=422, report=None, jobs=recent, error=error)
     if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
-        job = jobs.enqueue_opml_import(session, entries, problems, _now(), current_user.user_id)
+        job = jobs.enqueue_opml_import(
+            session, entries, problems, current_time(), current_user.user_id
+        )
         session.commit()
         flash(f"Importing {upload.filename}: {len(entries)} entries, in the background.")
         return redirect(url_for("admin.job_detail", job_id=job.id), 303)
-    report = import_parsed(session, entries, problems, _now())
+    report = import_parsed(session, entries, problems, current_time())
     session.commit()
     return _render("admin/opml.html", report=report, filename=upload.filename, jobs=recent)
 
@@ -475,12 +474,12 @@ def job_detail(job_id: int) -> Response:
         abort(404)
     stale = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
     return _render("admin/job.html", job=job,
-                   worker_alive=jobs.worker_alive(session, _now(), stale))  # fmt: skip
+                   worker_alive=jobs.worker_alive(session, current_time(), stale))  # fmt: skip
 
 
 @bp.get("/opml")
 def opml_export() -> Response:
-    body = export_opml(get_session(), current_app.config["SITE_TITLE"])
+    body = export_opml(get_session(), current_app.config["SITE_TITLE"], current_time())
     return Response(body, content_type="text/x-opml; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="feedsvc-sources.opml"'})  # fmt: skip
 
@@ -491,7 +490,9 @@ def tokens() -> Response:
     user = _signed_in_user()
     shown = None
     if request.method == "POST":
-        _, shown = accounts.create_token(session, user, request.form.get("name", ""), _now())
+        _, shown = accounts.create_token(
+            session, user, request.form.get("name", ""), current_time()
+        )
         session.commit()
     return _render("admin/tokens.html", tokens=accounts.list_tokens(session, user), shown=shown)
 
@@ -508,7 +509,7 @@ def token_revoke(token_id: int) -> Response:
     session = get_session()
     user = _signed_in_user()
     try:
-        accounts.revoke_token(session, token_id, _now(), user)
+        accounts.revoke_token(session, token_id, current_time(), user)
         session.commit()
         flash("Token revoked.")
     except accounts.AccountError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import TypeVar
 
@@ -57,7 +56,7 @@ from feedsvc.web.api_models import (
 )
 from feedsvc.web.auth import bearer_user, csrf
 from feedsvc.web.charts import daily_totals
-from feedsvc.web.context import get_session
+from feedsvc.web.context import current_time, get_session
 from feedsvc.web.problems import ApiProblem, error_problem, problem
 from feedsvc.web.refresh import fetcher, refresh_now
 
@@ -73,15 +72,11 @@ def _json(model: BaseModel, status: int = 200, **headers: str) -> Response:
                     headers=headers)  # fmt: skip
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @bp.before_request
 def _authenticate() -> Response | None:
     if request.endpoint == "api.openapi":
         return None
-    user = bearer_user(_now())
+    user = bearer_user(current_time())
     if user is None:
         detail = "send a live API token as 'Authorization: Bearer <token>'"
         return problem(401, "Unauthorized", detail)
@@ -226,7 +221,7 @@ def _refused_or_unprocessable(exc: discovery.DiscoveryError, field: str) -> ApiP
 def create_source() -> Response:
     body = payload(SourceCreate)
     session = get_session()
-    now = _now()
+    now = current_time()
     try:
         url = sources.normalize_feed_url(body.url)
     except sources.SourceError as exc:
@@ -274,7 +269,7 @@ def update_source(source_id: int) -> Response:
     source = _source(source_id)
     body = payload(SourceUpdate)
     session = get_session()
-    now = _now()
+    now = current_time()
     given = body.model_fields_set
     sources.update_source(
         session, source, now, title=body.title, site_url=body.site_url, tags=body.tags,
@@ -298,7 +293,7 @@ def delete_source(source_id: int) -> Response:
     keep = request.args.get("keep_posts", "true").lower()
     if keep not in ("true", "false"):
         raise ApiProblem(400, "Bad request", "keep_posts is true or false", field="keep_posts")
-    sources.delete_source(get_session(), source, _now(), keep_posts=keep == "true")
+    sources.delete_source(get_session(), source, current_time(), keep_posts=keep == "true")
     get_session().commit()
     return Response(status=204)
 
@@ -353,7 +348,7 @@ def create_post() -> Response:
     cfg = current_app.config
     session = get_session()
     post = create_local_post(
-        session, title=body.title, body_html=body.content, now=_now(),
+        session, title=body.title, body_html=body.content, now=current_time(),
         summary_length=cfg["SUMMARY_LENGTH"], author=body.author or cfg["SITE_AUTHOR"],
         tags=body.tags, base_url=cfg["BASE_URL"],
     )  # fmt: skip
@@ -372,7 +367,7 @@ def update_post(post_id: int) -> Response:
     body = payload(PostUpdate)
     cfg = current_app.config
     session = get_session()
-    now = _now()
+    now = current_time()
     if {"title", "content", "tags"} & body.model_fields_set:
         update_local_post(
             session, post, now=now, summary_length=cfg["SUMMARY_LENGTH"], title=body.title,
@@ -386,7 +381,7 @@ def update_post(post_id: int) -> Response:
 @bp.delete("/posts/<int:post_id>")
 def remove_post(post_id: int) -> Response:
     post = _post(post_id)
-    delete_post(get_session(), post, _now())
+    delete_post(get_session(), post, current_time())
     get_session().commit()
     return Response(status=204)
 
@@ -400,7 +395,7 @@ def fetch_article(post_id: int) -> Response:
 
 @bp.get("/opml")
 def export_opml() -> Response:
-    body = opml.export_opml(get_session(), current_app.config["SITE_TITLE"])
+    body = opml.export_opml(get_session(), current_app.config["SITE_TITLE"], current_time())
     return Response(body, content_type="text/x-opml; charset=utf-8")
 
 
@@ -415,10 +410,10 @@ def import_opml_file() -> Response:
     session = get_session()
     entries, problems = parse_opml(data)
     if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
-        job = jobs.enqueue_opml_import(session, entries, problems, _now(), g.api_user.id)
+        job = jobs.enqueue_opml_import(session, entries, problems, current_time(), g.api_user.id)
         session.commit()
         return _json(job_out(job), 202, Location=url_for("api.get_job", job_id=job.id))
-    report = import_parsed(session, entries, problems, _now())
+    report = import_parsed(session, entries, problems, current_time())
     session.commit()
     added = [source_id for source_id, _ in report.added]
     errors = report.describe_errors()
@@ -479,7 +474,7 @@ def create_rule() -> Response:
     body = payload(RuleCreate)
     session = get_session()
     saved = rules.add_rule(
-        session, _now(), action=body.action, field=body.field or "",
+        session, current_time(), action=body.action, field=body.field or "",
         pattern=body.pattern or "", days=body.days, source_id=body.source_id,
         sync_limit=current_app.config["RULES_SYNC_LIMIT"],
     )  # fmt: skip
@@ -510,7 +505,9 @@ def post_brief(post: Post) -> PostBrief:
 @bp.delete("/rules/<int:rule_id>")
 def delete_rule(rule_id: int) -> Response:
     session = get_session()
-    saved = rules.delete_rule(session, rule_id, _now(), current_app.config["RULES_SYNC_LIMIT"])
+    saved = rules.delete_rule(
+        session, rule_id, current_time(), current_app.config["RULES_SYNC_LIMIT"]
+    )
     session.commit()
     return _json(saved_out(saved))
 
@@ -518,7 +515,7 @@ def delete_rule(rule_id: int) -> Response:
 @bp.get("/stats")
 def stats() -> Response:
     session = get_session()
-    totals = daily_totals(figures.posts_per_day(session, _now().date(), 30), 30)
+    totals = daily_totals(figures.posts_per_day(session, current_time().date(), 30), 30)
     return _json(Stats(
         sources=figures.state_counts(session),
         posts=figures.post_count(session),

@@ -11,7 +11,6 @@ session lasts `SESSION_LIFETIME_DAYS` from sign-in at most and, when
 from __future__ import annotations
 
 import datetime as dt
-import time
 import unicodedata
 from urllib.parse import urlsplit
 
@@ -36,7 +35,7 @@ from wtforms.validators import DataRequired, Length
 from feedsvc import accounts
 from feedsvc.models import User
 from feedsvc.sign_in_limits import SignInLimiter
-from feedsvc.web.context import client_address, get_session
+from feedsvc.web.context import client_address, current_time, get_session
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 LIMITER = "feedsvc.sign_in_limiter"
@@ -78,7 +77,7 @@ def _small_number(text: str) -> bool:
 
 def _session_current() -> bool:
     """Within its lifetime and, when an idle timeout is set, used recently."""
-    now = time.time()
+    now = current_time().timestamp()
     signed_in = session.get(SIGNED_IN_AT)
     if not isinstance(signed_in, int) or now - signed_in > _lifetime().total_seconds():
         return False
@@ -99,7 +98,7 @@ def _lifetime() -> dt.timedelta:
 def _start_session(user: User) -> None:
     login_user(Admin(user))
     session.permanent = True
-    session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
+    session[SIGNED_IN_AT] = session[SEEN_AT] = int(current_time().timestamp())
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -113,7 +112,7 @@ def sign_in() -> Response | str:
     if request.method == "POST":
         limiter: SignInLimiter = current_app.extensions[LIMITER]
         username = request.form.get("username", "")
-        retry_after = limiter.attempt(client_address(), username, dt.datetime.now(dt.UTC))
+        retry_after = limiter.attempt(client_address(), username, current_time())
         if retry_after is not None:
             return _too_many(retry_after)
     if form.validate_on_submit():

@@ -1,10 +1,14 @@
-"""What every view shares about its request: the database, the session, the client."""
+"""What every view shares about its request: the database, the session, the
+client, and the app's clock."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import abort, current_app, g, request
 from sqlalchemy.orm import Session
 
+from feedsvc import clock
 from feedsvc.db import Database
 from feedsvc.params import BadParameter, page_number
 
@@ -12,6 +16,12 @@ from feedsvc.params import BadParameter, page_number
 def get_db() -> Database:
     db: Database = current_app.extensions["feedsvc.db"]
     return db
+
+
+def current_time() -> dt.datetime:
+    """The time by the app's clock (pinned in tests)."""
+    app_clock: clock.Clock = current_app.extensions[clock.EXTENSION]
+    return app_clock.now()
 
 
 def get_session() -> Session:

@@ -18,7 +18,7 @@ from feedsvc.publish.http import (
     feed_response,
     make_rendered,
 )
-from feedsvc.web.context import get_session
+from feedsvc.web.context import current_time, get_session
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 NO_ARGS: Mapping[str, str] = {}
@@ -93,7 +93,7 @@ def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Respons
         req = parse(cfg)
     except service.BadFeedRequest as exc:
         return Response(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
-    now = dt.datetime.now(dt.UTC)
+    now = current_time()
     key = service.feed_url(req, cfg["BASE_URL"], cfg)
     if req.kind == service.POPULAR:
         # Rankings move with views, not posts: re-render at most once a period.

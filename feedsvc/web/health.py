@@ -7,15 +7,13 @@ stopped still serves its pages and feeds, so a load balancer must not pull it.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from feedsvc.metrics import render_metrics
 from feedsvc.models import WorkerHeartbeat
-from feedsvc.web.context import get_db
+from feedsvc.web.context import current_time, get_db
 
 bp = Blueprint("health", __name__)
 
@@ -34,7 +32,7 @@ def _check() -> tuple[Health, bool]:
     stale_after = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
     age = None
     if newest is not None:
-        age = round((dt.datetime.now(dt.UTC) - newest).total_seconds(), 1)
+        age = round((current_time() - newest).total_seconds(), 1)
     beating = age is not None and age <= stale_after
     body: Health = {
         "status": "ok",
@@ -66,4 +64,4 @@ def worker_health() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(render_metrics(get_db()), content_type=CONTENT_TYPE_LATEST)
+    return Response(render_metrics(get_db(), current_time()), content_type=CONTENT_TYPE_LATEST)

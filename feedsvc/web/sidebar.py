@@ -8,7 +8,6 @@ count the tags of every post.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -21,7 +20,7 @@ from feedsvc import content, popularity
 from feedsvc.blogroll import blogroll
 from feedsvc.models import MODE_FULL, Post
 from feedsvc.tags import popular_tags
-from feedsvc.web.context import get_session
+from feedsvc.web.context import current_time, get_session
 from feedsvc.web.feeds import VERSION
 
 CACHE = "feedsvc.sidebar_cache"
@@ -76,7 +75,7 @@ def ranked_ids(window: str, limit: int) -> list[int]:
     half_life = float(current_app.config["POPULAR_HALF_LIFE_DAYS"])
 
     def rank() -> list[int]:
-        return popularity.rank(get_session(), window, limit, dt.datetime.now(dt.UTC), half_life)
+        return popularity.rank(get_session(), window, limit, current_time(), half_life)
 
     ranked: list[int] = current_app.extensions[CACHE].get(("ranking", window, limit), rank)
     return ranked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -13,7 +12,7 @@ from feedsvc.models import Post, Source
 from feedsvc.posts import also_reported_by, get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.tags import tag_by_slug
-from feedsvc.web.context import client_address, get_db, get_session, page_arg
+from feedsvc.web.context import client_address, current_time, get_db, get_session, page_arg
 from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
@@ -110,10 +109,6 @@ def _canonical(endpoint: str, **values: Any) -> str:
     return current_app.config["BASE_URL"] + url_for(endpoint, **values)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _feed_scopes(found: Post) -> list[tuple[str, str]]:
     """A post page matches the site's feed, its source's and its tags'."""
     site = url_for("feeds.site_feed", kind="posts", fmt="atom")[: -len(".atom")]
@@ -140,7 +135,7 @@ def _count_view(post_id: int) -> None:
     """A GET answered 200, from a person: count it (once per address and day)."""
     if popularity.is_bot(request.headers.get("User-Agent", "")):
         return
-    today = _now().date()
+    today = current_time().date()
     visitor = popularity.visitor_id(current_app.config["SECRET_KEY"], today, client_address())
     with get_db().session() as session:
         popularity.record_view(session, post_id, visitor, today)
@@ -152,7 +147,9 @@ def opml() -> Response:
     from feedsvc.blogroll import blogroll
     from feedsvc.opml import render_opml
 
-    body = render_opml(current_app.config["SITE_TITLE"] + " sources", blogroll(get_session()))
+    body = render_opml(
+        current_app.config["SITE_TITLE"] + " sources", blogroll(get_session()), current_time()
+    )
     response = Response(body, content_type="text/x-opml; charset=utf-8")
     response.add_etag()
     return response.make_conditional(request)
