@@ -18,9 +18,10 @@ from urllib.parse import urljoin, urlsplit
 
 from feedsvc import errors
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.fetch import REFUSED, TIMEOUT, Fetcher, FetchResult
+from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
-from feedsvc.ingest.probe import parse_outcome
+from feedsvc.ingest.probe import parse_fetched
+from feedsvc.vocabulary import FetchErrorKind
 
 FEED_TYPES = {
     "application/atom+xml": "Atom",
@@ -113,7 +114,7 @@ def discover(
     """
     clock = _Budget.start(budget)
     fetched = _fetch(fetcher, url, clock)
-    feed, _ = parse_outcome(fetched)
+    feed, _ = parse_fetched(fetched)
     if feed is not None:
         shown = _preview(fetched, feed)
         return [Candidate(shown.feed_url, shown.title, "feed")], shown
@@ -156,7 +157,7 @@ def _usual_path_feed(fetcher: Fetcher, site: str, page: str, clock: _Budget) -> 
         except DiscoveryError:
             guessed = None
         tried.append(path)
-        feed = parse_outcome(guessed)[0] if guessed is not None else None
+        feed = parse_fetched(guessed)[0] if guessed is not None else None
         if guessed is not None and feed is not None:
             return _preview(guessed, feed)
     if len(tried) < len(USUAL_PATHS):
@@ -178,18 +179,18 @@ def preview(fetcher: Fetcher, url: str, *, budget: float) -> Preview:
 
 def _preview_feed(fetcher: Fetcher, url: str, clock: _Budget) -> Preview:
     fetched = _fetch(fetcher, url, clock)
-    feed, outcome = parse_outcome(fetched)
+    feed, observed = parse_fetched(fetched)
     if feed is None:
         found = fetched.headers.get("content-type") or "no content type"
-        raise DiscoveryError(errors.NOT_A_FEED, f"{url} is not a feed ({found}): {outcome.error}")
+        raise DiscoveryError(errors.NOT_A_FEED, f"{url} is not a feed ({found}): {observed.error}")
     return _preview(fetched, feed)
 
 
 def _fetch(fetcher: Fetcher, url: str, clock: _Budget) -> FetchResult:
     fetched = fetcher.fetch(url, deadline=clock.deadline)
-    if fetched.error_kind == TIMEOUT and clock.spent():
+    if fetched.error_kind == FetchErrorKind.TIMEOUT and clock.spent():
         raise OutOfTime(f"{url}: {fetched.error}; {clock.words()}")
-    if fetched.error_kind == REFUSED:
+    if fetched.error_kind == FetchErrorKind.REFUSED:
         raise DiscoveryError(errors.REFUSED, f"{url}: {fetched.error}")
     if fetched.error:
         raise DiscoveryError(errors.UNREACHABLE, f"{url}: {fetched.error}")

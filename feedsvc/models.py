@@ -31,6 +31,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from feedsvc.vocabulary import JobState, PostMode, SourceStatus
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -70,18 +72,17 @@ def new_uid() -> str:
     return uuid.uuid4().hex
 
 
-# Source states an admin sets; "failing" is derived from error_count.
-SOURCE_ACTIVE = "active"
-SOURCE_PAUSED = "paused"
-SOURCE_GONE = "gone"
+# The vocabulary's states and modes under the names the models' users know.
+SOURCE_ACTIVE = SourceStatus.ACTIVE
+SOURCE_PAUSED = SourceStatus.PAUSED
+SOURCE_GONE = SourceStatus.GONE
 
 # A post of our own (no source) has the entry key "local:<uid>".
 LOCAL_KEY_PREFIX = "local:"
 
-# How a source's posts are republished.
-MODE_FULL = "full"
-MODE_SUMMARY = "summary"
-MODE_LINK = "link"
+MODE_FULL = PostMode.FULL
+MODE_SUMMARY = PostMode.SUMMARY
+MODE_LINK = PostMode.LINK
 
 post_tags = Table(
     "post_tags",
@@ -289,7 +290,7 @@ class FetchAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     url: Mapped[str] = mapped_column(String(2048))
     status_code: Mapped[int | None] = mapped_column(Integer)
-    # ok, not_modified, error, gone, refused, throttled
+    # The refresh's result (vocabulary.Result), under the column's name.
     outcome: Mapped[str] = mapped_column(String(20))
     bytes: Mapped[int] = mapped_column(Integer, default=0)
     new_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -413,10 +414,10 @@ class SignInAttempt(Base):
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
-JOB_QUEUED = "queued"
-JOB_RUNNING = "running"
-JOB_DONE = "done"
-JOB_FAILED = "failed"
+JOB_QUEUED = JobState.QUEUED
+JOB_RUNNING = JobState.RUNNING
+JOB_DONE = JobState.DONE
+JOB_FAILED = JobState.FAILED
 
 
 class Job(Base):

@@ -10,15 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from feedsvc.ingest.fetch import (
-    REFUSED,
-    TIMEOUT,
-    TOO_LARGE,
-    TOO_MANY_REDIRECTS,
-    USER_AGENT,
-    Fetcher,
-    FetchSettings,
-)
+from feedsvc.ingest.fetch import USER_AGENT, Fetcher, FetchSettings
+from feedsvc.vocabulary import FetchErrorKind
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 
 FEED = rss("Feed", [{"guid": "1", "title": "One"}])
@@ -101,7 +94,7 @@ def test_304s_and_redirects_leave_their_connection_for_the_next_poll(
 def test_redirect_loop_stops(fetcher: Fetcher, feed_server: FeedServer) -> None:
     feed_server.routes["/loop"] = Reply(302, b"", {"Location": "/loop"})
     result = fetcher.fetch(feed_server.url("/loop"))
-    assert result.error_kind == TOO_MANY_REDIRECTS
+    assert result.error_kind == FetchErrorKind.TOO_MANY_REDIRECTS
     assert len(feed_server.hits("/loop")) == 6  # the first request and 5 redirects
 
 
@@ -115,7 +108,7 @@ def test_slow_drip_times_out(feed_server: FeedServer) -> None:
     with Fetcher(FetchSettings(timeout=1.0, allow_private=True)) as fetcher:
         started = time.monotonic()
         result = fetcher.fetch(feed_server.url("/slow"))
-    assert result.error_kind == TIMEOUT
+    assert result.error_kind == FetchErrorKind.TIMEOUT
     assert "timed out" in (result.error or "")
     assert time.monotonic() - started < 3
 
@@ -128,7 +121,7 @@ def test_huge_body_is_cut_at_the_cap(feed_server: FeedServer) -> None:
         result = fetcher.fetch(feed_server.url("/big"))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert result.error_kind == TOO_LARGE
+    assert result.error_kind == FetchErrorKind.TOO_LARGE
     assert "10485760 byte limit" in (result.error or "")
     assert peak < 30 * 1024 * 1024  # a 50 MB body, never held whole
 
@@ -142,7 +135,7 @@ def test_gzip_bomb_stops_at_the_cap(feed_server: FeedServer) -> None:
         result = f.fetch(feed_server.url("/bomb"))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert result.error_kind == TOO_LARGE
+    assert result.error_kind == FetchErrorKind.TOO_LARGE
     assert peak < 8 * 1024 * 1024
 
 
@@ -165,5 +158,5 @@ def test_connection_refused_is_reported(fetcher: Fetcher, feed_server: FeedServe
 def test_non_http_scheme_is_refused(fetcher: Fetcher) -> None:
     for url in ("file:///etc/passwd", "ftp://example.org/feed", "gopher://x/"):
         result = fetcher.fetch(url)
-        assert result.error_kind == REFUSED, url
+        assert result.error_kind == FetchErrorKind.REFUSED, url
         assert "only http and https" in (result.error or "")

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from feedsvc.ingest.fetch import TIMEOUT, Fetcher, FetchResult, FetchSettings
+from feedsvc.ingest.fetch import Fetcher, FetchResult, FetchSettings
+from feedsvc.vocabulary import FetchErrorKind
 from tests.feedserver import RSS_TYPE, DripServer, drip, drip_forever, response, rss
 
 FEED = rss("Feed", [{"guid": "1", "title": "One"}])
@@ -43,7 +44,7 @@ def timed_fetch(
 
 
 def assert_cut_at_the_deadline(result: FetchResult, elapsed: float, limit: float) -> None:
-    assert result.error_kind == TIMEOUT, result
+    assert result.error_kind == FetchErrorKind.TIMEOUT, result
     assert f"timed out after {limit:g} s" in (result.error or "")
     assert "the whole exchange" in (result.error or "")
     assert elapsed < 5 * limit
@@ -101,7 +102,7 @@ def test_a_callers_deadline_cuts_a_fetch_shorter(drip_server: DripServer) -> Non
         )
         assert_cut_at_the_deadline(result, elapsed, 0.5)
         spent = fetcher.fetch(drip_server.url("/drip"), deadline=time.monotonic() - 1)
-    assert spent.error_kind == TIMEOUT
+    assert spent.error_kind == FetchErrorKind.TIMEOUT
     assert drip_server.hits("/drip") == 1  # no time left: not even a connection
 
 
@@ -121,7 +122,7 @@ def test_each_thread_keeps_its_own_deadline(drip_server: DripServer) -> None:
         fetch("slow")  # 1.2 s: past the other thread's deadline, inside its own
         short.join(timeout=LIFETIME)
     assert results["slow"].ok and results["slow"].content == FEED
-    assert results["drip"].error_kind == TIMEOUT
+    assert results["drip"].error_kind == FetchErrorKind.TIMEOUT
     assert "after 0.5 s" in (results["drip"].error or "")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from feedsvc.ingest.fetch import REFUSED, Fetcher, FetchSettings, non_public_reason
+from feedsvc.ingest.fetch import Fetcher, FetchSettings, non_public_reason
+from feedsvc.vocabulary import FetchErrorKind
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 
 FEED = rss("Feed", [])
@@ -53,7 +54,7 @@ def test_loopback_url_is_refused_without_a_request(
     feed_server.routes["/f"] = Reply(200, FEED, RSS_TYPE)
     for host in ("127.0.0.1", "localhost", "[::ffff:127.0.0.1]"):
         result = guarded.fetch(f"http://{host}:{feed_server.port}/f")
-        assert result.error_kind == REFUSED, host
+        assert result.error_kind == FetchErrorKind.REFUSED, host
         assert "not a public address" in (result.error or "")
     assert feed_server.requests == []
 
@@ -65,7 +66,7 @@ def test_allowed_host_port_is_reachable(feed_server: FeedServer) -> None:
         assert fetcher.fetch(feed_server.url("/f")).ok
         # Same server by another name or port: still refused.
         other = fetcher.fetch(f"http://localhost:{feed_server.port}/f")
-        assert other.error_kind == REFUSED
+        assert other.error_kind == FetchErrorKind.REFUSED
     assert len(feed_server.requests) == 1
 
 
@@ -77,7 +78,7 @@ def test_redirect_to_a_disallowed_host_is_refused(feed_server: FeedServer) -> No
         allowed = (f"127.0.0.1:{feed_server.port}",)
         with Fetcher(FetchSettings(timeout=5, allow_hosts=allowed)) as fetcher:
             result = fetcher.fetch(feed_server.url("/f"))
-        assert result.error_kind == REFUSED
+        assert result.error_kind == FetchErrorKind.REFUSED
         assert result.final_url == inner.url("/secret")
         assert len(feed_server.requests) == 1
         assert inner.requests == []

@@ -27,10 +27,11 @@ from sqlalchemy import func, select
 from feedsvc.db import Database
 from feedsvc.dbfaults import is_database_fault
 from feedsvc.ingest.driver import refresh_many
-from feedsvc.ingest.fetch import BAD_URL, Fetcher, FetchSettings
+from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.models import Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
+from feedsvc.vocabulary import FetchErrorKind
 from tests.conftest import TEST_DATABASE_URL
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.test_refresh import NOW, SETTINGS, make_source, refresh, source_row
@@ -151,7 +152,7 @@ def test_a_redirect_to_a_broken_url_is_a_fetch_error(
 ) -> None:
     feed_server.routes["/f"] = BROKEN_LOCATION
     result = fetcher.fetch(feed_server.url("/f"))  # raises ValueError today
-    assert result.error_kind == BAD_URL
+    assert result.error_kind == FetchErrorKind.BAD_URL
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from feedsvc.ingest.plan import (
     plan_refresh,
 )
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
+from feedsvc.vocabulary import Result
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 SETTINGS = policy.ScheduleSettings(min_interval=300, max_interval=86400, default_interval=3600,
@@ -75,29 +76,29 @@ OK_FEED = Parsed(feed=feed(entry("a")))
     ("fetch", "parsed", "result", "errors", "etag", "last_error", "success"),
     [
         # 200 with validators: the new ones are kept, errors reset.
-        (fetched(200, headers={"etag": '"new"'}), OK_FEED, policy.OK, 0, '"new"', None, NOW),
+        (fetched(200, headers={"etag": '"new"'}), OK_FEED, Result.OK, 0, '"new"', None, NOW),
         # 200 without an ETag: the old one no longer describes the body.
-        (fetched(200), OK_FEED, policy.OK, 0, None, None, NOW),
+        (fetched(200), OK_FEED, Result.OK, 0, None, None, NOW),
         # 304 without validators: ours still hold.
-        (fetched(304), None, policy.NOT_MODIFIED, 0, '"old"', None, NOW),
-        (fetched(304, headers={"etag": '"v2"'}), None, policy.NOT_MODIFIED, 0, '"v2"', None, NOW),
+        (fetched(304), None, Result.NOT_MODIFIED, 0, '"old"', None, NOW),
+        (fetched(304, headers={"etag": '"v2"'}), None, Result.NOT_MODIFIED, 0, '"v2"', None, NOW),
         # Errors keep the validators and the last success, and say why.
-        (fetched(500), None, policy.ERROR, 3, '"old"', "the server answered HTTP 500",
+        (fetched(500), None, Result.ERROR, 3, '"old"', "the server answered HTTP 500",
          ROW.last_success_at),
-        (fetched(None, error_kind="timeout", error="timed out"), None, policy.ERROR, 3, '"old"',
+        (fetched(None, error_kind="timeout", error="timed out"), None, Result.ERROR, 3, '"old"',
          "timed out", ROW.last_success_at),
-        (fetched(None, error_kind="refused", error="refused: loopback"), None, policy.REFUSED, 3,
+        (fetched(None, error_kind="refused", error="refused: loopback"), None, Result.REFUSED, 3,
          '"old"', "refused: loopback", ROW.last_success_at),
-        (fetched(410), None, policy.GONE, 3, '"old"', "the feed is gone (HTTP 410)",
+        (fetched(410), None, Result.GONE, 3, '"old"', "the feed is gone (HTTP 410)",
          ROW.last_success_at),
-        (fetched(429), None, policy.THROTTLED, 3, '"old"',
+        (fetched(429), None, Result.THROTTLED, 3, '"old"',
          "the server asked us to slow down (HTTP 429)", ROW.last_success_at),
         # A body that is no feed is the source's error, in the parser's words.
-        (fetched(200), Parsed(error="not a feed: HTML page"), policy.ERROR, 3, '"old"',
+        (fetched(200), Parsed(error="not a feed: HTML page"), Result.ERROR, 3, '"old"',
          "not a feed: HTML page", ROW.last_success_at),
         # A malformed feed stored as far as it parsed: success, with the problem noted.
         (fetched(200), Parsed(feed=feed(entry("a"), meta=FeedMeta(problem="malformed"))),
-         policy.OK, 0, None, "malformed", NOW),
+         Result.OK, 0, None, "malformed", NOW),
     ],
 )  # fmt: skip
 def test_source_row_next_state(
@@ -110,7 +111,7 @@ def test_source_row_next_state(
     assert (state.error_count, state.etag, state.last_error) == (errors, etag, last_error)
     assert state.last_success_at == success and state.last_checked_at == NOW
     assert state.next_check_at >= NOW
-    assert planned.attempt.outcome == result and planned.attempt.error == last_error
+    assert planned.attempt.result == result and planned.attempt.error == last_error
     assert planned.attempt.status_code == fetch.status and planned.attempt.duration_ms == 12
 
 
@@ -183,7 +184,7 @@ def test_only_a_200_that_parsed_stores_entries() -> None:
 
 def test_a_crash_backs_off_and_says_it_was_ours() -> None:
     crashed = plan_crash(7, ROW, fetched(200), "KeyError", NOW, SETTINGS, 0.5)
-    assert crashed.result == policy.ERROR and crashed.entries == EntryDiff()
+    assert crashed.result == Result.ERROR and crashed.entries == EntryDiff()
     state = crashed.source
     assert state.error_count == 3 and state.last_error == "internal error while storing: KeyError"
     assert state.next_check_at == NOW + dt.timedelta(seconds=1200)

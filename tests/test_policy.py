@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedsvc.ingest import policy
-from feedsvc.ingest.policy import Decision, Outcome, ScheduleSettings, SourceState, decide
+from feedsvc.ingest.policy import Decision, Observation, ScheduleSettings, SourceState, decide
+from feedsvc.vocabulary import Result
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 SETTINGS = ScheduleSettings(min_interval=300, max_interval=86400, default_interval=3600,
@@ -21,7 +22,7 @@ STATE = SourceState(feed_url=URL, error_count=2)
 def run(status: int | None, *, error_kind: str | None = None, final_url: str = URL,
         permanent: bool = False, headers: dict[str, str] | None = None,
         state: SourceState = STATE) -> Decision:  # fmt: skip
-    outcome = Outcome(status=status, final_url=final_url, permanent_redirect=permanent,
+    outcome = Observation(status=status, final_url=final_url, permanent_redirect=permanent,
                       headers=headers or {}, error_kind=error_kind)  # fmt: skip
     return decide(state, outcome, NOW, SETTINGS, jitter=0.5)
 
@@ -29,19 +30,19 @@ def run(status: int | None, *, error_kind: str | None = None, final_url: str = U
 @pytest.mark.parametrize(
     ("status", "error_kind", "result", "stores", "errors"),
     [
-        (200, None, policy.OK, True, 0),
-        (304, None, policy.NOT_MODIFIED, False, 0),
-        (404, None, policy.ERROR, False, 3),
-        (500, None, policy.ERROR, False, 3),
-        (502, None, policy.ERROR, False, 3),
-        (None, "timeout", policy.ERROR, False, 3),
-        (None, "connection", policy.ERROR, False, 3),
-        (None, "tls", policy.ERROR, False, 3),
-        (200, "parse", policy.ERROR, False, 3),
-        (None, "refused", policy.REFUSED, False, 3),
-        (410, None, policy.GONE, False, 3),
-        (429, None, policy.THROTTLED, False, 3),
-        (503, None, policy.THROTTLED, False, 3),
+        (200, None, Result.OK, True, 0),
+        (304, None, Result.NOT_MODIFIED, False, 0),
+        (404, None, Result.ERROR, False, 3),
+        (500, None, Result.ERROR, False, 3),
+        (502, None, Result.ERROR, False, 3),
+        (None, "timeout", Result.ERROR, False, 3),
+        (None, "connection", Result.ERROR, False, 3),
+        (None, "tls", Result.ERROR, False, 3),
+        (200, "parse", Result.ERROR, False, 3),
+        (None, "refused", Result.REFUSED, False, 3),
+        (410, None, Result.GONE, False, 3),
+        (429, None, Result.THROTTLED, False, 3),
+        (503, None, Result.THROTTLED, False, 3),
     ],
 )
 def test_status_table(
@@ -51,7 +52,7 @@ def test_status_table(
     assert decision.result == result
     assert decision.store_entries is stores
     assert decision.error_count == errors
-    assert (decision.error is None) == (result in (policy.OK, policy.NOT_MODIFIED))
+    assert (decision.error is None) == (result in (Result.OK, Result.NOT_MODIFIED))
 
 
 def test_permanent_redirect_moves_the_url_temporary_does_not() -> None:
@@ -86,7 +87,7 @@ def test_retry_after_seconds_and_date() -> None:
 def test_a_huge_retry_after_is_capped_not_a_crash(value: str) -> None:
     assert policy.retry_after(value, NOW) == NOW + policy.RETRY_AFTER_CAP
     decision = run(503, headers={"retry-after": value})
-    assert decision.result == policy.THROTTLED
+    assert decision.result == Result.THROTTLED
     assert decision.next_check_at == NOW + dt.timedelta(seconds=SETTINGS.max_backoff)
 
 
@@ -94,7 +95,7 @@ def test_a_huge_retry_after_is_capped_not_a_crash(value: str) -> None:
 def test_retry_after_seconds_are_ascii_digits_only(value: str) -> None:
     # "²" and the Arabic-Indic "٣" pass str.isdigit(); int() refuses the first.
     assert policy.retry_after(value, NOW) is None
-    assert run(429, headers={"retry-after": value}).result == policy.THROTTLED
+    assert run(429, headers={"retry-after": value}).result == Result.THROTTLED
 
 
 def test_interval_override_wins() -> None:
@@ -137,7 +138,7 @@ def test_never_before_retry_after_never_beyond_the_cap(
     status: int | None, wait: str | None, errors: int, jitter: float
 ) -> None:
     headers = {"retry-after": wait} if wait else {}
-    outcome = Outcome(status=status, final_url=URL, headers=headers,
+    outcome = Observation(status=status, final_url=URL, headers=headers,
                       error_kind="timeout" if status is None else None)  # fmt: skip
     decision = decide(SourceState(URL, error_count=errors), outcome, NOW, SETTINGS, jitter=jitter)
     delay = (decision.next_check_at - NOW).total_seconds()
@@ -152,9 +153,9 @@ def test_never_before_retry_after_never_beyond_the_cap(
 
 def test_not_modified_keeps_the_previous_interval_without_entry_times() -> None:
     state = SourceState(URL, previous_interval=7200)
-    decision = decide(state, Outcome(304, URL), NOW, SETTINGS, entry_times=None)
+    decision = decide(state, Observation(304, URL), NOW, SETTINGS, entry_times=None)
     assert decision.next_check_at == NOW + dt.timedelta(hours=2)
     # After errors the previous interval was a backoff: start afresh.
     recovering = SourceState(URL, error_count=3, previous_interval=40000)
-    decision = decide(recovering, Outcome(304, URL), NOW, SETTINGS, entry_times=None)
+    decision = decide(recovering, Observation(304, URL), NOW, SETTINGS, entry_times=None)
     assert decision.next_check_at == NOW + dt.timedelta(seconds=SETTINGS.default_interval)

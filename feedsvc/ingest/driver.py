@@ -36,6 +36,7 @@ from feedsvc.ingest.pipeline import Fetched, RefreshReport, known_hashes, record
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import ArticleJob, Parsed, Target
 from feedsvc.ingest.work import extract, work
+from feedsvc.vocabulary import FetchErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -284,8 +285,9 @@ class Refresher:
             except Exception as exc:  # a bug of ours: this source says so, the rest go on
                 log.exception("fetching source %s failed", target.id)
                 words = f"internal error while fetching: {type(exc).__name__}"
+                internal = FetchErrorKind.INTERNAL
                 fetched, job = FetchResult(target.feed_url, target.feed_url,
-                                           error_kind="internal", error=words), None  # fmt: skip
+                                           error_kind=internal, error=words), None  # fmt: skip
             if job is not None:
                 self._parsing[job] = (target, fetched, 1, time.monotonic())
             elif fetched.has_body:

@@ -28,6 +28,7 @@ from feedsvc import errors
 from feedsvc.errors import FeedsvcError
 from feedsvc.ingest.types import FetchResult
 from feedsvc.version import __version__
+from feedsvc.vocabulary import FetchErrorKind
 
 USER_AGENT = f"feedsvc/{__version__} (feed fetcher)"
 ACCEPT = (
@@ -39,15 +40,6 @@ REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECT_CODES = {301, 308}
 # A 304 or redirect body up to this size is read out so its connection can be reused.
 DRAIN_BYTES = 64 * 1024
-
-# Error kinds, for the policy and the fetch history.
-TIMEOUT = "timeout"
-CONNECTION = "connection"
-TLS = "tls"
-REFUSED = "refused"
-TOO_LARGE = "too_large"
-TOO_MANY_REDIRECTS = "redirects"
-BAD_URL = "bad_url"
 
 
 class AddressRefused(FeedsvcError):
@@ -312,30 +304,36 @@ class Fetcher:
                     raise _DeadlineExceeded
                 status, headers, body = self._get(current, conditional, deadline)
             except AddressRefused as exc:
-                return self._failure(url, current, REFUSED, f"refused: {exc}", started)
+                return self._failure(
+                    url, current, FetchErrorKind.REFUSED, f"refused: {exc}", started
+                )
             except _BodyTooLarge:
                 return self._failure(
-                    url, current, TOO_LARGE,
+                    url, current, FetchErrorKind.TOO_LARGE,
                     f"the feed is larger than the {self.settings.max_bytes} byte limit",
                     started,
                 )  # fmt: skip
             except _BadEncoding as exc:
-                return self._failure(url, current, CONNECTION, str(exc), started)
+                return self._failure(url, current, FetchErrorKind.CONNECTION, str(exc), started)
             except (httpx.TimeoutException, _DeadlineExceeded):
                 limit = _seconds(max(0.0, deadline - started))
                 return self._failure(
-                    url, current, TIMEOUT,
+                    url, current, FetchErrorKind.TIMEOUT,
                     f"timed out after {limit} s (the whole exchange: connect, headers, "
                     "redirects and body)", started,
                 )  # fmt: skip
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                return self._failure(url, current, BAD_URL, f"invalid URL: {exc}", started)
+                return self._failure(
+                    url, current, FetchErrorKind.BAD_URL, f"invalid URL: {exc}", started
+                )
             except httpx.HTTPError as exc:
-                kind = TLS if _is_tls_error(exc) else CONNECTION
-                words = "TLS error" if kind == TLS else "could not connect"
+                kind = FetchErrorKind.TLS if _is_tls_error(exc) else FetchErrorKind.CONNECTION
+                words = "TLS error" if kind == FetchErrorKind.TLS else "could not connect"
                 return self._failure(url, current, kind, f"{words}: {_describe(exc)}", started)
             except (ValueError, UnicodeError) as exc:
-                return self._failure(url, current, BAD_URL, f"invalid URL: {exc}", started)
+                return self._failure(
+                    url, current, FetchErrorKind.BAD_URL, f"invalid URL: {exc}", started
+                )
 
             if status in REDIRECT_CODES and "location" in headers:
                 permanent = permanent and status in PERMANENT_REDIRECT_CODES
@@ -344,7 +342,7 @@ class Fetcher:
                     current = urljoin(current, location)
                 except ValueError as exc:
                     return self._failure(
-                        url, current, BAD_URL,
+                        url, current, FetchErrorKind.BAD_URL,
                         f"the server redirected to an invalid URL: {location!r} ({exc})",
                         started,
                     )  # fmt: skip
@@ -359,7 +357,7 @@ class Fetcher:
                 elapsed_ms=_ms_since(started),
             )
         return self._failure(
-            url, current, TOO_MANY_REDIRECTS,
+            url, current, FetchErrorKind.TOO_MANY_REDIRECTS,
             f"more than {self.settings.max_redirects} redirects", started,
         )  # fmt: skip
 
@@ -380,7 +378,7 @@ class Fetcher:
             return response.status_code, _lower_headers(response.headers), body
 
     def _failure(
-        self, url: str, current: str, kind: str, words: str, started: float
+        self, url: str, current: str, kind: FetchErrorKind, words: str, started: float
     ) -> FetchResult:
         return FetchResult(
             url=url, final_url=current, error_kind=kind, error=words,

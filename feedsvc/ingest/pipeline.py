@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from feedsvc import changes, metrics
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
-from feedsvc.ingest import policy
 from feedsvc.ingest.apply import Applied, apply_plans
 from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_existing, load_known_hashes, load_rows, load_target
@@ -27,6 +26,7 @@ from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import Target
 from feedsvc.ingest.work import work
+from feedsvc.vocabulary import Result
 
 log = logging.getLogger(__name__)
 # One line per refresh, whichever driver ran it: operators filter on this name.
@@ -36,7 +36,7 @@ refresh_log = logging.getLogger("feedsvc.refresh")
 @dataclass(frozen=True)
 class RefreshReport:
     source_id: int
-    result: str
+    result: Result
     new: int = 0
     updated: int = 0
     error: str | None = None
@@ -145,7 +145,7 @@ def record(
 
 def log_refresh(item: Fetched, report: RefreshReport) -> None:
     """The refresh's line: INFO when it went well, WARNING with the reason when not."""
-    failed = report.result not in (policy.OK, policy.NOT_MODIFIED)
+    failed = not report.result.succeeded
     seconds = round(item.fetched.elapsed_ms / 1000, 3)
     refresh_log.log(
         logging.WARNING if failed else logging.INFO,
@@ -166,7 +166,7 @@ def _plan_and_apply(
 ) -> list[RefreshReport]:
     rows = load_rows(session, [item.target.id for item in items])
     # Replaced below for every source still there; one deleted while we fetched keeps it.
-    reports = [RefreshReport(i.target.id, policy.ERROR, error="the source was deleted")
+    reports = [RefreshReport(i.target.id, Result.ERROR, error="the source was deleted")
                for i in items]  # fmt: skip
     plans: list[tuple[int, Plan]] = []
     for index, item in enumerate(items):
@@ -197,7 +197,7 @@ def _record_crash(
         with db.session() as session:
             row = load_rows(session, [item.target.id]).get(item.target.id)
             if row is None:
-                return RefreshReport(item.target.id, policy.ERROR, error="the source was deleted")
+                return RefreshReport(item.target.id, Result.ERROR, error="the source was deleted")
             plan = plan_crash(item.target.id, row, item.fetched, error, now, settings.schedule,
                               random.random())  # fmt: skip
             (applied,) = apply_plans(session, [plan], now)

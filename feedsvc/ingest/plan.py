@@ -28,6 +28,7 @@ from feedsvc.ingest.types import (
     Rule,
 )
 from feedsvc.urls import stored_url
+from feedsvc.vocabulary import FetchErrorKind, Result
 
 SOURCE_GONE = "gone"
 
@@ -131,14 +132,14 @@ class Attempt:
     status_code: int | None
     duration_ms: int
     bytes: int
-    outcome: str
+    result: Result
     error: str | None
 
 
 @dataclass(frozen=True)
 class Plan:
     source_id: int
-    result: str
+    result: Result
     source: SourceChanges
     entries: EntryDiff
     attempt: Attempt
@@ -166,7 +167,7 @@ def plan_refresh(
             hint_interval=feed.meta.hint_interval if feed else row.hint_interval,
             previous_interval=row.previous_interval,
         ),
-        outcome(fetched, parsed),
+        observe(fetched, parsed),
         now,
         settings,
         entry_times=learning_times(existing.entry_times, feed, fetched),
@@ -182,7 +183,7 @@ def plan_refresh(
         status_code=fetched.status,
         duration_ms=fetched.elapsed_ms,
         bytes=len(fetched.content),
-        outcome=decision.result,
+        result=decision.result,
         error=source.last_error,
     )
     return Plan(source_id, decision.result, source, diff, attempt)
@@ -216,18 +217,18 @@ def plan_crash(
         hint_interval=row.hint_interval,
     )
     attempt = Attempt(fetched.url, fetched.status, fetched.elapsed_ms, len(fetched.content),
-                      policy.ERROR, words)  # fmt: skip
-    return Plan(source_id, policy.ERROR, source, EntryDiff(), attempt)
+                      Result.ERROR, words)  # fmt: skip
+    return Plan(source_id, Result.ERROR, source, EntryDiff(), attempt)
 
 
-def outcome(fetched: FetchResult, parsed: Parsed | None) -> policy.Outcome:
+def observe(fetched: FetchResult, parsed: Parsed | None) -> policy.Observation:
     """The fetch as the policy sees it: a body that is no feed is the source's error."""
     if parsed is not None and parsed.feed is None:
-        return policy.Outcome(
+        return policy.Observation(
             status=fetched.status, final_url=fetched.final_url, headers=fetched.headers,
-            error_kind="parse", error=parsed.error or "the feed could not be parsed",
+            error_kind=FetchErrorKind.PARSE, error=parsed.error or "the feed could not be parsed",
         )  # fmt: skip
-    return policy.Outcome(
+    return policy.Observation(
         status=fetched.status,
         final_url=fetched.final_url,
         permanent_redirect=fetched.permanent_redirect,
@@ -259,8 +260,8 @@ def next_source_state(
     settings: policy.ScheduleSettings,
     notes: Sequence[str] = (),
 ) -> SourceChanges:
-    succeeded = decision.result in (policy.OK, policy.NOT_MODIFIED)
-    kept = decision.result == policy.NOT_MODIFIED
+    succeeded = decision.result.succeeded
+    kept = decision.result == Result.NOT_MODIFIED
     headers = fetched.headers
     if succeeded:
         # A 304 may omit the validators: keep ours. A 200 without them means none,
@@ -281,7 +282,7 @@ def next_source_state(
     # An admin's title, site and description win; the feed fills what is empty.
     return SourceChanges(
         feed_url=decision.new_feed_url if moved and decision.new_feed_url else row.feed_url,
-        status=SOURCE_GONE if decision.result == policy.GONE else row.status,
+        status=SOURCE_GONE if decision.result == Result.GONE else row.status,
         error_count=decision.error_count,
         last_error=last_error,
         next_check_at=decision.next_check_at,

@@ -13,13 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# What a refresh amounted to.
-OK = "ok"
-NOT_MODIFIED = "not_modified"
-ERROR = "error"
-GONE = "gone"
-THROTTLED = "throttled"
-REFUSED = "refused"
+from feedsvc.vocabulary import FetchErrorKind, Result
 
 FAILING_AFTER = 10
 WEEK = dt.timedelta(days=7)
@@ -47,21 +41,21 @@ class SourceState:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a fetch (and, for a 200, the parse) came to."""
+class Observation:
+    """What a fetch (and, for a 200, the parse) brought: the policy's input."""
 
     status: int | None
     final_url: str
     permanent_redirect: bool = False
     headers: Mapping[str, str] | None = None
-    # "timeout", "connection", "refused", "parse" …; None when all went well.
-    error_kind: str | None = None
+    # None when all went well.
+    error_kind: FetchErrorKind | None = None
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    result: str
+    result: Result
     next_check_at: dt.datetime
     error_count: int
     error: str | None = None
@@ -76,37 +70,37 @@ class Decision:
 
 def decide(
     state: SourceState,
-    outcome: Outcome,
+    observed: Observation,
     now: dt.datetime,
     settings: ScheduleSettings,
     *,
     entry_times: Sequence[dt.datetime] | None = (),
     jitter: float = 0.5,
 ) -> Decision:
-    """The one rule book for a fetch's outcome.
+    """The one rule book for what a fetch brought.
 
     `entry_times` are the publication times of the source's recent posts, for
     the adaptive interval (None: not looked up, keep the previous interval);
     `jitter` in [0, 1) spreads retries of many sources.
     """
-    headers = outcome.headers or {}
-    if outcome.error_kind is None and outcome.status is not None:
-        if outcome.status == 410:
-            return Decision(GONE, now, state.error_count + 1, "the feed is gone (HTTP 410)")
-        if outcome.status in (200, 203, 226) or outcome.status == 304:
+    headers = observed.headers or {}
+    if observed.error_kind is None and observed.status is not None:
+        if observed.status == 410:
+            return Decision(Result.GONE, now, state.error_count + 1, "the feed is gone (HTTP 410)")
+        if observed.status in (200, 203, 226) or observed.status == 304:
             interval = success_interval(state, headers, now, settings, entry_times)
             return Decision(
-                result=OK if outcome.status != 304 else NOT_MODIFIED,
+                result=Result.OK if observed.status != 304 else Result.NOT_MODIFIED,
                 next_check_at=now + dt.timedelta(seconds=interval),
                 error_count=0,
                 new_feed_url=(
-                    outcome.final_url
-                    if outcome.permanent_redirect and outcome.final_url != state.feed_url
+                    observed.final_url
+                    if observed.permanent_redirect and observed.final_url != state.feed_url
                     else None
                 ),
-                store_entries=outcome.status != 304,
+                store_entries=observed.status != 304,
             )
-        if outcome.status in (429, 503):
+        if observed.status in (429, 503):
             retry_at = retry_after(headers.get("retry-after"), now)
             backoff = now + dt.timedelta(seconds=backoff_seconds(state.error_count + 1,
                                                                  settings, jitter))  # fmt: skip
@@ -114,13 +108,13 @@ def decide(
             longest = now + dt.timedelta(seconds=settings.max_backoff)
             next_check = min(max(retry_at, backoff), longest) if retry_at else backoff
             return Decision(
-                THROTTLED, next_check, state.error_count + 1,
-                f"the server asked us to slow down (HTTP {outcome.status})",
+                Result.THROTTLED, next_check, state.error_count + 1,
+                f"the server asked us to slow down (HTTP {observed.status})",
             )  # fmt: skip
 
     errors = state.error_count + 1
-    words = outcome.error or f"the server answered HTTP {outcome.status}"
-    result = REFUSED if outcome.error_kind == "refused" else ERROR
+    words = observed.error or f"the server answered HTTP {observed.status}"
+    result = Result.REFUSED if observed.error_kind == FetchErrorKind.REFUSED else Result.ERROR
     delay = backoff_seconds(errors, settings, jitter)
     return Decision(result, now + dt.timedelta(seconds=delay), errors, words)
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 from feedsvc import errors
 from feedsvc.errors import FeedsvcError
 from feedsvc.ingest import policy
-from feedsvc.ingest.fetch import REFUSED, Fetcher, FetchResult
+from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.parse import ParsedFeed
-from feedsvc.ingest.plan import Parsed, outcome
+from feedsvc.ingest.plan import Parsed, observe
 from feedsvc.ingest.work import parse_body
+from feedsvc.vocabulary import FetchErrorKind
 
 
-def parse_outcome(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Outcome]:
+def parse_fetched(fetched: FetchResult) -> tuple[ParsedFeed | None, policy.Observation]:
     """Parse a fetch that has a body; otherwise, or when it is no feed, say why."""
     if not fetched.has_body:
-        return None, outcome(fetched, None)
+        return None, observe(fetched, None)
     feed, error = parse_body(fetched)
-    return feed, outcome(fetched, None if feed else Parsed(error=error))
+    return feed, observe(fetched, None if feed else Parsed(error=error))
 
 
 class ProbeError(FeedsvcError):
@@ -30,7 +31,9 @@ def probe_feed(fetcher: Fetcher, url: str) -> tuple[FetchResult, ParsedFeed]:
     """
     fetched = fetcher.fetch(url)
     if fetched.error:
-        kind = errors.REFUSED if fetched.error_kind == REFUSED else errors.UNREACHABLE
+        kind = (
+            errors.REFUSED if fetched.error_kind == FetchErrorKind.REFUSED else errors.UNREACHABLE
+        )
         raise ProbeError(f"{url}: {fetched.error}", "url", kind)
     if not fetched.ok:
         raise ProbeError(f"{url}: the server answered HTTP {fetched.status}", "url",

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedsvc.vocabulary import ArticleState, FetchErrorKind
+
 # A post's full article (Post.article_state); None: its source does not ask for one.
-ARTICLE_PENDING = "pending"
-ARTICLE_FETCHED = "fetched"
-ARTICLE_FAILED = "failed"
+ARTICLE_PENDING = ArticleState.PENDING
+ARTICLE_FETCHED = ArticleState.FETCHED
+ARTICLE_FAILED = ArticleState.FAILED
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class FetchResult:
     content: bytes = b""
     # True when every redirect on the way was permanent (301/308).
     permanent_redirect: bool = False
-    error_kind: str | None = None
+    error_kind: FetchErrorKind | None = None
     error: str | None = None
     elapsed_ms: int = 0
 

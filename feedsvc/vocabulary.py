@@ -1,0 +1,77 @@
+"""The service's words for results, error kinds and states, one meaning each.
+
+Each is a `StrEnum` whose values are the strings stored in the database and
+shown in the API, so a member compares equal to (and is stored as) its string.
+
+- A *result* is what one refresh of a source amounted to (`Result`); the fetch
+  history stores it in its `outcome` column and the API shows it by that name.
+- A *fetch error kind* says why a fetch brought no answer, or why its body was
+  no feed (`FetchErrorKind`); it feeds the policy, which turns it into a result.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Result(StrEnum):
+    """What a refresh amounted to."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+    GONE = "gone"
+    THROTTLED = "throttled"
+    REFUSED = "refused"
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (Result.OK, Result.NOT_MODIFIED)
+
+
+class FetchErrorKind(StrEnum):
+    """Why a fetch failed (or its body was no feed)."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    TLS = "tls"
+    REFUSED = "refused"
+    TOO_LARGE = "too_large"
+    TOO_MANY_REDIRECTS = "redirects"
+    BAD_URL = "bad_url"
+    PARSE = "parse"
+    # The pipeline itself failed on it (a parse process crashed, say).
+    INTERNAL = "internal"
+
+
+class SourceStatus(StrEnum):
+    """The states an admin sets on a source; "failing" is derived from its error count."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    GONE = "gone"
+
+
+class PostMode(StrEnum):
+    """How a source's posts are republished."""
+
+    FULL = "full"
+    SUMMARY = "summary"
+    LINK = "link"
+
+
+class ArticleState(StrEnum):
+    """Where a post's full article stands (its source asks for full articles)."""
+
+    PENDING = "pending"
+    FETCHED = "fetched"
+    FAILED = "failed"
+
+
+class JobState(StrEnum):
+    """Where a job (long admin work run by the worker) stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
