@@ -15,7 +15,8 @@ from pathlib import Path
 
 from feedsvc import errors, images
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.fetch import REFUSED, TOO_LARGE, Fetcher
+from feedsvc.ingest.fetch import Fetcher
+from feedsvc.vocabulary import FetchErrorKind
 
 # Bytes read to learn a cached file's type.
 SNIFF_BYTES = 16
@@ -63,7 +64,7 @@ class ImageProxy:
 
     def _fetch(self, url: str) -> tuple[bytes, str]:
         result = self.fetcher.fetch(url)
-        if result.error_kind in (REFUSED, TOO_LARGE):
+        if result.error_kind in (FetchErrorKind.REFUSED, FetchErrorKind.TOO_LARGE):
             raise ImageUnavailable(result.error or "refused")
         if result.error_kind is not None:
             raise ImageUnavailable(result.error or "upstream failed", kind=errors.UNREACHABLE)
