@@ -387,3 +387,24 @@ def test_minhash_bands_find_near_identical_texts_and_only_them() -> None:
     estimate = float((stories.minhash(a) == stories.minhash(b)).mean())
     assert abs(estimate - stories.jaccard(a, b)) < 0.15
     assert stories.band_keys(stories.shingles("too short to compare")) == ()
+
+
+def test_an_atom_entry_links_each_other_address_once() -> None:
+    from lxml import etree
+
+    from feedsvc.publish.feeds import ATOM, AlsoReported, FeedEntry, FeedSpec, render
+
+    entry = FeedEntry(
+        id="urn:uuid:00000000-0000-0000-0000-000000000001", title="T", url="http://h.test/p",
+        published=NOW, updated=NOW, summary="S",
+        also_reported_by=(AlsoReported("A", "http://a.test/f", "http://x.test/1"),
+                          AlsoReported("B", "http://b.test/f", "http://x.test/1"),
+                          AlsoReported("C", "http://c.test/f", None)),
+    )  # fmt: skip
+    spec = FeedSpec(id="http://h.test/feeds/posts", title="F", subtitle="S",
+                    self_url="http://h.test/feeds/posts.atom", alternate_url="http://h.test/",
+                    updated=NOW, author="a")  # fmt: skip
+    body = render(ATOM, spec, [entry])
+    check_feed("atom", body)
+    links = etree.fromstring(body).findall(f"{ATOM_NS}entry/{ATOM_NS}link[@rel='related']")
+    assert [(link.get("href"), link.get("title")) for link in links] == [("http://x.test/1", "A")]

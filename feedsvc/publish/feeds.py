@@ -239,8 +239,13 @@ def _generator(
              "length": str(e.length or 0)}
             for e in entry.enclosures
         ]  # fmt: skip
-        links += [{"rel": "related", "href": other.url, "title": _clean(other.source_title)}
-                  for other in entry.also_reported_by if other.url]  # fmt: skip
+        # One related link per address, however many sources share it.
+        related: dict[str, AlsoReported] = {}
+        for other in entry.also_reported_by:
+            if other.url:
+                related.setdefault(other.url, other)
+        links += [{"rel": "related", "href": url, "title": _clean(other.source_title)}
+                  for url, other in related.items()]  # fmt: skip
         ext = getattr(fe, feedgen_ext.NAMESPACE)
         ext.links = links
         ext.origin = entry.origin
