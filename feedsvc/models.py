@@ -236,8 +236,9 @@ class Post(Base):
 
 
 class StoryBand(Base):
-    """One MinHash band key of a recent original post's text (feedsvc/stories.py):
-    posts sharing a band are candidates for the same story. Kept for a week."""
+    """The story key of a recent original post, its title in words hashed
+    (feedsvc/stories.py): posts sharing one are candidates for the same story,
+    compared by text. Kept for a week."""
 
     __tablename__ = "story_bands"
 

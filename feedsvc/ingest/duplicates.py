@@ -4,8 +4,8 @@ hidden, as duplicates of the first post of the story (`Post.duplicate_of_id`).
 Runs in apply's transaction, before the new posts go in. A new entry is the
 same story as a stored post of another source when their canonical links are
 equal, or when their titles are the same in words and their texts nearly so
-(`feedsvc.stories`): candidates are looked up by MinHash band in
-`story_bands` (a week of original posts), then compared exactly. Entries of
+(`feedsvc.stories`): candidates are looked up by their title's key in
+`story_bands` (a week of original posts), then compared by text. Entries of
 the same group are compared with each other too, in order: the first stays.
 Never merged: two posts of one source, nor anything with a hidden original.
 """

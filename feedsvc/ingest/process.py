@@ -8,8 +8,8 @@ that hides the entry; last, a full-text source's entry is marked for its
 article (the page is fetched after the entry is stored: ingest/articles.py). Steps are
 pure or bring their own I/O; they run in the parse worker processes. Last,
 each entry is sealed with what later stages compare: its content hash, its
-canonical link and its text's MinHash bands (the duplicate check itself needs
-the database: it is apply's).
+canonical link and its story key, the title hashed (the duplicate check itself
+needs the database: it is apply's).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from feedsvc import content, links, stories
+from feedsvc import links, stories
 from feedsvc.ingest import rules
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
 from feedsvc.ingest.types import ARTICLE_PENDING, Target
@@ -133,14 +133,5 @@ def _sealed(entry: PreparedEntry) -> PreparedEntry:
         # stored_url: it must fit its column like any link.
         "canonical_link": stored_url(links.canonical_link(entry.values["link"])),
     }
-    bands = stories.band_keys(stories.shingles(story_text(values)))
+    bands = stories.story_bands(str(values["title"] or ""))
     return dataclasses.replace(entry, values=values, story_bands=bands)
-
-
-def story_text(values: dict[str, object]) -> str:
-    """The text a story is compared by: its content, else its summary."""
-    body = values.get("content")
-    if isinstance(body, str) and body:
-        return content.html_to_text(body)
-    summary = values.get("summary")
-    return summary if isinstance(summary, str) else ""

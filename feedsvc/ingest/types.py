@@ -208,7 +208,7 @@ class PreparedEntry:
     notes: tuple[str, ...] = ()
     # The publisher's own link behind a proxy's (feedburner:origLink).
     original_link: str | None = None
-    # MinHash band keys of the entry's text, for finding the same story elsewhere.
+    # The entry's story key (its title in words, hashed): the same story elsewhere has it too.
     story_bands: tuple[int, ...] = ()
 
 
