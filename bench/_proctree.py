@@ -35,6 +35,24 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of `root` and its descendants, alive now, plus
+    the children each has waited for."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            # utime, stime, cutime, cstime: fields 14–17 of stat(5), after the name.
+            total += sum(int(value) for value in fields[11:15])
+        except (OSError, IndexError, ValueError):
+            pass  # ended
+    return total / TICKS
+
+
 def memory(pids: list[int]) -> tuple[int, int]:
     """Bytes resident in these processes, summed: (RSS, PSS).
 

@@ -32,7 +32,13 @@ is faster), and the targets: through the worker, cold ≥ 2× reader, warm ≥ 1
 RSS ≤ 300 MB.
 
     .venv/bin/python bench/ingest.py [--feeds 200] [--rounds 3] [--warm 5]
-        [--hosts 1] [--tree DIR] [--timeout 300]
+        [--hosts 1] [--tree DIR] [--timeout 300] [--rules 50]
+
+--rules N adds a second worker pass on each database, with N filter rules
+made by `feedsvc rules add` before the worker starts (half global, half for
+one source each; none hides anything, so every rule runs on every entry), and
+prints the cold pass's wall and CPU time beside the pass without rules (the
+target: at most 10 % slower).
 
 --hosts spreads the feeds over that many loopback addresses (the per-host
 fetch limit then stops being the ceiling); --tree runs the feedsvc commands
@@ -60,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from _proctree import PeakMemory, stop_group
+from _proctree import PeakMemory, cpu_seconds, stop_group
 from _upstream import Upstream, count_entries, generate_feeds, opml, serve_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +102,7 @@ class Round:
     tree: Path  # the feedsvc source tree to run
     scratch: Path  # this round's temporary folder
     opml_file: Path
+    rules: int = 0  # filter rules made before the worker's pass "with rules"
 
     @property
     def urls(self) -> list[str]:
@@ -120,6 +127,7 @@ class Figures:
     warm_total: float | None  # worker: UPDATE → last stored; fetch --all: the whole process
     peak_rss_mb: float  # during the cold pass, the process and its children summed
     peak_pss_mb: float  # the same, each shared page split between its sharers
+    cold_cpu: float | None = None  # worker: CPU seconds of its processes, start → last stored
 
 
 # ---------------------------------------------------------------- the database
@@ -249,9 +257,34 @@ def sources_checked(probe: Probe, after_id: int, feeds: int) -> Goal:
     return Goal(lambda: probe.attempts_since(after_id), feeds, "sources checked")
 
 
-def run_worker(run: Round, database_url: str) -> Figures:
+# Patterns that match none of the generated entries (they are made of bench
+# words), so that every rule runs on every entry: the most a rule can cost.
+RULE_PATTERNS = [
+    ("title", r"(?i)\bsponsored\b"), ("link", r"[?&]utm_[a-z]+="), ("author", "^Advert"),
+    ("tags", "^(casino|crypto)$"), ("content", r"(?i)buy now|limited offer|click here"),
+    ("any", r"\bgiveaway\b"), ("content", r"\$[0-9]+\.[0-9]{2}"), ("title", "^\\[AD\\]"),
+]  # fmt: skip
+
+
+def make_rules(env: dict[str, str], log: Path, count: int, feeds: int) -> None:
+    """`count` filter rules by `feedsvc rules add`: half global, half for one
+    source each, the last global one a date rule."""
+    for n in range(count):
+        field, pattern = RULE_PATTERNS[n % len(RULE_PATTERNS)]
+        if n % 2 == 0 and n == count - 2:
+            cli(env, log, "rules", "add", "--max-age", "36500")
+        elif n % 2 == 0:
+            cli(env, log, "rules", "add", "--block", field, pattern)
+        else:
+            cli(env, log, "rules", "add", "--source", str(n // 2 % feeds + 1), "--block", field,
+                pattern)  # fmt: skip
+
+
+def run_worker(run: Round, database_url: str, rules: int = 0) -> Figures:
     log = run.scratch / "worker.log"
     env = new_user_setup(run, database_url, log)
+    if rules:
+        make_rules(env, log, rules, len(run.urls))
     probe = Probe(database_url)
     before = probe.last_attempt_id()
     worker, started = start(env, log, "worker")
@@ -259,6 +292,7 @@ def run_worker(run: Round, database_url: str) -> Figures:
         with PeakMemory(worker.pid) as memory:
             goal = entries_stored(probe, run.entries)
             stored = wait_until(goal, COLD_POLL, run.timeout, worker, log)
+            cpu = cpu_seconds(worker.pid)
         expect_outcomes(probe.outcomes(before), "ok", "worker, cold")
         first = run.first_fetch(started)
         spans, totals = [], []
@@ -272,7 +306,7 @@ def run_worker(run: Round, database_url: str) -> Figures:
     return Figures(
         startup=first - started, cold_total=stored - started, cold=stored - first,
         warm=statistics.median(spans), warm_total=statistics.median(totals),
-        peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB,
+        peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB, cold_cpu=cpu,
     )  # fmt: skip
 
 
@@ -416,15 +450,17 @@ def reader_process(args: list[str], timeout: float) -> tuple[dict, PeakMemory]: 
 
 def print_round(name: str, figures: Figures) -> None:
     total = f", {figures.warm_total:.2f} s whole" if figures.warm_total is not None else ""
-    print(f"  {name:<33} start-up {figures.startup:5.2f} s, cold {figures.cold_total:6.2f} s "
-          f"({figures.cold:.2f} s after start-up), warm {figures.warm:.2f} s{total}, "
+    cpu = f" (CPU {figures.cold_cpu:.2f} s)" if figures.cold_cpu is not None else ""
+    print(f"  {name:<38} start-up {figures.startup:5.2f} s, cold {figures.cold_total:6.2f} s "
+          f"({figures.cold:.2f} s after start-up){cpu}, warm {figures.warm:.2f} s{total}, "
           f"peak RSS {figures.peak_rss_mb:.0f} MB (PSS {figures.peak_pss_mb:.0f})",
           flush=True)  # fmt: skip
 
 
 COLUMNS = (  # heading, second line, width
-    ("", "", 33), ("start-up", "", 9), ("cold", "with start", 11), ("cold", "after start", 12),
+    ("", "", 38), ("start-up", "", 9), ("cold", "with start", 11), ("cold", "after start", 12),
     ("warm", "1st→last", 9), ("warm", "whole", 7), ("peak RSS", "MB", 9), ("PSS", "MB", 6),
+    ("cold CPU", "s", 9),
     ("cold ×reader", "with start", 13), ("cold ×reader", "after start", 13),
     ("warm ×reader", "1st→last", 13),
 )  # fmt: skip
@@ -459,10 +495,29 @@ def print_table(results: dict[str, list[Figures]], rounds: int) -> None:
             cold, cold_all = ratio(runs, "cold"), ratio(runs, "cold_total")
             warm, rss = ratio(runs, "warm"), median(runs, "peak_rss_mb") or 0.0
             pss = median(runs, "peak_pss_mb") or 0.0
+            if name.endswith(" rules"):
+                continue
             print(f"targets, {name}: cold ≥ 2× reader {verdict(cold >= 2)} "
                   f"({cold:.2f}× after start-up, {cold_all:.2f}× with it); warm ≥ 1.5× reader "
                   f"{verdict(warm >= 1.5)} ({warm:.2f}×); RSS ≤ 300 MB "
                   f"{verdict(rss <= 300)} ({rss:.0f} MB; PSS {pss:.0f} MB)")  # fmt: skip
+    print_rules_cost(results)
+
+
+def print_rules_cost(results: dict[str, list[Figures]]) -> None:
+    """The worker's cold pass with rules beside the one without, pair by pair in a round."""
+    for name, runs in results.items():
+        plain = results.get(name.rsplit(", ", 1)[0]) if name.endswith(" rules") else None
+        if plain is None:
+            continue
+        for field, words in (("cold", "wall after start-up"), ("cold_total", "wall with it"),
+                             ("cold_cpu", "CPU")):  # fmt: skip
+            ratios = [getattr(r, field) / getattr(p, field)
+                      for p, r in zip(plain, runs, strict=True)]  # fmt: skip
+            slower = statistics.median(ratios) - 1
+            print(f"{name}: cold {words} {slower:+.1%} against none (median of "
+                  f"{', '.join(f'{x - 1:+.1%}' for x in ratios)}); ≤ +10 % "
+                  f"{verdict(slower <= 0.10)}")  # fmt: skip
 
 
 def print_row(cells: list[str]) -> None:
@@ -496,6 +551,8 @@ def main() -> None:
         help="loopback addresses the feeds are spread over (nginx only)",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per pass")
+    parser.add_argument("--rules", type=int, default=0,
+                        help="also run the worker with this many filter rules")  # fmt: skip
     parser.add_argument(
         "--tree",
         type=Path,
@@ -506,6 +563,8 @@ def main() -> None:
     args = parser.parse_args()  # fmt: skip
     if args.feeds < 1 or args.rounds < 1 or args.warm < 1 or not 1 <= args.hosts <= 254:
         parser.error("--feeds, --rounds and --warm must be at least 1; --hosts 1 to 254")
+    if args.rules < 0:
+        parser.error("--rules must be 0 or more")
     tree = args.tree.resolve()
     if not (tree / "feedsvc" / "__init__.py").is_file():
         parser.error(f"--tree {args.tree}: no feedsvc package there")
@@ -530,7 +589,7 @@ def main() -> None:
                 with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
                     scratch = Path(folder)
                     run = Round(upstream, entries, args.warm, args.timeout, tree, scratch,
-                                scratch / "feeds.opml")  # fmt: skip
+                                scratch / "feeds.opml", args.rules)  # fmt: skip
                     run.opml_file.write_bytes(opml(run.urls))
                     run_round(run, databases, results)
     except BenchError as exc:
@@ -539,11 +598,16 @@ def main() -> None:
 
 
 def run_round(run: Round, databases: list[str], results: dict[str, list[Figures]]) -> None:
-    """reader, then on each database the worker and then fetch --all."""
+    """reader, then on each database the worker (without and with rules, in
+    turns) and then fetch --all."""
     keep(results, "reader", run_reader(run))
     for database in databases:
         url = fresh_database(database, run, "worker")
         keep(results, f"feedsvc worker, {database}", run_worker(run, url))
+        if run.rules:
+            url = fresh_database(database, run, "worker-rules")
+            keep(results, f"feedsvc worker, {database}, {run.rules} rules",
+                 run_worker(run, url, run.rules))  # fmt: skip
         url = fresh_database(database, run, "batch")
         keep(results, f"feedsvc fetch --all, {database}", run_batch(run, url))
 
