@@ -8,11 +8,20 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedsvc.ingest.plan import FUTURE_DATE, Existing, StoredPost, diff_entries, problems
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
 from feedsvc.ingest.process import filter_rules, process_feed
-from feedsvc.ingest.rules import Fields, InvalidRule, check_pattern, hiding_rule, matches
+from feedsvc.ingest.rules import (
+    FIELDS,
+    Fields,
+    InvalidRule,
+    check_pattern,
+    hiding_rule,
+    matches,
+)
 from feedsvc.ingest.types import Rule, Target
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -224,3 +233,41 @@ def test_a_changed_entry_is_filtered_again_but_an_admins_hiding_stands(
                         NOW, (max_age(4, 30),))  # fmt: skip
     values = diff.changed[0].entry.values
     assert {k: values[k] for k in ("hidden", "hidden_by_rule") if k in values} == written
+
+
+def reference(rules: list[Rule], entry: Fields) -> Rule | None:
+    """The rules' meaning, rule by rule in order: what the joined groups must agree with."""
+    done: set[int | None] = set()
+    for rule in rules:
+        if rule.action == "block" and matches(rule, entry):
+            return rule
+        if rule.action == "keep" and rule.source_id not in done:
+            done.add(rule.source_id)
+            scope = [r for r in rules if r.action == "keep" and r.source_id == rule.source_id]
+            if not any(matches(r, entry) for r in scope):
+                return rule
+    return None
+
+
+PATTERNS = ["post", "(?i)POST", "^A", "news$", r"\d", "Ann|Bob", "(?P<x>o)", "Body", "zzz", "^$"]
+rule_lists = st.lists(
+    st.tuples(st.sampled_from(["block", "keep"]), st.sampled_from(FIELDS),
+              st.sampled_from(PATTERNS), st.sampled_from([None, 7])),
+    max_size=8,
+)  # fmt: skip
+entries = st.builds(
+    fields,
+    title=st.sampled_from(["A post", "News", "", "Other 42"]),
+    author=st.sampled_from(["Ann", "Bob", ""]),
+    tags=st.sampled_from([(), ("news",), ("a", "b1")]),
+    html=st.sampled_from(["", "<p>Body text</p>", "<p>zzz</p>"]),
+)
+
+
+@given(rule_lists, entries)
+def test_the_joined_groups_name_the_same_rule_as_trying_each_in_turn(
+    specs: list[tuple[str, str, str, int | None]], entry: Fields
+) -> None:
+    rules = [Rule(n, action, field, pattern, None, source)
+             for n, (action, field, pattern, source) in enumerate(specs)]  # fmt: skip
+    assert hiding_rule(rules, entry) == reference(rules, entry)

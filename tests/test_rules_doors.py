@@ -44,6 +44,9 @@ def test_api_create_list_preview_and_delete(api: Api, db: Database, stored: int)
     assert (rule["action"], rule["field"], rule["pattern"], rule["source_id"]) == (
         "block", "title", "^Buy", stored)  # fmt: skip
     assert hidden_titles(db) == {"Buy now", "Buy later"}
+    posts = {p["title"]: p for p in api("GET", "/posts").get_json()["items"]}
+    assert posts["Buy now"]["hidden"] and posts["Buy now"]["hidden_by_rule"] == rule["id"]
+    assert posts["Real news"]["hidden_by_rule"] is None
 
     dated = api("POST", "/rules", json={"action": "max_age", "days": 30}).get_json()["rule"]
     assert dated["days"] == 30 and dated["field"] is None and dated["source_id"] is None

@@ -13,13 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from feedsvc import changes, rules
+from feedsvc import changes, popularity, rules
 from feedsvc.db import Database
 from feedsvc.jobs import JobRunner
 from feedsvc.models import JOB_DONE, FetchAttempt, FilterRule, Job, Post, Source
 from feedsvc.posts import create_local_post, set_visibility
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
+from feedsvc.tags import popular_tags
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.ingesting import store_feed
 
@@ -55,6 +56,11 @@ def test_a_rule_hides_stored_posts_and_deleting_it_brings_them_back(
     one = source_with(db, "https://one.example/feed", "Sponsored deal", "Real news")
     two = source_with(db, "https://two.example/feed", "Sponsored too", "Other news")
     with db.session() as session:
+        sponsored = session.scalar(select(Post.id).where(Post.title == "Sponsored deal"))
+        assert sponsored is not None
+        popularity.record_view(session, sponsored, "visitor", NOW.date())
+        assert popularity.rank(session, "all", 5, NOW) == [sponsored]
+        assert [count for tag, count in popular_tags(session, 5) if tag.slug == "news"] == [4]
         changes.take_dirty_scopes(session)
         saved = rules.add_rule(session, NOW, action="block", field="title",
                                pattern="(?i)^sponsored", source_id=one)  # fmt: skip
@@ -68,6 +74,9 @@ def test_a_rule_hides_stored_posts_and_deleting_it_brings_them_back(
     assert hidden_titles(db) == {"Sponsored deal"}
     assert changes.source_scope(one) in announced and changes.ALL_POSTS in announced
     assert changes.source_scope(two) not in announced
+    with db.session() as session:
+        assert popularity.rank(session, "all", 5, NOW) == []
+        assert [count for tag, count in popular_tags(session, 5) if tag.slug == "news"] == [3]
 
     # Hidden: on no page, in no feed, no count.
     assert "Sponsored deal" not in client.get("/").get_data(as_text=True)

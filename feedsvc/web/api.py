@@ -164,7 +164,8 @@ def post_out(post: Post) -> PostOut:
         url=current_app.config["BASE_URL"] + post_path(post), link=post.link,
         source_id=post.source_id, local=post.is_local, author=post.author, summary=post.summary,
         content=post.content, tags=[tag.name for tag in post.tags], hidden=post.hidden,
-        duplicate_of=post.duplicate_of_id, popular_excluded=post.popular_excluded,
+        duplicate_of=post.duplicate_of_id, hidden_by_rule=post.hidden_by_rule,
+        popular_excluded=post.popular_excluded,
         published_at=post.published_at, updated_at=post.updated_at,
         article=ArticleOut(state=post.article_state, error=post.article_error,  # type: ignore[arg-type]
                            tries=post.article_tries) if post.article_state else None,

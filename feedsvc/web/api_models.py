@@ -214,6 +214,9 @@ class PostOut(BaseModel):
     duplicate_of: int | None = Field(
         description="Hidden as a duplicate: the post of the same story first stored."
     )
+    hidden_by_rule: int | None = Field(
+        description="The filter rule that hid it; None when shown, or hidden by an admin."
+    )
     popular_excluded: bool
     published_at: dt.datetime
     updated_at: dt.datetime
