@@ -82,8 +82,11 @@ def summary(report: ImportReport, before: dict[str, Any] | None = None) -> dict[
     }
 
 
-def recent_jobs(session: Session, limit: int = 10) -> list[Job]:
-    return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
+def recent_jobs(session: Session, limit: int = 10, kind: str | None = None) -> list[Job]:
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return list(session.scalars(query))
 
 
 def claim_job(session: Session, now: dt.datetime, owner: str, lease_seconds: int) -> Job | None:

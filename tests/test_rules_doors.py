@@ -105,6 +105,23 @@ def test_a_large_scope_answers_with_the_job(api: Api, app: Flask, stored: int) -
     assert followed["result"] == {"hidden": 0, "shown": 0}
 
 
+def test_the_admin_follows_rules_jobs_apart_from_imports(
+    app: Flask, client: FlaskClient, db: Database, stored: int
+) -> None:
+    app.config["RULES_SYNC_LIMIT"] = 2
+    make_admin(db)
+    sign_in(client)
+    saved = post_form(client, "/admin/rules", "/admin/rules",
+                      {"source_id": "", "action": "block", "field": "title", "pattern": "Buy",
+                       "days": "", "intent": "save"})  # fmt: skip
+    assert saved.status_code == 303 and "/admin/jobs/" in saved.headers["Location"]
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Filter rules applied to stored posts" in page and "0 of 3 posts done" in page
+    assert "Job 1" in client.get("/admin/rules").get_data(as_text=True)
+    assert "Imports in the background" not in client.get("/admin/opml/import").get_data(
+        as_text=True)  # fmt: skip
+
+
 def invoke(runner: FlaskCliRunner, *args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(args=list(args))
 

@@ -377,7 +377,8 @@ def _rules_page(status: int = 200, **context: Any) -> Response:
     context.setdefault("form", {})
     return _render("admin/rules.html", status=status, rules=rules.list_rules(session),
                    sources=sources.list_sources(session), describe=rules.describe,
-                   fields=rules.FIELDS, **context)  # fmt: skip
+                   fields=rules.FIELDS, jobs=jobs.recent_jobs(session, 5, rules.RULES_APPLY),
+                   **context)  # fmt: skip
 
 
 @bp.get("/rules")
@@ -442,7 +443,7 @@ def rule_delete(rule_id: int) -> Response:
 def opml_import() -> Response:
     """A small file is imported at once; a large one by a job, whose page this redirects to."""
     session = get_session()
-    recent = jobs.recent_jobs(session)
+    recent = jobs.recent_jobs(session, kind=jobs.OPML_IMPORT)
     if request.method == "GET":
         return _render("admin/opml.html", report=None, jobs=recent)
     upload = request.files.get("file")
