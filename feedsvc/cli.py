@@ -94,45 +94,41 @@ def _visible(_ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.argument("url")
 @click.option("--interval", type=click.IntRange(min=60), help="Check every N seconds.")
 @click.option("--title", default="", callback=_visible, help="A title; default: the feed's own.")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
+@click.option("--mode", type=click.Choice(["full", "summary", "link"]), help="What to republish.")
 @click.option(
-    "--check/--no-check", default=True, help="Fetch the URL first to make sure it is a feed."
+    "--check/--no-check",
+    default=True,
+    help="Find the feed (the URL may be a site's) and fetch it at once; "
+    "--no-check adds the URL as it is, for the worker to fetch.",
 )
 @click.option(
     "--fetch-full", is_flag=True, help="Fetch each new entry's page and store its full article."
 )
-def sources_add(url: str, interval: int | None, title: str, check: bool, fetch_full: bool) -> None:
-    """Add an upstream feed by its URL."""
+def sources_add(
+    url: str, interval: int | None, title: str, tags: tuple[str, ...], mode: str | None,
+    check: bool, fetch_full: bool,
+) -> None:  # fmt: skip
+    """Add an upstream feed by its URL, or a site's."""
     from feedsvc.ingest.fetch import Fetcher
-    from feedsvc.ingest.probe import probe_feed
     from feedsvc.ingest.settings import settings_from_config
-    from feedsvc.sources import SourceError, add_source, normalize_feed_url
-    from feedsvc.urls import web_url
+    from feedsvc.subscriptions import NeedsChoice, Wanted, subscribe
 
-    try:
-        url = normalize_feed_url(url)
-    except SourceError as exc:
-        raise click.ClickException(str(exc)) from None
-    site_url = None
-    if check:
-        fetch_settings, _ = settings_from_config(current_app.config)
-        with Fetcher(fetch_settings) as fetcher:
-            try:
-                fetched, parsed = probe_feed(fetcher, url)
-            except ValueError as exc:
-                raise click.ClickException(str(exc)) from None
-        title = title or parsed.title
-        site_url = web_url(parsed.link)  # the feed's word, not the admin's
-        if fetched.permanent_redirect:
-            url = fetched.final_url
-    try:
-        with _db().session() as session:
-            source = add_source(
-                session, url, current_time(), title=title, site_url=site_url, interval=interval,
-                fetch_full=fetch_full,
-            )  # fmt: skip
-            click.echo(f"added source {source.id}: {source.display_title} <{source.feed_url}>")
-    except SourceError as exc:
-        raise click.ClickException(str(exc)) from None
+    cfg = current_app.config
+    fetch_settings, ingest_settings = settings_from_config(cfg)
+    wanted = Wanted(url, title, tags=tags, interval=interval, mode=mode, fetch_full=fetch_full)
+    with Fetcher(fetch_settings) as fetcher:
+        try:
+            added = subscribe(_db(), fetcher, wanted, current_time(), settings=ingest_settings,
+                              budget=cfg["DISCOVERY_TIMEOUT"], check=check,
+                              first_fetch=check)  # fmt: skip
+        except NeedsChoice as exc:
+            raise click.ClickException(
+                f"{exc}: {', '.join(c.url for c in exc.candidates)}"
+            ) from None
+    click.echo(f"added source {added.source_id}: {added.title} <{added.feed_url}>")
+    if added.first_fetch is not None:
+        click.echo(f"first fetch: {added.first_fetch.describe()}")
 
 
 @sources_cli.command("list")

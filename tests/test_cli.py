@@ -44,7 +44,8 @@ def test_sources_add_html_page_is_not_a_feed(
     )  # fmt: skip
     result = runner.invoke(args=["sources", "add", feed_server.url("/")])
     assert result.exit_code != 0
-    assert "not a feed" in result.output and "HTML page" in result.output
+    # Discovery, as in the admin and the API: a page naming no feed, none at the usual paths.
+    assert "is a web page (x) that names no feed" in result.output
 
 
 def test_sources_add_http_error(runner: FlaskCliRunner, feed_server: FeedServer) -> None:

@@ -41,9 +41,3 @@ def test_every_service_error_is_one_of_the_family(
     assert (error.kind, error.field) == (kind, field)
     # The API has a status for every kind there is.
     assert error.kind in KINDS and set(STATUS) == KINDS
-
-
-def test_probe_feed_raises_one_of_the_family() -> None:
-    from feedsvc.ingest.probe import ProbeError
-
-    assert issubclass(ProbeError, FeedsvcError)

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from feedsvc.ingest.pipeline import RefreshReport, refresh_source
-    from feedsvc.ingest.probe import parse_fetched, probe_feed
+    from feedsvc.ingest.probe import parse_fetched
     from feedsvc.ingest.settings import IngestSettings, settings_from_config
 
 __all__ = [
     "IngestSettings",
     "RefreshReport",
     "parse_fetched",
-    "probe_feed",
     "refresh_source",
     "settings_from_config",
 ]
@@ -28,7 +27,6 @@ _HOMES = {
     "RefreshReport": "feedsvc.ingest.pipeline",
     "refresh_source": "feedsvc.ingest.pipeline",
     "parse_fetched": "feedsvc.ingest.probe",
-    "probe_feed": "feedsvc.ingest.probe",
     "settings_from_config": "feedsvc.ingest.settings",
 }
 

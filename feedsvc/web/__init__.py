@@ -10,7 +10,7 @@ from flask import Flask
 
 from feedsvc.urls import web_url
 from feedsvc.web import admin, api, auth, feeds, health, images, pages, sidebar, site
-from feedsvc.web.context import close_session
+from feedsvc.web.context import close_session, finish_request
 from feedsvc.web.converters import CONVERTERS
 
 
@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
     feeds.init_cache(app)
     sidebar.init(app)
     app.after_request(pages.security_headers)
+    app.after_request(finish_request)
     app.teardown_appcontext(close_session)
     app.register_error_handler(404, pages.not_found)
     app.register_error_handler(405, pages.api_or_default)

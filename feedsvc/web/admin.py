@@ -23,14 +23,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, articles, discovery, fields, jobs, popularity, rules, sources, stats
+from feedsvc import accounts, articles, fields, jobs, popularity, rules, sources, stats
+from feedsvc.errors import INVALID, FeedsvcError
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
-    PostError,
     count_posts,
     create_local_post,
     delete_post,
@@ -38,10 +37,12 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
+from feedsvc.subscriptions import NeedsChoice, Wanted
 from feedsvc.web.auth import local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
 from feedsvc.web.context import current_time, get_session, page_arg
-from feedsvc.web.refresh import fetcher, refresh_now
+from feedsvc.web.problems import STATUS
+from feedsvc.web.refresh import find_feed_now, refresh_now, subscribe_now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -131,40 +132,42 @@ def source_new() -> Response:
         return _render("admin/source_new.html", url="")
     url = request.form.get("url", "").strip()
     try:
-        url = sources.normalize_feed_url(url)
-        with fetcher() as client:
-            candidates, preview = discovery.discover(
-                client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
-            )
-    except (sources.SourceError, discovery.DiscoveryError) as exc:
-        return _render("admin/source_new.html", status=422, url=url, error=str(exc))
-    if preview is None:
-        return _render("admin/source_new.html", url=url, candidates=candidates)
-    existing = get_session().scalar(select(Source).where(Source.feed_url == preview.feed_url))
-    return _render("admin/source_new.html", url=url, preview=preview, existing=existing)
+        preview = find_feed_now(url)
+    except NeedsChoice as exc:
+        return _render("admin/source_new.html", url=url, candidates=exc.candidates)
+    except FeedsvcError as exc:
+        return _source_new_failed(url, exc)
+    return _render("admin/source_new.html", url=url, preview=preview)
 
 
 @bp.post("/sources")
 def source_create() -> Response:
     """Step two: save the previewed feed, then fetch it at once."""
     form = request.form
-    session = get_session()
     try:
-        source = sources.add_source(
-            session, form.get("feed_url", ""), current_time(),
-            title=fields.check_text(form.get("title", ""), "title"),
-            site_url=form.get("site_url") or None, interval=_interval(form.get("interval", "")),
+        wanted = Wanted(
+            form.get("feed_url", ""), fields.check_text(form.get("title", ""), "title"),
+            form.get("site_url") or None,
+            _tags(form.get("tags", "")), _interval(form.get("interval", "")),
+            form.get("mode") or None,
         )  # fmt: skip
-        sources.update_source(session, source, current_time(), tags=_tags(form.get("tags", "")),
-                              mode=form.get("mode") or None)  # fmt: skip
-        session.commit()
-    except (sources.SourceError, fields.FieldError) as exc:
-        session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin.source_new"))
-    report = refresh_now(source.id)
-    flash(f"Added {source.display_title}. First fetch: {report.describe()}.")
-    return redirect(url_for("admin.source_detail", source_id=source.id))
+        added = subscribe_now(wanted, check=False)
+    except FeedsvcError as exc:
+        return _source_new_failed(form.get("feed_url", ""), exc)
+    report = added.first_fetch.describe() if added.first_fetch else "not yet"
+    flash(f"Added {added.title}. First fetch: {report}.")
+    return redirect(url_for("admin.source_detail", source_id=added.source_id))
+
+
+def _source_new_failed(url: str, error: FeedsvcError) -> Response:
+    """The address form again, the reason beside it (a link, if it is a source already)."""
+    existing = error.source if isinstance(error, sources.SourceExists) else None
+    return _render("admin/source_new.html", status=_status(error), url=url, error=error,
+                   existing=existing)  # fmt: skip
+
+
+def _status(error: FeedsvcError) -> int:
+    return STATUS.get(error.kind, STATUS[INVALID])[0]
 
 
 def _interval(raw: str) -> int | None:
@@ -172,7 +175,7 @@ def _interval(raw: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise sources.SourceError("the interval is a whole number of seconds")
+        raise sources.SourceError("the interval is a whole number of seconds", "interval")
     return int(raw)
 
 
@@ -191,14 +194,18 @@ def _limit(form: Mapping[str, str], field: str) -> int | EllipsisType | None:
 
 @bp.get("/sources/<int:source_id>")
 def source_detail(source_id: int) -> Response:
+    return _source_page(_source_or_404(source_id))
+
+
+def _source_page(source: Source, error: FeedsvcError | None = None) -> Response:
     session = get_session()
-    source = _source_or_404(source_id)
-    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source_id)
-    recent, total = search_posts(session, source_id=source_id, limit=10)
+    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source.id)
+    recent, total = search_posts(session, source_id=source.id, limit=10)
     return _render(
-        "admin/source.html", source=source, state=sources.source_state(source),
-        history=sources.fetch_history(session, source_id), recent=recent, post_count=total,
-        line=sparkline(per_day.get(source_id, [0] * SPARK_DAYS), width=240, height=40,
+        "admin/source.html", status=_status(error) if error else 200, error=error,
+        source=source, state=sources.source_state(source),
+        history=sources.fetch_history(session, source.id), recent=recent, post_count=total,
+        line=sparkline(per_day.get(source.id, [0] * SPARK_DAYS), width=240, height=40,
                        label=f"Posts per day, last {SPARK_DAYS} days"),
     )  # fmt: skip
 
@@ -223,17 +230,14 @@ def source_update(source_id: int) -> Response:
             fetch_full=form.getlist("fetch_full")[-1] == "1" if "fetch_full" in form else None,
             article_selector=form.get("article_selector"),
         )  # fmt: skip
-        session.commit()
-        flash("Saved.")
-    except (sources.SourceError, fields.FieldError) as exc:
-        session.rollback()
-        flash(str(exc), "error")
+    except FeedsvcError as exc:
+        return _source_page(source, exc)
+    flash("Saved.")
     return redirect(url_for("admin.source_detail", source_id=source_id))
 
 
 @bp.post("/sources/<int:source_id>/pause")
 def source_pause(source_id: int) -> Response:
-    session = get_session()
     source = _source_or_404(source_id)
     if request.form.get("action") == "resume":
         sources.resume_source(source, current_time())
@@ -241,14 +245,12 @@ def source_pause(source_id: int) -> Response:
     else:
         sources.pause_source(source)
         flash("Paused; it will not be fetched until resumed.")
-    session.commit()
     return redirect(url_for("admin.source_detail", source_id=source_id))
 
 
 @bp.post("/sources/<int:source_id>/fetch")
 def source_fetch(source_id: int) -> Response:
     _source_or_404(source_id)
-    get_session().close()
     report = refresh_now(source_id)
     flash(f"Fetched: {report.describe()}.", "error" if report.error else "message")
     return redirect(url_for("admin.source_detail", source_id=source_id))
@@ -264,7 +266,6 @@ def source_delete(source_id: int) -> Response:
     keep = request.form.get("posts") != "delete"
     title = source.display_title
     removed = sources.delete_source(session, source, current_time(), keep_posts=keep)
-    session.commit()
     flash(f"Deleted {title}" + (f" and its {removed} posts." if not keep else "; its posts stay."))
     return redirect(url_for("admin.source_list"))
 
@@ -298,10 +299,9 @@ def post_new() -> Response:
             author=fields.check_text(form.get("author") or cfg["SITE_AUTHOR"], "author"),
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
-        session.commit()
-    except (PostError, fields.FieldError) as exc:
-        session.rollback()
-        return _render("admin/post_edit.html", status=422, post=None, form=form, error=str(exc))
+    except FeedsvcError as exc:
+        return _render("admin/post_edit.html", status=_status(exc), post=None, form=form,
+                       error=exc)  # fmt: skip
     flash("Published.")
     return redirect(url_for("admin.post_edit", post_id=post.id))
 
@@ -321,10 +321,9 @@ def post_edit(post_id: int) -> Response:
             body_html=form.get("body"),
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
-        session.commit()
-    except (PostError, fields.FieldError) as exc:
-        session.rollback()
-        return _render("admin/post_edit.html", status=422, post=post, form=form, error=str(exc))
+    except FeedsvcError as exc:
+        return _render("admin/post_edit.html", status=_status(exc), post=post, form=form,
+                       error=exc)  # fmt: skip
     flash("Saved.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
@@ -335,11 +334,10 @@ def post_article(post_id: int) -> Response:
     post = _post_or_404(post_id)
     try:
         articles.fetch_again(session, post)
-        session.commit()
-        flash("The article will be fetched again shortly.")
-    except articles.ArticleError as exc:
-        session.rollback()
-        flash(str(exc), "error")
+    except FeedsvcError as exc:
+        return _render("admin/post_edit.html", status=_status(exc), post=post, form={},
+                       error=exc)  # fmt: skip
+    flash("The article will be fetched again shortly.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
 
@@ -350,7 +348,6 @@ def post_visibility(post_id: int) -> Response:
     form = request.form
     set_visibility(session, post, current_time(), hidden=form.get("hidden") == "1",
                    popular_excluded=form.get("popular_excluded") == "1")  # fmt: skip
-    session.commit()
     flash("Hidden from the site and feeds." if post.hidden else "Shown on the site and feeds.")
     back = local_target(request.form.get("back"), url_for("admin.post_edit", post_id=post_id))
     return redirect(back)
@@ -364,10 +361,9 @@ def post_delete(post_id: int) -> Response:
         return _render("admin/post_delete.html", post=post)
     try:
         delete_post(session, post, current_time())
-        session.commit()
-    except PostError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("admin.post_edit", post_id=post_id))
+    except FeedsvcError as exc:
+        return _render("admin/post_edit.html", status=_status(exc), post=post, form={},
+                       error=exc)  # fmt: skip
     flash("Deleted.")
     return redirect(url_for("admin.post_list"))
 
@@ -409,9 +405,7 @@ def rule_save() -> Response:
         saved = rules.add_rule(session, current_time(), action=action, field=field, pattern=pattern,
                                days=days, source_id=source_id,
                                sync_limit=current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
-        session.commit()
     except rules.RuleError as exc:
-        session.rollback()
         return _rules_page(422, form=form, error=f"{exc.field}: {exc}" if exc.field else str(exc))
     flash(f"Rule saved: {saved.describe()}.")
     if saved.job is not None:
@@ -430,7 +424,6 @@ def rule_delete(rule_id: int) -> Response:
                            preview=rules.preview(session, remove=rule_id))  # fmt: skip
         saved = rules.delete_rule(session, rule_id, current_time(),
                                   current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
-        session.commit()
     except rules.RuleNotFound:
         abort(404)
     flash(f"Rule deleted: {saved.describe()}.")
@@ -454,16 +447,15 @@ def opml_import() -> Response:
         entries, problems = parse_opml(upload.read())
     except OpmlError as exc:
         error = f"{upload.filename}: {exc}"
-        return _render("admin/opml.html", status=422, report=None, jobs=recent, error=error)
+        return _render("admin/opml.html", status=_status(exc), report=None, jobs=recent,
+                       error=error)  # fmt: skip
     if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
         job = jobs.enqueue_opml_import(
             session, entries, problems, current_time(), current_user.user_id
         )
-        session.commit()
         flash(f"Importing {upload.filename}: {len(entries)} entries, in the background.")
         return redirect(url_for("admin.job_detail", job_id=job.id), 303)
     report = import_parsed(session, entries, problems, current_time())
-    session.commit()
     return _render("admin/opml.html", report=report, filename=upload.filename, jobs=recent)
 
 
@@ -494,7 +486,6 @@ def tokens() -> Response:
         _, shown = accounts.create_token(
             session, user, request.form.get("name", ""), current_time()
         )
-        session.commit()
     return _render("admin/tokens.html", tokens=accounts.list_tokens(session, user), shown=shown)
 
 
@@ -511,10 +502,10 @@ def token_revoke(token_id: int) -> Response:
     user = _signed_in_user()
     try:
         accounts.revoke_token(session, token_id, current_time(), user)
-        session.commit()
-        flash("Token revoked.")
-    except accounts.AccountError as exc:
-        flash(str(exc), "error")
+    except FeedsvcError as exc:
+        return _render("admin/tokens.html", status=_status(exc), error=exc,
+                       tokens=accounts.list_tokens(session, user), shown=None)  # fmt: skip
+    flash("Token revoked.")
     return redirect(url_for("admin.tokens"))
 
 
@@ -535,10 +526,8 @@ def _user_or_404(user_id: int) -> User:
 @bp.post("/users/<int:user_id>/sign-out")
 def user_sign_out(user_id: int) -> Response:
     """Sign-out everywhere: every session of the user ends, this one too if it is theirs."""
-    session = get_session()
     user = _user_or_404(user_id)
     accounts.end_sessions(user)
-    session.commit()
     flash(f"{user.username} is signed out everywhere.")
     return redirect(url_for("admin.users"))
 
@@ -549,13 +538,11 @@ def user_delete(user_id: int) -> Response:
     user = _user_or_404(user_id)
     if request.method == "GET":
         return _render("admin/user_delete.html", user=user, me=_signed_in_user())
-    name = user.username
+    name, me = user.username, _signed_in_user()
     try:
         accounts.delete_user(session, user)
-        session.commit()
-    except accounts.AccountError as exc:
-        session.rollback()
-        return _render("admin/user_delete.html", status=409, user=_user_or_404(user_id),
-                       me=_signed_in_user(), error=str(exc))  # fmt: skip
+    except FeedsvcError as exc:
+        return _render("admin/user_delete.html", status=_status(exc), user=user, me=me,
+                       error=exc)  # fmt: skip
     flash(f"{name} is deleted, and their API tokens with them.")
     return redirect(url_for("admin.users"))

@@ -7,7 +7,6 @@ from typing import TypeVar
 
 from flask import Blueprint, current_app, g, request, url_for
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -26,7 +25,7 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
-from feedsvc.urls import web_url
+from feedsvc.subscriptions import Wanted
 from feedsvc.web.api_models import (
     ArticleOut,
     Candidate,
@@ -58,7 +57,7 @@ from feedsvc.web.auth import bearer_user, csrf
 from feedsvc.web.charts import daily_totals
 from feedsvc.web.context import current_time, get_session
 from feedsvc.web.problems import ApiProblem, error_problem, problem
-from feedsvc.web.refresh import fetcher, refresh_now
+from feedsvc.web.refresh import fetcher, refresh_now, subscribe_now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: nothing for a forged form to ride on
@@ -85,10 +84,7 @@ def _authenticate() -> Response | None:
 
 
 @bp.after_request
-def _commit(response: Response) -> Response:
-    # The token's last use is noted even on a read.
-    if response.status_code < 400 and "db_session" in g:
-        g.db_session.commit()
+def _private(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -210,54 +206,16 @@ def list_sources() -> Response:
     return _json(SourceList(items=items, page=page, per_page=per_page, total=total))
 
 
-def _refused_or_unprocessable(exc: discovery.DiscoveryError, field: str) -> ApiProblem:
-    if exc.kind == "refused":
-        return ApiProblem(400, "Address refused", str(exc), field=field)
-    if exc.kind == "unreachable":
-        return ApiProblem(422, "Feed unreachable", str(exc), field=field)
-    return ApiProblem(422, "Not a feed", str(exc), field=field)
-
-
 @bp.post("/sources")
 def create_source() -> Response:
     body = payload(SourceCreate)
-    session = get_session()
-    now = current_time()
-    try:
-        url = sources.normalize_feed_url(body.url)
-    except sources.SourceError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field="url") from None
-    existing = session.scalar(select(Source).where(Source.feed_url == url))
-    if existing is not None:
-        raise ApiProblem(409, "Conflict", f"source {existing.id} has this feed URL",
-                         field="url")  # fmt: skip
-    title, site_url = body.title or "", None
-    if body.check:
-        try:
-            with fetcher() as client:
-                candidates, preview = discovery.discover(
-                    client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
-                )
-        except discovery.DiscoveryError as exc:
-            raise _refused_or_unprocessable(exc, "url") from None
-        if preview is None:
-            found = [Candidate(url=c.url, title=c.title, kind=c.kind) for c in candidates]
-            raise ApiProblem(422, "Not a feed", f"{url} is a web page, not a feed; it names "
-                             f"{len(found)} feeds: add one of those", field="url",
-                             candidates=found)  # fmt: skip
-        # The feed's own link is upstream's word, not the caller's: dropped if not http(s).
-        url, title, site_url = preview.feed_url, title or preview.title, web_url(preview.site_url)
-    try:
-        source = sources.add_source(session, url, now, title=title, site_url=site_url,
-                                    interval=body.interval, fetch_full=body.fetch_full)  # fmt: skip
-        sources.update_source(session, source, now, tags=body.tags, mode=body.mode)
-        session.commit()
-    except sources.SourceExists as exc:
-        raise ApiProblem(409, "Conflict", str(exc), field="url") from None
-    except sources.SourceError as exc:
-        raise ApiProblem(422, "Invalid request", str(exc), field=exc.field or "url") from None
-    location = url_for("api.get_source", source_id=source.id)
-    return _json(source_out(source, 0), 201, Location=location)
+    wanted = Wanted(body.url, body.title or "", tags=body.tags, interval=body.interval,
+                    mode=body.mode, fetch_full=body.fetch_full)  # fmt: skip
+    # Unchecked, it is not fetched either: the worker fetches it, as it is due now.
+    added = subscribe_now(wanted, check=body.check, first_fetch=body.check)
+    location = url_for("api.get_source", source_id=added.source_id)
+    return _json(source_out(_source(added.source_id), _post_count(added.source_id)), 201,
+                 Location=location)  # fmt: skip
 
 
 @bp.get("/sources/<int:source_id>")
@@ -284,7 +242,6 @@ def update_source(source_id: int) -> Response:
         sources.pause_source(source)
     elif body.paused is False:
         sources.resume_source(source, now)
-    session.commit()
     return _json(source_out(source, _post_count(source_id)))
 
 
@@ -295,14 +252,12 @@ def delete_source(source_id: int) -> Response:
     if keep not in ("true", "false"):
         raise ApiProblem(400, "Bad request", "keep_posts is true or false", field="keep_posts")
     sources.delete_source(get_session(), source, current_time(), keep_posts=keep == "true")
-    get_session().commit()
     return Response(status=204)
 
 
 @bp.post("/sources/<int:source_id>/refresh")
 def refresh_source(source_id: int) -> Response:
     _source(source_id)
-    get_session().commit()
     report = refresh_now(source_id)
     return _json(RefreshOut(result=report.result, new=report.new, updated=report.updated,
                             status=report.status, error=report.error))  # fmt: skip
@@ -353,7 +308,6 @@ def create_post() -> Response:
         summary_length=cfg["SUMMARY_LENGTH"], author=body.author or cfg["SITE_AUTHOR"],
         tags=body.tags, base_url=cfg["BASE_URL"],
     )  # fmt: skip
-    session.commit()
     return _json(post_out(post), 201, Location=url_for("api.get_post", post_id=post.id))
 
 
@@ -375,7 +329,6 @@ def update_post(post_id: int) -> Response:
             body_html=body.content, tags=body.tags, base_url=cfg["BASE_URL"],
         )  # fmt: skip
     set_visibility(session, post, now, hidden=body.hidden, popular_excluded=body.popular_excluded)
-    session.commit()
     return _json(post_out(post))
 
 
@@ -383,14 +336,12 @@ def update_post(post_id: int) -> Response:
 def remove_post(post_id: int) -> Response:
     post = _post(post_id)
     delete_post(get_session(), post, current_time())
-    get_session().commit()
     return Response(status=204)
 
 
 @bp.post("/posts/<int:post_id>/article")
 def fetch_article(post_id: int) -> Response:
     post = articles.fetch_again(get_session(), _post(post_id))
-    get_session().commit()
     return _json(post_out(post), 202)
 
 
@@ -412,10 +363,8 @@ def import_opml_file() -> Response:
     entries, problems = parse_opml(data)
     if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
         job = jobs.enqueue_opml_import(session, entries, problems, current_time(), g.api_user.id)
-        session.commit()
         return _json(job_out(job), 202, Location=url_for("api.get_job", job_id=job.id))
     report = import_parsed(session, entries, problems, current_time())
-    session.commit()
     added = [source_id for source_id, _ in report.added]
     errors = report.describe_errors()
     return _json(ImportOut(added=added, duplicates=report.duplicates, errors=errors))
@@ -479,7 +428,6 @@ def create_rule() -> Response:
         pattern=body.pattern or "", days=body.days, source_id=body.source_id,
         sync_limit=current_app.config["RULES_SYNC_LIMIT"],
     )  # fmt: skip
-    session.commit()
     return _json(saved_out(saved), 201)
 
 
@@ -509,7 +457,6 @@ def delete_rule(rule_id: int) -> Response:
     saved = rules.delete_rule(
         session, rule_id, current_time(), current_app.config["RULES_SYNC_LIMIT"]
     )
-    session.commit()
     return _json(saved_out(saved))
 
 

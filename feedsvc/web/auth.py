@@ -134,7 +134,6 @@ def sign_out() -> Response:
         user = db_session.get(User, current_user.user_id)
         if user is not None:
             accounts.end_sessions(user)
-            db_session.commit()
     logout_user()
     session.pop(SIGNED_IN_AT, None)
     session.pop(SEEN_AT, None)

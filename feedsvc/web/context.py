@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, current_app, g, request
+from flask import Response, abort, current_app, g, request
 from sqlalchemy.orm import Session
 
 from feedsvc import clock
@@ -32,10 +32,22 @@ def get_session() -> Session:
     return session
 
 
-def close_session(_exc: BaseException | None) -> None:
-    """Teardown: close the request's session, if it opened one."""
+def end_session(*, commit: bool) -> None:
+    """Commit or roll back the request's session, if it opened one, and close it.
+
+    The one place a request's work is committed: when its response is ready
+    (`finish_request`), or before a fetch that records in sessions of its own.
+    Views never commit: a view that fails answers 4xx, and its work is undone.
+    """
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
         session.close()
 
 
@@ -46,6 +58,17 @@ def page_arg() -> int:
         return page_number(request.args)
     except BadParameter as exc:
         abort(400, description=str(exc))
+
+
+def finish_request(response: Response) -> Response:
+    """After every request: keep its work if it succeeded (below 400), else undo it."""
+    end_session(commit=response.status_code < 400)
+    return response
+
+
+def close_session(_exc: BaseException | None) -> None:
+    """Teardown: a request that raised (or never reached `finish_request`) is undone."""
+    end_session(commit=False)
 
 
 def client_address() -> str:
