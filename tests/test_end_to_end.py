@@ -35,10 +35,11 @@ def test_add_fetch_publish(
     added = runner.invoke(args=["sources", "add", feed_server.url("/feed.xml")])
     assert added.exit_code == 0, added.output
     assert "added source 1: Upstream" in added.output
+    assert "first fetch: ok, 3 new" in added.output  # fetched at once, as the admin does
 
     fetched = runner.invoke(args=["fetch", "--all"])
     assert fetched.exit_code == 0, fetched.output
-    assert "3 new" in fetched.output
+    assert "1 sources: 1 ok" in fetched.output
 
     atom = _feed_titles_and_links(client, "/feeds/posts.atom")
     rss_entries = _feed_titles_and_links(client, "/feeds/posts.rss")
