@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -195,3 +196,21 @@ def test_rewrite_images_touches_image_urls_only() -> None:
 )
 def test_sniff_knows_raster_images_only(head: bytes, kind: str | None) -> None:
     assert images.sniff(head) == kind
+
+
+def test_a_cached_file_removed_meanwhile_is_fetched_again(
+    app: Flask, upstream: FeedServer, tmp_path: Path
+) -> None:
+    from feedsvc.imageproxy import ProxiedImage
+    from feedsvc.web import images as web_images
+
+    proxy = app.extensions[web_images.PROXY].get()
+    real_get = proxy.get
+    answers = iter([ProxiedImage("image/png", path=tmp_path / "gone")])
+    # The first lookup finds a file a clean-up then deletes; the second fetches.
+    proxy.get = lambda url: next(answers, None) or real_get(url)  # type: ignore[method-assign]
+    response = app.test_client().get(img_path(upstream.url("/a.png")))
+    assert response.status_code == 200 and response.data == PNG
+    # Gone both times: a short answer, still no 500.
+    proxy.get = lambda url: ProxiedImage("image/png", path=tmp_path / "gone")  # type: ignore[method-assign]
+    assert app.test_client().get(img_path(upstream.url("/a.png"))).status_code == 502

@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, request, send_file, u
 from markupsafe import Markup
 
 from feedsvc import errors, images
-from feedsvc.imageproxy import ImageProxy, ImageUnavailable
+from feedsvc.imageproxy import ImageProxy, ImageUnavailable, ProxiedImage
 from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.urls import web_url
 
@@ -65,12 +65,26 @@ def image(token: str) -> Response:
     url = images.unsign(token, current_app.config["SECRET_KEY"])
     if lazy is None or url is None or web_url(url) is None:
         return _failure(404, "no such image")
+    max_age = int(current_app.config["IMAGE_PROXY_MAX_AGE"])
     try:
-        found = lazy.get().get(url)
+        try:
+            response = _answer(lazy.get().get(url), max_age)
+        except OSError:
+            # The cached file went (a clean-up) between finding and sending it.
+            response = _answer(lazy.get().get(url), max_age)
     except ImageUnavailable as exc:
         status = 502 if exc.kind == errors.UNREACHABLE else 404
         return _failure(status, str(exc))
-    max_age = int(current_app.config["IMAGE_PROXY_MAX_AGE"])
+    except OSError:
+        return _failure(502, "the image cache cannot be read")
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    # The bytes are an image whatever a browser would make of them.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _answer(found: ProxiedImage, max_age: int) -> Response:
     if found.path is not None:
         response = send_file(found.path, mimetype=found.content_type, max_age=max_age,
                              conditional=True, etag=True)  # fmt: skip
@@ -79,10 +93,6 @@ def image(token: str) -> Response:
         response.add_etag()
         response.cache_control.max_age = max_age
         response.make_conditional(request)
-    response.cache_control.public = True
-    response.cache_control.immutable = True
-    # The bytes are an image whatever a browser would make of them.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 
