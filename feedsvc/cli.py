@@ -348,11 +348,10 @@ def tokens_create(username: str, name: str) -> None:
 @tokens_cli.command("list")
 def tokens_list() -> None:
     """List tokens (never the tokens themselves)."""
-    from feedsvc.accounts import list_tokens
-    from feedsvc.models import User
+    from feedsvc.accounts import list_tokens, list_users
 
     with _db().session() as session:
-        names = {user.id: user.username for user in session.query(User)}
+        names = {user.id: user.username for user in list_users(session)}
         for row in list_tokens(session):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
             used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
@@ -377,26 +376,19 @@ def tokens_revoke(token_id: int) -> None:
 @click.argument("ids", nargs=-1, type=int)
 def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     """Refresh sources now: the given ids, or --all."""
-    from sqlalchemy import select
-
     from feedsvc.ingest.settings import settings_from_config
-    from feedsvc.models import SOURCE_ACTIVE, Source
+    from feedsvc.sources import active_source_ids, unknown_source_ids
 
     if fetch_all == bool(ids):
         raise click.UsageError("give source ids or --all (not both)")
     db = _db()
     with db.session() as session:
         if fetch_all:
-            targets = list(
-                session.scalars(
-                    select(Source.id).where(Source.status == SOURCE_ACTIVE).order_by(Source.id)
-                )
-            )
+            targets = active_source_ids(session)
         else:
-            known = set(session.scalars(select(Source.id).where(Source.id.in_(ids))))
-            missing = [str(i) for i in ids if i not in known]
+            missing = unknown_source_ids(session, ids)
             if missing:
-                raise click.ClickException(f"no source with id {', '.join(missing)}")
+                raise click.ClickException(f"no source with id {', '.join(map(str, missing))}")
             targets = list(dict.fromkeys(ids))
     fetch_settings, ingest_settings = settings_from_config(current_app.config)
     per_host = int(current_app.config["FETCH_PER_HOST"])
@@ -459,20 +451,16 @@ def _fetch(
             refresh_many(db, targets, fetcher=fetcher, now=clock.now, settings=ingest_settings,
                          per_host=per_host, on_done=show)  # fmt: skip
         else:
-            from sqlalchemy import select
-
             from feedsvc.ingest.driver import fetch_articles_now
             from feedsvc.ingest.pipeline import refresh_source
-            from feedsvc.models import Source
+            from feedsvc.sources import any_fetch_full
 
             for source_id in targets:
                 show(refresh_source(db, source_id, fetcher=fetcher, now=current_time(),
                                     settings=ingest_settings))  # fmt: skip
             with db.session(write=False) as session:
-                full = session.scalar(
-                    select(Source.id).where(Source.id.in_(targets), Source.fetch_full).limit(1)
-                )
-            if full is not None:
+                full = any_fetch_full(session, targets)
+            if full:
                 fetch_articles_now(db, targets, fetcher=fetcher, now=clock.now,
                                    settings=ingest_settings, per_host=per_host)  # fmt: skip
 

@@ -234,6 +234,12 @@ class Post(Base):
     def is_local(self) -> bool:
         return self.entry_key.startswith(LOCAL_KEY_PREFIX)
 
+    @property
+    def full_text_shown(self) -> bool:
+        """A source set to summary or link mode never has its full text republished:
+        not in the feeds, not on the post's page."""
+        return self.source is None or self.source.mode == MODE_FULL
+
 
 class StoryBand(Base):
     """The story key of a recent original post, its title in words hashed

@@ -257,6 +257,25 @@ def delete_source(session: Session, source: Source, now: dt.datetime, *, keep_po
     return removed
 
 
+def active_source_ids(session: Session) -> list[int]:
+    """Every active source's id, oldest first."""
+    query = select(Source.id).where(Source.status == SOURCE_ACTIVE).order_by(Source.id)
+    return list(session.scalars(query))
+
+
+def unknown_source_ids(session: Session, ids: Iterable[int]) -> list[int]:
+    """Those of `ids` that no source has."""
+    ids = list(ids)
+    known = set(session.scalars(select(Source.id).where(Source.id.in_(ids))))
+    return [source_id for source_id in ids if source_id not in known]
+
+
+def any_fetch_full(session: Session, ids: Iterable[int]) -> bool:
+    """Whether any of these sources fetches its entries' full articles."""
+    query = select(Source.id).where(Source.id.in_(list(ids)), Source.fetch_full).limit(1)
+    return session.scalar(query) is not None
+
+
 def fetch_history(session: Session, source_id: int, limit: int = 50) -> Sequence[FetchAttempt]:
     return session.scalars(
         select(FetchAttempt)

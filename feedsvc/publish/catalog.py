@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from feedsvc import images
-from feedsvc.models import MODE_FULL, Post
+from feedsvc.models import Post
 from feedsvc.posts import post_path
 from feedsvc.publish.feeds import AlsoReported, Enclosure, Episode, FeedEntry, Origin, Podcast
 from feedsvc.urls import web_url
@@ -23,8 +23,7 @@ def feed_entry(
     post: Post, base_url: str, *, full: bool, duplicates: Sequence[Post] = ()
 ) -> FeedEntry:
     source = post.source
-    # A source set to summary or link mode never has its full text republished.
-    full_allowed = full and (source is None or source.mode == MODE_FULL)
+    full_allowed = full and post.full_text_shown
     origin = None
     if source is not None:
         origin = Origin(

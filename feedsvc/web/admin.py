@@ -300,10 +300,17 @@ def post_new() -> Response:
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
     except FeedsvcError as exc:
-        return _render("admin/post_edit.html", status=_status(exc), post=None, form=form,
-                       error=exc)  # fmt: skip
+        return _post_page(None, exc, form)
     flash("Published.")
     return redirect(url_for("admin.post_edit", post_id=post.id))
+
+
+def _post_page(
+    post: Post | None, error: FeedsvcError, form: Mapping[str, str] | None = None
+) -> Response:
+    """The post's form again, with what was typed and the reason beside its field."""
+    return _render("admin/post_edit.html", status=_status(error), post=post, form=form or {},
+                   error=error)  # fmt: skip
 
 
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
@@ -322,8 +329,7 @@ def post_edit(post_id: int) -> Response:
             tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
         )  # fmt: skip
     except FeedsvcError as exc:
-        return _render("admin/post_edit.html", status=_status(exc), post=post, form=form,
-                       error=exc)  # fmt: skip
+        return _post_page(post, exc, form)
     flash("Saved.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
@@ -335,8 +341,7 @@ def post_article(post_id: int) -> Response:
     try:
         articles.fetch_again(session, post)
     except FeedsvcError as exc:
-        return _render("admin/post_edit.html", status=_status(exc), post=post, form={},
-                       error=exc)  # fmt: skip
+        return _post_page(post, exc)
     flash("The article will be fetched again shortly.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
@@ -362,8 +367,7 @@ def post_delete(post_id: int) -> Response:
     try:
         delete_post(session, post, current_time())
     except FeedsvcError as exc:
-        return _render("admin/post_edit.html", status=_status(exc), post=post, form={},
-                       error=exc)  # fmt: skip
+        return _post_page(post, exc)
     flash("Deleted.")
     return redirect(url_for("admin.post_list"))
 
