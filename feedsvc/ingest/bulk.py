@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -102,9 +102,27 @@ def copy_postgresql(
 
 def copy_post_tags(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
     """COPY (post id, tag id) pairs in: far cheaper than a row-per-statement executemany."""
+    copy_rows(session, "post_tags", ("post_id", "tag_id"), pairs)
+
+
+def copy_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY plain rows (numbers, naive UTC times) into a table, on PostgreSQL."""
     with (
         _driver(session).cursor() as cursor,
-        cursor.copy("COPY post_tags (post_id, tag_id) FROM STDIN") as copy,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
-        for pair in pairs:
-            copy.write_row(pair)
+        for row in rows:
+            copy.write_row(row)
+
+
+def any_of(column: Any, values: Sequence[Any], dialect: str) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter: an IN
+    list of hundreds is rendered and converted anew for every statement."""
+    if dialect == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)

@@ -15,15 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from feedsvc import content, stories
+from feedsvc.ingest import bulk
 from feedsvc.ingest.prepare import PreparedEntry
-from feedsvc.models import Post, StoryBand
+from feedsvc.models import Post, StoryBand, to_naive_utc
 
 CHUNK = 500
+STORY_BANDS = cast(Table, StoryBand.__table__)
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,12 @@ def _originals_by_link(
     Selected by link alone, the rest checked here: given `duplicate_of_id IS
     NULL` too, a planner may walk that index (nearly every post) instead."""
     wanted = sorted({link for link in canonical if link})
+    dialect = session.get_bind().dialect.name
     found: dict[str, list[tuple[int, int]]] = {}
     for start in range(0, len(wanted), CHUNK):
         rows = session.execute(
             select(Post.canonical_link, Post.id, Post.source_id, Post.duplicate_of_id, Post.hidden)
-            .where(Post.canonical_link.in_(wanted[start : start + CHUNK]))
+            .where(bulk.any_of(Post.canonical_link, wanted[start : start + CHUNK], dialect))
             .order_by(Post.id)
         )
         for link, post_id, source_id, duplicate_of, hidden in rows:
@@ -128,12 +132,13 @@ def _candidates_by_band(
     """Recent visible originals sharing a band, by band: the bands by their
     primary key first, then the few posts they name by theirs."""
     wanted = sorted(set(bands))
+    dialect = session.get_bind().dialect.name
     since = now - dt.timedelta(days=stories.WINDOW_DAYS)
     post_bands: dict[int, list[int]] = {}
     for start in range(0, len(wanted), CHUNK):
         rows = session.execute(
             select(StoryBand.band, StoryBand.post_id, StoryBand.created_at).where(
-                StoryBand.band.in_(wanted[start : start + CHUNK])
+                bulk.any_of(StoryBand.band, wanted[start : start + CHUNK], dialect)
             )
         )
         for band, post_id, created_at in rows:
@@ -201,10 +206,16 @@ def record_bands(
     session: Session, posts: Sequence[tuple[int, Sequence[int]]], now: dt.datetime
 ) -> None:
     """Index new original posts by band: (post id, band keys)."""
-    rows = [{"band": band, "post_id": post_id, "created_at": now}
-            for post_id, bands in posts for band in dict.fromkeys(bands)]  # fmt: skip
-    if rows:
-        session.execute(insert(StoryBand), rows)
+    pairs = [(band, post_id) for post_id, bands in posts for band in dict.fromkeys(bands)]
+    if not pairs:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        stamp = to_naive_utc(now)
+        rows = [(band, post_id, stamp) for band, post_id in pairs]
+        bulk.copy_rows(session, "story_bands", ("band", "post_id", "created_at"), rows)
+    else:
+        session.execute(insert(STORY_BANDS), [{"band": band, "post_id": post_id, "created_at": now}
+                                              for band, post_id in pairs])  # fmt: skip
 
 
 def prune_bands(session: Session, now: dt.datetime) -> int:
