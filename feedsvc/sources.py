@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from feedsvc import content
 from feedsvc.errors import CONFLICT, FeedsvcError
-from feedsvc.ingest.policy import FAILING_AFTER
 from feedsvc.models import (
     MODE_FULL,
     MODE_LINK,
@@ -28,6 +27,7 @@ from feedsvc.models import (
 )
 from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
+from feedsvc.vocabulary import FAILING_AFTER
 
 
 class SourceError(FeedsvcError):

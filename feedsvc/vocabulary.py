@@ -44,6 +44,11 @@ class FetchErrorKind(StrEnum):
     INTERNAL = "internal"
 
 
+# An active source with this many errors in a row is "failing" (still tried, at the
+# backoff cap): the schedule's policy and the admin's states agree on it here.
+FAILING_AFTER = 10
+
+
 class SourceStatus(StrEnum):
     """The states an admin sets on a source; "failing" is derived from its error count."""
 

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from feedsvc.vocabulary import FAILING_AFTER as FAILING_AFTER  # the policy's word too
 from feedsvc.vocabulary import FetchErrorKind, Result
 
-FAILING_AFTER = 10
 WEEK = dt.timedelta(days=7)
 # The longest Retry-After read as it is: past this a server's wish is no
 # schedule (and `Retry-After: 999999999999999` would overflow a datetime).
