@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 import config
 from feedsvc import cli, logs, web
+from feedsvc import settings as typed
 from feedsvc.clock import EXTENSION as CLOCK
 from feedsvc.clock import Clock, SystemClock
 from feedsvc.db import Database
@@ -42,14 +43,17 @@ def create_app(
     if test_config:
         settings.update(test_config)
     app.config.update(settings)
+    # Read once, here: below the factory, services and views get typed settings.
+    app.extensions[typed.EXTENSION] = app_settings = typed.from_config(
+        app.config, Path(app.instance_path)
+    )
     if not app.testing:
-        logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+        logs.configure(app_settings.logging.level, app_settings.logging.format)
     for warning in config.unknown_variables():
         log.warning(warning)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "feedsvc.db")
-    app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
 
     try:
         app.extensions["feedsvc.db"] = Database(app.config["DATABASE_URL"])

@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -21,19 +20,25 @@ from feedsvc.clock import EXTENSION as CLOCK
 from feedsvc.clock import Clock
 from feedsvc.db import Database
 from feedsvc.errors import FeedsvcError
+from feedsvc.settings import EXTENSION as SETTINGS
+from feedsvc.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from feedsvc.ingest.fetch import FetchSettings
     from feedsvc.ingest.pipeline import RefreshReport
-    from feedsvc.ingest.settings import IngestSettings
 
 
 def current_time() -> dt.datetime:
     """The time by the app's clock (pinned in tests)."""
     app_clock: Clock = current_app.extensions[CLOCK]
     return app_clock.now()
+
+
+def settings() -> Settings:
+    """The app's typed settings, read once by the factory."""
+    app_settings: Settings = current_app.extensions[SETTINGS]
+    return app_settings
 
 
 def _db() -> Database:
@@ -111,16 +116,14 @@ def sources_add(
 ) -> None:  # fmt: skip
     """Add an upstream feed by its URL, or a site's."""
     from feedsvc.ingest.fetch import Fetcher
-    from feedsvc.ingest.settings import settings_from_config
     from feedsvc.subscriptions import NeedsChoice, Wanted, subscribe
 
-    cfg = current_app.config
-    fetch_settings, ingest_settings = settings_from_config(cfg)
+    app_settings = settings()
     wanted = Wanted(url, title, tags=tags, interval=interval, mode=mode, fetch_full=fetch_full)
-    with Fetcher(fetch_settings) as fetcher:
+    with Fetcher(app_settings.fetch) as fetcher:
         try:
-            added = subscribe(_db(), fetcher, wanted, current_time(), settings=ingest_settings,
-                              budget=cfg["DISCOVERY_TIMEOUT"], check=check,
+            added = subscribe(_db(), fetcher, wanted, current_time(), settings=app_settings.ingest,
+                              budget=app_settings.admin.discovery_timeout, check=check,
                               first_fetch=check)  # fmt: skip
         except NeedsChoice as exc:
             raise click.ClickException(
@@ -263,7 +266,7 @@ def sources_export_opml(output: Any) -> None:
     from feedsvc.opml import export_opml
 
     with _db().session() as session:
-        body = export_opml(session, current_app.config["SITE_TITLE"], current_time())
+        body = export_opml(session, settings().site.title, current_time())
     output.write(body)
 
 
@@ -376,7 +379,6 @@ def tokens_revoke(token_id: int) -> None:
 @click.argument("ids", nargs=-1, type=int)
 def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     """Refresh sources now: the given ids, or --all."""
-    from feedsvc.ingest.settings import settings_from_config
     from feedsvc.sources import active_source_ids, unknown_source_ids
 
     if fetch_all == bool(ids):
@@ -390,8 +392,6 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             if missing:
                 raise click.ClickException(f"no source with id {', '.join(map(str, missing))}")
             targets = list(dict.fromkeys(ids))
-    fetch_settings, ingest_settings = settings_from_config(current_app.config)
-    per_host = int(current_app.config["FETCH_PER_HOST"])
     tally = {"ok": 0, "not_modified": 0}
     failures = 0
     on_terminal = sys.stdout.isatty()
@@ -412,7 +412,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     level = refresh_log.level
     refresh_log.setLevel(logging.ERROR)
     try:
-        _fetch(db, targets, fetch_settings, ingest_settings, per_host, show, on_terminal)
+        _fetch(db, targets, settings(), show, on_terminal)
     finally:
         refresh_log.setLevel(level)
     click.echo(
@@ -426,9 +426,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
 def _fetch(
     db: Database,
     targets: list[int],
-    fetch_settings: FetchSettings,
-    ingest_settings: IngestSettings,
-    per_host: int,
+    app_settings: Settings,
     show: Callable[[RefreshReport], None],
     on_terminal: bool,
 ) -> None:
@@ -437,7 +435,8 @@ def _fetch(
     from feedsvc.ingest.fetch import Fetcher
 
     clock: Clock = current_app.extensions[CLOCK]
-    with Fetcher(fetch_settings) as fetcher:
+    ingest_settings, per_host = app_settings.ingest, app_settings.worker.per_host
+    with Fetcher(app_settings.fetch) as fetcher:
         if on_terminal and len(targets) > 1:
             with click.progressbar(length=len(targets), label="fetching") as bar:
 
@@ -491,9 +490,9 @@ def posts_add(title: str, body_file: TextIO, tags: tuple[str, ...], author: str 
     with _db().session() as session:
         post = create_local_post(
             session, title=title, body_html=body, now=current_time(),
-            summary_length=current_app.config["SUMMARY_LENGTH"],
-            author=author or current_app.config["SITE_AUTHOR"], tags=tags,
-            base_url=current_app.config["BASE_URL"],
+            summary_length=settings().ingest.prepare.summary_length,
+            author=author or settings().site.author, tags=tags,
+            base_url=settings().site.base_url,
         )  # fmt: skip
         click.echo(f"added post {post.id}: {post.title}")
 
@@ -539,7 +538,7 @@ def rules_add(
         saved = add_rule(
             session, current_time(), action=action or "max_age", field=field or "",
             pattern=pattern or "", days=days, source_id=source_id,
-            sync_limit=current_app.config["RULES_SYNC_LIMIT"],
+            sync_limit=settings().admin.rules_sync_limit,
         )  # fmt: skip
         assert saved.rule is not None
         click.echo(f"added rule {saved.rule.id}: {describe(saved.rule)}; {saved.describe()}")
@@ -570,9 +569,7 @@ def rules_delete(rule_id: int) -> None:
     from feedsvc.rules import delete_rule
 
     with _db().session() as session:
-        saved = delete_rule(
-            session, rule_id, current_time(), current_app.config["RULES_SYNC_LIMIT"]
-        )
+        saved = delete_rule(session, rule_id, current_time(), settings().admin.rules_sync_limit)
         click.echo(f"deleted rule {rule_id}; {saved.describe()}")
 
 
@@ -590,7 +587,7 @@ def worker_command() -> None:
         # One line, and a supervisor's restart (systemd: Restart=on-failure) tries again.
         logging.getLogger("feedsvc.worker").error("worker not started: %s", exc)
         sys.exit(1)
-    run_worker(_db(), current_app.config, current_app.extensions[CLOCK])
+    run_worker(_db(), settings(), current_app.extensions[CLOCK])
 
 
 @click.command("publish")
@@ -599,18 +596,19 @@ def publish_command() -> None:
     """Ping WebSub hubs and rewrite static feeds now, without waiting for the worker."""
     from feedsvc.publish.jobs import Publisher
 
-    cfg = current_app.config
-    if not cfg["WEBSUB_HUBS"] and not cfg["STATIC_DIR"]:
+    app_settings = settings()
+    feeds = app_settings.feeds
+    if not feeds.websub_hubs and not feeds.static_dir:
         raise click.ClickException("set FEEDSVC_WEBSUB_HUBS or FEEDSVC_STATIC_DIR first")
-    publisher = Publisher(_db(), cfg)
+    publisher = Publisher(_db(), app_settings)
     try:
         publisher.run(current_time(), force_static=True)
         pending = publisher.pending_pings()
     finally:
         publisher.close()
-    if cfg["STATIC_DIR"]:
-        click.echo(f"static feeds written to {cfg['STATIC_DIR']}")
-    if cfg["WEBSUB_HUBS"]:
+    if feeds.static_dir:
+        click.echo(f"static feeds written to {feeds.static_dir}")
+    if feeds.websub_hubs:
         click.echo(f"hub pings still pending: {pending}")
 
 
@@ -634,15 +632,15 @@ def prune_command(dry_run: bool) -> None:
     """Delete old posts by the retention settings (the worker does it daily)."""
     from feedsvc import retention
 
-    settings = retention.settings_from_config(current_app.config)
+    keep = settings().retention
     db = _db()
     now = current_time()
     if not dry_run:
-        removed = retention.prune(db, settings, now)
+        removed = retention.prune(db, keep, now)
         click.echo(f"{removed} posts deleted")
         return
     with db.session(write=False) as session:
-        doomed = retention.doomed_posts(session, settings, now)
+        doomed = retention.doomed_posts(session, keep, now)
     for post in doomed:
         source = "local" if post.source_id is None else f"source {post.source_id}"
         click.echo(f"{post.id:>7}  {post.published_at:%Y-%m-%d}  {source:<12}  {post.title}")
@@ -665,7 +663,7 @@ def serve_command(host: str, port: int, scheduler: bool | None) -> None:
     _configure_logging()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade(_db().engine)
-    if app.config["EMBEDDED_SCHEDULER"] if scheduler is None else scheduler:
+    if settings().worker.embedded if scheduler is None else scheduler:
         _start_embedded_scheduler(app)
     from werkzeug.serving import run_simple
 
@@ -680,8 +678,7 @@ def _start_embedded_scheduler(app: Flask) -> None:
     """The scheduler in this process, unless another process on this machine runs one."""
     from feedsvc.scheduler import start_embedded
 
-    lock = app.config["SCHEDULER_LOCK_FILE"] or Path(app.instance_path) / "embedded-scheduler.lock"
-    start_embedded(app.extensions["feedsvc.db"], app.config, app.extensions[CLOCK], Path(lock))
+    start_embedded(app.extensions["feedsvc.db"], app.extensions[SETTINGS], app.extensions[CLOCK])
 
 
 def _configure_logging() -> None:
@@ -689,7 +686,7 @@ def _configure_logging() -> None:
     leaves a test process's logging to pytest)."""
     from feedsvc import logs
 
-    logs.configure(current_app.config["LOG_LEVEL"], current_app.config["LOG_FORMAT"])
+    logs.configure(settings().logging.level, settings().logging.format)
 
 
 def register(app: Flask) -> None:

@@ -21,9 +21,8 @@ does not store it again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -32,34 +31,12 @@ from sqlalchemy.sql import ColumnElement
 from feedsvc import changes, popularity
 from feedsvc.db import Database
 from feedsvc.models import LOCAL_KEY_PREFIX, Counter, Post, PrunedEntry, Source, post_tags
+from feedsvc.settings import RetentionSettings
 
 BATCH = 500
 LAST_RUN = "retention:last_day"
 # How long a deleted entry's key keeps it from being stored again.
 TOMBSTONE_DAYS = 365
-
-
-@dataclass(frozen=True)
-class RetentionSettings:
-    # 0: no limit.
-    days: int = 0
-    per_source: int = 0
-    # How deep each popular list is kept.
-    keep_popular: int = 100
-    half_life_days: float = 2.0
-
-    @property
-    def active(self) -> bool:
-        return self.days > 0 or self.per_source > 0
-
-
-def settings_from_config(cfg: Mapping[str, Any]) -> RetentionSettings:
-    return RetentionSettings(
-        days=max(0, int(cfg["RETAIN_DAYS"])),
-        per_source=max(0, int(cfg["RETAIN_PER_SOURCE"])),
-        keep_popular=int(cfg["FEED_MAX_PAGE_SIZE"]),
-        half_life_days=float(cfg["POPULAR_HALF_LIFE_DAYS"]),
-    )
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from wsgiref.simple_server import WSGIServer
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,9 +36,9 @@ from feedsvc.ingest import duplicates
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.ingest.leases import claim_due_sources, release_leases, renew_leases
-from feedsvc.ingest.settings import settings_from_config
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
+from feedsvc.settings import Settings, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,23 +75,22 @@ class Worker:
     def __init__(
         self,
         db: Database,
-        cfg: Mapping[str, Any],
+        settings: Settings,
         name: str | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.db = db
-        self.cfg = cfg
+        self.settings = settings
         self.clock = clock or SystemClock()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        fetch_settings, ingest_settings = settings_from_config(cfg)
-        self.fetcher = Fetcher(fetch_settings)
-        threads = int(cfg["WORKER_THREADS"])
-        self.per_host = int(cfg["FETCH_PER_HOST"])
+        self.fetcher = Fetcher(settings.fetch)
+        threads = settings.worker.threads
+        self.per_host = settings.worker.per_host
         self.refresher = Refresher(
-            db, self.fetcher, ingest_settings, now=self.clock.now, threads=threads,
-            processes=int(cfg["WORKER_PROCESSES"]) or None, per_host=self.per_host,
+            db, self.fetcher, settings.ingest, now=self.clock.now, threads=threads,
+            processes=settings.worker.processes, per_host=self.per_host,
         )  # fmt: skip
-        self.publisher = Publisher(db, cfg)
+        self.publisher = Publisher(db, settings)
         self._stopping = threading.Event()
         # The driver is stepped by one thread at a time: the dispatch job, or stop().
         self._driving = threading.Lock()
@@ -111,8 +108,8 @@ class Worker:
         self._database_down = False
         # While it is down: when to try it again, and the delay after that.
         self._retry_at = 0.0
-        self._retry_delay = float(cfg["DISPATCH_SECONDS"])
-        self.jobs = jobs.JobRunner(db, self.name, int(cfg["LEASE_SECONDS"]), now=self.clock.now,
+        self._retry_delay: float = settings.worker.dispatch_seconds
+        self.jobs = jobs.JobRunner(db, self.name, settings.worker.lease_seconds, now=self.clock.now,
                                    stopping=self._stopping)  # fmt: skip
         # Held while a job runs, so that stop() can wait for it to be given back.
         self._running_jobs = threading.Lock()
@@ -166,7 +163,7 @@ class Worker:
         try:
             with self.db.session() as session:
                 claimed = claim_due_sources(
-                    session, self.clock.now(), room, self.name, int(self.cfg["LEASE_SECONDS"]),
+                    session, self.clock.now(), room, self.name, self.settings.worker.lease_seconds,
                     per_host=self.per_host * QUEUED_PER_HOST, busy_hosts=self.refresher.hosts(),
                 )  # fmt: skip
         except Exception as exc:
@@ -195,7 +192,7 @@ class Worker:
             self._database_is_down(exc, retry_later=True)
             return 0
         self._articles_due_check = (
-            0.0 if started else time.monotonic() + float(self.cfg["DISPATCH_SECONDS"])
+            0.0 if started else time.monotonic() + self.settings.worker.dispatch_seconds
         )
         return started
 
@@ -227,7 +224,7 @@ class Worker:
             log.warning("worker %s: database unavailable (%s); waiting for it", self.name, reason)
         self._database_down = True
         if retry_later:
-            first = float(self.cfg["DISPATCH_SECONDS"])
+            first = self.settings.worker.dispatch_seconds
             self._retry_delay = (
                 min(self._retry_delay * 2, DATABASE_RETRY_MAX) if self._retry_at else first
             )
@@ -254,7 +251,7 @@ class Worker:
         """Prune old fetch history, ended jobs, yesterday's visitor hashes and
         story bands past the duplicate window; once a day, old posts (retention)."""
         now = self.clock.now()
-        keep_days = int(self.cfg["FETCH_HISTORY_DAYS"])
+        keep_days = self.settings.worker.history_days
         with self.db.session() as session:
             session.execute(
                 delete(FetchAttempt).where(
@@ -269,7 +266,7 @@ class Worker:
             retention.forget_tombstones(session, now)
             prune_today = retention.claim_daily_run(session, now.date())
         if prune_today:
-            removed = retention.prune(self.db, retention.settings_from_config(self.cfg), now)
+            removed = retention.prune(self.db, self.settings.retention, now)
             if removed:
                 log.info("retention: %d posts deleted", removed)
 
@@ -287,7 +284,9 @@ class Worker:
         try:
             with self.db.session() as session:
                 if in_hand:
-                    until = self.clock.now() + dt.timedelta(seconds=int(self.cfg["LEASE_SECONDS"]))
+                    until = self.clock.now() + dt.timedelta(
+                        seconds=self.settings.worker.lease_seconds
+                    )
                     renew_leases(session, self.name, in_hand, until)
                 now = self.clock.now()
                 beat = session.get(WorkerHeartbeat, self.name)
@@ -299,7 +298,7 @@ class Worker:
                     beat.beat_at = now
                 # Workers silent this long are gone (killed, their machine lost):
                 # forget them, so that only the living are listed.
-                gone = now - dt.timedelta(seconds=int(self.cfg["HEARTBEAT_STALE_SECONDS"]))
+                gone = now - dt.timedelta(seconds=self.settings.worker.heartbeat_stale_seconds)
                 session.execute(
                     delete(WorkerHeartbeat).where(
                         WorkerHeartbeat.beat_at < gone, WorkerHeartbeat.name != self.name
@@ -367,17 +366,17 @@ class Worker:
         self.publisher.close()
 
 
-def add_jobs(scheduler: BaseScheduler, worker: Worker, cfg: Mapping[str, Any]) -> None:
+def add_jobs(scheduler: BaseScheduler, worker: Worker, settings: Settings) -> None:
     scheduler.add_job(
-        worker.dispatch, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
+        worker.dispatch, "interval", seconds=settings.worker.dispatch_seconds,
         id="dispatch", replace_existing=True, next_run_time=worker.clock.now(),
     )  # fmt: skip
     scheduler.add_job(
-        worker.publish, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
+        worker.publish, "interval", seconds=settings.worker.dispatch_seconds,
         id="publish", replace_existing=True,
     )  # fmt: skip
     scheduler.add_job(
-        worker.run_jobs, "interval", seconds=int(cfg["DISPATCH_SECONDS"]),
+        worker.run_jobs, "interval", seconds=settings.worker.dispatch_seconds,
         id="jobs", replace_existing=True, next_run_time=worker.clock.now(),
     )  # fmt: skip
     scheduler.add_job(
@@ -394,23 +393,23 @@ def check_database(db: Database) -> None:
         raise DatabaseUnavailable.because(exc) from None
 
 
-def serve_metrics(cfg: Mapping[str, Any]) -> WSGIServer:
+def serve_metrics(settings: WorkerSettings) -> WSGIServer:
     """The worker's Prometheus metrics on WORKER_METRICS_BIND:WORKER_METRICS_PORT, in a thread."""
     from prometheus_client import start_http_server
 
-    port, bind = int(cfg["WORKER_METRICS_PORT"]), cfg["WORKER_METRICS_BIND"]
+    port, bind = settings.metrics_port, settings.metrics_bind
     server, _ = start_http_server(port, addr=bind)
     log.info("worker metrics on http://%s:%s/metrics", bind, port)
     return server
 
 
-def run_worker(db: Database, cfg: Mapping[str, Any], clock: Clock) -> None:
+def run_worker(db: Database, settings: Settings, clock: Clock) -> None:
     """`feedsvc worker`: run the scheduler in the foreground until SIGTERM or SIGINT."""
-    worker = Worker(db, cfg, clock=clock)
-    if int(cfg["WORKER_METRICS_PORT"]):
-        serve_metrics(cfg)
+    worker = Worker(db, settings, clock=clock)
+    if settings.worker.metrics_port:
+        serve_metrics(settings.worker)
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
-    add_jobs(scheduler, worker, cfg)
+    add_jobs(scheduler, worker, settings)
 
     stopping = threading.Event()
 
@@ -431,7 +430,7 @@ def run_worker(db: Database, cfg: Mapping[str, Any], clock: Clock) -> None:
     try:
         scheduler.start()
     finally:
-        stopped = worker.stop(float(cfg["SHUTDOWN_SECONDS"]))
+        stopped = worker.stop(settings.worker.shutdown_seconds)
         if stopped.unfinished:
             log.warning("worker %s: released unfinished sources %s", worker.name,
                         stopped.unfinished)  # fmt: skip
@@ -448,16 +447,14 @@ def run_worker(db: Database, cfg: Mapping[str, Any], clock: Clock) -> None:
         log.info("worker %s stopped", worker.name)
 
 
-def start_embedded(
-    db: Database, cfg: Mapping[str, Any], clock: Clock, lock_path: Path
-) -> BackgroundScheduler | None:
+def start_embedded(db: Database, settings: Settings, clock: Clock) -> BackgroundScheduler | None:
     """One scheduler inside a serving process — only if no other process on
     this machine has one, so that several gunicorn workers (or a reloader's two
     processes) never run it twice. The lock is held for the process's life."""
     global _embedded_lock
     if _embedded_lock is not None:
         return None
-    handle = open(lock_path, "a+")  # noqa: SIM115 - held until the process exits
+    handle = open(settings.worker.lock_file, "a+")  # noqa: SIM115 - held until the process exits
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -465,11 +462,13 @@ def start_embedded(
         log.info("embedded scheduler: another process on this machine runs it")
         return None
     _embedded_lock = handle
-    worker = Worker(db, cfg, name=f"embedded:{socket.gethostname()}:{os.getpid()}", clock=clock)
+    worker = Worker(
+        db, settings, name=f"embedded:{socket.gethostname()}:{os.getpid()}", clock=clock
+    )
     scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
-    add_jobs(scheduler, worker, cfg)
+    add_jobs(scheduler, worker, settings)
     scheduler.start()
-    atexit.register(_stop_embedded, scheduler, worker, float(cfg["SHUTDOWN_SECONDS"]))
+    atexit.register(_stop_embedded, scheduler, worker, settings.worker.shutdown_seconds)
     log.info("embedded scheduler started in process %s", os.getpid())
     return scheduler
 

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from feedsvc.db import Database
 from tests.admin_helpers import bearer, make_admin, make_token
+from tests.configured import reconfigure
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.test_opml import MESSY
 
@@ -103,7 +104,7 @@ def test_a_url_that_is_no_feed_is_a_422_saying_what_was_found(
 def test_an_address_the_guard_refuses_is_a_400(
     app: Flask, api: Api, feed_server: FeedServer
 ) -> None:
-    app.config["FETCH_ALLOW_PRIVATE"] = False
+    reconfigure(app, FETCH_ALLOW_PRIVATE=False)
     body = assert_problem(api("POST", "/sources", json={"url": feed_server.url("/feed.xml")}),
                           400, "url")  # fmt: skip
     assert "refused" in body["detail"] and feed_server.requests == []

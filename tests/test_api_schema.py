@@ -16,6 +16,7 @@ from schemathesis import GenerationMode, checks
 from feedsvc.db import Database
 from feedsvc.web.api_models import openapi_document
 from tests.admin_helpers import bearer, make_admin, make_token
+from tests.configured import reconfigure
 
 CHECKS = [
     checks.not_a_server_error,
@@ -59,7 +60,7 @@ def test_the_api_refuses_what_its_openapi_document_rules_out(
     app: Flask, db: Database, no_lookups: None, label: str
 ) -> None:
     """Negative cases: ids, pages and bodies the document rules out get a 4xx."""
-    app.config["FETCH_TIMEOUT"] = 2.0
+    reconfigure(app, FETCH_TIMEOUT=2.0)
     make_admin(db)
     headers = bearer(make_token(db))
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -78,7 +79,7 @@ def test_the_api_refuses_what_its_openapi_document_rules_out(
 def test_the_api_answers_as_its_openapi_document_says(
     app: Flask, db: Database, no_lookups: None, label: str
 ) -> None:
-    app.config["FETCH_TIMEOUT"] = 2.0
+    reconfigure(app, FETCH_TIMEOUT=2.0)
     make_admin(db)
     headers = bearer(make_token(db))
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)

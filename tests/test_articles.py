@@ -20,6 +20,7 @@ from feedsvc.models import Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source, update_source
 from tests.admin_helpers import bearer, make_admin, make_token, post_form, sign_in
+from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -202,7 +203,7 @@ def test_the_worker_fetches_the_articles_of_what_it_stored(
     serve_feed(feed_server, ["/a"])
     with db.session() as session:
         add_source(session, feed_server.url("/feed"), dt.datetime.now(dt.UTC), fetch_full=True)
-    worker = Worker(db, app.config, name="test-worker")
+    worker = Worker(db, settings_of(app), name="test-worker")
     try:
         assert worker.dispatch() == 1  # returns once the articles are recorded too
     finally:

@@ -19,6 +19,7 @@ from feedsvc.models import Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.admin_helpers import bearer, make_admin, make_token
+from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 
 # Tomorrow by the real clock, at noon: a time the real clock has not reached.
@@ -62,7 +63,7 @@ def test_a_dispatch_at_a_pinned_time_claims_the_sources_due_then(
         later = add_source(session, feed_server.url("/later.xml"), TOMORROW)
         later.next_check_at = TOMORROW + dt.timedelta(minutes=1)
 
-    worker = Worker(db, app.config, name="pinned", clock=FixedClock(TOMORROW))
+    worker = Worker(db, settings_of(app), name="pinned", clock=FixedClock(TOMORROW))
     try:
         assert worker.dispatch() == 1
         deadline = time.monotonic() + 10

@@ -14,6 +14,7 @@ from feedsvc.db import Database
 from feedsvc.discovery import DiscoveryError, OutOfTime, discover, preview
 from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from tests.admin_helpers import bearer, make_admin, make_token
+from tests.configured import reconfigure
 from tests.feedserver import (
     ATOM_TYPE,
     RSS_TYPE,
@@ -212,7 +213,7 @@ def test_a_named_feed_too_slow_to_preview_is_still_offered(
 def test_the_api_answers_within_the_discovery_timeout(
     app: Flask, client: FlaskClient, db: Database, slow_site: DripServer
 ) -> None:
-    app.config["DISCOVERY_TIMEOUT"] = 1.0
+    reconfigure(app, DISCOVERY_TIMEOUT=1.0)
     make_admin(db)
     headers = bearer(make_token(db))
     slow_site.routes["/"] = lambda: drip_forever(DRIPPED_HEADERS, 0.2)

@@ -13,6 +13,7 @@ from feedsvc.db import Database
 from feedsvc.models import FetchAttempt, Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
+from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
 
 
@@ -27,7 +28,7 @@ def test_dispatch_refreshes_due_sources(app: Flask, db: Database, feed_server: F
         later = add_source(session, feed_server.url("/later.xml"), now)
         later.next_check_at = now + dt.timedelta(hours=1)
 
-    worker = Worker(db, app.config, name="test-worker")
+    worker = Worker(db, settings_of(app), name="test-worker")
     try:
         assert worker.dispatch() == 1
         deadline = time.monotonic() + 10
@@ -60,7 +61,7 @@ def test_housekeeping_prunes_old_fetch_history(app: Flask, db: Database) -> None
                 FetchAttempt(source_id=source.id, started_at=started, url=source.feed_url,
                              outcome="ok")
             )  # fmt: skip
-    worker = Worker(db, app.config, name="housekeeper")
+    worker = Worker(db, settings_of(app), name="housekeeper")
     try:
         worker.housekeeping()
     finally:
@@ -96,7 +97,7 @@ def test_the_worker_runs_the_whole_pipeline_for_a_mixed_batch(
         ids = {path: add_source(session, feed_server.url(path), now - dt.timedelta(minutes=1)).id
                for path in routes}  # fmt: skip
 
-    worker = Worker(db, app.config, name="test-worker")
+    worker = Worker(db, settings_of(app), name="test-worker")
     try:
         assert worker.dispatch() == 4  # returns once every claimed source is recorded
         with db.session() as session:

@@ -16,6 +16,7 @@ from feedsvc.models import WorkerHeartbeat
 from feedsvc.posts import create_local_post
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
+from tests.configured import settings_of
 
 
 def beat(db: Database, age: dt.timedelta) -> None:
@@ -119,7 +120,7 @@ def test_a_beating_worker_forgets_workers_long_silent(app: Flask, db: Database) 
         for name, age in (("gone", 600), ("alive", 5)):
             then = now - dt.timedelta(seconds=age)
             session.add(WorkerHeartbeat(name=name, beat_at=then, started_at=then))
-    worker = Worker(db, {**app.config, "HEARTBEAT_STALE_SECONDS": 120}, name="beating")
+    worker = Worker(db, settings_of(app, HEARTBEAT_STALE_SECONDS=120), name="beating")
     try:
         worker.heartbeat()
     finally:

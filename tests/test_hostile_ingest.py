@@ -32,6 +32,7 @@ from feedsvc.models import Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from feedsvc.vocabulary import FetchErrorKind
+from tests.configured import settings_of
 from tests.conftest import TEST_DATABASE_URL
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.test_refresh import NOW, SETTINGS, make_source, refresh, source_row
@@ -196,7 +197,7 @@ def test_an_entry_key_too_big_for_its_index_is_fetched_once_per_dispatch(
     with db.session() as session:
         bad = add_source(session, feed_server.url("/bad"), now - dt.timedelta(minutes=1)).id
         good = add_source(session, feed_server.url("/good"), now - dt.timedelta(minutes=1)).id
-    worker = Worker(db, app.config, name="hostile")
+    worker = Worker(db, settings_of(app), name="hostile")
     dispatching = threading.Thread(target=worker.dispatch)
     try:
         dispatching.start()

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from feedsvc import create_app, images
 from feedsvc.db import Database
 from feedsvc.posts import create_local_post
+from tests.configured import reconfigure
 from tests.feedserver import FeedServer, Reply
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -110,7 +111,7 @@ def test_a_loopback_image_is_refused_with_the_guard_on(
 
 
 def test_an_image_over_the_size_cap_is_refused(app: Flask, upstream: FeedServer) -> None:
-    app.config["IMAGE_PROXY_MAX_BYTES"] = 1000
+    reconfigure(app, IMAGE_PROXY_MAX_BYTES=1000)
     from feedsvc.web import images as web_images
 
     web_images.init(app)
@@ -146,7 +147,7 @@ def test_pages_show_images_through_the_proxy_and_allow_only_self(
 def test_with_the_proxy_off_pages_keep_upstream_images(
     app: Flask, client: FlaskClient, pictured: int
 ) -> None:
-    app.config["IMAGE_PROXY"] = False
+    reconfigure(app, IMAGE_PROXY=False)
     page = client.get(f"/posts/{pictured}-with-a-picture")
     html = page.get_data(as_text=True)
     assert 'src="http://img.example/a.png"' in html
@@ -158,7 +159,7 @@ def test_feeds_keep_original_images_unless_asked(
 ) -> None:
     feed = client.get("/feeds/posts.atom").get_data(as_text=True)
     assert "http://img.example/a.png" in feed and "/img/" not in feed
-    app.config["IMAGE_PROXY_FEEDS"] = True
+    reconfigure(app, IMAGE_PROXY_FEEDS=True)
     feed = client.get("/feeds/posts.rss").get_data(as_text=True)
     assert "http://feeds.test" + img_path("http://img.example/a.png") in feed
     assert "http://img.example/a.png" not in feed

@@ -23,6 +23,7 @@ from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, Job, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.admin_helpers import make_admin, post_form, sign_in
+from tests.configured import reconfigure, settings_of
 from tests.test_api import Api
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -49,7 +50,7 @@ def big_opml(count: int) -> bytes:
 
 @pytest.fixture
 def limited(app: Flask, db: Database) -> Flask:
-    app.config["OPML_SYNC_LIMIT"] = LIMIT
+    reconfigure(app, OPML_SYNC_LIMIT=LIMIT)
     with db.session() as session:
         add_source(session, "https://known.example/feed.xml", T0)
     return app
@@ -110,7 +111,7 @@ def test_a_large_api_import_is_a_job_the_worker_runs(
     partial.run(job["id"])  # asked to stop: gives it back after its chunk
     assert job_row(db, job["id"]).state == JOB_QUEUED
 
-    worker = Worker(db, limited.config, name="test-worker")
+    worker = Worker(db, settings_of(limited), name="test-worker")
     try:
         assert worker.run_jobs() == 1
     finally:
@@ -289,7 +290,7 @@ def test_housekeeping_forgets_old_jobs(app: Flask, db: Database) -> None:
     runner(db, "r", T0 - dt.timedelta(days=40)).run_pending()
     with db.session() as session:
         session.get(Job, recent).finished_at = dt.datetime.now(dt.UTC)  # type: ignore[union-attr]
-    worker = Worker(db, app.config, name="housekeeper")
+    worker = Worker(db, settings_of(app), name="housekeeper")
     try:
         worker.housekeeping()
     finally:

@@ -14,10 +14,11 @@ from flask.testing import FlaskClient
 
 from feedsvc import create_app
 from feedsvc.db import Database
-from feedsvc.ingest import refresh_source, settings_from_config
+from feedsvc.ingest import refresh_source
 from feedsvc.ingest.fetch import Fetcher
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
+from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.publish_helpers import NOW, add_tricky_posts
 
@@ -117,8 +118,9 @@ def test_a_post_edit_changes_the_etag_of_every_feed_that_holds_it_and_no_other(
     feed_server.routes["/b.xml"] = Reply(
         200, rss("B", [{**items[0], "guid": "b1", "category": "Go"}]), RSS_TYPE
     )
-    fetch_settings, settings = settings_from_config(app.config)
-    with Fetcher(fetch_settings) as fetcher:
+    app_settings = settings_of(app)
+    settings = app_settings.ingest
+    with Fetcher(app_settings.fetch) as fetcher:
         with db.session() as session:
             for path in ("/a.xml", "/b.xml"):
                 add_source(session, feed_server.url(path), NOW)

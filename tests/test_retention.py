@@ -14,6 +14,7 @@ from feedsvc.db import Database
 from feedsvc.models import Counter, Post, Source
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
+from tests.configured import reconfigure, settings_of
 from tests.feedserver import rss
 from tests.ingesting import store_feed
 
@@ -100,7 +101,7 @@ def test_the_daily_run_is_claimed_once_a_day(db: Database) -> None:
 
 def test_prune_dry_run_says_what_would_go(app: Flask, db: Database, runner: FlaskCliRunner) -> None:
     add_feed(db, "a", [1, 40])
-    app.config["RETAIN_DAYS"] = 30
+    reconfigure(app, RETAIN_DAYS=30)
     # Dated relative to now: the command uses the clock.
     with db.session() as session:
         old = session.scalars(select(Post).where(Post.title == "a 40 days old")).one()
@@ -154,8 +155,8 @@ def test_housekeeping_prunes_once_a_day(app: Flask, db: Database) -> None:
     with db.session() as session:
         # Dated from the clock: housekeeping uses it.
         session.execute(Post.__table__.update().values(published_at=now - dt.timedelta(days=40)))  # type: ignore[attr-defined]
-    app.config["RETAIN_DAYS"] = 30
-    worker = Worker(db, app.config, name="housekeeper")
+    reconfigure(app, RETAIN_DAYS=30)
+    worker = Worker(db, settings_of(app), name="housekeeper")
     try:
         worker.housekeeping()
         assert titles(db) == set()

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from feedsvc.db import Database
 from tests.admin_helpers import make_admin, post_form, sign_in
+from tests.configured import reconfigure
 from tests.test_api import Api, assert_problem
 from tests.test_rules_service import hidden_titles, source_with
 
@@ -96,7 +97,7 @@ def test_the_rules_are_in_the_openapi_document(client: FlaskClient) -> None:
 
 
 def test_a_large_scope_answers_with_the_job(api: Api, app: Flask, stored: int) -> None:
-    app.config["RULES_SYNC_LIMIT"] = 2
+    reconfigure(app, RULES_SYNC_LIMIT=2)
     saved = api("POST", "/rules", json={"action": "keep", "field": "any", "pattern": "news"})
     assert saved.status_code == 201
     job = saved.get_json()["job"]
@@ -108,7 +109,7 @@ def test_a_large_scope_answers_with_the_job(api: Api, app: Flask, stored: int) -
 def test_the_admin_follows_rules_jobs_apart_from_imports(
     app: Flask, client: FlaskClient, db: Database, stored: int
 ) -> None:
-    app.config["RULES_SYNC_LIMIT"] = 2
+    reconfigure(app, RULES_SYNC_LIMIT=2)
     make_admin(db)
     sign_in(client)
     saved = post_form(client, "/admin/rules", "/admin/rules",

@@ -21,6 +21,7 @@ from feedsvc.posts import create_local_post, set_visibility
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from feedsvc.tags import popular_tags
+from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.ingesting import store_feed
 
@@ -217,7 +218,7 @@ def test_ingest_through_the_worker_stores_hidden_entries_with_their_rule(
                               source_id=source_id)  # fmt: skip
         old = rules.add_rule(session, now, action="max_age", days=30)
         ids = [saved.rule.id for saved in (block, keep, old) if saved.rule]
-    worker = Worker(db, app.config, name="rules-worker")
+    worker = Worker(db, settings_of(app), name="rules-worker")
     try:
         assert worker.dispatch() == 1
         wait_for_fetches(db, 1)
@@ -248,7 +249,7 @@ def test_ingest_through_the_worker_stores_hidden_entries_with_their_rule(
     assert visibility(db)["Off topic"] == (False, None)
     newer = {"guid": "new", "title": "Kept new post", "pubDate": now.strftime(stamp)}
     feed_server.routes["/a.xml"] = Reply(200, rss("A", [*entries, newer]), RSS_TYPE)
-    worker = Worker(db, app.config, name="rules-worker-2")
+    worker = Worker(db, settings_of(app), name="rules-worker-2")
     try:
         assert worker.dispatch() == 1
         wait_for_fetches(db, 2)

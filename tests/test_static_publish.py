@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from feedsvc.db import Database
 from feedsvc.posts import create_local_post
 from feedsvc.publish.static import publish_static
+from tests.configured import settings_of
 from tests.publish_helpers import NOW, add_tricky_posts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ def test_canonical_feeds_are_written_with_gzip_twins(
     app: Flask, client: FlaskClient, db: Database, static_dir: Path
 ) -> None:
     add_tricky_posts(db)
-    assert publish_static(db, app.config, NOW) is True
+    assert publish_static(db, settings_of(app), NOW) is True
     for name in CANONICAL:
         written = (static_dir / name).read_bytes()
         assert written == client.get("/" + name).data
@@ -71,15 +72,15 @@ def test_files_are_rewritten_only_after_a_change(
     app: Flask, db: Database, static_dir: Path
 ) -> None:
     add_tricky_posts(db)
-    publish_static(db, app.config, NOW)
+    publish_static(db, settings_of(app), NOW)
     target = static_dir / "feeds/posts.atom"
     before = target.stat().st_ino
-    assert publish_static(db, app.config, NOW) is False
+    assert publish_static(db, settings_of(app), NOW) is False
     assert target.stat().st_ino == before
     with db.session() as session:
         create_local_post(session, title="Fresh", body_html="<p>new</p>", now=NOW,
                           summary_length=300)  # fmt: skip
-    assert publish_static(db, app.config, NOW) is True
+    assert publish_static(db, settings_of(app), NOW) is True
     assert target.stat().st_ino != before
     assert b"Fresh" in target.read_bytes()
 
@@ -92,7 +93,7 @@ def test_files_and_folders_are_readable_under_a_strict_umask(
     add_tricky_posts(db)
     before = os.umask(0o077)
     try:
-        publish_static(db, app.config, NOW)
+        publish_static(db, settings_of(app), NOW)
     finally:
         os.umask(before)
     assert stat.S_IMODE(static_dir.stat().st_mode) == 0o755
@@ -222,7 +223,7 @@ def test_nginx_serves_the_static_feeds_and_passes_the_rest_to_the_app(
     app_server: AppServer,
 ) -> None:  # fmt: skip
     add_tricky_posts(db)
-    publish_static(db, app.config, NOW)
+    publish_static(db, settings_of(app), NOW)
     # Nothing would tell the app's answer apart from the file's, so mark the file.
     target = static_dir / "feeds/posts.atom"
     target.write_bytes(target.read_bytes().replace(b"</feed>", b"<!-- from disk --></feed>"))
@@ -279,7 +280,7 @@ def test_nginx_falls_back_to_the_app_when_a_static_file_is_unreadable(
     app: Flask, db: Database, static_dir: Path, nginx: Nginx, app_server: AppServer
 ) -> None:
     add_tricky_posts(db)
-    publish_static(db, app.config, NOW)
+    publish_static(db, settings_of(app), NOW)
     for name in ("feeds/posts.atom", "feeds/posts.atom.gz"):
         (static_dir / name).chmod(0)
     for name in ("feeds/summary.rss", "feeds/summary.rss.gz"):

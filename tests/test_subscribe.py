@@ -18,6 +18,7 @@ from feedsvc.db import Database
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.admin_helpers import bearer, make_admin, make_token, post_form, sign_in
+from tests.configured import reconfigure
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -121,7 +122,7 @@ def test_admin_api_and_cli_add_a_source_alike(
     token = make_token(db)
     sign_in(client)
     if case == "a refused address":
-        app.config["FETCH_ALLOW_PRIVATE"] = False
+        reconfigure(app, FETCH_ALLOW_PRIVATE=False)
 
     def fresh() -> None:
         with db.session() as session:

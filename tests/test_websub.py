@@ -16,6 +16,7 @@ from feedsvc.db import Database
 from feedsvc.models import HubPing
 from feedsvc.posts import create_local_post
 from feedsvc.publish.jobs import Publisher
+from tests.configured import settings_of
 from tests.feedserver import FeedServer, Reply
 from tests.publish_helpers import NOW
 
@@ -57,7 +58,7 @@ def test_a_new_post_pings_the_hub_for_each_feed_it_is_in(
 ) -> None:
     feed_server.routes["/hub"] = Reply(204)
     add_post(db, "Hello", tags=("News",))
-    publisher = Publisher(db, app.config)
+    publisher = Publisher(db, settings_of(app))
     publisher.run(NOW)
     topics = pinged_topics(feed_server)
     base = "http://feeds.test/feeds/"
@@ -78,7 +79,7 @@ def test_failed_pings_are_retried_with_backoff(
 ) -> None:
     feed_server.routes["/hub"] = Reply(503)
     add_post(db, "Hello")
-    publisher = Publisher(db, app.config)
+    publisher = Publisher(db, settings_of(app))
     publisher.run(NOW)
     first_round = len(feed_server.hits("/hub"))
     assert first_round > 0
@@ -100,9 +101,9 @@ def test_failed_pings_are_retried_with_backoff(
 
 
 def test_unreachable_hub_is_an_error_not_a_crash(app: Flask, db: Database) -> None:
-    config = {**app.config, "WEBSUB_HUBS": ("http://127.0.0.1:9/hub",)}
+    unreachable = settings_of(app, WEBSUB_HUBS=("http://127.0.0.1:9/hub",))
     add_post(db, "Hello")
-    publisher = Publisher(db, config)
+    publisher = Publisher(db, unreachable)
     publisher.run(NOW)
     with db.session() as session:
         pending = session.scalars(select(HubPing)).all()

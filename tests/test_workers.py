@@ -27,7 +27,9 @@ from feedsvc.db import Database
 from feedsvc.ingest.leases import claim_due_sources, renew_leases
 from feedsvc.models import Post, Source, WorkerHeartbeat
 from feedsvc.scheduler import Worker
+from feedsvc.settings import WorkerSettings
 from feedsvc.sources import add_source
+from tests.configured import settings_of
 from tests.conftest import TEST_DATABASE_URL
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
 
@@ -272,7 +274,7 @@ def test_no_host_gets_more_than_its_share_of_fetches(
             feed_server.routes[f"/other{n}.xml"] = tracked
             other = f"http://localhost:{feed_server.port}/other{n}.xml"
             add_source(session, other, now - dt.timedelta(minutes=1))
-    worker = Worker(db, {**app.config, "WORKER_THREADS": 8, "FETCH_PER_HOST": 2})
+    worker = Worker(db, settings_of(app, WORKER_THREADS=8, FETCH_PER_HOST=2))
     try:
         # One dispatch works off the whole backlog, two fetches per host at a
         # time, though the busy host's sources are older and first in line.
@@ -323,7 +325,7 @@ def test_a_worker_keeps_the_claim_of_a_source_still_in_flight(
         source_id = add_source(
             session, feed_server.url("/held.xml"), now - dt.timedelta(seconds=1)
         ).id
-    worker = Worker(db, {**app.config, "FETCH_TIMEOUT": 30}, name="renewing")
+    worker = Worker(db, settings_of(app, FETCH_TIMEOUT=30), name="renewing")
     dispatching = threading.Thread(target=worker.dispatch)
     try:
         dispatching.start()
@@ -349,7 +351,7 @@ def test_stop_does_not_wait_forever_for_a_stuck_dispatch(app: Flask, db: Databas
     now = dt.datetime.now(dt.UTC)
     with db.session() as session:
         source_id = add_source(session, "http://a.test/feed", now - dt.timedelta(minutes=1)).id
-    worker = Worker(db, app.config, name="stuck")
+    worker = Worker(db, settings_of(app), name="stuck")
     with db.session() as session:
         claim_due_sources(session, now, 1, worker.name, 300)
     stopped: list[scheduler.Stopped] = []
@@ -395,7 +397,7 @@ class HangingUp:
 def test_a_worker_tries_an_unreachable_database_less_and_less_often(app: Flask) -> None:
     away = HangingUp()
     db = Database(f"postgresql+psycopg://feedsvc@127.0.0.1:{away.port}/feedsvc")
-    worker = Worker(db, {**app.config, "DISPATCH_SECONDS": 5}, name="patient")
+    worker = Worker(db, settings_of(app, DISPATCH_SECONDS=5), name="patient")
     try:
         assert worker.dispatch() == 0
         tried = away.tries
@@ -421,9 +423,7 @@ def test_worker_metrics_listen_on_the_configured_address() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.2", 0))
         port = sock.getsockname()[1]
-    server = scheduler.serve_metrics(
-        {"WORKER_METRICS_PORT": port, "WORKER_METRICS_BIND": "127.0.0.2"}
-    )
+    server = scheduler.serve_metrics(WorkerSettings(metrics_port=port, metrics_bind="127.0.0.2"))
     try:
         answer = httpx.get(f"http://127.0.0.2:{port}/metrics", timeout=5)
         assert answer.status_code == 200 and b"feedsvc_fetches" in answer.content

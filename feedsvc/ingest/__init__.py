@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from feedsvc.ingest.pipeline import RefreshReport, refresh_source
     from feedsvc.ingest.probe import parse_fetched
-    from feedsvc.ingest.settings import IngestSettings, settings_from_config
+    from feedsvc.ingest.settings import IngestSettings
 
 __all__ = [
     "IngestSettings",
     "RefreshReport",
     "parse_fetched",
     "refresh_source",
-    "settings_from_config",
 ]
 
 _HOMES = {
@@ -27,7 +26,6 @@ _HOMES = {
     "RefreshReport": "feedsvc.ingest.pipeline",
     "refresh_source": "feedsvc.ingest.pipeline",
     "parse_fetched": "feedsvc.ingest.probe",
-    "settings_from_config": "feedsvc.ingest.settings",
 }
 
 

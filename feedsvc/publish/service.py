@@ -24,6 +24,7 @@ from feedsvc.params import MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import also_reported_by, visible_posts
 from feedsvc.publish import feeds
 from feedsvc.publish.catalog import feed_entries, podcast_of, with_proxied_images
+from feedsvc.settings import Settings
 
 POSTS = "posts"
 SUMMARY = "summary"
@@ -75,7 +76,7 @@ def parse_request(
     kind: str,
     fmt: str,
     args: Mapping[str, str],
-    cfg: Mapping[str, Any],
+    settings: Settings,
     **scope: Any,
 ) -> FeedRequest:
     """Validate the query parameters of a native feed address.
@@ -83,7 +84,7 @@ def parse_request(
     Bad values are refused, never clamped: a reader asking for 500 items should
     learn that it gets at most 100, not silently miss the rest.
     """
-    limit = _int_param(args, "limit", int(cfg["FEED_PAGE_SIZE"]), 1, int(cfg["FEED_MAX_PAGE_SIZE"]))
+    limit = _int_param(args, "limit", settings.feeds.page_size, 1, settings.feeds.max_page_size)
     page = LAST_PAGE if args.get("page") == "last" else _int_param(args, "page", 1, 1, MAX_PAGE)
     window = args.get("window", DEFAULT_WINDOW)
     if kind == POPULAR:
@@ -97,7 +98,7 @@ def parse_request(
 
 
 def parse_blogger_request(
-    kind: str, args: Mapping[str, str], cfg: Mapping[str, Any], label: str | None = None
+    kind: str, args: Mapping[str, str], settings: Settings, label: str | None = None
 ) -> FeedRequest:
     """Blogger's parameters: alt, start-index (1-based) and max-results.
 
@@ -109,8 +110,8 @@ def parse_blogger_request(
     fmt = {"atom": feeds.ATOM, "rss": feeds.RSS, "json": feeds.JSON}.get(alt)
     if fmt is None:
         raise BadFeedRequest("alt must be atom, rss or json")
-    cap = int(cfg["FEED_MAX_PAGE_SIZE"])
-    limit = min(_int_param(args, "max-results", int(cfg["FEED_PAGE_SIZE"]), 1, MAX_PAGE), cap)
+    cap = settings.feeds.max_page_size
+    limit = min(_int_param(args, "max-results", settings.feeds.page_size, 1, MAX_PAGE), cap)
     start = _int_param(args, "start-index", 1, 1, MAX_PAGE * cap)
     if (start - 1) % limit:
         raise BadFeedRequest(f"start-index must be 1 more than a multiple of max-results ({limit})")
@@ -144,7 +145,7 @@ def feed_path(req: FeedRequest) -> str:
     return f"/feeds/{req.kind}"
 
 
-def feed_url(req: FeedRequest, base: str, cfg: Mapping[str, Any], page: int | None = None) -> str:
+def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None = None) -> str:
     """The address of one page of the feed, in the style it was asked for."""
     page = req.page if page is None else page
     if req.style == BLOGGER:
@@ -156,7 +157,7 @@ def feed_url(req: FeedRequest, base: str, cfg: Mapping[str, Any], page: int | No
             params["alt"] = req.fmt
         if page != 1:
             params["start-index"] = (page - 1) * req.limit + 1
-        if req.limit != int(cfg["FEED_PAGE_SIZE"]) or page != 1:
+        if req.limit != settings.feeds.page_size or page != 1:
             params["max-results"] = req.limit
         return base + path + _query(params)
     params = {}
@@ -164,7 +165,7 @@ def feed_url(req: FeedRequest, base: str, cfg: Mapping[str, Any], page: int | No
         params["window"] = req.window
     if page != 1:
         params["page"] = "last" if page == LAST_PAGE else page
-    if req.limit != int(cfg["FEED_PAGE_SIZE"]):
+    if req.limit != settings.feeds.page_size:
         params["limit"] = req.limit
     return f"{base}{feed_path(req)}.{req.fmt}{_query(params)}"
 
@@ -187,14 +188,14 @@ def alternate_url(req: FeedRequest, base: str) -> str:
 
 
 def build_feed(
-    session: Session, req: FeedRequest, cfg: Mapping[str, Any], now: dt.datetime
+    session: Session, req: FeedRequest, settings: Settings, now: dt.datetime
 ) -> BuiltFeed:
-    base = cfg["BASE_URL"]
-    title, subtitle = _describe(session, req, cfg)
+    base = settings.site.base_url
+    title, subtitle = _describe(session, req, settings)
     if req.page == LAST_PAGE:
         req = replace(req, page=max(1, -(-_count(session, req) // req.limit)))
     if req.kind == POPULAR:
-        half_life = float(cfg["POPULAR_HALF_LIFE_DAYS"])
+        half_life = settings.popular.half_life_days
         rows, has_next = popular_posts(session, req.window, req.limit, now, half_life), False
     else:
         offset = (req.page - 1) * req.limit
@@ -212,27 +213,27 @@ def build_feed(
         id=base + feed_path(native),
         title=title,
         subtitle=subtitle,
-        self_url=feed_url(req, base, cfg),
+        self_url=feed_url(req, base, settings),
         alternate_url=alternate_url(req, base),
         updated=updated,
-        author=cfg["SITE_AUTHOR"],
-        language=cfg["SITE_LANGUAGE"],
-        icon=_absolute(cfg["FEED_ICON"], base),
-        logo=_absolute(cfg["FEED_LOGO"], base),
-        hubs=tuple(cfg["WEBSUB_HUBS"]),
-        paging=_paging(req, base, cfg, has_next),
+        author=settings.site.author,
+        language=settings.site.language,
+        icon=_absolute(settings.feeds.icon, base),
+        logo=_absolute(settings.feeds.logo, base),
+        hubs=settings.feeds.websub_hubs,
+        paging=_paging(req, base, settings, has_next),
         podcast=_podcast(session, req),
     )
     full = req.kind in (POSTS, SOURCE, TAG)
     duplicates = also_reported_by(session, [post.id for post in rows])
     entries = feed_entries(rows, base, full=full, duplicates=duplicates)
-    if cfg["IMAGE_PROXY"] and cfg["IMAGE_PROXY_FEEDS"]:
-        entries = with_proxied_images(entries, base, cfg["SECRET_KEY"])
+    if settings.images.enabled and settings.images.in_feeds:
+        entries = with_proxied_images(entries, base, settings.secret_key)
     return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
 
 
-def _describe(session: Session, req: FeedRequest, cfg: Mapping[str, Any]) -> tuple[str, str]:
-    site = cfg["SITE_TITLE"]
+def _describe(session: Session, req: FeedRequest, settings: Settings) -> tuple[str, str]:
+    site = settings.site.title
     if req.kind == SOURCE:
         source = session.get(Source, req.source_id)
         if source is None:
@@ -247,8 +248,8 @@ def _describe(session: Session, req: FeedRequest, cfg: Mapping[str, Any]) -> tup
     if req.kind == POPULAR:
         return f"Popular posts ({req.window}) — {site}", f"The most read posts, {req.window}"
     if req.kind == SUMMARY:
-        return f"{site} (summaries)", cfg["SITE_DESCRIPTION"]
-    return site, cfg["SITE_DESCRIPTION"]
+        return f"{site} (summaries)", settings.site.description
+    return site, settings.site.description
 
 
 def _podcast(session: Session, req: FeedRequest) -> feeds.Podcast | None:
@@ -272,17 +273,17 @@ def _scoped(req: FeedRequest) -> Select[Any]:
     return query
 
 
-def _paging(req: FeedRequest, base: str, cfg: Mapping[str, Any], has_next: bool) -> dict[str, str]:
+def _paging(req: FeedRequest, base: str, settings: Settings, has_next: bool) -> dict[str, str]:
     """RFC 5005 section 3 links: first, previous, next, last."""
     if req.kind == POPULAR:
         return {}
-    links = {"first": feed_url(req, base, cfg, 1)}
+    links = {"first": feed_url(req, base, settings, 1)}
     if req.page > 1:
-        links["previous"] = feed_url(req, base, cfg, req.page - 1)
+        links["previous"] = feed_url(req, base, settings, req.page - 1)
     if has_next:
-        links["next"] = feed_url(req, base, cfg, req.page + 1)
+        links["next"] = feed_url(req, base, settings, req.page + 1)
     if req.style == NATIVE:
-        links["last"] = feed_url(req, base, cfg, LAST_PAGE)
+        links["last"] = feed_url(req, base, settings, LAST_PAGE)
     return links
 
 

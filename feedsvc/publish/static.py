@@ -14,13 +14,12 @@ import datetime as dt
 import gzip
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from feedsvc import changes
 from feedsvc.db import Database
 from feedsvc.publish import feeds, service
+from feedsvc.settings import Settings
 
 STAMP = ".content-version"
 FOLDER_MODE = 0o755
@@ -28,25 +27,25 @@ FILE_MODE = 0o644
 CANONICAL_KINDS = (service.POSTS, service.SUMMARY)
 
 
-def canonical_requests(cfg: Mapping[str, Any]) -> list[service.FeedRequest]:
-    size = int(cfg["FEED_PAGE_SIZE"])
+def canonical_requests(settings: Settings) -> list[service.FeedRequest]:
+    size = settings.feeds.page_size
     return [
         service.FeedRequest(kind, fmt, size) for kind in CANONICAL_KINDS for fmt in feeds.FORMATS
     ]
 
 
 def publish_static(
-    db: Database, cfg: Mapping[str, Any], now: dt.datetime, *, force: bool = False
+    db: Database, settings: Settings, now: dt.datetime, *, force: bool = False
 ) -> bool:
     """Write the canonical feeds if the content changed since the last write."""
-    folder = Path(cfg["STATIC_DIR"])
+    folder = Path(settings.feeds.static_dir)
     with db.session(write=False) as session:
         version = changes.content_version(session.connection())
         stamp = folder / STAMP
         if not force and stamp.exists() and stamp.read_text().strip() == str(version):
             return False
-        for req in canonical_requests(cfg):
-            built = service.build_feed(session, req, cfg, now)
+        for req in canonical_requests(settings):
+            built = service.build_feed(session, req, settings, now)
             target = folder / f"{service.feed_path(req).lstrip('/')}.{req.fmt}"
             # mtime=0 keeps the .gz identical for identical content.
             _write_atomically(target, built.body, built.last_modified)

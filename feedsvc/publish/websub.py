@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import httpx
 from sqlalchemy import delete, select
@@ -19,6 +18,7 @@ from feedsvc import changes
 from feedsvc.db import Database
 from feedsvc.models import HubPing, Tag
 from feedsvc.publish import feeds, service
+from feedsvc.settings import Settings
 from feedsvc.version import __version__
 
 log = logging.getLogger(__name__)
@@ -29,26 +29,26 @@ MAX_RETRY = 6 * 3600
 MAX_ATTEMPTS = 15
 
 
-def topics_for(session: Session, scopes: Iterable[str], cfg: Mapping[str, Any]) -> list[str]:
+def topics_for(session: Session, scopes: Iterable[str], settings: Settings) -> list[str]:
     """The canonical address (rel=self of the first page) of every feed in the scopes."""
-    base = cfg["BASE_URL"]
+    base = settings.site.base_url
     requests: list[service.FeedRequest] = []
     for scope in scopes:
         kind, _, key = scope.partition(":")
         for fmt in feeds.FORMATS:
             if kind == changes.ALL_POSTS:
                 requests += [
-                    service.FeedRequest(service.POSTS, fmt, int(cfg["FEED_PAGE_SIZE"])),
-                    service.FeedRequest(service.SUMMARY, fmt, int(cfg["FEED_PAGE_SIZE"])),
-                    service.FeedRequest(service.POSTS, fmt, int(cfg["FEED_PAGE_SIZE"]),
+                    service.FeedRequest(service.POSTS, fmt, settings.feeds.page_size),
+                    service.FeedRequest(service.SUMMARY, fmt, settings.feeds.page_size),
+                    service.FeedRequest(service.POSTS, fmt, settings.feeds.page_size,
                                         style=service.BLOGGER),
-                    service.FeedRequest(service.SUMMARY, fmt, int(cfg["FEED_PAGE_SIZE"]),
+                    service.FeedRequest(service.SUMMARY, fmt, settings.feeds.page_size,
                                         style=service.BLOGGER),
                 ]  # fmt: skip
             elif kind == "source":
                 requests.append(
                     service.FeedRequest(
-                        service.SOURCE, fmt, int(cfg["FEED_PAGE_SIZE"]), source_id=int(key)
+                        service.SOURCE, fmt, settings.feeds.page_size, source_id=int(key)
                     )
                 )
             elif kind == "tag":
@@ -56,10 +56,10 @@ def topics_for(session: Session, scopes: Iterable[str], cfg: Mapping[str, Any]) 
                 if slug is not None:
                     requests.append(
                         service.FeedRequest(
-                            service.TAG, fmt, int(cfg["FEED_PAGE_SIZE"]), tag_slug=slug
+                            service.TAG, fmt, settings.feeds.page_size, tag_slug=slug
                         )
                     )
-    return sorted({service.feed_url(req, base, cfg) for req in requests})
+    return sorted({service.feed_url(req, base, settings) for req in requests})
 
 
 def queue_pings(
@@ -133,15 +133,15 @@ def make_client(timeout: float = 10.0) -> httpx.Client:
 
 
 def announce_changes(
-    db: Database, cfg: Mapping[str, Any], client: httpx.Client, now: dt.datetime
+    db: Database, settings: Settings, client: httpx.Client, now: dt.datetime
 ) -> tuple[int, int]:
     """Turn changed scopes into queued pings, then send what is due."""
-    hubs = tuple(cfg["WEBSUB_HUBS"])
+    hubs = settings.feeds.websub_hubs
     # Its own short transaction: writers upsert the same scope rows.
     with db.session(write=False) as session:
         scopes = changes.take_dirty_scopes(session)
         if hubs and scopes:
-            queue_pings(session, hubs, topics_for(session, scopes, cfg), now)
+            queue_pings(session, hubs, topics_for(session, scopes, settings), now)
     if not hubs:
         return 0, 0
     with db.session() as session:

@@ -15,7 +15,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -40,7 +39,7 @@ from feedsvc.posts import (
 from feedsvc.subscriptions import NeedsChoice, Wanted
 from feedsvc.web.auth import local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
-from feedsvc.web.context import current_time, get_session, page_arg
+from feedsvc.web.context import current_time, get_session, page_arg, settings
 from feedsvc.web.problems import STATUS
 from feedsvc.web.refresh import find_feed_now, refresh_now, subscribe_now
 
@@ -89,11 +88,11 @@ def _tags(raw: str) -> list[str]:
 def dashboard() -> Response:
     session = get_session()
     now = current_time()
-    cfg = current_app.config
+    app_settings = settings()
     totals = daily_totals(stats.posts_per_day(session, now.date(), SPARK_DAYS), SPARK_DAYS)
     labels = [(now.date() - dt.timedelta(days=SPARK_DAYS - 1 - i)).isoformat()
               for i in range(SPARK_DAYS)]  # fmt: skip
-    ranked = popularity.rank(session, "7d", 10, now, float(cfg["POPULAR_HALF_LIFE_DAYS"]))
+    ranked = popularity.rank(session, "7d", 10, now, app_settings.popular.half_life_days)
     return _render(
         "admin/dashboard.html",
         states=stats.state_counts(session),
@@ -289,15 +288,15 @@ def post_new() -> Response:
     if request.method == "GET":
         return _render("admin/post_edit.html", post=None, form={})
     session = get_session()
-    cfg = current_app.config
+    app_settings = settings()
     form = request.form
     try:
         post = create_local_post(
             session, title=fields.check_text(form.get("title", ""), "title"),
             body_html=form.get("body", ""), now=current_time(),
-            summary_length=cfg["SUMMARY_LENGTH"],
-            author=fields.check_text(form.get("author") or cfg["SITE_AUTHOR"], "author"),
-            tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
+            summary_length=app_settings.ingest.prepare.summary_length,
+            author=fields.check_text(form.get("author") or app_settings.site.author, "author"),
+            tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
         )  # fmt: skip
     except FeedsvcError as exc:
         return _post_page(None, exc, form)
@@ -319,14 +318,15 @@ def post_edit(post_id: int) -> Response:
     post = _post_or_404(post_id)
     if request.method == "GET":
         return _render("admin/post_edit.html", post=post, form={})
-    cfg = current_app.config
+    app_settings = settings()
     form = request.form
     try:
         update_local_post(
-            session, post, now=current_time(), summary_length=cfg["SUMMARY_LENGTH"],
+            session, post, now=current_time(),
+            summary_length=app_settings.ingest.prepare.summary_length,
             title=fields.check_text(form.get("title", ""), "title") if "title" in form else None,
             body_html=form.get("body"),
-            tags=_tags(form.get("tags", "")), base_url=cfg["BASE_URL"],
+            tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
         )  # fmt: skip
     except FeedsvcError as exc:
         return _post_page(post, exc, form)
@@ -408,7 +408,7 @@ def rule_save() -> Response:
             return _rules_page(form=form, preview=rules.preview(session, add=rule))
         saved = rules.add_rule(session, current_time(), action=action, field=field, pattern=pattern,
                                days=days, source_id=source_id,
-                               sync_limit=current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
+                               sync_limit=settings().admin.rules_sync_limit)  # fmt: skip
     except rules.RuleError as exc:
         return _rules_page(422, form=form, error=f"{exc.field}: {exc}" if exc.field else str(exc))
     flash(f"Rule saved: {saved.describe()}.")
@@ -427,7 +427,7 @@ def rule_delete(rule_id: int) -> Response:
             return _render("admin/rule_delete.html", rule=rule, describe=rules.describe,
                            preview=rules.preview(session, remove=rule_id))  # fmt: skip
         saved = rules.delete_rule(session, rule_id, current_time(),
-                                  current_app.config["RULES_SYNC_LIMIT"])  # fmt: skip
+                                  settings().admin.rules_sync_limit)  # fmt: skip
     except rules.RuleNotFound:
         abort(404)
     flash(f"Rule deleted: {saved.describe()}.")
@@ -453,7 +453,7 @@ def opml_import() -> Response:
         error = f"{upload.filename}: {exc}"
         return _render("admin/opml.html", status=_status(exc), report=None, jobs=recent,
                        error=error)  # fmt: skip
-    if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
+    if len(entries) > settings().admin.opml_sync_limit:
         job = jobs.enqueue_opml_import(
             session, entries, problems, current_time(), current_user.user_id
         )
@@ -469,14 +469,14 @@ def job_detail(job_id: int) -> Response:
     job = session.get(Job, job_id)
     if job is None:
         abort(404)
-    stale = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
+    stale = settings().worker.heartbeat_stale_seconds
     return _render("admin/job.html", job=job,
                    worker_alive=jobs.worker_alive(session, current_time(), stale))  # fmt: skip
 
 
 @bp.get("/opml")
 def opml_export() -> Response:
-    body = export_opml(get_session(), current_app.config["SITE_TITLE"], current_time())
+    body = export_opml(get_session(), settings().site.title, current_time())
     return Response(body, content_type="text/x-opml; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="feedsvc-sources.opml"'})  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TypeVar
 
-from flask import Blueprint, current_app, g, request, url_for
+from flask import Blueprint, g, request, url_for
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -55,7 +55,7 @@ from feedsvc.web.api_models import (
 )
 from feedsvc.web.auth import bearer_user, csrf
 from feedsvc.web.charts import daily_totals
-from feedsvc.web.context import current_time, get_session
+from feedsvc.web.context import current_time, get_session, settings
 from feedsvc.web.problems import ApiProblem, error_problem, problem
 from feedsvc.web.refresh import fetcher, refresh_now, subscribe_now
 
@@ -134,9 +134,11 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 def _paging() -> tuple[int, int]:
-    cfg = current_app.config
+    app_settings = settings()
     page = _int_arg("page", 1, 1, MAX_PAGE)
-    per_page = _int_arg("per_page", cfg["API_PAGE_SIZE"], 1, cfg["API_MAX_PAGE_SIZE"])
+    per_page = _int_arg(
+        "per_page", app_settings.admin.api_page_size, 1, app_settings.admin.api_max_page_size
+    )
     return page, per_page
 
 
@@ -157,7 +159,7 @@ def source_out(source: Source, post_count: int) -> SourceOut:
 def post_out(post: Post) -> PostOut:
     return PostOut(
         id=post.id, uid=post.uid, title=post.title,
-        url=current_app.config["BASE_URL"] + post_path(post), link=post.link,
+        url=settings().site.base_url + post_path(post), link=post.link,
         source_id=post.source_id, local=post.is_local, author=post.author, summary=post.summary,
         content=post.content, tags=[tag.name for tag in post.tags], hidden=post.hidden,
         duplicate_of=post.duplicate_of_id, hidden_by_rule=post.hidden_by_rule,
@@ -188,7 +190,7 @@ def _post_count(source_id: int) -> int:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    base = current_app.config["BASE_URL"] + url_for("api.openapi")[: -len("/openapi.json")]
+    base = settings().site.base_url + url_for("api.openapi")[: -len("/openapi.json")]
     return Response(json.dumps(openapi_document(base)), content_type="application/json")
 
 
@@ -280,9 +282,7 @@ def discover() -> Response:
     body = payload(Discover)
     url = sources.normalize_feed_url(body.url)
     with fetcher() as client:
-        candidates, _ = discovery.discover(
-            client, url, budget=current_app.config["DISCOVERY_TIMEOUT"]
-        )
+        candidates, _ = discovery.discover(client, url, budget=settings().admin.discovery_timeout)
     found = [Candidate(url=c.url, title=c.title, kind=c.kind).model_dump() for c in candidates]
     return Response(json.dumps(found), content_type="application/json")
 
@@ -301,12 +301,13 @@ def list_posts() -> Response:
 @bp.post("/posts")
 def create_post() -> Response:
     body = payload(PostCreate)
-    cfg = current_app.config
+    app_settings = settings()
     session = get_session()
     post = create_local_post(
         session, title=body.title, body_html=body.content, now=current_time(),
-        summary_length=cfg["SUMMARY_LENGTH"], author=body.author or cfg["SITE_AUTHOR"],
-        tags=body.tags, base_url=cfg["BASE_URL"],
+        summary_length=app_settings.ingest.prepare.summary_length,
+        author=body.author or app_settings.site.author,
+        tags=body.tags, base_url=app_settings.site.base_url,
     )  # fmt: skip
     return _json(post_out(post), 201, Location=url_for("api.get_post", post_id=post.id))
 
@@ -320,13 +321,14 @@ def get_post(post_id: int) -> Response:
 def update_post(post_id: int) -> Response:
     post = _post(post_id)
     body = payload(PostUpdate)
-    cfg = current_app.config
+    app_settings = settings()
     session = get_session()
     now = current_time()
     if {"title", "content", "tags"} & body.model_fields_set:
         update_local_post(
-            session, post, now=now, summary_length=cfg["SUMMARY_LENGTH"], title=body.title,
-            body_html=body.content, tags=body.tags, base_url=cfg["BASE_URL"],
+            session, post, now=now, summary_length=app_settings.ingest.prepare.summary_length,
+            title=body.title,
+            body_html=body.content, tags=body.tags, base_url=app_settings.site.base_url,
         )  # fmt: skip
     set_visibility(session, post, now, hidden=body.hidden, popular_excluded=body.popular_excluded)
     return _json(post_out(post))
@@ -347,7 +349,7 @@ def fetch_article(post_id: int) -> Response:
 
 @bp.get("/opml")
 def export_opml() -> Response:
-    body = opml.export_opml(get_session(), current_app.config["SITE_TITLE"], current_time())
+    body = opml.export_opml(get_session(), settings().site.title, current_time())
     return Response(body, content_type="text/x-opml; charset=utf-8")
 
 
@@ -361,7 +363,7 @@ def import_opml_file() -> Response:
         raise ApiProblem(400, "Bad request", "send the OPML file as the request body")
     session = get_session()
     entries, problems = parse_opml(data)
-    if len(entries) > current_app.config["OPML_SYNC_LIMIT"]:
+    if len(entries) > settings().admin.opml_sync_limit:
         job = jobs.enqueue_opml_import(session, entries, problems, current_time(), g.api_user.id)
         return _json(job_out(job), 202, Location=url_for("api.get_job", job_id=job.id))
     report = import_parsed(session, entries, problems, current_time())
@@ -426,7 +428,7 @@ def create_rule() -> Response:
     saved = rules.add_rule(
         session, current_time(), action=body.action, field=body.field or "",
         pattern=body.pattern or "", days=body.days, source_id=body.source_id,
-        sync_limit=current_app.config["RULES_SYNC_LIMIT"],
+        sync_limit=settings().admin.rules_sync_limit,
     )  # fmt: skip
     return _json(saved_out(saved), 201)
 
@@ -454,9 +456,7 @@ def post_brief(post: Post) -> PostBrief:
 @bp.delete("/rules/<int:rule_id>")
 def delete_rule(rule_id: int) -> Response:
     session = get_session()
-    saved = rules.delete_rule(
-        session, rule_id, current_time(), current_app.config["RULES_SYNC_LIMIT"]
-    )
+    saved = rules.delete_rule(session, rule_id, current_time(), settings().admin.rules_sync_limit)
     return _json(saved_out(saved))
 
 

@@ -34,8 +34,10 @@ from wtforms.validators import DataRequired, Length
 
 from feedsvc import accounts
 from feedsvc.models import User
+from feedsvc.settings import EXTENSION as SETTINGS
+from feedsvc.settings import Settings
 from feedsvc.sign_in_limits import SignInLimiter
-from feedsvc.web.context import client_address, current_time, get_session
+from feedsvc.web.context import client_address, current_time, get_session, settings
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 LIMITER = "feedsvc.sign_in_limiter"
@@ -81,7 +83,7 @@ def _session_current() -> bool:
     signed_in = session.get(SIGNED_IN_AT)
     if not isinstance(signed_in, int) or now - signed_in > _lifetime().total_seconds():
         return False
-    idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
+    idle_minutes = settings().auth.session_idle_minutes
     if idle_minutes > 0:
         seen = session.get(SEEN_AT, signed_in)
         if not isinstance(seen, int) or now - seen > idle_minutes * 60:
@@ -92,7 +94,7 @@ def _session_current() -> bool:
 
 
 def _lifetime() -> dt.timedelta:
-    return dt.timedelta(days=current_app.config["SESSION_LIFETIME_DAYS"])
+    return dt.timedelta(days=settings().auth.session_lifetime_days)
 
 
 def _start_session(user: User) -> None:
@@ -193,13 +195,14 @@ def init(app: Flask) -> None:
     login_manager.login_message = "Sign in to see that page."
     login_manager.user_loader(load_admin)
     csrf.init_app(app)
+    app_settings: Settings = app.extensions[SETTINGS]
+    limits = app_settings.auth
     app.extensions[LIMITER] = SignInLimiter.configured(
-        app.config["RATELIMIT_STORAGE_URI"], app.extensions["feedsvc.db"],
-        app.config["LOGIN_RATE_LIMIT"], app.config["LOGIN_ACCOUNT_RATE_LIMIT"],
-        app.config["SECRET_KEY"] or "",
+        limits.rate_limit_storage, app.extensions["feedsvc.db"],
+        limits.login_rate_limit, limits.account_rate_limit, app_settings.secret_key,
     )  # fmt: skip
     app.register_blueprint(bp)
-    lifetime = dt.timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
+    lifetime = dt.timedelta(days=limits.session_lifetime_days)
     app.config.update(
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SAMESITE="Lax",
@@ -209,6 +212,6 @@ def init(app: Flask) -> None:
         # public pages too; the cookie is written only when the session changes.
         SESSION_REFRESH_EACH_REQUEST=False,
     )
-    if app.config["BASE_URL"].startswith("https://"):
+    if app_settings.site.base_url.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from feedsvc import clock
 from feedsvc.db import Database
 from feedsvc.params import BadParameter, page_number
+from feedsvc.settings import EXTENSION as SETTINGS
+from feedsvc.settings import Settings
 
 
 def get_db() -> Database:
@@ -22,6 +24,12 @@ def current_time() -> dt.datetime:
     """The time by the app's clock (pinned in tests)."""
     app_clock: clock.Clock = current_app.extensions[clock.EXTENSION]
     return app_clock.now()
+
+
+def settings() -> Settings:
+    """The app's typed settings, read once by the factory."""
+    app_settings: Settings = current_app.extensions[SETTINGS]
+    return app_settings
 
 
 def get_session() -> Session:
@@ -76,4 +84,4 @@ def client_address() -> str:
     from feedsvc.popularity import client_address as believed_address
 
     return believed_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                            int(current_app.config["PROXY_HOPS"]))  # fmt: skip
+                            settings().site.proxy_hops)  # fmt: skip

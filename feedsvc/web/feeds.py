@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
@@ -14,11 +13,12 @@ from feedsvc.publish import feeds, service
 from feedsvc.publish.http import (
     RenderCache,
     Rendered,
-    cache_control,
     feed_response,
     make_rendered,
 )
-from feedsvc.web.context import current_time, get_session
+from feedsvc.settings import EXTENSION as SETTINGS
+from feedsvc.settings import Settings
+from feedsvc.web.context import current_time, get_session, settings
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 NO_ARGS: Mapping[str, str] = {}
@@ -28,18 +28,15 @@ VERSION = "feedsvc.content_version"
 
 
 def init_cache(app: Flask) -> None:
-    cfg = app.config
-    app.extensions[CACHE] = RenderCache(int(cfg["FEED_CACHE_ENTRIES"]))
+    app_settings: Settings = app.extensions[SETTINGS]
+    app.extensions[CACHE] = RenderCache(app_settings.feeds.cache_entries)
     db = app.extensions["feedsvc.db"]
     app.extensions[VERSION] = reader = changes.VersionReader(db.engine)
     db.on_dispose.append(reader.close)
-    cfg["FEED_CACHE_CONTROL"] = cache_control(
-        int(cfg["FEED_MAX_AGE"]), int(cfg["FEED_STALE_WHILE_REVALIDATE"])
-    )
 
 
 def site_feed(kind: str, fmt: str) -> Response:
-    return _serve(lambda cfg: service.parse_request(kind, fmt, _args(), cfg))
+    return _serve(lambda conf: service.parse_request(kind, fmt, _args(), conf))
 
 
 # Static rules, one per feed and format: the most polled addresses then match
@@ -54,8 +51,8 @@ for _kind in (service.POSTS, service.SUMMARY, service.POPULAR):
 @bp.get("/sources/<int:source_id>.<fmt>")
 def source_feed(source_id: int, fmt: str) -> Response:
     return _serve(
-        lambda cfg: service.parse_request(
-            service.SOURCE, _format(fmt), _args(), cfg, source_id=source_id
+        lambda app_settings: service.parse_request(
+            service.SOURCE, _format(fmt), _args(), app_settings, source_id=source_id
         )
     )
 
@@ -63,8 +60,8 @@ def source_feed(source_id: int, fmt: str) -> Response:
 @bp.get("/tags/<slug:tag_slug>.<fmt>")
 def tag_feed(tag_slug: str, fmt: str) -> Response:
     return _serve(
-        lambda cfg: service.parse_request(
-            service.TAG, _format(fmt), _args(), cfg, tag_slug=tag_slug
+        lambda app_settings: service.parse_request(
+            service.TAG, _format(fmt), _args(), app_settings, tag_slug=tag_slug
         )
     )
 
@@ -73,7 +70,7 @@ def tag_feed(tag_slug: str, fmt: str) -> Response:
 @bp.get("/posts/<any(default, summary):variant>/-/<path:label>")
 def blogger_feed(variant: str, label: str | None = None) -> Response:
     kind = service.POSTS if variant == "default" else service.SUMMARY
-    return _serve(lambda cfg: service.parse_blogger_request(kind, _args(), cfg, label))
+    return _serve(lambda conf: service.parse_blogger_request(kind, _args(), conf, label))
 
 
 def _args() -> Mapping[str, str]:
@@ -87,17 +84,17 @@ def _format(fmt: str) -> str:
     return fmt
 
 
-def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Response:
-    cfg = current_app.config
+def _serve(parse: Callable[[Settings], service.FeedRequest]) -> Response:
+    app_settings = settings()
     try:
-        req = parse(cfg)
+        req = parse(app_settings)
     except service.BadFeedRequest as exc:
         return Response(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     now = current_time()
-    key = service.feed_url(req, cfg["BASE_URL"], cfg)
+    key = service.feed_url(req, app_settings.site.base_url, app_settings)
     if req.kind == service.POPULAR:
         # Rankings move with views, not posts: re-render at most once a period.
-        key += f"#{int(now.timestamp()) // max(1, int(cfg['POPULAR_CACHE_SECONDS']))}"
+        key += f"#{int(now.timestamp()) // max(1, app_settings.popular.cache_seconds)}"
     version = current_app.extensions[VERSION].read()
     cache: RenderCache = current_app.extensions[CACHE]
     rendered = cache.get(key, version)
@@ -107,7 +104,7 @@ def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Respons
         metrics.FEED_RENDERS.labels(req.kind).inc()
     else:
         metrics.RENDER_CACHE_HITS.inc()
-    response = feed_response(rendered, request, cfg["FEED_CACHE_CONTROL"])
+    response = feed_response(rendered, request, app_settings.feeds.cache_control)
     if response.status_code == 304:
         metrics.NOT_MODIFIED_SERVED.inc()
     return response
@@ -115,7 +112,7 @@ def _serve(parse: Callable[[Mapping[str, Any]], service.FeedRequest]) -> Respons
 
 def _render(req: service.FeedRequest, now: dt.datetime) -> Rendered:
     try:
-        built = service.build_feed(get_session(), req, current_app.config, now)
+        built = service.build_feed(get_session(), req, settings(), now)
     except service.FeedNotFound:
         abort(404)
     return make_rendered(built.body, built.last_modified, feeds.CONTENT_TYPES[req.fmt])

@@ -7,13 +7,13 @@ stopped still serves its pages and feeds, so a load balancer must not pull it.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from feedsvc.metrics import render_metrics
 from feedsvc.models import WorkerHeartbeat
-from feedsvc.web.context import current_time, get_db
+from feedsvc.web.context import current_time, get_db, settings
 
 bp = Blueprint("health", __name__)
 
@@ -29,7 +29,7 @@ def _check() -> tuple[Health, bool]:
         down: Health = {"status": "unavailable", "database": "unreachable",
                         "error": type(exc).__name__}  # fmt: skip
         return down, False
-    stale_after = int(current_app.config["HEARTBEAT_STALE_SECONDS"])
+    stale_after = settings().worker.heartbeat_stale_seconds
     age = None
     if newest is not None:
         age = round((current_time() - newest).total_seconds(), 1)

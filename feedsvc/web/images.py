@@ -10,6 +10,7 @@ waits no longer than that for any upstream.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,10 @@ from markupsafe import Markup
 from feedsvc import errors, images
 from feedsvc.imageproxy import ImageProxy, ImageUnavailable, ProxiedImage
 from feedsvc.ingest.fetch import Fetcher, FetchSettings
+from feedsvc.settings import EXTENSION as SETTINGS
+from feedsvc.settings import ImageProxySettings
 from feedsvc.urls import web_url
+from feedsvc.web.context import settings
 
 bp = Blueprint("images", __name__)
 
@@ -31,20 +35,11 @@ FAILURE_MAX_AGE = 300
 
 
 def init(app: Flask) -> None:
-    cfg = app.config
-    if not cfg["IMAGE_PROXY"]:
+    proxy: ImageProxySettings = app.extensions[SETTINGS].images
+    if not proxy.enabled:
         return
-    folder = Path(cfg["IMAGE_PROXY_DIR"] or Path(app.instance_path) / "images")
-    settings = FetchSettings(
-        timeout=float(cfg["IMAGE_PROXY_TIMEOUT"]),
-        max_bytes=int(cfg["IMAGE_PROXY_MAX_BYTES"]),
-        max_redirects=int(cfg["FETCH_MAX_REDIRECTS"]),
-        allow_private=bool(cfg["FETCH_ALLOW_PRIVATE"]),
-        allow_hosts=tuple(cfg["FETCH_ALLOW_HOSTS"]),
-        accept=IMAGE_ACCEPT,
-    )
     # One pooled client per process, shared by its threads; made on first use.
-    app.extensions[PROXY] = _LazyProxy(settings, folder)
+    app.extensions[PROXY] = _LazyProxy(replace(proxy.fetch, accept=IMAGE_ACCEPT), proxy.folder)
 
 
 class _LazyProxy:
@@ -62,10 +57,10 @@ class _LazyProxy:
 @bp.get(images.PATH + "<token>")
 def image(token: str) -> Response:
     lazy: _LazyProxy | None = current_app.extensions.get(PROXY)
-    url = images.unsign(token, current_app.config["SECRET_KEY"])
+    url = images.unsign(token, settings().secret_key)
     if lazy is None or url is None or web_url(url) is None:
         return _failure(404, "no such image")
-    max_age = int(current_app.config["IMAGE_PROXY_MAX_AGE"])
+    max_age = settings().images.max_age
     try:
         try:
             response = _answer(lazy.get().get(url), max_age)
@@ -108,13 +103,13 @@ def proxied_url(url: str | None) -> str | None:
     url = web_url(url)
     if url is None:
         return None
-    token = images.sign(url, current_app.config["SECRET_KEY"])
+    token = images.sign(url, settings().secret_key)
     return url_for("images.image", token=token)
 
 
 def image_src(url: str | None) -> str | None:
     """Template filter: the address a page shows an image from."""
-    if not current_app.config["IMAGE_PROXY"]:
+    if not settings().images.enabled:
         return web_url(url)
     return proxied_url(url)
 
@@ -141,6 +136,6 @@ def thumbnail_size(post: Any) -> tuple[int, int, bool]:
 
 def proxy_images(fragment: str) -> Markup:
     """Template filter: sanitized HTML with its images through the proxy."""
-    if not current_app.config["IMAGE_PROXY"]:
+    if not settings().images.enabled:
         return Markup(fragment)
     return Markup(images.rewrite_images(fragment, proxied_url))

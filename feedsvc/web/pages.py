@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from feedsvc.web import sidebar
+from feedsvc.web.context import settings
 from feedsvc.web.problems import problem
 
 
@@ -31,9 +32,9 @@ def api_or_default(error: HTTPException) -> Any:
 
 def site_globals() -> dict[str, Any]:
     return {
-        "site_title": current_app.config["SITE_TITLE"],
-        "site_description": current_app.config["SITE_DESCRIPTION"],
-        "site_language": current_app.config["SITE_LANGUAGE"],
+        "site_title": settings().site.title,
+        "site_description": settings().site.description,
+        "site_language": settings().site.language,
         # Called by the layout, so only pages that show it pay for it.
         "sidebar": sidebar.sidebar,
     }
@@ -53,7 +54,7 @@ UPSTREAM_IMAGES = "'self' https: http: data:"
 
 
 def content_security_policy() -> str:
-    proxied = current_app.config["IMAGE_PROXY"]
+    proxied = settings().images.enabled
     return CONTENT_SECURITY_POLICY.format(images=PROXIED_IMAGES if proxied else UPSTREAM_IMAGES)
 
 

@@ -19,8 +19,9 @@ from flask import Flask, current_app
 from feedsvc import content, popularity
 from feedsvc.blogroll import blogroll
 from feedsvc.models import MODE_FULL, Post
+from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.tags import popular_tags
-from feedsvc.web.context import current_time, get_session
+from feedsvc.web.context import current_time, get_session, settings
 from feedsvc.web.feeds import VERSION
 
 CACHE = "feedsvc.sidebar_cache"
@@ -67,12 +68,12 @@ class Sidebar:
 
 
 def init(app: Flask) -> None:
-    app.extensions[CACHE] = TimedCache(float(app.config["POPULAR_CACHE_SECONDS"]))
+    app.extensions[CACHE] = TimedCache(app.extensions[SETTINGS].popular.cache_seconds)
 
 
 def ranked_ids(window: str, limit: int) -> list[int]:
     """A popular ranking, reused for POPULAR_CACHE_SECONDS."""
-    half_life = float(current_app.config["POPULAR_HALF_LIFE_DAYS"])
+    half_life = settings().popular.half_life_days
 
     def rank() -> list[int]:
         return popularity.rank(get_session(), window, limit, current_time(), half_life)
@@ -89,12 +90,12 @@ def sidebar() -> Sidebar:
 
 
 def _build() -> Sidebar:
-    cfg = current_app.config
+    app_settings = settings()
     session = get_session()
-    length = int(cfg["POPULAR_SNIPPET"])
+    length = app_settings.popular.snippet
     popular = [
         PopularItem(post.id, post.slug, post.title, _snippet(post, length), post.image_url)
-        for post in popularity.posts_by_ids(session, ranked_ids("7d", int(cfg["POPULAR_COUNT"])))
+        for post in popularity.posts_by_ids(session, ranked_ids("7d", app_settings.popular.count))
     ]
     return Sidebar(
         popular=popular,

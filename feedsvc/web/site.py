@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from feedsvc import popularity
@@ -12,7 +12,14 @@ from feedsvc.models import Post, Source
 from feedsvc.posts import also_reported_by, get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
 from feedsvc.tags import tag_by_slug
-from feedsvc.web.context import client_address, current_time, get_db, get_session, page_arg
+from feedsvc.web.context import (
+    client_address,
+    current_time,
+    get_db,
+    get_session,
+    page_arg,
+    settings,
+)
 from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
@@ -52,7 +59,7 @@ def popular() -> Response:
     window = request.args.get("window", "7d")
     if window not in popularity.WINDOWS:
         abort(404)
-    ids = ranked_ids(window, current_app.config["SITE_PAGE_SIZE"])
+    ids = ranked_ids(window, settings().site.page_size)
     rows = popularity.posts_by_ids(get_session(), ids)
     feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
     return _page_response(
@@ -92,7 +99,7 @@ def _listing(
 ) -> Response:
     """A page of posts, newest first, optionally of one source or tag."""
     page = page_arg()
-    size = current_app.config["SITE_PAGE_SIZE"]
+    size = settings().site.page_size
     rows = latest_posts(get_session(), size + 1, (page - 1) * size, **scope)
     if page > 1 and not rows:
         abort(404)
@@ -106,13 +113,13 @@ def _listing(
 
 def _canonical(endpoint: str, **values: Any) -> str:
     """The page's address under BASE_URL, whatever host the request came by."""
-    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+    return settings().site.base_url + url_for(endpoint, **values)
 
 
 def _feed_scopes(found: Post) -> list[tuple[str, str]]:
     """A post page matches the site's feed, its source's and its tags'."""
     site = url_for("feeds.site_feed", kind="posts", fmt="atom")[: -len(".atom")]
-    scopes = [(current_app.config["SITE_TITLE"], site)]
+    scopes = [(settings().site.title, site)]
     if found.source is not None:
         path = url_for("feeds.source_feed", source_id=found.source.id, fmt="atom")
         scopes.append((found.source.display_title, path[: -len(".atom")]))
@@ -136,7 +143,7 @@ def _count_view(post_id: int) -> None:
     if popularity.is_bot(request.headers.get("User-Agent", "")):
         return
     today = current_time().date()
-    visitor = popularity.visitor_id(current_app.config["SECRET_KEY"], today, client_address())
+    visitor = popularity.visitor_id(settings().secret_key, today, client_address())
     with get_db().session() as session:
         popularity.record_view(session, post_id, visitor, today)
 
@@ -147,9 +154,7 @@ def opml() -> Response:
     from feedsvc.blogroll import blogroll
     from feedsvc.opml import render_opml
 
-    body = render_opml(
-        current_app.config["SITE_TITLE"] + " sources", blogroll(get_session()), current_time()
-    )
+    body = render_opml(settings().site.title + " sources", blogroll(get_session()), current_time())
     response = Response(body, content_type="text/x-opml; charset=utf-8")
     response.add_etag()
     return response.make_conditional(request)
