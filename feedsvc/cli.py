@@ -407,7 +407,7 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             # Errors are always shown, above the bar on a terminal.
             click.echo(f"source {report.source_id}: {report.describe()}", err=True)
 
-    # This command prints each outcome itself: the log's line would say it twice.
+    # This command prints each result itself: the log's line would say it twice.
     refresh_log = logging.getLogger("feedsvc.refresh")
     level = refresh_log.level
     refresh_log.setLevel(logging.ERROR)
@@ -430,7 +430,7 @@ def _fetch(
     show: Callable[[RefreshReport], None],
     on_terminal: bool,
 ) -> None:
-    """Refresh `targets`, calling `show` with each outcome."""
+    """Refresh `targets`, calling `show` with each result."""
     from feedsvc.ingest.driver import refresh_many
     from feedsvc.ingest.fetch import Fetcher
 

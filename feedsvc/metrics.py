@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from feedsvc.db import Database
 from feedsvc.models import SOURCE_ACTIVE, Source
 
-FETCHES = Counter("feedsvc_fetches", "Upstream fetches, by outcome", ["outcome"])
+FETCHES = Counter("feedsvc_fetches", "Upstream fetches, by result (outcome)", ["outcome"])
 FETCH_SECONDS = Histogram(
     "feedsvc_fetch_duration_seconds",
     "Time to fetch one upstream feed",

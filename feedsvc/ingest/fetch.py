@@ -1,7 +1,7 @@
 """HTTP only: fetch one feed URL politely and safely, and say what happened.
 
 `Fetcher.fetch` never raises for anything a server or the network does; every
-outcome, good or bad, comes back as a `FetchResult` with the problem in words.
+result, good or bad, comes back as a `FetchResult` with the problem in words.
 
 One deadline bounds the whole exchange (connect, TLS, headers, every redirect hop
 and the body): httpx's timeouts hold per read, so a server sending a byte every
