@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedsvc.media import Enclosure, Episode, Podcast
 from feedsvc.vocabulary import ArticleState, FetchErrorKind
 
 # A post's full article (Post.article_state); None: its source does not ask for one.
@@ -102,41 +103,12 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
-class Enclosure:
-    url: str
-    type: str = ""
-    length: int = 0
-
-
-@dataclass(frozen=True)
 class Thumbnail:
     """media:thumbnail: the picture the publisher chose, and its size if given."""
 
     url: str
     width: int | None = None
     height: int | None = None
-
-
-@dataclass(frozen=True)
-class Episode:
-    """What a podcast entry says of itself in the iTunes namespace."""
-
-    duration: int | None = None  # seconds
-    image: str | None = None
-    episode: int | None = None
-    explicit: bool | None = None
-
-
-@dataclass(frozen=True)
-class Podcast:
-    """What a podcast's channel says of itself in the iTunes namespace."""
-
-    image: str | None = None
-    explicit: bool | None = None
-    # The first (top-level) category; Apple's list, as upstream spelled it.
-    category: str | None = None
-    owner_name: str | None = None
-    owner_email: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 
 from feedsvc.content import strip_xml_illegal
+from feedsvc.media import Enclosure, Episode, Podcast
 from feedsvc.publish import feedgen_ext
 from feedsvc.urls import web_url
 from feedsvc.version import __version__
@@ -42,47 +43,12 @@ class Origin:
 
 
 @dataclass(frozen=True)
-class Enclosure:
-    url: str
-    type: str = ""
-    length: int = 0
-
-
-@dataclass(frozen=True)
 class AlsoReported:
     """Another source that brought the same story: its own link and its name."""
 
     source_title: str
     feed_url: str
     url: str | None = None
-
-
-@dataclass(frozen=True)
-class Episode:
-    """A podcast episode's iTunes fields, as upstream gave them."""
-
-    duration: int | None = None  # seconds
-    image: str | None = None
-    episode: int | None = None
-    explicit: bool | None = None
-
-
-@dataclass(frozen=True)
-class Podcast:
-    """A podcast channel's iTunes fields, as upstream gave them."""
-
-    image: str | None = None
-    explicit: bool | None = None
-    category: str | None = None
-    owner_name: str | None = None
-    owner_email: str | None = None
-
-    @property
-    def complete(self) -> bool:
-        """Everything a podcast directory (and the feed validator) requires of
-        a channel that speaks iTunes; short of it, the feed stays plain RSS,
-        whose enclosures podcast apps play just as well."""
-        return self.explicit is not None and bool(self.category and self.owner_email)
 
 
 # Enclosure types Apple takes, by the URL's ending (as the feed validator checks).
