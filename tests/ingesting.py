@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+
+from sqlalchemy import func, select
 
 from feedsvc.db import Database
 from feedsvc.ingest.pipeline import RefreshReport, ingest_body
 from feedsvc.ingest.settings import IngestSettings
+from feedsvc.models import Post
+from feedsvc.scheduler import Worker
 
 
 def store_feed(
@@ -20,3 +25,19 @@ def store_feed(
                          content_type=content_type)  # fmt: skip
     assert report.result == "ok", report
     return report
+
+
+def dispatch_until_stored(worker: Worker, db: Database, posts: int, timeout: float = 10) -> int:
+    """Run one dispatch of `worker`, wait (up to `timeout`) until `posts` posts are
+    stored, and shut the worker down; return how many sources it claimed."""
+    try:
+        claimed = worker.dispatch()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                if session.scalar(select(func.count()).select_from(Post)) == posts:
+                    break
+            time.sleep(0.05)
+    finally:
+        worker.shutdown(wait=True)
+    return claimed

@@ -4,23 +4,23 @@ a view and a dispatch run at that time, whatever the real clock says."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from feedsvc import create_app
 from feedsvc.clock import FixedClock
 from feedsvc.db import Database
-from feedsvc.models import Post, Source
+from feedsvc.models import Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.admin_helpers import bearer, make_admin, make_token
 from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
+from tests.ingesting import dispatch_until_stored
 
 # Tomorrow by the real clock, at noon: a time the real clock has not reached.
 TOMORROW = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(
@@ -64,16 +64,7 @@ def test_a_dispatch_at_a_pinned_time_claims_the_sources_due_then(
         later.next_check_at = TOMORROW + dt.timedelta(minutes=1)
 
     worker = Worker(db, settings_of(app), name="pinned", clock=FixedClock(TOMORROW))
-    try:
-        assert worker.dispatch() == 1
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with db.session() as session:
-                if session.scalar(select(func.count()).select_from(Post)) == 1:
-                    break
-            time.sleep(0.05)
-    finally:
-        worker.shutdown(wait=True)
+    assert dispatch_until_stored(worker, db, posts=1) == 1
 
     assert len(feed_server.hits("/due.xml")) == 1
     assert feed_server.hits("/later.xml") == []

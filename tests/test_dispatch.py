@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 
 from flask import Flask
@@ -15,6 +14,7 @@ from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
+from tests.ingesting import dispatch_until_stored
 
 
 def test_dispatch_refreshes_due_sources(app: Flask, db: Database, feed_server: FeedServer) -> None:
@@ -29,16 +29,7 @@ def test_dispatch_refreshes_due_sources(app: Flask, db: Database, feed_server: F
         later.next_check_at = now + dt.timedelta(hours=1)
 
     worker = Worker(db, settings_of(app), name="test-worker")
-    try:
-        assert worker.dispatch() == 1
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with db.session() as session:
-                if session.scalar(select(func.count()).select_from(Post)) == 1:
-                    break
-            time.sleep(0.05)
-    finally:
-        worker.shutdown(wait=True)
+    assert dispatch_until_stored(worker, db, posts=1) == 1
 
     assert len(feed_server.hits("/due.xml")) == 1
     assert feed_server.hits("/later.xml") == []
