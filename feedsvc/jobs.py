@@ -28,12 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
-from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, Job, WorkerHeartbeat
+from feedsvc.heartbeats import worker_health
+from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, Job
 from feedsvc.opml import ImportReport, OpmlEntry, import_entries
 from feedsvc.rules import RULES_APPLY, reapply_chunk
 
@@ -128,8 +129,7 @@ def _end(job: Job, now: dt.datetime, state: str, error: str | None = None) -> No
 
 def worker_alive(session: Session, now: dt.datetime, stale_seconds: int) -> bool:
     """Whether some worker beat lately, and so will run a queued job."""
-    newest = session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
-    return newest is not None and now - newest <= dt.timedelta(seconds=stale_seconds)
+    return worker_health(session, now, stale_seconds).beating
 
 
 def prune_jobs(session: Session, before: dt.datetime) -> int:

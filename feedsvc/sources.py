@@ -27,7 +27,7 @@ from feedsvc.models import (
 )
 from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
-from feedsvc.vocabulary import FAILING_AFTER
+from feedsvc.vocabulary import FAILING_AFTER, SourceState
 
 
 class SourceError(FeedsvcError):
@@ -123,26 +123,39 @@ def count_sources(session: Session, state: str | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-STATES = ("active", "failing", "paused", "gone")
+STATES = tuple(SourceState)
 
 
 def in_state(state: str) -> Any:
     """The SQL condition for `source_state(source) == state`."""
+    active = Source.status == SOURCE_ACTIVE
     failing = Source.error_count >= FAILING_AFTER
-    if state == "active":
-        return (Source.status == SOURCE_ACTIVE) & ~failing
-    if state == "failing":
-        return (Source.status == SOURCE_ACTIVE) & failing
+    if state == SourceState.ACTIVE:
+        return active & (Source.error_count == 0)
+    if state == SourceState.WARNING:
+        return active & (Source.error_count > 0) & ~failing
+    if state == SourceState.FAILING:
+        return active & failing
     if state in STATES:
         return Source.status == state
     raise SourceError(f"the state is one of {', '.join(STATES)}", "state")
 
 
-def source_state(source: Source) -> str:
-    """active, failing (10+ errors in a row, still tried at the backoff cap), paused or gone."""
-    if source.status == SOURCE_ACTIVE and source.error_count >= FAILING_AFTER:
-        return "failing"
-    return source.status
+def source_state(source: Source) -> SourceState:
+    """active; warning from its first error in a row; failing from FAILING_AFTER
+    errors (still tried, at the backoff cap); paused or gone."""
+    if source.status != SOURCE_ACTIVE:
+        return SourceState(source.status)
+    if source.error_count >= FAILING_AFTER:
+        return SourceState.FAILING
+    if source.error_count > 0:
+        return SourceState.WARNING
+    return SourceState.ACTIVE
+
+
+def attention_order(source: Source) -> tuple[int, int]:
+    """Sort key: failing first, then warning, active, paused, gone; oldest first within."""
+    return STATES.index(source_state(source)), source.id
 
 
 # Admin changes to a source. Each takes the session of the caller's transaction.

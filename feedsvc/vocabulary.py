@@ -50,11 +50,32 @@ FAILING_AFTER = 10
 
 
 class SourceStatus(StrEnum):
-    """The states an admin sets on a source; "failing" is derived from its error count."""
+    """The states an admin sets on a source; warning and failing (`SourceState`)
+    are derived from its error count."""
 
     ACTIVE = "active"
     PAUSED = "paused"
     GONE = "gone"
+
+
+class SourceState(StrEnum):
+    """A source as an admin sees it, in the order the admin lists them: what needs
+    attention first. warning and failing are active sources with errors in a row
+    (failing from FAILING_AFTER on, warning from the first)."""
+
+    FAILING = "failing"
+    WARNING = "warning"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    GONE = "gone"
+
+
+class WorkerState(StrEnum):
+    """Whether some worker beat lately: ok, stale (it stopped) or missing (none ever did)."""
+
+    OK = "ok"
+    STALE = "stale"
+    MISSING = "missing"
 
 
 class PostMode(StrEnum):

@@ -199,16 +199,24 @@ def test_opml_import_and_export_pages(admin: FlaskClient) -> None:
 def test_the_dashboard_puts_failing_sources_first(admin: FlaskClient, db: Database) -> None:
     now = dt.datetime.now(dt.UTC)
     with db.session() as session:
-        for name, errors in [("Fine", 0), ("Flaky", 2), ("Broken", 12)]:
+        for name, errors in [("Fine", 0), ("Flaky", 2), ("Broken", 12), ("Once", 1)]:
             session.add(Source(feed_url=f"http://{name.lower()}.example/feed", title=name,
                                error_count=errors, last_error="HTTP 500" if errors else None,
                                next_check_at=now, created_at=now))  # fmt: skip
     page = text(admin.get("/admin/"))
     assert page.index("Broken") < page.index("Flaky")
     assert "Fine</a>" not in page
-    assert "<strong>1</strong> failing" in page and "<strong>2</strong> active" in page
+    assert "<strong>1</strong> failing" in page and "<strong>1</strong> active" in page
+    assert "<strong>2</strong> warning" in page
     assert "<svg" in page and "Posts stored per day" in page
     listing = text(admin.get("/admin/sources"))
-    assert listing.index("Broken") < listing.index("Fine") and "sparkline" in listing
+    # Failing, then warning (oldest first), then the rest; each badge with its count.
+    order = [listing.index(name + "</a>") for name in ("Broken", "Flaky", "Once", "Fine")]
+    assert order == sorted(order) and "sparkline" in listing
+    assert "failing · 12 errors" in listing and "warning · 1 error<" in listing
+    assert "warning · 2 errors" in listing
+    warned = text(admin.get("/admin/sources?state=warning"))
+    assert "Flaky" in warned and "Once" in warned and "Broken" not in warned
+    assert "Fine" not in warned
     assert "Broken" in text(admin.get("/admin/sources?state=failing"))
     assert "Fine" not in text(admin.get("/admin/sources?state=failing"))

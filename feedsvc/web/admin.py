@@ -24,7 +24,17 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, articles, fields, jobs, popularity, rules, sources, stats
+from feedsvc import (
+    accounts,
+    articles,
+    fields,
+    heartbeats,
+    jobs,
+    popularity,
+    rules,
+    sources,
+    stats,
+)
 from feedsvc.errors import INVALID, FeedsvcError
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
@@ -59,6 +69,13 @@ def _require_sign_in() -> None:
 def _private(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.context_processor
+def _worker_banner() -> dict[str, Any]:
+    """Every admin page says when no worker runs: sources are then never fetched."""
+    stale = settings().worker.heartbeat_stale_seconds
+    return {"worker": heartbeats.worker_health(get_session(), current_time(), stale)}
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Response:
@@ -111,9 +128,8 @@ def source_list() -> Response:
     if wanted and wanted not in sources.STATES:
         abort(404)
     rows = sources.list_sources(session, wanted or None)
-    # Failing first: those are what an admin opens this page for.
-    order = {"failing": 0, "active": 1, "paused": 2, "gone": 3}
-    rows.sort(key=lambda row: (order.get(sources.source_state(row[0]), 9), row[0].id))
+    # Failing and warning first: those are what an admin opens this page for.
+    rows.sort(key=lambda row: sources.attention_order(row[0]))
     per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS)
     lines = {
         source.id: sparkline(per_day.get(source.id, [0] * SPARK_DAYS),
@@ -121,7 +137,7 @@ def source_list() -> Response:
         for source, _ in rows
     }  # fmt: skip
     return _render("admin/sources.html", rows=rows, state=sources.source_state, lines=lines,
-                   wanted=wanted)  # fmt: skip
+                   wanted=wanted, states=sources.STATES)  # fmt: skip
 
 
 @bp.route("/sources/new", methods=["GET", "POST"])

@@ -17,7 +17,7 @@ from feedsvc.params import MAX_ID, MAX_PAGE
 from feedsvc.version import __version__
 
 Mode = Literal["full", "summary", "link"]
-State = Literal["active", "failing", "paused", "gone"]
+State = Literal["failing", "warning", "active", "paused", "gone"]
 
 
 def _visible(value: str, info: ValidationInfo) -> str:
@@ -399,7 +399,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     *PAGING,
                     _query(
                         "state",
-                        {"type": "string", "enum": ["active", "failing", "paused", "gone"]},
+                        {"type": "string", "enum": ["failing", "warning", "active", "paused", "gone"]},
                         "Only sources in this state.",
                     ),
                 ],

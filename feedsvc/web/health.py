@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
 
+from feedsvc import heartbeats
 from feedsvc.metrics import render_metrics
-from feedsvc.models import WorkerHeartbeat
 from feedsvc.web.context import current_time, get_db, settings
 
 bp = Blueprint("health", __name__)
@@ -24,24 +23,21 @@ def _check() -> tuple[Health, bool]:
     """The database's answer and the newest worker heartbeat; whether a worker beat in time."""
     try:
         with get_db().engine.connect() as connection:
-            newest = connection.execute(select(func.max(WorkerHeartbeat.beat_at))).scalar()
+            worker = heartbeats.worker_health(
+                connection, current_time(), settings().worker.heartbeat_stale_seconds
+            )
     except Exception as exc:
         down: Health = {"status": "unavailable", "database": "unreachable",
                         "error": type(exc).__name__}  # fmt: skip
         return down, False
-    stale_after = settings().worker.heartbeat_stale_seconds
-    age = None
-    if newest is not None:
-        age = round((current_time() - newest).total_seconds(), 1)
-    beating = age is not None and age <= stale_after
     body: Health = {
         "status": "ok",
         "database": "ok",
         # No heartbeat at all means no worker has run lately: the feeds go stale.
-        "worker": "ok" if beating else ("missing" if age is None else "stale"),
-        "heartbeat_age_seconds": age,
+        "worker": worker.state,
+        "heartbeat_age_seconds": worker.age_seconds,
     }
-    return body, beating
+    return body, worker.beating
 
 
 @bp.get("/healthz")

@@ -1,0 +1,109 @@
+"""The admin as people use it, in Chromium: honest states, the no-worker banner,
+forms that keep what was typed, the posts list and phone widths (issue 22).
+
+Debian's Chromium, as in test_browser; the upstream feeds are a server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from feedsvc.db import Database
+from feedsvc.models import WorkerHeartbeat
+from feedsvc.sources import add_source
+from tests.admin_helpers import PASSWORD, USERNAME, make_admin
+from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
+from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no browser: apt-get install chromium (Debian's package)"
+)
+
+
+@pytest.fixture
+def live_admin(app: Flask, db: Database) -> Iterator[str]:
+    make_admin(db)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def signed_in(browser: Any, base: str, width: int = 1280) -> tuple[Any, list[str]]:  # noqa: F811
+    """A page signed in to the admin, and the console errors it logs."""
+    page, dialogs, errors = open_page(browser, base, width)
+    page.goto(base + "/admin/sign-in")
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin/")
+    return page, errors
+
+
+def beat(db: Database, when: dt.datetime) -> None:
+    with db.session() as session:
+        session.merge(WorkerHeartbeat(name="w1", beat_at=when, started_at=when))
+
+
+def test_one_failing_fetch_shows_an_amber_warning_with_its_count(
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    db: Database,
+    feed_server: FeedServer,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    feed_server.routes["/ok.xml"] = Reply(200, rss("Fine feed", []), RSS_TYPE)
+    feed_server.routes["/broken.xml"] = Reply(500, b"oops", {"Content-Type": "text/plain"})
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        add_source(session, feed_server.url("/ok.xml"), now, title="Fine feed")
+        broken = add_source(session, feed_server.url("/broken.xml"), now, title="Broken feed")
+        session.flush()
+        broken_id = broken.id
+    page, errors = signed_in(browser, live_admin)
+    page.goto(f"{live_admin}/admin/sources/{broken_id}")
+    page.get_by_role("button", name="Fetch now").click()
+    page.goto(live_admin + "/admin/sources")
+    rows = page.locator("table.sources tbody tr")
+    # The failing-or-warning source is listed first, amber, with its count.
+    first = rows.first
+    assert "Broken feed" in first.inner_text()
+    badge = first.locator(".state")
+    assert badge.inner_text().lower() == "warning · 1 error"
+    colour = badge.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert colour == "rgb(254, 243, 199)"  # amber, not the active green
+    assert rows.nth(1).locator(".state").inner_text().lower() == "active"
+    page.screenshot(path=screenshots / "admin-sources-warning.png", full_page=True)
+    assert errors == []
+
+
+def test_the_no_worker_banner_comes_and_goes_with_the_heartbeat(
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    db: Database,
+) -> None:
+    page, errors = signed_in(browser, live_admin)
+    banner = page.locator("#worker-banner")
+    for path in ("/admin/", "/admin/sources", "/admin/posts", "/admin/rules", "/admin/users"):
+        page.goto(live_admin + path)
+        assert banner.is_visible(), path
+        assert "Sources are not being fetched: start feedsvc worker" in banner.inner_text()
+    beat(db, dt.datetime.now(dt.UTC))
+    page.goto(live_admin + "/admin/sources")
+    assert banner.count() == 0
+    health = page.request.get(live_admin + "/healthz").json()
+    assert health["worker"] == "ok"
+    # A worker silent too long is as good as none: the banner is back, as /healthz says.
+    beat(db, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    page.goto(live_admin + "/admin/")
+    assert banner.is_visible() and "last worker beat 60 min ago" in banner.inner_text()
+    assert page.request.get(live_admin + "/healthz").json()["worker"] == "stale"
+    assert errors == []
