@@ -78,8 +78,8 @@ def main() -> int:
         return 0
 
     from feedsvc import content
+    from feedsvc.fetched import FetchResult
     from feedsvc.ingest.article import extract_article
-    from feedsvc.ingest.types import FetchResult
 
     truth = json.loads(truth_file.read_text())
     pages = []

@@ -115,7 +115,7 @@ def sources_add(
     check: bool, fetch_full: bool,
 ) -> None:  # fmt: skip
     """Add an upstream feed by its URL, or a site's."""
-    from feedsvc.ingest.fetch import Fetcher
+    from feedsvc.fetcher import Fetcher
     from feedsvc.subscriptions import NeedsChoice, Wanted, subscribe
 
     app_settings = settings()
@@ -431,8 +431,8 @@ def _fetch(
     on_terminal: bool,
 ) -> None:
     """Refresh `targets`, calling `show` with each result."""
+    from feedsvc.fetcher import Fetcher
     from feedsvc.ingest.driver import refresh_many
-    from feedsvc.ingest.fetch import Fetcher
 
     clock: Clock = current_app.extensions[CLOCK]
     ingest_settings, per_host = app_settings.ingest, app_settings.worker.per_host

@@ -18,7 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 from feedsvc import errors
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.fetch import Fetcher, FetchResult
+from feedsvc.fetched import FetchResult
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.parse import ParsedFeed
 from feedsvc.ingest.probe import parse_fetched
 from feedsvc.vocabulary import FetchErrorKind

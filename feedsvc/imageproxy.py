@@ -15,7 +15,7 @@ from pathlib import Path
 
 from feedsvc import errors, images
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.fetch import Fetcher
+from feedsvc.fetcher import Fetcher
 from feedsvc.vocabulary import FetchErrorKind
 
 # Bytes read to learn a cached file's type.

@@ -32,9 +32,9 @@ from feedsvc import jobs, popularity, retention
 from feedsvc.clock import Clock, SystemClock
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest import duplicates
 from feedsvc.ingest.driver import PARSED_GROUP, Refresher
-from feedsvc.ingest.fetch import Fetcher
 from feedsvc.ingest.leases import claim_due_sources, release_leases, renew_leases
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher

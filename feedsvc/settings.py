@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feedsvc.ingest.fetch import FetchSettings
+from feedsvc.fetcher import FetchSettings
 from feedsvc.ingest.policy import ScheduleSettings
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import PrepareSettings

@@ -19,7 +19,7 @@ from feedsvc import errors, sources
 from feedsvc.db import Database
 from feedsvc.discovery import Candidate, Preview, discover
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.fetch import Fetcher
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.pipeline import RefreshReport, refresh_source
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.models import Source

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from feedsvc.articles import MAX_TRIES, next_try
+from feedsvc.fetched import FetchResult
 from feedsvc.ingest.article import Article, extract_article
-from feedsvc.ingest.types import FetchResult
 
 URL = "http://news.example/2026/11/story"
 HTML = {"content-type": "text/html; charset=utf-8"}

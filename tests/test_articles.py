@@ -13,9 +13,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings
 from feedsvc.ingest.driver import refresh_many
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.models import Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source, update_source

@@ -21,8 +21,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from feedsvc.db import Database
+from feedsvc.fetched import FetchResult
 from feedsvc.imageproxy import ImageProxy
-from feedsvc.ingest.types import FetchResult
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
 from feedsvc.web import images as web_images

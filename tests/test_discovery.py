@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from feedsvc.db import Database
 from feedsvc.discovery import DiscoveryError, OutOfTime, discover, preview
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
+from feedsvc.fetcher import Fetcher, FetchSettings
 from tests.admin_helpers import bearer, make_admin, make_token
 from tests.configured import reconfigure
 from tests.feedserver import (

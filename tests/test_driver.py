@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import driver
 from feedsvc.ingest.driver import refresh_many
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.ingest.load import load_targets
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.sources import add_source

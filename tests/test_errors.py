@@ -8,7 +8,7 @@ from feedsvc import errors
 from feedsvc.accounts import AccountError
 from feedsvc.discovery import DiscoveryError, OutOfTime
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.fetch import AddressRefused
+from feedsvc.fetcher import AddressRefused
 from feedsvc.ingest.parse import NotAFeed
 from feedsvc.opml import OpmlError
 from feedsvc.posts import PostError

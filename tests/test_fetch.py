@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from feedsvc.ingest.fetch import USER_AGENT, Fetcher, FetchSettings
+from feedsvc.fetcher import USER_AGENT, Fetcher, FetchSettings
 from feedsvc.vocabulary import FetchErrorKind
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from feedsvc.ingest.fetch import Fetcher, FetchResult, FetchSettings
+from feedsvc.fetched import FetchResult
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.vocabulary import FetchErrorKind
 from tests.feedserver import RSS_TYPE, DripServer, drip, drip_forever, response, rss
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedsvc.ingest.fetch import Fetcher, FetchSettings, non_public_reason
+from feedsvc.fetcher import Fetcher, FetchSettings, non_public_reason
 from feedsvc.vocabulary import FetchErrorKind
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 

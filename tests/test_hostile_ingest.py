@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from feedsvc.db import Database
 from feedsvc.dbfaults import is_database_fault
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest.driver import refresh_many
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.models import Post, Source
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source

@@ -17,7 +17,7 @@ import pytest
 
 import config
 from feedsvc import logs
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
+from feedsvc.fetcher import Fetcher, FetchSettings
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.test_refresh import ITEMS, make_source, refresh
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, refresh_source
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.ingest.parse import Enclosure, NotAFeed, ParsedEntry, ParsedFeed, parse_feed
 from feedsvc.ingest.policy import ScheduleSettings
 from feedsvc.models import Post, Source

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from feedsvc.fetched import FetchResult
 from feedsvc.ingest import policy
-from feedsvc.ingest.fetch import FetchResult
 from feedsvc.ingest.plan import (
     EntryDiff,
     Existing,

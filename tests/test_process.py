@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, refresh_source
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
 from feedsvc.ingest.process import process_feed, web_urls_only
 from feedsvc.ingest.types import Target

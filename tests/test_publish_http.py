@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 
 from feedsvc import create_app
 from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest import refresh_source
-from feedsvc.ingest.fetch import Fetcher
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
 from tests.configured import settings_of

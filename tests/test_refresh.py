@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, RefreshReport, refresh_source
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.ingest.leases import claim_due_sources
 from feedsvc.ingest.policy import FAILING_AFTER, ScheduleSettings
 from feedsvc.models import SOURCE_GONE, FetchAttempt, Post, Source

@@ -264,10 +264,11 @@ def test_ingest_through_the_worker_stores_hidden_entries_with_their_rule(
 def test_a_story_a_rule_hides_is_nobodys_original(db: Database) -> None:
     """Another source's copy of a story a rule hid stays visible, whether it
     comes in the same group of refreshes or later."""
+    from feedsvc.fetched import FetchResult
     from feedsvc.ingest.load import load_target
     from feedsvc.ingest.pipeline import Fetched, record
     from feedsvc.ingest.settings import IngestSettings
-    from feedsvc.ingest.types import FetchResult, PrepareSettings
+    from feedsvc.ingest.types import PrepareSettings
     from feedsvc.ingest.work import work
 
     story = {"title": "Council expands the park", "link": "https://news.example/park",

@@ -201,10 +201,11 @@ def test_the_same_stories_from_three_sources_are_published_once(db: Database) ->
 
 
 def test_one_group_of_sources_keeps_the_first_of_a_story(db: Database) -> None:
+    from feedsvc.fetched import FetchResult
     from feedsvc.ingest.load import load_target
     from feedsvc.ingest.pipeline import Fetched, record
     from feedsvc.ingest.settings import IngestSettings
-    from feedsvc.ingest.types import FetchResult, PrepareSettings
+    from feedsvc.ingest.types import PrepareSettings
     from feedsvc.ingest.work import work
 
     ids = [source(db, f"http://{name}.example/feed") for name in ("one", "two")]

@@ -19,7 +19,7 @@ import lxml.etree
 import lxml.html
 
 from feedsvc import content, selectors
-from feedsvc.ingest.types import FetchResult
+from feedsvc.fetched import FetchResult
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Statuses and fetch errors that another try may get past.

@@ -30,7 +30,8 @@ from typing import Any
 from feedsvc import articles
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable
-from feedsvc.ingest.fetch import Fetcher, FetchResult
+from feedsvc.fetched import FetchResult
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.load import load_targets
 from feedsvc.ingest.pipeline import Fetched, RefreshReport, known_hashes, record
 from feedsvc.ingest.settings import IngestSettings

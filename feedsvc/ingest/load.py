@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc.ingest.fetch import FetchResult
+from feedsvc.fetched import FetchResult
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
 from feedsvc.ingest.rulebook import RuleBook, load_rules

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from feedsvc import changes, metrics
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
+from feedsvc.fetched import FetchResult
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.apply import Applied, apply_plans
-from feedsvc.ingest.fetch import Fetcher, FetchResult
 from feedsvc.ingest.load import load_existing, load_known_hashes, load_rows, load_target
 from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
 from feedsvc.ingest.settings import IngestSettings

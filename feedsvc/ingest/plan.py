@@ -16,17 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from feedsvc.fetched import FetchResult
 from feedsvc.ingest import policy
 from feedsvc.ingest.rules import MAX_AGE, too_old
-from feedsvc.ingest.types import (
-    FeedMeta,
-    FetchResult,
-    Parsed,
-    Podcast,
-    PreparedEntry,
-    PreparedFeed,
-    Rule,
-)
+from feedsvc.ingest.types import FeedMeta, Parsed, Podcast, PreparedEntry, PreparedFeed, Rule
 from feedsvc.urls import stored_url
 from feedsvc.vocabulary import FetchErrorKind, Result
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from feedsvc.fetched import FetchResult
 from feedsvc.ingest import policy
-from feedsvc.ingest.fetch import FetchResult
 from feedsvc.ingest.parse import ParsedFeed
 from feedsvc.ingest.plan import Parsed, observe
 from feedsvc.ingest.work import parse_body

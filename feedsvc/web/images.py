@@ -18,8 +18,8 @@ from flask import Blueprint, Flask, Response, current_app, request, send_file, u
 from markupsafe import Markup
 
 from feedsvc import errors, images
+from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.imageproxy import ImageProxy, ImageUnavailable, ProxiedImage
-from feedsvc.ingest.fetch import Fetcher, FetchSettings
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.settings import ImageProxySettings
 from feedsvc.urls import web_url

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from feedsvc.discovery import Preview
-from feedsvc.ingest.fetch import Fetcher
+from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.pipeline import RefreshReport, refresh_source
 from feedsvc.subscriptions import Subscribed, Wanted, find_feed, subscribe
 from feedsvc.web.context import current_time, end_session, get_db, settings

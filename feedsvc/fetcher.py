@@ -26,7 +26,7 @@ import httpx
 
 from feedsvc import errors
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.types import FetchResult
+from feedsvc.fetched import FetchResult
 from feedsvc.version import __version__
 from feedsvc.vocabulary import FetchErrorKind
 
