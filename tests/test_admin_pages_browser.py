@@ -39,7 +39,7 @@ def live_admin(app: Flask, db: Database) -> Iterator[str]:
 
 def signed_in(browser: Any, base: str, width: int = 1280) -> tuple[Any, list[str]]:  # noqa: F811
     """A page signed in to the admin, and the console errors it logs."""
-    page, dialogs, errors = open_page(browser, base, width)
+    page, _, errors = open_page(browser, base, width)
     page.goto(base + "/admin/sign-in")
     page.get_by_label("Username").fill(USERNAME)
     page.get_by_label("Password").fill(PASSWORD)

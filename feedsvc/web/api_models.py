@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from feedsvc import fields
 from feedsvc.params import MAX_ID, MAX_PAGE
 from feedsvc.version import __version__
+from feedsvc.vocabulary import SourceState
 
 Mode = Literal["full", "summary", "link"]
 State = Literal["failing", "warning", "active", "paused", "gone"]
@@ -399,7 +400,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     *PAGING,
                     _query(
                         "state",
-                        {"type": "string", "enum": ["failing", "warning", "active", "paused", "gone"]},
+                        {"type": "string", "enum": [str(state) for state in SourceState]},
                         "Only sources in this state.",
                     ),
                 ],
