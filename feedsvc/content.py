@@ -142,6 +142,26 @@ def sanitize_html(
     return _remove_tracking_pixels(flatten_serialized(cleaned, max_depth))
 
 
+# Sanitized HTML escapes "<" in text and attributes (see sanitize_html), so a
+# heading tag can be found by its name alone.
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b", re.IGNORECASE)
+
+
+def demote_headings(sanitized_html: str, top: int = 2) -> str:
+    """Headings shifted down so the highest is at least `top`: a post's content
+    under its page's <h1> never outranks the title. Their order is kept (an
+    <h1>, <h2> becomes <h2>, <h3>); nothing goes below <h6>."""
+    levels = [int(level) for _, level in _HEADING_TAG.findall(sanitized_html)]
+    shift = top - min(levels, default=top)
+    if shift <= 0:
+        return sanitized_html
+
+    def shifted(match: re.Match[str]) -> str:
+        return f"<{match.group(1)}h{min(6, int(match.group(2)) + shift)}"
+
+    return _HEADING_TAG.sub(shifted, sanitized_html)
+
+
 def absolute_url(value: str, base_url: str | None) -> str | None:
     """Resolve a URL against the base; None (attribute dropped) for unsafe schemes."""
     value = value.strip()

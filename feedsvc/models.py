@@ -31,6 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from feedsvc.urls import host_name
 from feedsvc.vocabulary import JobState, PostMode, SourceStatus
 
 NAMING = {
@@ -160,7 +161,9 @@ class Source(Base):
 
     @property
     def display_title(self) -> str:
-        return self.title or self.feed_url
+        """Its public name: the title, else its site's host (the feed's when
+        no site is known), never a feed's address."""
+        return self.title or host_name(self.site_url) or host_name(self.feed_url) or self.feed_url
 
 
 class Post(Base):

@@ -114,3 +114,13 @@ def stored_url(url: str | None) -> str | None:
     """
     checked = web_url(url)
     return checked if checked and len(checked.encode("utf-8")) <= MAX_URL_LENGTH else None
+
+
+def host_name(url: str | None) -> str:
+    """The host a person would name a site by: `example.org` for
+    `https://www.example.org/feed.xml`; "" when there is none."""
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")

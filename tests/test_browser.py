@@ -130,7 +130,7 @@ def test_index_lists_posts_and_a_click_opens_one(
     page.get_by_role("link", name="Hostile post").first.click()
     page.wait_for_load_state()
     assert "/posts/" in page.url
-    assert page.locator("main article h2").inner_text() == "Hostile post"
+    assert page.locator("h1").all_inner_texts() == ["Hostile post"]
     page.screenshot(path=screenshots / "post-desktop.png", full_page=True)
     assert dialogs == [] and errors == []
 
@@ -146,6 +146,24 @@ def test_feed_links_are_discoverable(browser: Any, live_site: str) -> None:
     assert ["application/feed+json", "/feeds/posts.json"] in links
     response = page.request.get(live_site + "/feeds/posts.atom")
     assert response.ok and "<feed" in response.text()
+
+
+def test_a_source_page_shows_its_feeds(browser: Any, live_site: str) -> None:
+    page, _, errors = open_page(browser, live_site)
+    page.goto(live_site + "/")
+    page.locator("main").get_by_role("link", name="Upstream Blog").first.click()
+    page.wait_for_load_state()
+    assert page.locator("h1").all_inner_texts() == ["Upstream Blog"]
+    follow = page.locator("main p.follow")
+    assert follow.is_visible() and follow.inner_text().startswith("Follow: Atom · RSS · JSON")
+    for name, path, kind in (("Atom", ".atom", "<feed"), ("RSS", ".rss", "<rss"),
+                             ("JSON", ".json", '"version"')):  # fmt: skip
+        link = follow.get_by_role("link", name=name)
+        assert link.is_visible()
+        href = link.get_attribute("href")
+        assert href == f"/feeds/sources/1{path}"
+        assert kind in page.request.get(live_site + href).text()
+    assert errors == []
 
 
 def test_no_horizontal_scroll_at_phone_width(

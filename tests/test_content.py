@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from feedsvc.content import (
     ELLIPSIS,
+    demote_headings,
     first_image,
     html_to_text,
     sanitize_html,
@@ -143,3 +144,17 @@ def test_a_long_post_is_summarized_as_if_converted_whole() -> None:
         assert summarize(None, body, 300) == truncate_text(html_to_text(body), 300)
     sparse = "<div><span></span></div>" * 400 + "<p>Finally some text here.</p>"
     assert summarize(None, sparse, 300) == "Finally some text here."
+
+
+def test_demote_headings_keeps_content_below_the_page_title() -> None:
+    assert demote_headings("<h1>A</h1><h2>B</h2><h6>C</h6>") == "<h2>A</h2><h3>B</h3><h6>C</h6>"
+    assert demote_headings("<H1>A</H1>") == "<h2>A</h2>"
+    # Already below the title, or no heading at all: untouched.
+    assert demote_headings("<h3>A</h3><h2>B</h2>") == "<h3>A</h3><h2>B</h2>"
+    assert (
+        demote_headings("<p>plain</p><hr><header>x</header>")
+        == "<p>plain</p><hr><header>x</header>"
+    )
+    # What looks like a heading in text or an attribute is escaped by sanitizing: left alone.
+    hostile = sanitize_html('<p title="<h1>">&lt;h1&gt;</p><h1>Real</h1>')
+    assert demote_headings(hostile) == '<p title="&lt;h1&gt;">&lt;h1&gt;</p><h2>Real</h2>'

@@ -115,7 +115,7 @@ def test_summary_mode_sources_show_the_summary_and_link_out(
 
 def test_source_and_tag_pages(client: FlaskClient, site: dict[str, int]) -> None:
     source = client.get(f"/sources/{site['source']}").get_data(as_text=True)
-    assert "<h2>Upstream Blog</h2>" in source and "Tagged post" in source
+    assert "<h1>Upstream Blog</h1>" in source and "Tagged post" in source
     assert "Our own post" not in source.split("<main", 1)[1].split("</main>", 1)[0]
     tag = client.get("/tags/python").get_data(as_text=True)
     main = tag.split("<main", 1)[1].split("</main>", 1)[0]
@@ -188,3 +188,59 @@ def test_opml_blogroll(client: FlaskClient, site: dict[str, int]) -> None:
     assert [(o.get("text"), o.get("xmlUrl"), o.get("htmlUrl")) for o in outlines] == [
         ("Upstream Blog", "http://up.example/feed.xml", "http://up.example/")
     ]
+
+
+def test_a_post_title_is_the_one_h1_and_its_headings_rank_below(
+    client: FlaskClient, db: Database
+) -> None:
+    body = ("<h1>Inside one</h1><p>a</p><h2>Inside two</h2><h6>Deep</h6>"
+            '<p title="&lt;h1&gt;">&lt;h1&gt; as text</p>')  # fmt: skip
+    with db.session() as session:
+        post = create_local_post(session, title="The title", body_html=body, now=NOW,
+                                 summary_length=300)  # fmt: skip
+    html = client.get(f"/posts/{post.id}-the-title").get_data(as_text=True)
+    assert html.count("<h1") == 1 and "<h1>The title</h1>" in html
+    content = html.split('<div class="content">', 1)[1].split("</div>", 1)[0]
+    assert "<h2>Inside one</h2>" in content and "<h3>Inside two</h3>" in content
+    assert "<h6>Deep</h6>" in content
+    assert '<p title="&lt;h1&gt;">&lt;h1&gt; as text</p>' in content
+    # The site's name links home; at home it is the page's heading.
+    assert '<p class="site-name"><a href="/">Test Feeds</a></p>' in html
+    home = client.get("/").get_data(as_text=True)
+    assert home.count("<h1") == 1 and '<h1 class="site-name">Test Feeds</h1>' in home
+
+
+@pytest.mark.parametrize(
+    ("path", "feeds"),
+    [
+        ("/sources/1", "/feeds/sources/1"),
+        ("/tags/python", "/feeds/tags/python"),
+        ("/popular?window=30d", "/feeds/popular"),
+    ],
+)
+def test_listing_pages_offer_their_feeds_visibly(
+    client: FlaskClient, site: dict[str, int], path: str, feeds: str
+) -> None:
+    html = client.get(path).get_data(as_text=True)
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    follow = main.split('<p class="follow">', 1)[1].split("</p>", 1)[0]
+    query = "?window=30d" if "window" in path else ""
+    for fmt, label in (("atom", "Atom"), ("rss", "RSS"), ("json", "JSON")):
+        assert f'href="{feeds}.{fmt}{query}"' in follow and f">{label}<" in follow
+    assert html.count("<h1") == 1
+
+
+def test_a_source_without_a_title_is_named_by_its_site_host(
+    client: FlaskClient, site: dict[str, int], db: Database
+) -> None:
+    with db.session() as session:
+        source = session.get(Source, site["source"])
+        source.title = ""  # type: ignore[union-attr]
+        source.site_url = "https://www.up.example/blog/"  # type: ignore[union-attr]
+    html = client.get(f"/sources/{site['source']}").get_data(as_text=True)
+    assert "<h1>up.example</h1>" in html
+    assert "feed.xml</a>" not in html and "feed.xml<" not in html.split("<main", 1)[0]
+    with db.session() as session:
+        session.get(Source, site["source"]).site_url = None  # type: ignore[union-attr]
+    html = client.get(f"/sources/{site['source']}").get_data(as_text=True)
+    assert "<h1>up.example</h1>" in html

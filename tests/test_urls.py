@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from feedsvc.urls import MAX_URL_LENGTH, NotWebUrl, check_web_url, is_web_url, web_url
+from feedsvc.urls import (
+    MAX_URL_LENGTH,
+    NotWebUrl,
+    check_web_url,
+    host_name,
+    is_web_url,
+    web_url,
+)
 
 GOOD = [
     "http://example.org",
@@ -107,3 +114,18 @@ def test_an_error_quotes_a_long_url_cut_short() -> None:
     with pytest.raises(NotWebUrl) as caught:
         check_web_url("javascript:" + "x" * 1_000_000)
     assert len(str(caught.value)) < 200 and str(caught.value).endswith("…'")
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://www.Example.org/feed.xml", "example.org"),
+        ("http://blog.example.org:8080/", "blog.example.org"),
+        ("https://user:pw@example.org/x", "example.org"),
+        ("not a url", ""),
+        ("http://[::1", ""),  # unbalanced bracket: urlsplit raises
+        (None, ""),
+    ],
+)
+def test_host_name_is_what_a_person_names_a_site_by(url: str | None, host: str) -> None:
+    assert host_name(url) == host

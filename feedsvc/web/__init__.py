@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from feedsvc.content import demote_headings
 from feedsvc.urls import web_url
 from feedsvc.web import admin, api, auth, feeds, health, images, pages, sidebar, site
 from feedsvc.web.context import close_session, finish_request
@@ -38,4 +39,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(web_url, "web_url")
     app.add_template_filter(images.image_src, "image_src")
     app.add_template_filter(images.proxy_images, "proxy_images")
+    app.add_template_filter(demote_headings, "demote_headings")
     app.add_template_filter(images.thumbnail_size, "thumbnail_size")
