@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from feedsvc import changes, content
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.article import Article
-from feedsvc.ingest.types import ARTICLE_FAILED, ARTICLE_FETCHED, ARTICLE_PENDING, ArticleJob
+from feedsvc.fulltext import Article, ArticleJob
 from feedsvc.models import Post, Source
 from feedsvc.urls import web_url
+from feedsvc.vocabulary import ArticleState
 
 # Tries of one page in all; the waits after the first, second, … failed try.
 MAX_TRIES = 4
@@ -56,7 +56,7 @@ def claim_due_articles(
         select(Post.id, Post.link, Post.article_tries, Source.article_selector)
         .join(Source, Post.source_id == Source.id)
         .where(
-            Post.article_state == ARTICLE_PENDING,
+            Post.article_state == ArticleState.PENDING,
             Post.link.is_not(None),
             or_(Post.article_next_at.is_(None), Post.article_next_at <= now),
         )
@@ -82,17 +82,17 @@ def record_article(
 ) -> None:
     """Store what the page came to: the article as the post's content, or why not."""
     post = session.get(Post, job.post_id)
-    if post is None or post.article_state != ARTICLE_PENDING or post.link != job.url:
+    if post is None or post.article_state != ArticleState.PENDING or post.link != job.url:
         return  # deleted, asked for again, or re-linked by a refresh meanwhile
     tries = job.tries + 1
     post.article_tries = tries
     if article.html is None:
         retry = next_try(tries, article, now)
-        post.article_state = ARTICLE_PENDING if retry else ARTICLE_FAILED
+        post.article_state = ArticleState.PENDING if retry else ArticleState.FAILED
         post.article_next_at = retry
         post.article_error = article.error
         return
-    post.article_state = ARTICLE_FETCHED
+    post.article_state = ArticleState.FETCHED
     post.article_next_at = None
     post.article_error = None
     post.content = article.html
@@ -114,7 +114,7 @@ def fetch_again(session: Session, post: Post) -> Post:
         raise ArticleError("the post's source is deleted: its article is not fetched any more")
     if not post.link:
         raise ArticleError("the post has no link to fetch its article from")
-    post.article_state = ARTICLE_PENDING
+    post.article_state = ArticleState.PENDING
     post.article_next_at = None
     post.article_tries = 0
     post.article_error = None

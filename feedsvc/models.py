@@ -148,7 +148,7 @@ class Source(Base):
     # Retention over the global FEEDSVC_RETAIN_*: None follows it, 0 keeps all.
     retain_days: Mapped[int | None] = mapped_column(Integer)
     retain_per_source: Mapped[int | None] = mapped_column(Integer)
-    # Fetch each new entry's page and store the article (feedsvc/ingest/article.py),
+    # Fetch each new entry's page and store the article (feedsvc/articles.py),
     # picked by `article_selector` (CSS) when given, else by the extractor.
     fetch_full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     article_selector: Mapped[str | None] = mapped_column(String(500))
@@ -259,7 +259,7 @@ class StoryBand(Base):
 
 
 class FilterRule(Base):
-    """A filter rule (see feedsvc.ingest.rules): global, or one source's."""
+    """A filter rule (see feedsvc.filtering): global, or one source's."""
 
     __tablename__ = "rules"
 

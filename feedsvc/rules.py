@@ -21,18 +21,18 @@ from sqlalchemy.sql import ColumnElement
 
 from feedsvc import changes, errors
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.rulebook import RuleBook, load_rules
-from feedsvc.ingest.rules import (
+from feedsvc.filtering import (
     ACTIONS,
     FIELDS,
     MAX_AGE,
     Fields,
     InvalidRule,
+    Rule,
     check_pattern,
     hiding_rule,
 )
-from feedsvc.ingest.types import Rule
 from feedsvc.models import JOB_QUEUED, LOCAL_KEY_PREFIX, FilterRule, Job, Post, Source
+from feedsvc.rulebook import RuleBook, load_rules
 
 RULES_APPLY = "rules_apply"
 # Posts evaluated per transaction when applying the rules again.

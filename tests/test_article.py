@@ -8,7 +8,8 @@ import pytest
 
 from feedsvc.articles import MAX_TRIES, next_try
 from feedsvc.fetched import FetchResult
-from feedsvc.ingest.article import Article, extract_article
+from feedsvc.fulltext import Article
+from feedsvc.ingest.article import extract_article
 
 URL = "http://news.example/2026/11/story"
 HTML = {"content-type": "text/html; charset=utf-8"}

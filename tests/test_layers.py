@@ -7,6 +7,10 @@ module reaches back to itself through a package it belongs to.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -81,3 +85,36 @@ def test_import_cycles_are_found() -> None:
         ("a.b", "a.c", "a", "a.b"),
         ("a.c", "a", "a.b", "a.c"),
     ]
+
+
+def below_the_pipeline() -> set[str]:
+    """Every module outside ingest/ in a layer of feedsvc's contract below ingest.probe."""
+    contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c.get("containers") == ["feedsvc"])["layers"]
+    lower = layers[layers.index("ingest.probe") + 1 :]
+    tails = {tail.strip() for layer in lower for tail in layer.split("|")}
+    return {f"feedsvc.{tail}" for tail in tails if not tail.startswith("ingest.")}
+
+
+def test_the_pipeline_contract_names_every_module_below_it() -> None:
+    contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c.get("forbidden_modules") == ["feedsvc.ingest"]]
+    assert set(contract["source_modules"]) == below_the_pipeline()
+
+
+def test_a_service_importing_from_the_pipeline_breaks_the_contract(tmp_path: Path) -> None:
+    """The contract can fail: a copy of the package whose rules service reaches into ingest/."""
+    package = tmp_path / "feedsvc"
+    shutil.copytree(PYPROJECT.parent / "feedsvc", package)
+    with (package / "rules.py").open("a") as rules:
+        rules.write("\nfrom feedsvc.ingest import plan  # noqa\n")
+    shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint is not None
+    result = subprocess.run(
+        [lint, "--config", str(tmp_path / "pyproject.toml"), "--no-cache"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert "feedsvc.rules -> feedsvc.ingest.plan" in result.stdout

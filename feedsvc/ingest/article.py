@@ -12,7 +12,6 @@ later may help (a timeout, a 503) or not (a 404, a PDF, a refused address).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import lxml.etree
@@ -20,6 +19,7 @@ import lxml.html
 
 from feedsvc import content, selectors
 from feedsvc.fetched import FetchResult
+from feedsvc.fulltext import Article
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Statuses and fetch errors that another try may get past.
@@ -28,15 +28,6 @@ TRANSIENT_ERRORS = frozenset({"timeout", "connection", "tls"})
 # An article shorter than this (in characters of text) is no article: a
 # cookie wall, a "please enable JavaScript" page.
 MIN_TEXT = 100
-
-
-@dataclass(frozen=True)
-class Article:
-    """The sanitized article, or why there is none (`transient`: try again later)."""
-
-    html: str | None = None
-    error: str | None = None
-    transient: bool = False
 
 
 def extract_article(fetched: FetchResult, selector: str | None = None) -> Article:

@@ -32,10 +32,11 @@ from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable
 from feedsvc.fetched import FetchResult
 from feedsvc.fetcher import Fetcher
+from feedsvc.fulltext import ArticleJob
 from feedsvc.ingest.load import load_targets
 from feedsvc.ingest.pipeline import Fetched, RefreshReport, known_hashes, record
 from feedsvc.ingest.settings import IngestSettings
-from feedsvc.ingest.types import ArticleJob, Parsed, Target
+from feedsvc.ingest.types import Parsed, Target
 from feedsvc.ingest.work import extract, work
 from feedsvc.vocabulary import FetchErrorKind
 

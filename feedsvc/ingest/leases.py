@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc.ingest.rulebook import load_rules
 from feedsvc.ingest.types import Target
 from feedsvc.models import SOURCE_ACTIVE, Source
+from feedsvc.rulebook import load_rules
 
 
 def claim_due_sources(

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from feedsvc.fetched import FetchResult
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
-from feedsvc.ingest.rulebook import RuleBook, load_rules
 from feedsvc.ingest.types import Target
 from feedsvc.models import Post, PrunedEntry, Source
+from feedsvc.rulebook import RuleBook, load_rules
 
 CHUNK = 500
 WEEK = dt.timedelta(days=7)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feedsvc.fetched import FetchResult
+from feedsvc.filtering import MAX_AGE, Rule, too_old
 from feedsvc.ingest import policy
-from feedsvc.ingest.rules import MAX_AGE, too_old
-from feedsvc.ingest.types import FeedMeta, Parsed, Podcast, PreparedEntry, PreparedFeed, Rule
+from feedsvc.ingest.types import FeedMeta, Parsed, Podcast, PreparedEntry, PreparedFeed
 from feedsvc.urls import stored_url
 from feedsvc.vocabulary import FetchErrorKind, Result
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from feedsvc import links, stories
-from feedsvc.ingest import rules
+from feedsvc import filtering, links, stories
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
-from feedsvc.ingest.types import ARTICLE_PENDING, Target
+from feedsvc.ingest.types import Target
 from feedsvc.urls import stored_url
+from feedsvc.vocabulary import ArticleState
 
 Step = Callable[[PreparedEntry, Target], PreparedEntry | None]
 
@@ -79,7 +79,7 @@ def filter_rules(entry: PreparedEntry, target: Target) -> PreparedEntry:
     brings it back; date rules are the plan's, which knows when it is first seen."""
     if not target.rules:
         return entry
-    rule = rules.hiding_rule(target.rules, rules.entry_fields(entry.values, entry.tags))
+    rule = filtering.hiding_rule(target.rules, filtering.entry_fields(entry.values, entry.tags))
     values = {**entry.values, "hidden_by_rule": rule.id if rule else None}
     return dataclasses.replace(entry, values=values)
 
@@ -92,7 +92,7 @@ def full_article(entry: PreparedEntry, target: Target) -> PreparedEntry:
     and a failed one is retried on its own schedule."""
     if not target.fetch_full or not entry.values["link"]:
         return entry
-    values = {**entry.values, "article_state": ARTICLE_PENDING, "article_error": None,
+    values = {**entry.values, "article_state": ArticleState.PENDING, "article_error": None,
               "article_tries": 0, "article_next_at": None}  # fmt: skip
     return dataclasses.replace(entry, values=values)
 

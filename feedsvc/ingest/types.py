@@ -15,30 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedsvc.filtering import Rule
 from feedsvc.media import Enclosure, Episode, Podcast
-from feedsvc.vocabulary import ArticleState
-
-# A post's full article (Post.article_state); None: its source does not ask for one.
-ARTICLE_PENDING = ArticleState.PENDING
-ARTICLE_FETCHED = ArticleState.FETCHED
-ARTICLE_FAILED = ArticleState.FAILED
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A filter rule as the ingest reads it (`feedsvc.ingest.rules` runs it).
-
-    `block` hides entries whose `field` matches `pattern`; `keep` hides those
-    matching none of the keep rules of its scope; `max_age` hides entries
-    published more than `days` before they were first seen. `source_id` None:
-    every source's."""
-
-    id: int
-    action: str
-    field: str = ""
-    pattern: str = ""
-    days: int | None = None
-    source_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +36,7 @@ class Target:
     strip_selectors: tuple[str, ...] = ()
     # The filter rules the entries go through: global first, then the source's own.
     rules: tuple[Rule, ...] = ()
-    # Fetch each new entry's page for its article (feedsvc/ingest/articles.py).
+    # Fetch each new entry's page for its article (feedsvc/articles.py).
     fetch_full: bool = False
 
     @property
@@ -113,21 +91,6 @@ class ParsedFeed:
     problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     podcast: Podcast | None = None
-
-
-@dataclass(frozen=True)
-class ArticleJob:
-    """A post whose article is due: its page, and what picks the article in it."""
-
-    post_id: int
-    url: str
-    selector: str | None = None
-    # How many tries went before this one.
-    tries: int = 0
-
-    @property
-    def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
 
 
 @dataclass(frozen=True)

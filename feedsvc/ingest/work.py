@@ -8,7 +8,8 @@ needs (no database, no HTTP client), so those processes stay small.
 from __future__ import annotations
 
 from feedsvc.fetched import FetchResult
-from feedsvc.ingest.article import Article, extract_article
+from feedsvc.fulltext import Article
+from feedsvc.ingest.article import extract_article
 from feedsvc.ingest.parse import NotAFeed, parse_feed
 from feedsvc.ingest.prepare import prepare_feed
 from feedsvc.ingest.process import process_feed

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedsvc.ingest.types import Rule
+from feedsvc.filtering import Rule
 from feedsvc.models import FilterRule
 
 

@@ -27,13 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import re2
 
 from feedsvc import content
 from feedsvc.errors import FeedsvcError
-from feedsvc.ingest.types import Rule
 
 BLOCK = "block"
 KEEP = "keep"
@@ -50,6 +50,23 @@ _JOINED = re2.Options()
 _JOINED.log_errors = False
 _JOINED.never_capture = True
 TEXT_FIELDS = ("title", "link", "author", "tags", "content")  # content last: it costs most
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A filter rule as the ingest and `rules.py` read it, and this module runs it.
+
+    `block` hides entries whose `field` matches `pattern`; `keep` hides those
+    matching none of the keep rules of its scope; `max_age` hides entries
+    published more than `days` before they were first seen. `source_id` None:
+    every source's."""
+
+    id: int
+    action: str
+    field: str = ""
+    pattern: str = ""
+    days: int | None = None
+    source_id: int | None = None
 
 
 class InvalidRule(FeedsvcError):
