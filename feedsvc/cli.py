@@ -77,7 +77,9 @@ def db_upgrade() -> None:
         applied.append(revision)
         click.echo(f"applied {revision}: {what}")
 
-    upgrade(db.engine, on_applied=say)
+    language = settings().site.language
+    if upgrade(db.engine, on_applied=say, language=language):
+        click.echo(f"search index rebuilt for the site's language ({language})")
     now = current(db.engine)
     if applied:
         click.echo(f"database upgraded from {before or 'empty'} to {now}")

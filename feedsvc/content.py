@@ -317,6 +317,18 @@ def slugify(text: str, max_length: int = 80, fallback: str = "post") -> str:
     return slug or fallback
 
 
+def author_slug(name: str | None) -> str | None:
+    """The address of an author's page: their name as a slug, or (a name with no
+    ASCII letter or digit) a short hash of it, so that no two such names share one."""
+    name = normalize_space(name or "")
+    if not name:
+        return None
+    return (
+        slugify(name, max_length=100, fallback="")
+        or "a-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    )
+
+
 _IMG_SRC = re.compile(r'<img\b(?:[^>"]|"[^"]*+")*?\ssrc="([^"]+)"', re.IGNORECASE)
 
 

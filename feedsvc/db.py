@@ -23,6 +23,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from feedsvc.search_index import register_sqlite_functions
+
 # Execution option: "IMMEDIATE" begins a SQLite transaction as soon as the
 # session begins; without it, at the session's first statement that may write.
 SQLITE_BEGIN = "feedsvc_sqlite_begin"
@@ -57,6 +59,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The search index's triggers call it on every write of a post.
+    register_sqlite_functions(dbapi_connection)
 
 
 def _sqlite_begin(connection: Connection) -> None:

@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Engine
 
+from feedsvc import search_index
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -21,9 +23,16 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def upgrade(
-    engine: Engine, revision: str = "head", on_applied: Callable[[str, str], None] | None = None
-) -> None:
-    """Apply the pending migrations; `on_applied(revision, what)` hears of each one."""
+    engine: Engine,
+    revision: str = "head",
+    on_applied: Callable[[str, str], None] | None = None,
+    language: str | None = None,
+) -> bool:
+    """Apply the pending migrations; `on_applied(revision, what)` hears of each one.
+
+    Given the site's `language`, the search index is then made to stem for it
+    (and made whole, should a migration have rebuilt `posts` on SQLite);
+    True if it had to be rebuilt."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     if on_applied is not None:
         report = on_applied
@@ -35,6 +44,7 @@ def upgrade(
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+        return language is not None and search_index.ensure(connection, language)
 
 
 def current(engine: Engine) -> str | None:

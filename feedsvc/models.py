@@ -1,6 +1,7 @@
 """SQLAlchemy models: the tables and nothing else.
 
-Times are stored as naive UTC and come back timezone-aware (UTC), on SQLite and
+The full-text index (`feedsvc/search_index.py`) lives beside these tables, outside
+the models. Times are stored as naive UTC and come back timezone-aware (UTC), on SQLite and
 PostgreSQL alike. Duplicates are stopped by unique constraints, not by Python.
 """
 
@@ -174,6 +175,7 @@ class Post(Base):
         Index("ix_posts_source_published", "source_id", "published_at"),
         Index("ix_posts_source_link", "source_id", "link"),
         Index("ix_posts_article_due", "article_state", "article_next_at"),
+        Index("ix_posts_author_published", "author_slug", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +189,8 @@ class Post(Base):
     slug: Mapped[str] = mapped_column(String(200), default="")
     link: Mapped[str | None] = mapped_column(String(2048))
     author: Mapped[str | None] = mapped_column(String(500))
+    # The address of the author's page (content.author_slug), for /authors/<slug>.
+    author_slug: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
     content: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), default="")

@@ -118,6 +118,7 @@ def create_local_post(
         slug=content.slugify(title),
         link=None,
         author=content.normalize_space(author)[:500] or None if author else None,
+        author_slug=content.author_slug(author[:500] if author else None),
         summary=content.summarize(None, body, summary_length),
         content=body,
         content_hash=content.content_hash(title, body),

@@ -111,6 +111,7 @@ def prepare_entry(
             "slug": content.slugify(title),
             "link": entry.link,
             "author": entry.author,
+            "author_slug": content.author_slug(entry.author),
             "summary": summary,
             "content": body,
             "image_url": image,

@@ -1,0 +1,167 @@
+"""The full-text index of the posts, in each database's own engine.
+
+- PostgreSQL: `posts.search_vector`, a stored generated `tsvector` column
+  (title weighted A, summary B, content D; the parser skips HTML tags) under a
+  GIN index. Generated, so every write of a post keeps it in step, COPY too.
+- SQLite: `posts_fts`, an FTS5 table of the title, summary and the content's
+  text, kept in step by triggers on `posts`. The content's text comes from
+  `feedsvc_text()`, a function every connection of ours registers (db.py).
+
+Both are outside the ORM's models: nothing reads them but `feedsvc.search`.
+The stemming language is the site's (`FEEDSVC_SITE_LANGUAGE`), fixed in the
+schema; `ensure` rebuilds the index when it changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from feedsvc import content
+from feedsvc.search_query import MARKS, pg_config, sqlite_tokenizer
+
+# Schema names that belong to the index, not to the models (migrations compare them).
+FTS_TABLE = "posts_fts"
+VECTOR_COLUMN = "search_vector"
+VECTOR_INDEX = "ix_posts_search_vector"
+SQLITE_FUNCTION = "feedsvc_text"
+# Beyond this, words of a very long post add nothing findable but cost index.
+INDEXED_CHARS = 200_000
+
+
+def owns(name: str | None) -> bool:
+    """Whether a schema object belongs to the index (the model comparison skips these)."""
+    return bool(name) and (name in (VECTOR_COLUMN, VECTOR_INDEX) or str(name).startswith(FTS_TABLE))
+
+
+def text_of(html: Any) -> str:
+    """The words of a post's HTML content, as the SQLite index holds them.
+
+    Never raises (it runs inside the insert of a post), and drops the
+    characters snippets use as match marks."""
+    if not isinstance(html, str) or not html:
+        return ""
+    try:
+        text = content.html_to_text(html[: INDEXED_CHARS * 2])[:INDEXED_CHARS]
+    except Exception:
+        return ""
+    return text.translate(_NO_MARKS)
+
+
+_NO_MARKS = {ord(mark): None for mark in MARKS}
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    dbapi_connection.create_function(SQLITE_FUNCTION, 1, text_of, deterministic=True)
+
+
+def create(connection: Connection, language: str) -> None:
+    """Build the index of every stored post."""
+    if connection.dialect.name == "postgresql":
+        _create_postgresql(connection, pg_config(language))
+    elif connection.dialect.name == "sqlite":
+        _create_sqlite(connection, sqlite_tokenizer(language))
+
+
+def drop(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
+        connection.exec_driver_sql(f"ALTER TABLE posts DROP COLUMN IF EXISTS {VECTOR_COLUMN}")
+    elif connection.dialect.name == "sqlite":
+        for trigger in ("insert", "delete", "update"):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{trigger}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+
+
+def ensure(connection: Connection, language: str) -> bool:
+    """Rebuild the index if it stems for another language, or if a migration
+    that rebuilt `posts` on SQLite took its triggers away; True if it did."""
+    if indexed_language(connection) == _wanted(connection, language) and _complete(connection):
+        return False
+    drop(connection)
+    create(connection, language)
+    return True
+
+
+def _complete(connection: Connection) -> bool:
+    if connection.dialect.name != "sqlite":
+        return True
+    triggers = connection.exec_driver_sql(
+        f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '{FTS_TABLE}_%'"
+    ).scalar()
+    return triggers == 3
+
+
+def indexed_language(connection: Connection) -> str | None:
+    """The PostgreSQL configuration or SQLite tokenizer the index was built with."""
+    if connection.dialect.name == "postgresql":
+        expression = connection.exec_driver_sql(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d"
+            " JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
+            f" WHERE d.adrelid = 'posts'::regclass AND a.attname = '{VECTOR_COLUMN}'"
+        ).scalar()
+        found = re.search(r"'(\w+)'::regconfig", expression or "")
+        return found.group(1) if found else None
+    sql = connection.exec_driver_sql(
+        f"SELECT sql FROM sqlite_master WHERE name = '{FTS_TABLE}'"
+    ).scalar()
+    found = re.search(r"tokenize\s*=\s*'([^']*)'", sql or "")
+    return found.group(1) if found else None
+
+
+def _wanted(connection: Connection, language: str) -> str:
+    if connection.dialect.name == "postgresql":
+        return pg_config(language)
+    return sqlite_tokenizer(language)
+
+
+def _create_postgresql(connection: Connection, config: str) -> None:
+    def vector(column: str, weight: str) -> str:
+        return (f"setweight(to_tsvector('{config}'::regconfig,"
+                f" left(coalesce({column}, ''), {INDEXED_CHARS})), '{weight}')")  # fmt: skip
+
+    connection.exec_driver_sql(
+        f"ALTER TABLE posts ADD COLUMN {VECTOR_COLUMN} tsvector GENERATED ALWAYS AS ("
+        f"{vector('title', 'A')} || {vector('summary', 'B')} || {vector('content', 'D')}"
+        ") STORED"
+    )
+    connection.exec_driver_sql(f"CREATE INDEX {VECTOR_INDEX} ON posts USING gin ({VECTOR_COLUMN})")
+
+
+def _create_sqlite(connection: Connection, tokenizer: str) -> None:
+    connection.exec_driver_sql(
+        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, summary, body,"
+        f" tokenize = '{tokenizer}')"
+    )
+    insert = (
+        f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body)"
+        f" VALUES (new.id, new.title, new.summary, {SQLITE_FUNCTION}(new.content));"
+    )
+    delete = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"
+    connection.exec_driver_sql(
+        f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON posts BEGIN {insert} END"
+    )
+    connection.exec_driver_sql(
+        f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON posts BEGIN {delete} END"
+    )
+    connection.exec_driver_sql(
+        f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF title, summary, content ON posts"
+        f" BEGIN {delete} {insert} END"
+    )
+    # Posts stored before: their text made here, so that the connection running
+    # the migration needs no function of ours.
+    last = 0
+    while True:
+        rows = connection.exec_driver_sql(
+            "SELECT id, title, summary, content FROM posts WHERE id > ? ORDER BY id LIMIT 1000",
+            (last,),
+        ).all()
+        if not rows:
+            break
+        connection.exec_driver_sql(
+            f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body) VALUES (?, ?, ?, ?)",
+            [(row[0], row[1], row[2], text_of(row[3])) for row in rows],
+        )
+        last = rows[-1][0]

@@ -1,0 +1,186 @@
+"""Full-text search (feedsvc.search over feedsvc.search_index), on SQLite and, with
+FEEDSVC_TEST_DATABASE_URL, PostgreSQL: ranking, recency among equals, snippets
+marked and escaped, hidden posts never found, the index in step with every
+write, and no typed text an error."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+
+from feedsvc import search, search_index
+from feedsvc.db import Database
+from feedsvc.models import Post
+from feedsvc.posts import create_local_post, delete_post, set_visibility, update_local_post
+from feedsvc.search_query import marked, parse
+from feedsvc.sources import add_source
+from tests.feedserver import rss
+from tests.ingesting import store_feed
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+def _post(db: Database, title: str, body: str, hours_ago: int = 0) -> int:
+    with db.session() as session:
+        when = NOW - dt.timedelta(hours=hours_ago)
+        post = create_local_post(session, title=title, body_html=body, now=when, summary_length=200)
+        return post.id
+
+
+def _search(db: Database, typed: str, limit: int = 10, offset: int = 0) -> search.Results:
+    with db.session() as session:
+        return search.search(session, typed, "en", limit, offset)
+
+
+def _ids(results: search.Results) -> list[int]:
+    return [hit.post.id for hit in results.hits]
+
+
+def test_a_title_match_ranks_above_a_body_match(db: Database) -> None:
+    body_only = _post(db, "Weekly notes", "<p>We talked about gardening and compost.</p>", 1)
+    in_title = _post(db, "Gardening for beginners", "<p>Start small.</p>", 5)
+    _post(db, "Unrelated", "<p>Nothing here.</p>")
+    assert _ids(_search(db, "gardening")) == [in_title, body_only]
+
+
+def test_newer_first_among_equals(db: Database) -> None:
+    old = _post(db, "Kettle review", "<p>A kettle.</p>", 10)
+    new = _post(db, "Kettle review", "<p>A kettle.</p>", 1)
+    assert _ids(_search(db, "kettle")) == [new, old]
+
+
+def test_stemming_words_all_or_phrase_or_left_out(db: Database) -> None:
+    cats = _post(db, "Cats", "<p>The cats were running in the garden.</p>")
+    dogs = _post(db, "Dogs", "<p>The dogs ran in the park.</p>")
+    assert _ids(_search(db, "running")) == [cats]  # run/running/runs stem alike
+    assert _ids(_search(db, "run")) == [cats]
+    assert set(_ids(_search(db, "cats or dogs"))) == {cats, dogs}
+    assert _ids(_search(db, "dogs park")) == [dogs]
+    assert _ids(_search(db, "dogs garden")) == []
+    assert _ids(_search(db, '"dogs ran"')) == [dogs]
+    assert _ids(_search(db, '"ran dogs"')) == []
+    assert _ids(_search(db, "the -cats")) == [dogs]
+    assert _ids(_search(db, "-cats")) == []  # nothing to look for
+
+
+def test_html_is_not_searched_as_words(db: Database) -> None:
+    _post(db, "Link", '<p>See <a href="https://example.org/anchor-page">this</a>.</p>')
+    assert _ids(_search(db, "href")) == []
+    assert _ids(_search(db, "anchor")) == []
+
+
+def test_paging(db: Database) -> None:
+    ids = [_post(db, f"Lamp {n}", "<p>A lamp.</p>", n) for n in range(5)]
+    first = _search(db, "lamp", limit=2)
+    assert _ids(first) == ids[:2] and first.has_more
+    last = _search(db, "lamp", limit=2, offset=4)
+    assert _ids(last) == ids[4:] and not last.has_more
+
+
+def test_snippets_mark_the_matches_and_escape_the_rest(db: Database) -> None:
+    body = "<p>Words before. Growing &lt;script&gt;alert(1)&lt;/script&gt; tomatoes is easy.</p>"
+    _post(db, "Tomatoes <b>and</b> you", body)
+    (hit,) = _search(db, "tomatoes").hits
+    assert "<mark>Tomatoes</mark>" in hit.title
+    assert "&lt;b&gt;" in hit.title  # the title is text; its angle brackets are shown, not run
+    assert "<mark>tomatoes</mark>" in hit.snippet
+    # Shown escaped (SQLite), or dropped as markup by ts_headline (PostgreSQL): never run.
+    assert "alert(1)" in hit.snippet and "<script>" not in hit.snippet
+    assert str(hit.snippet).count("<mark>") == str(hit.snippet).count("</mark>")
+
+
+def test_marked_is_balanced_whatever_marks_the_text_holds() -> None:
+    assert marked("\ue001a\ue000b\ue000c") == "a<mark>bc</mark>"
+    assert marked("<i>\ue000x\ue001") == "&lt;i&gt;<mark>x</mark>"
+
+
+def test_hidden_posts_never_match(db: Database) -> None:
+    shown = _post(db, "Otter facts", "<p>Otters.</p>")
+    hidden = _post(db, "Otter secrets", "<p>Otters.</p>")
+    with db.session() as session:
+        set_visibility(session, session.get(Post, hidden), NOW, hidden=True)
+    assert _ids(_search(db, "otter")) == [shown]
+    with db.session() as session:
+        condition = search.matching(session, "otter", "en")
+        assert session.scalars(select(Post.id).where(condition)).all() != []
+
+
+def test_the_index_follows_edits_and_deletes(db: Database) -> None:
+    post_id = _post(db, "Quince jam", "<p>Boil quinces.</p>")
+    assert _ids(_search(db, "quince")) == [post_id]
+    with db.session() as session:
+        update_local_post(session, session.get(Post, post_id), now=NOW, summary_length=200,
+                          title="Plum jam", body_html="<p>Boil plums.</p>")  # fmt: skip
+    assert _ids(_search(db, "quince")) == []
+    assert _ids(_search(db, "plum")) == [post_id]
+    with db.session() as session:
+        delete_post(session, session.get(Post, post_id), NOW)
+    assert _ids(_search(db, "plum")) == []
+
+
+def test_ingested_posts_are_indexed_by_the_bulk_insert(db: Database) -> None:
+    items = [{"guid": f"urn:x:{n}", "title": f"Harbour report {n}", "link": f"http://up.example/{n}",
+              "description": "&lt;p&gt;Ferries and &lt;em&gt;lighthouses&lt;/em&gt;.&lt;/p&gt;",
+              "pubDate": f"Mon, 23 Nov 2026 0{n}:00:00 GMT"} for n in range(3)]  # fmt: skip
+    with db.session() as session:
+        source = add_source(session, "http://up.example/feed.xml", NOW)
+    store_feed(db, source.id, rss("Up", items), NOW)
+    found = _search(db, "lighthouse")
+    assert len(found.hits) == 3
+    assert [hit.post.title for hit in found.hits] == [f"Harbour report {n}" for n in (2, 1, 0)]
+
+
+def test_index_is_rebuilt_for_another_language(db: Database) -> None:
+    post_id = _post(db, "Häuser", "<p>Die Häuser stehen am Fluss.</p>")
+    with db.engine.begin() as connection:
+        assert not search_index.ensure(connection, "en-GB")
+        assert search_index.ensure(connection, "de")
+        assert not search_index.ensure(connection, "de")
+    with db.session() as session:
+        assert _ids(search.search(session, "fluss", "de", 10)) == [post_id]
+    with db.engine.begin() as connection:
+        assert search_index.ensure(connection, "en")
+
+
+def test_triggers_lost_to_a_table_rebuild_come_back(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    post_id = _post(db, "Walnut", "<p>Nuts.</p>")
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER posts_fts_insert"))
+        assert search_index.ensure(connection, "en")
+    assert _ids(_search(db, "walnut")) == [post_id]
+
+
+def test_parse_quotes_every_word_for_fts5() -> None:
+    assert parse('a "b c" or d -e').fts5 == '(("a") AND ("b c" OR "d")) NOT ("e")'
+    assert parse("NEAR(a b) * ^x AND OR").fts5 == '("NEAR a") AND ("b") AND ("x") AND ("AND")'
+    assert parse('\x00 ¿? -- "').empty
+    assert len(parse("word " * 3000).text) <= 256
+
+
+HOSTILE = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet='"-*:^()ORANDNOT \x00\\\'%_', max_size=60),
+    st.sampled_from(["\x00", "a\x00b", '"', '"""', "-", "--a", "OR", "or or", "a OR", "NOT a",
+                     "NEAR(a b, 2)", "title:a", "^a", "a*", "'; DROP TABLE posts; --",
+                     "\ue000x\ue001", "x" * 10_000, "word " * 2000, "(", ")", "!", "&|!<->"]),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(typed=HOSTILE)
+@example(typed="cats")
+def test_no_typed_text_is_an_error(db: Database, typed: str) -> None:
+    if not getattr(db, "_seeded", False):
+        _post(db, 'Cats and "quotes" OR NOT', "<p>cats AND dogs * ^ NEAR</p>")
+        db._seeded = True  # type: ignore[attr-defined]
+    results = _search(db, typed)
+    for hit in results.hits:
+        assert str(hit.snippet).count("<mark>") == str(hit.snippet).count("</mark>")
+    with db.session() as session:
+        session.scalars(select(Post.id).where(search.matching(session, typed, "en"))).all()
