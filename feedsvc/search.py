@@ -18,8 +18,8 @@ from sqlalchemy import Integer, column, false, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from feedsvc.search_index import FTS_TABLE, VECTOR_COLUMN, text_of
 from feedsvc.models import Post
+from feedsvc.search_index import FTS_TABLE, VECTOR_COLUMN, text_of
 from feedsvc.search_query import END_MARK, START_MARK, Query, marked, parse, pg_config
 
 # How much of a post's text a snippet shows, in words.

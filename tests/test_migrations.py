@@ -19,7 +19,10 @@ def test_migrations_match_models(db: Database) -> None:
         # The search index lives beside the models (feedsvc/search_index.py).
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "include_name": lambda name, *_: not search_index.owns(name)},
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, *_: not search_index.owns(name),
+            },
         )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
