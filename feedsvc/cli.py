@@ -147,7 +147,7 @@ def sources_list() -> None:
             click.echo("no sources yet; add one with: feedsvc sources add URL")
             return
         for source, count in rows:
-            state = source_state(source)
+            state: str = source_state(source)
             if source.error_count:
                 state += f", {source.error_count} errors"
             click.echo(
