@@ -27,10 +27,6 @@ class RuleBook:
         return bool(self.global_rules or self.by_source)
 
 
-def rule_of(row: FilterRule) -> Rule:
-    return Rule(row.id, row.action, row.field, row.pattern, row.days, row.source_id)
-
-
 def load_rules(session: Session) -> RuleBook:
     rows = session.execute(
         select(FilterRule.id, FilterRule.action, FilterRule.field, FilterRule.pattern,

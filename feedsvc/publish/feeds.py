@@ -108,14 +108,6 @@ def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     raise ValueError(f"unknown feed format {kind!r}")
 
 
-def render_atom(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
-    return render(ATOM, spec, entries)
-
-
-def render_rss(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
-    return render(RSS, spec, entries)
-
-
 def web_only(entry: FeedEntry) -> FeedEntry:
     """The entry without the upstream URLs that are not http(s): a row stored
     before that rule held (or by a bug) must still never reach a reader.
