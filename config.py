@@ -21,6 +21,7 @@ from limits import parse_many
 ENV_PREFIX = "FEEDSVC_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+MODERATION_MODES = ("all", "first", "none")
 
 
 class ConfigError(RuntimeError):
@@ -142,6 +143,22 @@ class Config:
     API_PAGE_SIZE: int = 50
     API_MAX_PAGE_SIZE: int = 500
 
+    # Comments under posts: a plain form (no script) with a signed, time-stamped
+    # token. Off closes them everywhere; existing ones stay shown.
+    COMMENTS: bool = True
+    # Which comments wait for an admin: all, first (a first-time commenter's,
+    # and any with a link) or none (only those with more than COMMENTS_MAX_LINKS).
+    COMMENTS_MODERATION: str = "first"
+    # Posts published longer ago than this take no new comments (0: never closed).
+    COMMENTS_CLOSE_DAYS: int = 0
+    # The form must be this old before it is posted, and no older than the hours.
+    COMMENTS_MIN_SECONDS: int = 3
+    COMMENTS_TOKEN_HOURS: int = 24
+    # Comments per client address (the `limits` syntax), counted where the
+    # sign-in attempts are (RATELIMIT_STORAGE_URI).
+    COMMENTS_RATE_LIMIT: str = "5 per 10 minutes;30 per day"
+    COMMENTS_MAX_LINKS: int = 2
+
     # Logging, for the web app and the worker alike: DEBUG, INFO, WARNING or
     # ERROR; text or json lines on stderr.
     LOG_LEVEL: str = "INFO"
@@ -170,7 +187,7 @@ class Config:
             raise ConfigError("FEEDSVC_FEED_PAGE_SIZE and FEED_MAX_PAGE_SIZE must be positive")
         if values["FETCH_MIN_INTERVAL"] > values["FETCH_MAX_INTERVAL"]:
             raise ConfigError("FEEDSVC_FETCH_MIN_INTERVAL is above FEEDSVC_FETCH_MAX_INTERVAL")
-        for name in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
+        for name in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT", "COMMENTS_RATE_LIMIT"):
             try:
                 parse_many(values[name])
             except ValueError as exc:
@@ -181,7 +198,9 @@ class Config:
                 "FEEDSVC_SESSION_IDLE_MINUTES 0 (off) or more"
             )
         values["LOG_LEVEL"] = values["LOG_LEVEL"].upper()
-        for name, allowed in (("LOG_LEVEL", LOG_LEVELS), ("LOG_FORMAT", LOG_FORMATS)):
+        checked = (("LOG_LEVEL", LOG_LEVELS), ("LOG_FORMAT", LOG_FORMATS),
+                   ("COMMENTS_MODERATION", MODERATION_MODES))  # fmt: skip
+        for name, allowed in checked:
             if values[name] not in allowed:
                 raise ConfigError(
                     f"{ENV_PREFIX}{name}={values[name]!r}: use one of {', '.join(allowed)}"

@@ -33,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from feedsvc.urls import host_name
-from feedsvc.vocabulary import JobState, PostMode, SourceStatus
+from feedsvc.vocabulary import CommentState, JobState, PostMode, SourceStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -234,6 +234,17 @@ class Post(Base):
     article_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     article_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+    # Approved comments, kept by feedsvc/comments.py whenever one changes, so
+    # listings and feeds never count rows.
+    comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Closed by an admin: comments shown, no new ones taken.
+    comments_closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The upstream's own discussion of a republished entry: its comments page
+    # (RSS <comments>, Atom rel="replies" type text/html) and comment feed
+    # (wfw:commentRss, Atom rel="replies" of a feed type).
+    upstream_comments_url: Mapped[str | None] = mapped_column(String(2048))
+    upstream_comments_feed: Mapped[str | None] = mapped_column(String(2048))
+
     source: Mapped[Source | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, lazy="selectin")
 
@@ -246,6 +257,35 @@ class Post(Base):
         """A source set to summary or link mode never has its full text republished:
         not in the feeds, not on the post's page."""
         return self.source is None or self.source.mode == MODE_FULL
+
+
+class Comment(Base):
+    """A reader's comment under a post (or an admin's, `by_admin`), in plain
+    text; a reply names its parent, one level deep. See feedsvc/comments.py."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        Index("ix_comments_post_state", "post_id", "state", "created_at"),
+        Index("ix_comments_state_created", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable forever: the feed entry id is urn:uuid:<uid>.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(20), default=CommentState.PENDING)
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_url: Mapped[str | None] = mapped_column(String(2048))
+    # A keyed hash of name and website: who has been approved before.
+    author_key: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    by_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    post: Mapped[Post] = relationship(lazy="select")
 
 
 class StoryBand(Base):

@@ -30,7 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from feedsvc import changes, popularity
 from feedsvc.db import Database
-from feedsvc.models import LOCAL_KEY_PREFIX, Counter, Post, PrunedEntry, Source, post_tags
+from feedsvc.models import LOCAL_KEY_PREFIX, Comment, Counter, Post, PrunedEntry, Source, post_tags
 from feedsvc.settings import RetentionSettings
 
 BATCH = 500
@@ -50,9 +50,9 @@ class Doomed:
 
 
 def protected_ids(session: Session, settings: RetentionSettings, now: dt.datetime) -> set[int]:
-    """Posts kept whatever their age: those in a current popular list.
-    (Posts with comments join here once comments exist.)"""
-    kept: set[int] = set()
+    """Posts kept whatever their age: those in a current popular list, and
+    those with comments (any, pending too: a reader's words are not pruned)."""
+    kept: set[int] = set(session.scalars(select(Comment.post_id).distinct()))
     for window in popularity.WINDOWS:
         kept.update(popularity.rank(session, window, settings.keep_popular, now,
                                     settings.half_life_days))  # fmt: skip

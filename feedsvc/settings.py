@@ -17,6 +17,7 @@ from feedsvc.fetcher import FetchSettings
 from feedsvc.ingest.policy import ScheduleSettings
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import PrepareSettings
+from feedsvc.vocabulary import Moderation
 
 # Where the factory keeps the app's settings.
 EXTENSION = "feedsvc.settings"
@@ -137,6 +138,23 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
+class CommentSettings:
+    """Comments under posts (feedsvc/comments.py)."""
+
+    # False: no new comments anywhere; the approved ones stay shown.
+    enabled: bool = True
+    moderation: Moderation = Moderation.FIRST
+    # Posts older than this take no new comments (0: never closed).
+    close_days: int = 0
+    # How old a form must be, and may be, when it is posted.
+    min_seconds: int = 3
+    token_hours: int = 24
+    rate_limit: str = "5 per 10 minutes;30 per day"
+    # More links than this, and a comment waits for an admin whatever the mode.
+    max_links: int = 2
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
     format: str = "text"
@@ -156,6 +174,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    comments: CommentSettings = field(default_factory=CommentSettings)
     logging: LogSettings = field(default_factory=LogSettings)
 
 
@@ -255,6 +274,15 @@ def from_config(values: Mapping[str, Any], instance_path: Path) -> Settings:
             rules_sync_limit=values["RULES_SYNC_LIMIT"],
             api_page_size=values["API_PAGE_SIZE"],
             api_max_page_size=values["API_MAX_PAGE_SIZE"],
+        ),
+        comments=CommentSettings(
+            enabled=values["COMMENTS"],
+            moderation=Moderation(values["COMMENTS_MODERATION"]),
+            close_days=max(0, values["COMMENTS_CLOSE_DAYS"]),
+            min_seconds=max(0, values["COMMENTS_MIN_SECONDS"]),
+            token_hours=max(1, values["COMMENTS_TOKEN_HOURS"]),
+            rate_limit=values["COMMENTS_RATE_LIMIT"],
+            max_links=max(0, values["COMMENTS_MAX_LINKS"]),
         ),
         logging=LogSettings(level=values["LOG_LEVEL"], format=values["LOG_FORMAT"]),
     )

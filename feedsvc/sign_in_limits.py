@@ -22,7 +22,7 @@ from typing import Protocol
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from feedsvc.content import normalize_space
 from feedsvc.db import Database
@@ -41,20 +41,28 @@ class AttemptStore(Protocol):
 class DatabaseStore:
     """Attempts as rows: one per bucket and attempt, pruned once older than every window.
 
+    Other limiters count in the same table (comments: `comment:…`), each
+    pruning only its own buckets, named by their `prefixes`, by its own windows.
+
     The attempt is written and committed first and the windows counted after,
     so two processes racing for the last attempt of a window may both be
     refused, but never both allowed.
     """
 
-    def __init__(self, db: Database, keep_seconds: int) -> None:
+    def __init__(self, db: Database, keep_seconds: int,
+                 prefixes: Sequence[str] = ("addr:", "user:")) -> None:  # fmt: skip
         self.db = db
         self.keep = dt.timedelta(seconds=keep_seconds)  # the longest window of any bucket
+        self.prefixes = tuple(prefixes)
 
     def hit(self, checks: Sequence[Check], now: dt.datetime) -> float | None:
         buckets = sorted({bucket for bucket, _ in checks})
         with self.db.session() as session:
             session.execute(
-                delete(SignInAttempt).where(SignInAttempt.attempted_at <= now - self.keep)
+                delete(SignInAttempt).where(
+                    SignInAttempt.attempted_at <= now - self.keep,
+                    or_(*(SignInAttempt.bucket.startswith(p) for p in self.prefixes)),
+                )
             )
             rows = [SignInAttempt(bucket=bucket, attempted_at=now) for bucket in buckets]
             session.add_all(rows)
@@ -87,21 +95,35 @@ class LimitsStore:
     It keeps its own clock, so `now` is not used.
     """
 
-    NAMESPACE = "feedsvc-sign-in"
-
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, namespace: str = "feedsvc-sign-in") -> None:
         self.window = MovingWindowRateLimiter(storage_from_string(uri))
+        self.namespace = namespace
 
     def hit(self, checks: Sequence[Check], now: dt.datetime) -> float | None:
         exhausted = [(bucket, item) for bucket, item in checks
-                     if not self.window.test(item, self.NAMESPACE, bucket)]  # fmt: skip
+                     if not self.window.test(item, self.namespace, bucket)]  # fmt: skip
         if exhausted:
-            resets = [self.window.get_window_stats(item, self.NAMESPACE, bucket).reset_time
+            resets = [self.window.get_window_stats(item, self.namespace, bucket).reset_time
                       for bucket, item in exhausted]  # fmt: skip
             return max(resets) - time.time()
         for bucket, item in checks:
-            self.window.hit(item, self.NAMESPACE, bucket)
+            self.window.hit(item, self.namespace, bucket)
         return None
+
+
+def attempt_store(
+    storage_uri: str,
+    db: Database,
+    limits: str,
+    prefixes: Sequence[str] = ("addr:", "user:"),
+    namespace: str = "feedsvc-sign-in",
+) -> AttemptStore:
+    """Where attempts under these limits are counted, for every process: the
+    `limits` storage the URI names, else the database."""
+    if storage_uri:
+        return LimitsStore(storage_uri, namespace)
+    longest = max(item.get_expiry() for item in parse_many(limits))
+    return DatabaseStore(db, longest, prefixes)
 
 
 class SignInLimiter:
@@ -119,12 +141,8 @@ class SignInLimiter:
                    account_limits: str, secret: str) -> SignInLimiter:  # fmt: skip
         """Counting in the database when no storage URI is set, else in the
         `limits` storage it names."""
-        if storage_uri:
-            return cls(LimitsStore(storage_uri), address_limits, account_limits, secret)
-        longest = max(
-            item.get_expiry() for item in parse_many(f"{address_limits};{account_limits}")
-        )
-        return cls(DatabaseStore(db, longest), address_limits, account_limits, secret)
+        store = attempt_store(storage_uri, db, f"{address_limits};{account_limits}")
+        return cls(store, address_limits, account_limits, secret)
 
     def attempt(self, address: str, username: str, now: dt.datetime) -> int | None:
         """Count one attempt; None when allowed, else the whole seconds to wait."""

@@ -101,3 +101,22 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class CommentState(StrEnum):
+    """Where a comment stands: waiting for an admin, shown, or kept as spam."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    SPAM = "spam"
+
+
+class Moderation(StrEnum):
+    """Which comments wait for approval (FEEDSVC_COMMENTS_MODERATION)."""
+
+    # Every one.
+    ALL = "all"
+    # A first-time commenter's, and any with links.
+    FIRST = "first"
+    # None but those with too many links.
+    NONE = "none"

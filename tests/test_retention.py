@@ -167,3 +167,15 @@ def test_housekeeping_prunes_once_a_day(app: Flask, db: Database) -> None:
         assert titles(db) == {"New"}
     finally:
         worker.shutdown()
+
+
+def test_posts_with_comments_stay(db: Database) -> None:
+    from feedsvc.models import Comment
+
+    add_feed(db, "c", [40, 50])
+    with db.session() as session:
+        talked = session.scalars(select(Post).where(Post.title == "c 40 days old")).one()
+        session.add(Comment(post_id=talked.id, author_name="Ada", author_key="k", body="Hi",
+                            created_at=NOW))  # fmt: skip
+    assert retention.prune(db, retention.RetentionSettings(days=30), NOW) == 1
+    assert titles(db) == {"c 40 days old"}

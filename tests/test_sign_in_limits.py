@@ -130,3 +130,21 @@ def test_attempted_usernames_are_not_stored_in_the_clear(make_app: Any, db: Data
         buckets = session.scalars(select(SignInAttempt.bucket)).all()
     assert sorted(bucket.split(":")[0] for bucket in buckets) == ["addr", "user"]
     assert not any("secret" in bucket for bucket in buckets)
+
+
+def test_each_limiter_prunes_only_its_own_buckets(db: Database) -> None:
+    """Comments count in the same table under `comment:`; a shorter window there
+    must not prune the sign-in attempts an hour's window still needs."""
+    sign_in = DatabaseStore(db, keep_seconds=3600)
+    commenting = DatabaseStore(db, keep_seconds=60, prefixes=("comment:",))
+    hour = parse_many("5 per hour")[0]
+    minute = parse_many("5 per minute")[0]
+    assert sign_in.hit([("addr:a", hour)], T0) is None
+    assert commenting.hit([("comment:a", minute)], T0) is None
+    assert commenting.hit([("comment:a", minute)], T0 + dt.timedelta(minutes=5)) is None
+    with db.session() as session:
+        buckets = sorted(session.scalars(select(SignInAttempt.bucket)))
+    assert buckets == ["addr:a", "comment:a"]
+    assert sign_in.hit([("addr:a", hour)], T0 + dt.timedelta(minutes=10)) is None
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(SignInAttempt)) == 3

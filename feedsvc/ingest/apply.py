@@ -215,6 +215,11 @@ def _new_post_row(
         "image_width": values.get("image_width"),
         "image_height": values.get("image_height"),
         "itunes": values.get("itunes"),
+        "comment_count": 0,
+        "comments_closed": False,
+        # The upstream's own discussion of the entry (its comments page and feed).
+        "upstream_comments_url": values.get("upstream_comments_url"),
+        "upstream_comments_feed": values.get("upstream_comments_feed"),
     }
 
 

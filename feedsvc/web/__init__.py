@@ -7,7 +7,9 @@ what every response shares (error pages, headers, template globals) in `web/page
 from __future__ import annotations
 
 from flask import Flask
+from markupsafe import Markup
 
+from feedsvc import comment_text
 from feedsvc.content import demote_headings
 from feedsvc.urls import web_url
 from feedsvc.web import admin, api, auth, feeds, health, images, pages, sidebar, site
@@ -24,6 +26,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(images.bp)
     images.init(app)
+    site.init(app)
     auth.init(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
@@ -37,6 +40,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(500, pages.api_or_default)
     app.context_processor(pages.site_globals)
     app.add_template_filter(web_url, "web_url")
+    app.add_template_filter(lambda text: Markup(comment_text.to_html(text)), "comment_html")
     app.add_template_filter(images.image_src, "image_src")
     app.add_template_filter(images.proxy_images, "proxy_images")
     app.add_template_filter(demote_headings, "demote_headings")

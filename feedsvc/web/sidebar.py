@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from feedsvc import content, popularity
+from feedsvc import changes, content, popularity
 from feedsvc.blogroll import blogroll
 from feedsvc.models import MODE_FULL, Post
 from feedsvc.settings import EXTENSION as SETTINGS
@@ -56,6 +56,7 @@ class PopularItem:
     title: str
     snippet: str
     thumbnail: str | None
+    comments: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ def ranked_ids(window: str, limit: int) -> list[int]:
 
 
 def sidebar() -> Sidebar:
-    # A hidden or edited post bumps the content version: never shown stale.
-    version = current_app.extensions[VERSION].read()
+    # A hidden or edited post bumps the content version, an approved comment
+    # the comments version: never shown stale.
+    version = current_app.extensions[VERSION].read_many(
+        (changes.CONTENT_VERSION, changes.COMMENTS_VERSION)
+    )
     built: Sidebar = current_app.extensions[CACHE].get(("sidebar", version), _build)
     return built
 
@@ -94,7 +98,14 @@ def _build() -> Sidebar:
     session = get_session()
     length = app_settings.popular.snippet
     popular = [
-        PopularItem(post.id, post.slug, post.title, _snippet(post, length), post.image_url)
+        PopularItem(
+            post.id,
+            post.slug,
+            post.title,
+            _snippet(post, length),
+            post.image_url,
+            post.comment_count,
+        )
         for post in popularity.posts_by_ids(session, ranked_ids("7d", app_settings.popular.count))
     ]
     return Sidebar(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from feedsvc import popularity
+from feedsvc import comments, errors, popularity
+from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post, Source
 from feedsvc.posts import also_reported_by, get_visible_post, latest_posts, neighbours
 from feedsvc.publish.service import EPOCH
+from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.tags import tag_by_slug
+from feedsvc.vocabulary import CommentState
+from feedsvc.web.auth import csrf
 from feedsvc.web.context import (
     client_address,
     current_time,
@@ -23,6 +27,9 @@ from feedsvc.web.context import (
 from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
+LIMITER = "feedsvc.comment_limiter"
+# What the comment form's errors answer, by kind.
+COMMENT_STATUS = {errors.NOT_FOUND: 404, errors.CONFLICT: 403}
 
 WINDOW_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "all": "All time",
                  "trending": "Trending"}  # fmt: skip
@@ -41,17 +48,96 @@ def post(post_id: int, slug: str | None = None) -> Response:
     if found is None:
         abort(404)
     if slug != found.slug:
-        return redirect(url_for("site.post", post_id=found.id, slug=found.slug), 301)
+        # The comment form's arguments (reply, comment) survive the move.
+        kept = {k: v for k, v in request.args.items() if k in ("reply", "comment")}
+        return redirect(url_for("site.post", post_id=found.id, slug=found.slug, **kept), 301)
+    response = _post_page(found, _reply_to(request.args.get("reply")))
+    if response.status_code == 200 and request.method == "GET":
+        _count_view(found.id)
+    return response
+
+
+def _post_page(
+    found: Post,
+    reply_to: int | None = None,
+    form: dict[str, str] | None = None,
+    error: FeedsvcError | None = None,
+) -> Response:
+    """The post, its comments and the comment form (given back filled in, with
+    the error, when a comment was not taken). Reads no session: the form's
+    token is signed, not a session's."""
+    session, app_settings, now = get_session(), settings(), current_time()
     older, newer = neighbours(session, found)
+    threads = comments.threads(session, found.id)
+    replying = next((t.comment for t in threads if t.comment.id == reply_to), None)
+    is_open = comments.comments_open(found, app_settings.comments, now)
+    token = comments.form_token(app_settings.secret_key, found.id, now, app_settings.comments)
     response = _page_response(
         "post.html", [found], post=found, older=older, newer=newer,
         also_reported_by=also_reported_by(session, [found.id]).get(found.id, []),
         canonical=_canonical("site.post", post_id=found.id, slug=found.slug),
-        feed_scopes=_feed_scopes(found),
+        feed_scopes=_feed_scopes(found), threads=threads, comments_open=is_open,
+        comment_token=token if is_open else None, replying=replying,
+        comment_form=form or {}, comment_error=error,
+        posted=request.args.get("comment") if error is None else None,
     )  # fmt: skip
-    if response.status_code == 200 and request.method == "GET":
-        _count_view(found.id)
+    if error is not None:
+        response.status_code = _comment_status(error)
+        if isinstance(error, comments.RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def _reply_to(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else None
+
+
+def _comment_status(error: FeedsvcError) -> int:
+    if isinstance(error, comments.RateLimited):
+        return 429
+    return COMMENT_STATUS.get(error.kind, 400)
+
+
+@bp.post("/posts/<int:post_id>/comments")
+@csrf.exempt  # public: the form's own signed token stands in for a session's
+def comment(post_id: int) -> Response:
+    """The comment form's target: taken (shown, or awaiting moderation), or
+    the post page again with the form as sent and what to correct."""
+    session = get_session()
+    found = get_visible_post(session, post_id)
+    if found is None:
+        abort(404)
+    form = {name: request.form.get(name, "") for name in ("name", "website", "body", "parent_id")}
+    parent = form["parent_id"].strip()
+    app_settings = settings()
+    try:
+        if parent and not (parent.isdigit() and len(parent) < 12):
+            raise comments.CommentError("the comment replied to is not on this post", "parent_id")
+        made = comments.submit(
+            session,
+            comments.Submission(
+                post_id=found.id, name=form["name"], website=form["website"], body=form["body"],
+                token=request.form.get("token", ""), parent_id=int(parent) if parent else None,
+                honeypot=request.form.get("email", ""), address=client_address(),
+                user_agent=request.headers.get("User-Agent", ""),
+            ),
+            settings=app_settings.comments, secret=app_settings.secret_key,
+            limiter=current_app.extensions[LIMITER], now=current_time(),
+        )  # fmt: skip
+    except FeedsvcError as exc:
+        return _post_page(found, _reply_to(parent), form, exc)
+    shown = made.state == CommentState.APPROVED
+    target = url_for("site.post", post_id=found.id, slug=found.slug,
+                     comment=made.id if shown else "pending")  # fmt: skip
+    return redirect(target + (f"#comment-{made.id}" if shown else "#comment-form"), 303)
+
+
+def init(app: Flask) -> None:
+    app_settings = app.extensions[SETTINGS]
+    app.extensions[LIMITER] = comments.CommentLimiter.configured(
+        app_settings.auth.rate_limit_storage, app.extensions["feedsvc.db"],
+        app_settings.comments.rate_limit,
+    )  # fmt: skip
 
 
 @bp.get("/popular")
