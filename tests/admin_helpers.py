@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from feedsvc import accounts
@@ -49,3 +50,15 @@ def post_form(client: FlaskClient, form_page: str, action: str, data: dict, **kw
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def two_admins_signed_in(
+    app: Flask, client: FlaskClient, db: Database
+) -> tuple[int, int, FlaskClient]:
+    """Admins "admin", signed in on `client`, and "ann" on a client of her own:
+    both ids, and her client."""
+    admin_id, ann_id = make_admin(db), make_admin(db, "ann")
+    sign_in(client)
+    ann = app.test_client()
+    sign_in(ann, "ann")
+    return admin_id, ann_id, ann

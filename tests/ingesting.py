@@ -12,6 +12,7 @@ from feedsvc.ingest.pipeline import RefreshReport, ingest_body
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.models import Post
 from feedsvc.scheduler import Worker
+from feedsvc.settings import Settings
 
 
 def store_feed(
@@ -41,3 +42,12 @@ def dispatch_until_stored(worker: Worker, db: Database, posts: int, timeout: flo
     finally:
         worker.shutdown(wait=True)
     return claimed
+
+
+def housekeep(db: Database, settings: Settings) -> None:
+    """One pass of the worker's housekeeping, the worker shut down after it."""
+    worker = Worker(db, settings, name="housekeeper")
+    try:
+        worker.housekeeping()
+    finally:
+        worker.shutdown()

@@ -55,43 +55,38 @@ NEGATIVE_CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
                    checks.content_type_conformance]  # fmt: skip
 
 
-@pytest.mark.parametrize("label", OPERATIONS)
-def test_the_api_refuses_what_its_openapi_document_rules_out(
-    app: Flask, db: Database, no_lookups: None, label: str
+def run_cases(
+    app: Flask, db: Database, label: str, mode: GenerationMode, wanted: list[Any]
 ) -> None:
-    """Negative cases: ids, pages and bodies the document rules out get a 4xx."""
+    """Thirty generated calls of one operation, as an admin, each held to `wanted`."""
     reconfigure(app, FETCH_TIMEOUT=2.0)
     make_admin(db)
     headers = bearer(make_token(db))
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operation = schema.find_operation_by_label(label)
 
-    @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=30, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def check(case: Any) -> None:
-        case.call_and_validate(headers=headers, checks=NEGATIVE_CHECKS)
+        case.call_and_validate(headers=headers, checks=wanted)
 
     check()
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_the_api_refuses_what_its_openapi_document_rules_out(
+    app: Flask, db: Database, no_lookups: None, label: str
+) -> None:
+    """Negative cases: ids, pages and bodies the document rules out get a 4xx."""
+    run_cases(app, db, label, GenerationMode.NEGATIVE, NEGATIVE_CHECKS)
 
 
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_the_api_answers_as_its_openapi_document_says(
     app: Flask, db: Database, no_lookups: None, label: str
 ) -> None:
-    reconfigure(app, FETCH_TIMEOUT=2.0)
-    make_admin(db)
-    headers = bearer(make_token(db))
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operation = schema.find_operation_by_label(label)
-
-    @given(case=operation.as_strategy())
-    @settings(max_examples=30, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    def check(case: Any) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
-
-    check()
+    run_cases(app, db, label, GenerationMode.POSITIVE, CHECKS)
 
 
 def test_the_document_is_openapi_3_1_and_covers_every_route(app: Flask) -> None:

@@ -14,7 +14,7 @@ from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
-from tests.ingesting import dispatch_until_stored
+from tests.ingesting import dispatch_until_stored, housekeep
 
 
 def test_dispatch_refreshes_due_sources(app: Flask, db: Database, feed_server: FeedServer) -> None:
@@ -52,11 +52,7 @@ def test_housekeeping_prunes_old_fetch_history(app: Flask, db: Database) -> None
                 FetchAttempt(source_id=source.id, started_at=started, url=source.feed_url,
                              outcome="ok")
             )  # fmt: skip
-    worker = Worker(db, settings_of(app), name="housekeeper")
-    try:
-        worker.housekeeping()
-    finally:
-        worker.shutdown()
+    housekeep(db, settings_of(app))
     with db.session() as session:
         kept = session.scalars(select(FetchAttempt.started_at).order_by(FetchAttempt.started_at))
         assert [(now - t).days for t in kept] == [29, 1]

@@ -24,6 +24,7 @@ from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.admin_helpers import make_admin, post_form, sign_in
 from tests.configured import reconfigure, settings_of
+from tests.ingesting import housekeep
 from tests.test_api import Api
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -290,10 +291,6 @@ def test_housekeeping_forgets_old_jobs(app: Flask, db: Database) -> None:
     runner(db, "r", T0 - dt.timedelta(days=40)).run_pending()
     with db.session() as session:
         session.get(Job, recent).finished_at = dt.datetime.now(dt.UTC)  # type: ignore[union-attr]
-    worker = Worker(db, settings_of(app), name="housekeeper")
-    try:
-        worker.housekeeping()
-    finally:
-        worker.shutdown()
+    housekeep(db, settings_of(app))
     with db.session() as session:
         assert session.get(Job, old) is None and session.get(Job, recent) is not None

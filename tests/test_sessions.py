@@ -14,7 +14,14 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from feedsvc import create_app
 from feedsvc.db import Database
 from feedsvc.web.auth import SEEN_AT, SIGNED_IN_AT
-from tests.admin_helpers import PASSWORD, csrf_token, make_admin, post_form, sign_in
+from tests.admin_helpers import (
+    PASSWORD,
+    csrf_token,
+    make_admin,
+    post_form,
+    sign_in,
+    two_admins_signed_in,
+)
 
 
 def copy_of_cookie(app: Flask, client: FlaskClient) -> FlaskClient:
@@ -81,11 +88,7 @@ def test_sign_out_everywhere_from_the_command_line(
 def test_sign_out_everywhere_from_the_users_page(
     app: Flask, client: FlaskClient, db: Database
 ) -> None:
-    admin_id = make_admin(db)
-    ann_id = make_admin(db, "ann")
-    sign_in(client)
-    ann = app.test_client()
-    sign_in(ann, "ann")
+    admin_id, ann_id, ann = two_admins_signed_in(app, client, db)
     ann_copy = copy_of_cookie(app, ann)
     response = post_form(client, "/admin/users", f"/admin/users/{ann_id}/sign-out", {})
     assert response.status_code == 302 and response.headers["Location"] == "/admin/users"

@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 
 from feedsvc.db import Database
 from feedsvc.models import ApiToken, User
-from tests.admin_helpers import bearer, make_admin, make_token, post_form, sign_in
+from tests.admin_helpers import (
+    bearer,
+    make_admin,
+    make_token,
+    post_form,
+    sign_in,
+    two_admins_signed_in,
+)
 
 
 def user_count(db: Database) -> int:
@@ -48,11 +55,7 @@ def test_the_last_admin_cannot_be_deleted(db: Database, runner: FlaskCliRunner) 
 def test_the_users_page_lists_and_deletes_but_keeps_the_last(
     app: Flask, client: FlaskClient, db: Database
 ) -> None:
-    admin_id = make_admin(db)
-    ann_id = make_admin(db, "ann")
-    sign_in(client)
-    ann = app.test_client()
-    sign_in(ann, "ann")
+    admin_id, ann_id, ann = two_admins_signed_in(app, client, db)
     page = client.get("/admin/users").text
     assert "admin (you)" in page and "ann" in page and "Sign out everywhere" in page
 
