@@ -99,7 +99,10 @@ def _visible(_ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @sources_cli.command("add")
 @click.argument("url")
-@click.option("--interval", type=click.IntRange(min=60), help="Check every N seconds.")
+@click.option(
+    "--interval", type=int,
+    help="Check every N seconds (at least FEEDSVC_FETCH_MIN_INTERVAL, 300 by default).",
+)  # fmt: skip
 @click.option("--title", default="", callback=_visible, help="A title; default: the feed's own.")
 @click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
 @click.option("--mode", type=click.Choice(["full", "summary", "link"]), help="What to republish.")

@@ -27,7 +27,7 @@ from feedsvc.models import (
 )
 from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
-from feedsvc.vocabulary import FAILING_AFTER, SourceState
+from feedsvc.vocabulary import FAILING_AFTER, MAX_FIXED_INTERVAL, MIN_INTERVAL, SourceState
 
 
 class SourceError(FeedsvcError):
@@ -60,6 +60,23 @@ def normalize_site_url(url: str | None) -> str | None:
         raise SourceError(f"site URL: {exc}", "site_url") from None
 
 
+def check_interval(interval: object, minimum: int) -> int | None:
+    """An admin's fixed interval in seconds (None: adapt to the feed), from
+    `minimum` (FEEDSVC_FETCH_MIN_INTERVAL) to a year."""
+    if interval is None:
+        return None
+    if not isinstance(interval, int) or isinstance(interval, bool):
+        raise SourceError("the interval is a whole number of seconds", "interval")
+    if interval < minimum:
+        raise SourceError(
+            f"the interval must be at least {minimum} seconds ({minimum / 60:g} minutes); "
+            "choose a longer one, or let it adapt to the feed", "interval",
+        )  # fmt: skip
+    if interval > MAX_FIXED_INTERVAL:
+        raise SourceError("the interval must be at most a year (31536000 seconds)", "interval")
+    return interval
+
+
 def add_source(
     session: Session,
     feed_url: str,
@@ -68,12 +85,12 @@ def add_source(
     title: str = "",
     site_url: str | None = None,
     interval: int | None = None,
+    min_interval: int = MIN_INTERVAL,
     fetch_full: bool = False,
 ) -> Source:
     feed_url = normalize_feed_url(feed_url)
     site_url = normalize_site_url(site_url)
-    if interval is not None and interval < 60:
-        raise SourceError("the interval must be at least 60 seconds", "interval")
+    interval = check_interval(interval, min_interval)
     existing = session.scalar(select(Source).where(Source.feed_url == feed_url))
     if existing is not None:
         raise SourceExists(existing)
@@ -172,6 +189,7 @@ def update_source(
     site_url: str | None = None,
     tags: Iterable[str] | None = None,
     interval: int | EllipsisType | None = ...,
+    min_interval: int = MIN_INTERVAL,
     mode: str | None = None,
     strip_selectors: Sequence[str] | None = None,
     retain_days: int | EllipsisType | None = ...,
@@ -190,10 +208,7 @@ def update_source(
     if site_url is not None:
         source.site_url = normalize_site_url(site_url)
     if interval is not ...:
-        if interval is not None and not isinstance(interval, int):
-            raise SourceError("the interval is a whole number of seconds", "interval")
-        if interval is not None and interval < 60:
-            raise SourceError("the interval must be at least 60 seconds", "interval")
+        interval = check_interval(interval, min_interval)
         source.interval_override = interval
         if interval is not None:
             # The new interval applies from now, not after the old one ran out.

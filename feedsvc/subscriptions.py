@@ -92,6 +92,8 @@ def subscribe(
     Without it (a feed previewed already, or added offline), it is added as given.
     """
     url, title, site_url = wanted.url, wanted.title, wanted.site_url
+    minimum = settings.schedule.min_interval
+    sources.check_interval(wanted.interval, minimum)  # before seconds of discovery
     if check:
         # Outside the transaction that adds it: discovery takes seconds.
         preview = find_feed(db, fetcher, url, budget=budget)
@@ -106,6 +108,7 @@ def subscribe(
             title=title,
             site_url=site_url,
             interval=wanted.interval,
+            min_interval=minimum,
             fetch_full=wanted.fetch_full,
         )
         sources.update_source(session, source, now, tags=wanted.tags, mode=wanted.mode)

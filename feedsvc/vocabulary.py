@@ -44,6 +44,12 @@ class FetchErrorKind(StrEnum):
     INTERNAL = "internal"
 
 
+# The shortest interval between checks of a source by default
+# (FEEDSVC_FETCH_MIN_INTERVAL): an admin's fixed interval may not be shorter.
+MIN_INTERVAL = 300
+# The longest fixed interval an admin may set: a year.
+MAX_FIXED_INTERVAL = 31_536_000
+
 # An active source with this many errors in a row is "failing" (still tried, at the
 # backoff cap): the schedule's policy and the admin's states agree on it here.
 FAILING_AFTER = 10

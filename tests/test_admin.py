@@ -7,7 +7,7 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from feedsvc.db import Database
 from feedsvc.models import Post, Source
@@ -114,7 +114,45 @@ def test_edit_pause_resume_fetch_and_history(
     history = text(admin.get(page))
     assert history.count("<td>error</td>") == 1 and history.count("<td>ok</td>") == 1
     bad = post_form(admin, page, page, {"title": "x", "interval": "5"}, follow_redirects=True)
-    assert "at least 60 seconds" in text(bad)
+    assert bad.status_code == 422 and "at least 300 seconds" in text(bad)
+
+
+def test_a_refused_setting_shows_the_form_as_typed_with_the_error_beside_it(
+    admin: FlaskClient, db: Database, feed_server: FeedServer
+) -> None:
+    source_id = add_source(admin, feed_server)
+    page = f"/admin/sources/{source_id}"
+    typed = {"title": "Typed title", "site_url": "", "tags": "one, two", "mode": "summary",
+             "interval": "custom", "interval_minutes": "2", "strip_selectors": ".ads\naside",
+             "fetch_full": "0", "article_selector": "", "retain_days": "30",
+             "retain_per_source": ""}  # fmt: skip
+    bad = post_form(admin, page, page, typed)
+    body = text(bad)
+    assert bad.status_code == 422
+    assert 'value="Typed title"' in body and 'value="one, two"' in body
+    assert '<option value="summary" selected>' in body and 'value="30"' in body
+    assert 'value="custom" checked' in body and 'id="interval_minutes"' in body
+    assert 'value="2"' in body and ".ads\naside</textarea>" in body
+    # The reason sits beside the interval, not atop the page; nothing was saved.
+    assert 'id="interval-error">the interval must be at least 300 seconds' in body
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert (source.title, source.mode, source.interval_override) == ("Upstream", "full", None)
+    # Hostile values: each refused beside its field, never a 500.
+    for interval, minutes in [("custom", "abc"), ("custom", "nan"), ("custom", "-5"),
+                              ("custom", "1e400"), ("custom", ""), ("weekly", ""),
+                              ("99999999999", ""), ("299", "")]:
+        answer = post_form(admin, page, page, {**typed, "interval": interval,
+                                               "interval_minutes": minutes})  # fmt: skip
+        assert answer.status_code == 422, (interval, minutes)
+        assert 'id="interval-error"' in text(answer), (interval, minutes)
+    # Custom minutes, and the presets, are saved as seconds.
+    post_form(admin, page, page, {**typed, "interval_minutes": "7.5"})
+    post_form(admin, page, page, {**typed, "title": "Other", "interval": "86400"})
+    with db.session() as session:
+        assert session.get(Source, source_id).interval_override == 86400
+    shown = text(admin.get(page))
+    assert 'value="86400" checked' in shown
 
 
 def test_delete_a_source_keeping_or_removing_its_posts(
@@ -220,3 +258,29 @@ def test_the_dashboard_puts_failing_sources_first(admin: FlaskClient, db: Databa
     assert "Fine" not in warned
     assert "Broken" in text(admin.get("/admin/sources?state=failing"))
     assert "Fine" not in text(admin.get("/admin/sources?state=failing"))
+
+
+def test_the_preview_comes_back_from_what_the_form_carried_whatever_it_holds(
+    admin: FlaskClient, db: Database
+) -> None:
+    """A refused save shows the preview again from its hidden field; a field
+    tampered with loses only what does not read, never the page."""
+    good = ('{"feed_url": "x", "title": "Carried", "site_url": null, "description": "D",'
+            ' "entries": [["Entry one", null, "2026-11-01T10:00:00+00:00"]]}')
+    hostile = ["", "not json", "[1, 2]", '{"entries": "x"}', '{"entries": [[1, 2, 3]]}',
+               '{"title": 5, "entries": [["<script>x</script>", 7, "yesterday"]]}',
+               '{"entries": [' + ",".join(['["e", null, null]'] * 5000) + "]}"]  # fmt: skip
+    for carried in [good, *hostile]:
+        answer = post_form(admin, "/admin/sources/new", "/admin/sources", {
+            "feed_url": "http://example.org/feed", "preview": carried, "title": "Typed",
+            "interval": "custom", "interval_minutes": "1"})  # fmt: skip
+        body = text(answer)
+        assert answer.status_code == 422, carried[:40]
+        assert "Preview:" in body and 'value="Typed"' in body
+        assert 'name="feed_url" value="http://example.org/feed"' in body
+        assert "<script>x" not in body
+    shown = text(post_form(admin, "/admin/sources/new", "/admin/sources", {
+        "feed_url": "http://example.org/feed", "preview": good, "interval": "60"}))  # fmt: skip
+    assert "Preview: Carried" in shown and "Entry one" in shown
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Source)) == 0

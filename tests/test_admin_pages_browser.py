@@ -107,3 +107,49 @@ def test_the_no_worker_banner_comes_and_goes_with_the_heartbeat(
     assert banner.is_visible() and "last worker beat 60 min ago" in banner.inner_text()
     assert page.request.get(live_admin + "/healthz").json()["worker"] == "stale"
     assert errors == []
+
+
+def test_a_bad_interval_on_the_preview_keeps_the_preview_and_what_was_typed(
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    feed_server: FeedServer,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    items = [{"guid": f"g{i}", "title": f"Entry {i}", "link": f"http://example.org/{i}",
+              "description": "<p>Body</p>", "pubDate": f"Mon, 0{i} Nov 2026 10:00:00 GMT"}
+             for i in range(1, 4)]  # fmt: skip
+    feed_server.routes["/feed.xml"] = Reply(200, rss("Their feed", items), RSS_TYPE)
+    page, errors = signed_in(browser, live_admin)
+    page.goto(live_admin + "/admin/sources/new")
+    page.get_by_label("A feed's address").fill(feed_server.url("/feed.xml"))
+    page.get_by_role("button", name="Find the feed").click()
+    page.get_by_label("Title").fill("My own title")
+    page.get_by_label("Tags").fill("friends, games")
+    page.get_by_label("Republish").select_option("summary")
+    page.get_by_label("Custom…").check()
+    page.get_by_label("Custom interval, in minutes").fill("1")
+    fetches = len(feed_server.requests)
+    page.get_by_role("button", name="Add this source").click()
+
+    # Still the preview, with its entries, and every value as typed.
+    assert page.get_by_role("heading", name="Preview: Their feed").is_visible()
+    assert page.get_by_text("Entry 3").is_visible()
+    assert page.get_by_label("Title").input_value() == "My own title"
+    assert page.get_by_label("Tags").input_value() == "friends, games"
+    assert page.get_by_label("Republish").input_value() == "summary"
+    assert page.get_by_label("Custom…").is_checked()
+    assert page.get_by_label("Custom interval, in minutes").input_value() == "1"
+    error = page.locator("#interval-error")
+    assert error.is_visible() and "at least 300 seconds (5 minutes)" in error.inner_text()
+    # The error is beside the chooser, inside its fieldset.
+    assert page.locator("fieldset.interval #interval-error").count() == 1
+    assert len(feed_server.requests) == fetches  # the preview came back without a fetch
+    page.screenshot(path=screenshots / "admin-preview-bad-interval.png", full_page=True)
+
+    page.get_by_label("Every 15 minutes").check()
+    page.get_by_role("button", name="Add this source").click()
+    assert page.get_by_text("First fetch: ok, 3 new").is_visible()
+    assert page.get_by_role("heading", name="My own title").is_visible()
+    assert page.get_by_label("Every 15 minutes").is_checked()
+    # Chromium logs the refused form's 422 as a failed load; nothing else went wrong.
+    assert [e for e in errors if "status of 422" not in e] == []

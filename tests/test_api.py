@@ -118,10 +118,22 @@ def test_an_address_the_guard_refuses_is_a_400(
     ({"url": "ftp://example.org/feed", "check": False}, "url"),
     ({"url": "http://example.org/f", "mode": "everything", "check": False}, "mode"),
     ({"url": "http://example.org/f", "interval": 5, "check": False}, "interval"),
+    ({"url": "http://example.org/f", "interval": 299, "check": False}, "interval"),
+    ({"url": "http://example.org/f", "interval": 0, "check": False}, "interval"),
+    ({"url": "http://example.org/f", "interval": True, "check": False}, "interval"),
     ({"url": "http://example.org/f", "colour": "red"}, "colour"),
 ])  # fmt: skip
 def test_bad_source_payloads_name_the_field_at_fault(api: Api, body: dict, field: str) -> None:
     assert_problem(api("POST", "/sources", json=body), 422, field)
+
+
+def test_the_interval_minimum_is_the_documented_one(api: Api) -> None:
+    added = api("POST", "/sources", json={"url": "http://example.org/f", "interval": 300,
+                                          "check": False})  # fmt: skip
+    assert added.status_code == 201 and added.get_json()["interval"] == 300
+    refused = assert_problem(api("PATCH", f"/sources/{added.get_json()['id']}",
+                                 json={"interval": 60}), 422, "interval")  # fmt: skip
+    assert "at least 300 seconds" in refused["detail"]
 
 
 def test_bodies_that_are_not_json(api: Api) -> None:

@@ -74,9 +74,17 @@ def test_sources_add_without_check_and_list(runner: FlaskCliRunner) -> None:
 
 
 def test_sources_add_interval_too_short(runner: FlaskCliRunner) -> None:
-    result = runner.invoke(args=["sources", "add", "--interval", "5", "https://example.org/f"])
-    assert result.exit_code != 0
-    assert "--interval" in result.output
+    # The one minimum, FEEDSVC_FETCH_MIN_INTERVAL: refused before anything is fetched.
+    for seconds in ("5", "299"):
+        result = runner.invoke(
+            args=["sources", "add", "--no-check", "--interval", seconds, "https://example.org/f"]
+        )
+        assert result.exit_code == 1
+        assert "the interval must be at least 300 seconds" in result.output
+    added = runner.invoke(
+        args=["sources", "add", "--no-check", "--interval", "300", "https://example.org/f"]
+    )
+    assert added.exit_code == 0, added.output
 
 
 def test_fetch_unknown_source(runner: FlaskCliRunner) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feedsvc.vocabulary import FAILING_AFTER as FAILING_AFTER  # the policy's word too
-from feedsvc.vocabulary import FetchErrorKind, Result
+from feedsvc.vocabulary import MIN_INTERVAL, FetchErrorKind, Result
 
 WEEK = dt.timedelta(days=7)
 # The longest Retry-After read as it is: past this a server's wish is no
@@ -24,7 +24,7 @@ RETRY_AFTER_CAP = dt.timedelta(days=30)
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    min_interval: int = 300
+    min_interval: int = MIN_INTERVAL
     max_interval: int = 86400
     default_interval: int = 3600
     max_backoff: int = 86400
@@ -135,7 +135,8 @@ def success_interval(
 ) -> int:
     """Seconds until the next check of a healthy feed."""
     if state.interval_override:
-        return max(state.interval_override, 60)
+        # One set before the minimum was what it is now is held to it too.
+        return max(state.interval_override, settings.min_interval)
     if entry_times is None and state.previous_interval and state.error_count == 0:
         interval = state.previous_interval
     else:

@@ -35,6 +35,7 @@ from feedsvc import (
     sources,
     stats,
 )
+from feedsvc.discovery import Preview
 from feedsvc.errors import INVALID, FeedsvcError
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
@@ -46,10 +47,18 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
+from feedsvc.sources import SourceExists
 from feedsvc.subscriptions import NeedsChoice, Wanted
 from feedsvc.web.auth import local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
 from feedsvc.web.context import current_time, get_session, page_arg, settings
+from feedsvc.web.forms import (
+    INTERVAL_CHOICES,
+    interval_fields,
+    interval_from,
+    pack_preview,
+    unpack_preview,
+)
 from feedsvc.web.problems import STATUS
 from feedsvc.web.refresh import find_feed_now, refresh_now, subscribe_now
 
@@ -144,31 +153,44 @@ def source_list() -> Response:
 def source_new() -> Response:
     """Step one: a feed's or a site's URL; several feeds found: pick one; one: preview."""
     if request.method == "GET":
-        return _render("admin/source_new.html", url="")
+        return _render("admin/source_new.html", url="", form={})
     url = request.form.get("url", "").strip()
     try:
         preview = find_feed_now(url)
     except NeedsChoice as exc:
-        return _render("admin/source_new.html", url=url, candidates=exc.candidates)
+        return _render("admin/source_new.html", url=url, candidates=exc.candidates, form={})
     except FeedsvcError as exc:
         return _source_new_failed(url, exc)
-    return _render("admin/source_new.html", url=url, preview=preview)
+    return _preview_page(preview, {"title": preview.title})
+
+
+def _preview_page(
+    preview: Preview, form: Mapping[str, str], error: FeedsvcError | None = None
+) -> Response:
+    """Step two: the feed previewed, with the form that saves it (as typed, after an error)."""
+    return _render("admin/source_new.html", status=_status(error) if error else 200,
+                   url=preview.feed_url, preview=preview, packed=pack_preview(preview),
+                   form=form, error=error, choices=INTERVAL_CHOICES,
+                   minimum=_min_interval())  # fmt: skip
 
 
 @bp.post("/sources")
 def source_create() -> Response:
-    """Step two: save the previewed feed, then fetch it at once."""
+    """Step two: save the previewed feed, then fetch it at once. A value refused
+    shows the preview again, with everything as typed."""
     form = request.form
     try:
         wanted = Wanted(
             form.get("feed_url", ""), fields.check_text(form.get("title", ""), "title"),
             form.get("site_url") or None,
-            _tags(form.get("tags", "")), _interval(form.get("interval", "")),
-            form.get("mode") or None,
+            _tags(form.get("tags", "")), _interval(form), form.get("mode") or None,
         )  # fmt: skip
         added = subscribe_now(wanted, check=False)
-    except FeedsvcError as exc:
+    except SourceExists as exc:
         return _source_new_failed(form.get("feed_url", ""), exc)
+    except FeedsvcError as exc:
+        preview = unpack_preview(form.get("preview", ""), form.get("feed_url", ""))
+        return _preview_page(preview, form, exc)
     report = added.first_fetch.describe() if added.first_fetch else "not yet"
     flash(f"Added {added.title}. First fetch: {report}.")
     return redirect(url_for("admin.source_detail", source_id=added.source_id))
@@ -178,20 +200,21 @@ def _source_new_failed(url: str, error: FeedsvcError) -> Response:
     """The address form again, the reason beside it (a link, if it is a source already)."""
     existing = error.source if isinstance(error, sources.SourceExists) else None
     return _render("admin/source_new.html", status=_status(error), url=url, error=error,
-                   existing=existing)  # fmt: skip
+                   existing=existing, form={})  # fmt: skip
 
 
 def _status(error: FeedsvcError) -> int:
     return STATUS.get(error.kind, STATUS[INVALID])[0]
 
 
-def _interval(raw: str) -> int | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise sources.SourceError("the interval is a whole number of seconds", "interval")
-    return int(raw)
+def _min_interval() -> int:
+    return settings().ingest.schedule.min_interval
+
+
+def _interval(form: Mapping[str, str]) -> int | None:
+    """The interval chosen (None: adapt to the feed)."""
+    chosen = interval_from(form, _min_interval())
+    return None if chosen is ... else chosen
 
 
 def _limit(form: Mapping[str, str], field: str) -> int | EllipsisType | None:
@@ -212,7 +235,10 @@ def source_detail(source_id: int) -> Response:
     return _source_page(_source_or_404(source_id))
 
 
-def _source_page(source: Source, error: FeedsvcError | None = None) -> Response:
+def _source_page(
+    source: Source, error: FeedsvcError | None = None, form: Mapping[str, str] | None = None
+) -> Response:
+    """The source, and its settings form: as stored, or as typed when `error` refused it."""
     session = get_session()
     per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source.id)
     recent, total = search_posts(session, source_id=source.id, limit=10)
@@ -222,7 +248,23 @@ def _source_page(source: Source, error: FeedsvcError | None = None) -> Response:
         history=sources.fetch_history(session, source.id), recent=recent, post_count=total,
         line=sparkline(per_day.get(source.id, [0] * SPARK_DAYS), width=240, height=40,
                        label=f"Posts per day, last {SPARK_DAYS} days"),
+        form=form or _settings_form(source), choices=INTERVAL_CHOICES, minimum=_min_interval(),
     )  # fmt: skip
+
+
+def _settings_form(source: Source) -> dict[str, str]:
+    """A source's settings as its form shows them."""
+    return {
+        "title": source.title, "site_url": source.site_url or "",
+        "tags": ", ".join(tag.name for tag in source.tags), "mode": source.mode,
+        "strip_selectors": "\n".join(source.strip_selectors or []),
+        "fetch_full": "1" if source.fetch_full else "0",
+        "article_selector": source.article_selector or "",
+        "retain_days": "" if source.retain_days is None else str(source.retain_days),
+        "retain_per_source": ("" if source.retain_per_source is None
+                              else str(source.retain_per_source)),
+        **interval_fields(source.interval_override),
+    }  # fmt: skip
 
 
 @bp.post("/sources/<int:source_id>")
@@ -235,7 +277,8 @@ def source_update(source_id: int) -> Response:
             session, source, current_time(),
             title=fields.check_text(form.get("title", source.title), "title"),
             site_url=form.get("site_url", source.site_url or ""),
-            tags=_tags(form.get("tags", "")), interval=_interval(form.get("interval", "")),
+            tags=_tags(form.get("tags", "")),
+            interval=interval_from(form, _min_interval()), min_interval=_min_interval(),
             mode=form.get("mode") or None,
             strip_selectors=(form["strip_selectors"].splitlines()
                              if "strip_selectors" in form else None),
@@ -246,7 +289,10 @@ def source_update(source_id: int) -> Response:
             article_selector=form.get("article_selector"),
         )  # fmt: skip
     except FeedsvcError as exc:
-        return _source_page(source, exc)
+        session.rollback()  # the source as stored again, for the page around the form
+        typed = {**_settings_form(source), **form.to_dict(),
+                 "fetch_full": form.getlist("fetch_full")[-1] if "fetch_full" in form else "0"}
+        return _source_page(source, exc, typed)
     flash("Saved.")
     return redirect(url_for("admin.source_detail", source_id=source_id))
 

@@ -235,6 +235,7 @@ def update_source(source_id: int) -> Response:
     sources.update_source(
         session, source, now, title=body.title, site_url=body.site_url, tags=body.tags,
         interval=body.interval if "interval" in given else ..., mode=body.mode,
+        min_interval=settings().ingest.schedule.min_interval,
         strip_selectors=body.strip_selectors,
         retain_days=body.retain_days if "retain_days" in given else ...,
         retain_per_source=body.retain_per_source if "retain_per_source" in given else ...,

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from feedsvc import fields
 from feedsvc.params import MAX_ID, MAX_PAGE
 from feedsvc.version import __version__
-from feedsvc.vocabulary import SourceState
+from feedsvc.vocabulary import MAX_FIXED_INTERVAL, MIN_INTERVAL, SourceState
 
 Mode = Literal["full", "summary", "link"]
 State = Literal["failing", "warning", "active", "paused", "gone"]
@@ -49,12 +49,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+INTERVAL_WORDS = (
+    "Seconds between checks, fixed; null adapts to the feed. At least "
+    f"FEEDSVC_FETCH_MIN_INTERVAL ({MIN_INTERVAL} by default): a shorter one is a 422."
+)
+
+
 class SourceCreate(Strict):
     url: str = Field(min_length=1, max_length=2048, description="The feed's http(s) URL.")
     title: Text | None = Field(None, max_length=500, description="Default: the feed's own title.")
     tags: list[TagName] = Field(default_factory=list, max_length=50)
     mode: Mode = "full"
-    interval: int | None = Field(None, ge=60, le=31_536_000, description="Seconds between checks.")
+    interval: int | None = Field(None, ge=1, le=MAX_FIXED_INTERVAL, description=INTERVAL_WORDS)
     check: bool = Field(True, description="Fetch the URL first and refuse it unless it is a feed.")
     fetch_full: bool = Field(
         False, description="Fetch each new entry's web page and store its full article."
@@ -68,7 +74,7 @@ class SourceUpdate(Strict):
     )
     tags: list[TagName] | None = Field(None, max_length=50)
     mode: Mode | None = None
-    interval: int | None = Field(None, ge=60, le=31_536_000)
+    interval: int | None = Field(None, ge=1, le=MAX_FIXED_INTERVAL, description=INTERVAL_WORDS)
     paused: bool | None = Field(None, description="Pause (true) or resume (false) fetching.")
     strip_selectors: list[str] | None = Field(
         None, max_length=50,
