@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -156,6 +157,10 @@ class Source(Base):
     # A podcast's channel as upstream describes it (image, explicit, category,
     # owner): republished in its RSS feed, see publish/feeds.py. None: no podcast.
     itunes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Upstream categories become tags unless turned off; `category_names`
+    # renames some ({"Giant Bomb": "Games"}) or drops them ({"Uncategorized": ""}).
+    keep_categories: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    category_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
     # Loaded on use: the refresh path reads sources often and never needs their tags.
     tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
@@ -374,6 +379,19 @@ class PostViewTotal(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     count: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class PopularRanking(Base):
+    """Each window's current ranking, the one every process shows; see
+    popularity.shared_ranking."""
+
+    __tablename__ = "popular_rankings"
+
+    window: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # Bumped at each new ranking: what rendered pages are cached under.
+    version: Mapped[int] = mapped_column(Integer)
+    post_ids: Mapped[list[int]] = mapped_column(JSON)
+    ranked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class PostViewWindow(Base):

@@ -21,6 +21,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,16 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from feedsvc import metrics
 from feedsvc.db import for_writing
-from feedsvc.models import Counter, Post, PostViewDay, PostViewTotal, PostViewWindow, ViewVisitor
+from feedsvc.models import (
+    Counter,
+    PopularRanking,
+    Post,
+    PostViewDay,
+    PostViewTotal,
+    PostViewWindow,
+    ViewVisitor,
+)
+from feedsvc.settings import PopularSettings
 
 WINDOW_DAYS = {"7d": 7, "30d": 30}
 WINDOWS = ("7d", "30d", "all", "trending")
@@ -251,6 +261,69 @@ def _trending(session: Session, today: dt.date, limit: int, half_life_days: floa
     ).group_by(PostViewDay.post_id, Post.published_at, Post.id)
     query = query.order_by(score.desc(), Post.published_at.desc(), Post.id.desc()).limit(limit)
     return [post_id for post_id, _ in session.execute(query)]
+
+
+# --- the shared ranking ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A window's ranking as every process shows it. `version` changes with
+    every new ranking, so what is rendered from it can be cached under it."""
+
+    window: str
+    version: int
+    post_ids: tuple[int, ...]
+
+
+def shared_ranking(
+    session: Session, window: str, now: dt.datetime, settings: PopularSettings
+) -> Ranking:
+    """The window's ranking, stored in `popular_rankings` so that every process
+    (the sidebar in one gunicorn worker, /popular in another, the feed) shows
+    the same one; ranked again by the first request after `cache_seconds`.
+
+    `settings.depth` posts are kept, enough for the deepest list asked of it.
+    Ranking again writes in a short transaction of its own (the request's
+    session never commits); of two processes ranking at once, the first to
+    write wins and the other returns its ranking."""
+    if settings.cache_seconds <= 0:  # kept nowhere: every request ranks afresh
+        ids = rank(session, window, settings.depth, now, settings.half_life_days)
+        return Ranking(window, 0, tuple(ids))
+    stored = session.execute(
+        select(PopularRanking.version, PopularRanking.post_ids, PopularRanking.ranked_at)
+        .where(PopularRanking.window == window)
+    ).first()  # fmt: skip
+    if stored is not None and now - stored.ranked_at < dt.timedelta(seconds=settings.cache_seconds):
+        return Ranking(window, stored.version, tuple(stored.post_ids))
+    ids = rank(session, window, settings.depth, now, settings.half_life_days)
+    seen = None if stored is None else stored.version
+    with Session(for_writing(session.get_bind().engine)) as writer, writer.begin():
+        return _store_ranking(writer, window, seen, ids, now)
+
+
+def _store_ranking(
+    writer: Session, window: str, seen: int | None, ids: list[int], now: dt.datetime
+) -> Ranking:
+    """Replace the ranking we saw (version `seen`, None: none yet) unless
+    another process did first; the ranking stored either way."""
+    if seen is None:
+        first = {"window": window, "version": 1, "post_ids": ids, "ranked_at": now}
+        statement = _upsert(writer, PopularRanking, first, {})
+        won = writer.execute(statement.returning(PopularRanking.version)).first() is not None
+    else:
+        won = bool(writer.execute(
+            update(PopularRanking)
+            .where(PopularRanking.window == window, PopularRanking.version == seen)
+            .values(version=seen + 1, post_ids=ids, ranked_at=now)
+        ).rowcount)  # type: ignore[attr-defined]  # fmt: skip
+    if won:
+        return Ranking(window, 1 if seen is None else seen + 1, tuple(ids))
+    version, post_ids = writer.execute(
+        select(PopularRanking.version, PopularRanking.post_ids)
+        .where(PopularRanking.window == window)
+    ).one()  # fmt: skip
+    return Ranking(window, version, tuple(post_ids))
 
 
 def posts_by_ids(session: Session, ids: Sequence[int]) -> list[Post]:

@@ -67,6 +67,9 @@ class PopularSettings:
     count: int = 5
     snippet: int = 500
     half_life_days: float = 2.0
+    # How many posts a stored ranking keeps: the longest list shown from it
+    # (the popular feed's largest page, the /popular page, the sidebar).
+    depth: int = 100
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,9 @@ def from_config(values: Mapping[str, Any], instance_path: Path) -> Settings:
             count=values["POPULAR_COUNT"],
             snippet=values["POPULAR_SNIPPET"],
             half_life_days=values["POPULAR_HALF_LIFE_DAYS"],
+            depth=max(
+                values["FEED_MAX_PAGE_SIZE"], values["SITE_PAGE_SIZE"], values["POPULAR_COUNT"]
+            ),
         ),
         retention=RetentionSettings(
             days=max(0, values["RETAIN_DAYS"]),

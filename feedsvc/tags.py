@@ -1,4 +1,8 @@
-"""Tags: by name (created if missing, safe against a concurrent refresh), by slug, popular."""
+"""Tags: by name (created if missing, safe against a concurrent refresh), by slug, popular.
+
+Names that differ only in case and spacing are one tag: "Giant Bomb",
+"giant bomb" and "GiantBomb" all find the first of them (`tag_key`).
+"""
 
 from __future__ import annotations
 
@@ -27,18 +31,39 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for slug, tag_id in session.execute(select(Tag.slug, Tag.id).where(Tag.slug.in_(by_slug))):
         ids[slug] = tag_id
-    for slug, name in by_slug.items():
-        if slug not in ids:
-            tag = Tag(slug=slug, name=name)
-            try:
-                with session.begin_nested():
-                    session.add(tag)
-                ids[slug] = tag.id
-            except IntegrityError:
-                # Another refresh created it a moment ago.
-                ids[slug] = session.execute(select(Tag.id).where(Tag.slug == slug)).scalar_one()
+    missing = [slug for slug in by_slug if slug not in ids]
+    if missing:
+        # A variant of a tag that exists is that tag; of two new variants, the first.
+        variants: dict[str, int] = {}
+        stored = select(Tag.slug, Tag.id).where(
+            func.replace(Tag.slug, "-", "").in_({tag_key(slug) for slug in missing})
+        )
+        for slug, tag_id in session.execute(stored.order_by(Tag.id)):
+            variants.setdefault(tag_key(slug), tag_id)
+        for slug in missing:
+            key = tag_key(slug)
+            if key not in variants:
+                variants[key] = _create(session, slug, by_slug[slug])
+            ids[slug] = variants[key]
     by_name = {name: tag_slug(name) for name in names}
     return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
+
+
+def tag_key(slug: str) -> str:
+    """What variants of a tag share: its slug without the hyphens that stand
+    for spaces (a slug is already in lower case)."""
+    return slug.replace("-", "")
+
+
+def _create(session: Session, slug: str, name: str) -> int:
+    tag = Tag(slug=slug, name=name)
+    try:
+        with session.begin_nested():
+            session.add(tag)
+        return tag.id
+    except IntegrityError:
+        # Another refresh created it a moment ago.
+        return session.execute(select(Tag.id).where(Tag.slug == slug)).scalar_one()
 
 
 def tag_by_slug(session: Session, slug: str) -> Tag | None:
@@ -57,3 +82,15 @@ def popular_tags(session: Session, limit: int) -> list[tuple[Tag, int]]:
         .limit(limit)
     )
     return [(tag, int(count)) for tag, count in rows]
+
+
+def sidebar_tags(session: Session, limit: int) -> list[tuple[str, str, int]]:
+    """(slug, name, post count) of the most used tags, variants stored before
+    they were merged counted as one, named and linked as the most used of them."""
+    merged: dict[str, tuple[str, str, int]] = {}
+    # Most used first: the first of each key names it.
+    for tag, count in popular_tags(session, limit * 4):
+        key = tag_key(tag.slug)
+        slug, name, total = merged.get(key, (tag.slug, tag.name, 0))
+        merged[key] = (slug, name, total + count)
+    return sorted(merged.values(), key=lambda row: (-row[2], row[1].casefold()))[:limit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 import threading
@@ -14,12 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsvc import images, popularity
+from feedsvc import create_app, images, popularity
 from feedsvc.clock import EXTENSION as CLOCK
 from feedsvc.clock import FixedClock
 from feedsvc.db import Database
 from feedsvc.models import Post, PostViewDay, PostViewTotal
 from feedsvc.posts import create_local_post
+from feedsvc.settings import PopularSettings
 from feedsvc.sources import add_source
 from tests.conftest import TEST_DATABASE_URL
 
@@ -366,3 +368,100 @@ def test_the_widget_is_on_every_page_with_snippet_and_thumbnail(
         # About 500 characters, from the content: longer than the stored summary.
         assert snippet.endswith("…") and 300 < len(snippet) <= 500
         assert not snippet[:-1].endswith(" ")
+
+
+SHARED = PopularSettings(cache_seconds=60, depth=10)
+
+
+def test_one_stored_ranking_for_every_process_until_it_is_old(db: Database) -> None:
+    first, second = add_posts(db, 2)
+    now = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
+    view(db, first, "a")
+    with db.session(write=False) as session:
+        ranked = popularity.shared_ranking(session, "7d", now, SHARED)
+    assert ranked.post_ids == (first,) and ranked.version == 1
+    view(db, second, "a")
+    view(db, second, "b")
+    # Another process, within the period: the stored ranking, not a new one.
+    with db.session(write=False) as session:
+        again = popularity.shared_ranking(session, "7d", now + dt.timedelta(seconds=59), SHARED)
+    assert again == ranked
+    # Once it is old, the first to ask ranks again; everyone then reads that.
+    later = now + dt.timedelta(seconds=60)
+    with db.session(write=False) as session:
+        fresh = popularity.shared_ranking(session, "7d", later, SHARED)
+    assert fresh.post_ids == (second, first) and fresh.version == 2
+    with db.session(write=False) as session:
+        assert popularity.shared_ranking(session, "7d", later, SHARED) == fresh
+        # Each window is its own.
+        assert popularity.shared_ranking(session, "all", later, SHARED).version == 1
+
+
+def test_of_two_processes_ranking_at_once_the_first_writer_wins(db: Database) -> None:
+    (post_id,) = add_posts(db, 1)
+    now = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
+    with db.session(write=False) as session:
+        popularity.shared_ranking(session, "7d", now, SHARED)
+    later = now + dt.timedelta(minutes=5)
+    # Both saw version 1; one stores version 2 first, then the other tries.
+    with db.session() as writer:
+        won = popularity._store_ranking(writer, "7d", 1, [post_id], later)
+    with db.session() as writer:
+        lost = popularity._store_ranking(writer, "7d", 1, [], later)
+    assert won == lost == popularity.Ranking("7d", 2, (post_id,))
+    # Two first rankings at once: the second finds the first's row.
+    with db.session() as writer:
+        assert popularity._store_ranking(writer, "all", None, [post_id], now).version == 1
+    with db.session() as writer:
+        assert popularity._store_ranking(writer, "all", None, [], now).post_ids == (post_id,)
+
+
+def test_with_no_cache_period_every_request_ranks_afresh(db: Database) -> None:
+    (post_id,) = add_posts(db, 1)
+    now = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
+    uncached = PopularSettings(cache_seconds=0, depth=10)
+    with db.session(write=False) as session:
+        assert popularity.shared_ranking(session, "7d", now, uncached).post_ids == ()
+    view(db, post_id, "a")
+    with db.session(write=False) as session:
+        assert popularity.shared_ranking(session, "7d", now, uncached).post_ids == (post_id,)
+
+
+def test_the_sidebar_and_popular_agree_whichever_process_answers(
+    app_config: dict[str, Any],
+) -> None:
+    """Two app instances stand for two gunicorn workers, each with its own
+    sidebar cache: they show the one stored ranking, beside and in /popular."""
+    clock = FixedClock(dt.datetime.now(dt.UTC).replace(hour=12))
+    config = {**app_config, "POPULAR_CACHE_SECONDS": 60}
+    apps = [create_app(config, env="testing", clock=clock) for _ in range(2)]
+    db = apps[0].extensions["feedsvc.db"]
+    try:
+        first, second = (each.test_client() for each in apps)
+        ids = add_posts(db, 3)
+        for client in (first, second):  # each renders its sidebar: nothing read yet
+            assert "Nothing read yet this week." in client.get("/").get_data(as_text=True)
+        ranked_views(db, {ids[0]: 1, ids[1]: 3, ids[2]: 2})
+        expected = ["Post 1", "Post 2", "Post 0"]
+        for client in (second, first):  # within the period: still the stored ranking
+            html = client.get("/popular").get_data(as_text=True)
+            assert "Nothing read yet this week." in html
+            assert "No views counted in this period yet." in html
+        clock.advance(dt.timedelta(seconds=60))
+        for client in (second, first, second):
+            html = client.get("/popular").get_data(as_text=True)
+            main = html.split('<main id="main"', 1)[1].split("</main>", 1)[0]
+            aside = html.split('<section class="popular"', 1)[1].split("</section>", 1)[0]
+            assert titles_in(main) == expected and titles_in(aside) == expected
+            home = client.get("/").get_data(as_text=True).split('<aside class="sidebar"', 1)[1]
+            assert titles_in(home) == expected
+            feed = feedparser.parse(client.get("/feeds/popular.atom").data)
+            assert [entry.title for entry in feed.entries] == expected
+    finally:
+        for each in apps:
+            each.extensions["feedsvc.db"].dispose()
+
+
+def titles_in(html: str) -> list[str]:
+    """The post titles linked in a piece of a page, in order."""
+    return re.findall(r'<a href="/posts/[^"]*">(Post \d+)</a>', html)

@@ -195,8 +195,7 @@ def build_feed(
     if req.page == LAST_PAGE:
         req = replace(req, page=max(1, -(-_count(session, req) // req.limit)))
     if req.kind == POPULAR:
-        half_life = settings.popular.half_life_days
-        rows, has_next = popular_posts(session, req.window, req.limit, now, half_life), False
+        rows, has_next = popular_posts(session, req.window, req.limit, now, settings), False
     else:
         offset = (req.page - 1) * req.limit
         found = session.scalars(_scoped(req).limit(req.limit + 1).offset(offset)).unique().all()
@@ -293,11 +292,11 @@ def _count(session: Session, req: FeedRequest) -> int:
 
 
 def popular_posts(
-    session: Session, window: str, limit: int, now: dt.datetime, half_life_days: float = 2.0
+    session: Session, window: str, limit: int, now: dt.datetime, settings: Settings
 ) -> Sequence[Post]:
-    """The most viewed posts of the window, ranked by feedsvc.popularity."""
-    ids = popularity.rank(session, window, limit, now, half_life_days)
-    return popularity.posts_by_ids(session, ids)
+    """The most viewed posts of the window: the ranking every page shows."""
+    ranking = popularity.shared_ranking(session, window, now, settings.popular)
+    return popularity.posts_by_ids(session, ranking.post_ids[:limit])
 
 
 def _absolute(url: str, base: str) -> str | None:

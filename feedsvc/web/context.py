@@ -1,5 +1,5 @@
 """What every view shares about its request: the database, the session, the
-client, and the app's clock."""
+client, the app's clock, and the popular rankings it shows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Response, abort, current_app, g, request
 from sqlalchemy.orm import Session
 
-from feedsvc import clock
+from feedsvc import clock, popularity
 from feedsvc.db import Database
 from feedsvc.params import BadParameter, page_number
 from feedsvc.settings import EXTENSION as SETTINGS
@@ -38,6 +38,17 @@ def get_session() -> Session:
         g.db_session = get_db().sessions()
     session: Session = g.db_session
     return session
+
+
+def popular_ranking(window: str) -> popularity.Ranking:
+    """The window's shared ranking, read once per request: the sidebar, the
+    page and the feed rendered for this request all show the same one."""
+    rankings: dict[str, popularity.Ranking] = g.setdefault("popular_rankings", {})
+    if window not in rankings:
+        rankings[window] = popularity.shared_ranking(
+            get_session(), window, current_time(), settings().popular
+        )
+    return rankings[window]
 
 
 def end_session(*, commit: bool) -> None:

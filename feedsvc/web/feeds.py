@@ -18,7 +18,7 @@ from feedsvc.publish.http import (
 )
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.settings import Settings
-from feedsvc.web.context import current_time, get_session, settings
+from feedsvc.web.context import current_time, get_session, popular_ranking, settings
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 NO_ARGS: Mapping[str, str] = {}
@@ -93,8 +93,8 @@ def _serve(parse: Callable[[Settings], service.FeedRequest]) -> Response:
     now = current_time()
     key = service.feed_url(req, app_settings.site.base_url, app_settings)
     if req.kind == service.POPULAR:
-        # Rankings move with views, not posts: re-render at most once a period.
-        key += f"#{int(now.timestamp()) // max(1, app_settings.popular.cache_seconds)}"
+        # Rankings move with views, not posts: rendered again for a new one.
+        key += f"#ranking-{popular_ranking(req.window).version}"
     version = current_app.extensions[VERSION].read()
     cache: RenderCache = current_app.extensions[CACHE]
     rendered = cache.get(key, version)

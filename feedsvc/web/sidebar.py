@@ -1,9 +1,11 @@
 """What every site page shows beside its main column: popular posts, the
 sources as a blogroll, and the tags.
 
-Every page renders it, so it is built at most once per content version and
-`POPULAR_CACHE_SECONDS` per process: a page view must neither rank posts nor
-count the tags of every post.
+Every page renders it, so it is built at most once per content version,
+ranking version and `POPULAR_CACHE_SECONDS` per process: a page view must
+neither rank posts nor count the tags of every post. Its popular posts are the
+shared ranking's (`popularity.shared_ranking`), read once per request, so the
+sidebar and /popular beside it never disagree, whichever process answers.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from feedsvc import changes, content, popularity
 from feedsvc.blogroll import blogroll
 from feedsvc.models import MODE_FULL, Post
 from feedsvc.settings import EXTENSION as SETTINGS
-from feedsvc.tags import popular_tags
-from feedsvc.web.context import current_time, get_session, settings
+from feedsvc.tags import sidebar_tags
+from feedsvc.web.context import get_session, popular_ranking, settings
 from feedsvc.web.feeds import VERSION
 
 CACHE = "feedsvc.sidebar_cache"
+SIDEBAR_WINDOW = "7d"
+# Enough to find one's way, few enough that one podcast's categories cannot swamp it.
+SIDEBAR_TAGS = 15
 
 
 class TimedCache:
@@ -72,24 +77,14 @@ def init(app: Flask) -> None:
     app.extensions[CACHE] = TimedCache(app.extensions[SETTINGS].popular.cache_seconds)
 
 
-def ranked_ids(window: str, limit: int) -> list[int]:
-    """A popular ranking, reused for POPULAR_CACHE_SECONDS."""
-    half_life = settings().popular.half_life_days
-
-    def rank() -> list[int]:
-        return popularity.rank(get_session(), window, limit, current_time(), half_life)
-
-    ranked: list[int] = current_app.extensions[CACHE].get(("ranking", window, limit), rank)
-    return ranked
-
-
 def sidebar() -> Sidebar:
     # A hidden or edited post bumps the content version, an approved comment
-    # the comments version: never shown stale.
+    # the comments version, a new ranking its own: never shown stale.
     version = current_app.extensions[VERSION].read_many(
         (changes.CONTENT_VERSION, changes.COMMENTS_VERSION)
     )
-    built: Sidebar = current_app.extensions[CACHE].get(("sidebar", version), _build)
+    key = ("sidebar", version, popular_ranking(SIDEBAR_WINDOW).version)
+    built: Sidebar = current_app.extensions[CACHE].get(key, _build)
     return built
 
 
@@ -106,12 +101,14 @@ def _build() -> Sidebar:
             post.image_url,
             post.comment_count,
         )
-        for post in popularity.posts_by_ids(session, ranked_ids("7d", app_settings.popular.count))
+        for post in popularity.posts_by_ids(
+            session, popular_ranking(SIDEBAR_WINDOW).post_ids[: app_settings.popular.count]
+        )
     ]
     return Sidebar(
         popular=popular,
         sources=[(source.id, source.display_title) for source in blogroll(session)],
-        tags=[(tag.slug, tag.name, count) for tag, count in popular_tags(session, 30)],
+        tags=sidebar_tags(session, SIDEBAR_TAGS),
     )
 
 

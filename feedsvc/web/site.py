@@ -22,9 +22,9 @@ from feedsvc.web.context import (
     get_db,
     get_session,
     page_arg,
+    popular_ranking,
     settings,
 )
-from feedsvc.web.sidebar import ranked_ids
 
 bp = Blueprint("site", __name__)
 LIMITER = "feedsvc.comment_limiter"
@@ -145,7 +145,7 @@ def popular() -> Response:
     window = request.args.get("window", "7d")
     if window not in popularity.WINDOWS:
         abort(404)
-    ids = ranked_ids(window, settings().site.page_size)
+    ids = popular_ranking(window).post_ids[: settings().site.page_size]
     rows = popularity.posts_by_ids(get_session(), ids)
     feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
     return _page_response(
