@@ -37,8 +37,11 @@ def latest_posts(
     *,
     source_id: int | None = None,
     tag_slug: str | None = None,
+    author_slug: str | None = None,
 ) -> Sequence[Post]:
     query = visible_posts()
+    if author_slug is not None:
+        query = query.where(Post.author_slug == author_slug)
     if source_id is not None:
         query = query.where(Post.source_id == source_id)
     if tag_slug is not None:
@@ -48,6 +51,13 @@ def latest_posts(
             .where(Tag.slug == tag_slug)
         )
     return session.scalars(query.limit(limit).offset(offset)).unique().all()
+
+
+def author_name(session: Session, slug: str) -> str | None:
+    """The name shown for an author's slug: as their newest visible post gives it."""
+    return session.scalar(
+        visible_posts().with_only_columns(Post.author).where(Post.author_slug == slug).limit(1)
+    )
 
 
 def neighbours(session: Session, post: Post) -> tuple[Post | None, Post | None]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Integer, column, false, select, text
+from sqlalchemy import Integer, cast, column, false, func, literal, literal_column, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -69,10 +69,11 @@ def matching(session: Session, typed: str, language: str) -> ColumnElement[bool]
     if query.empty:
         return false()
     if session.get_bind().dialect.name == "postgresql":
-        return text(
-            f"posts.{VECTOR_COLUMN} @@ websearch_to_tsquery("
-            "CAST(:search_config AS regconfig), :search_text)"
-        ).bindparams(search_config=pg_config(language), search_text=query.text)
+        from sqlalchemy.dialects.postgresql import REGCONFIG
+
+        config = cast(literal(pg_config(language)), REGCONFIG)
+        vector: ColumnElement[Any] = literal_column(f"posts.{VECTOR_COLUMN}")
+        return vector.bool_op("@@")(func.websearch_to_tsquery(config, query.text))
     matches = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :search_fts")
     return Post.id.in_(matches.bindparams(search_fts=query.fts5).columns(column("rowid", Integer)))
 

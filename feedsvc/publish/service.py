@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
-from feedsvc import fields, popularity
+from feedsvc import fields, popularity, search
 from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.params import MAX_PAGE, BadParameter, whole_number
-from feedsvc.posts import also_reported_by, visible_posts
+from feedsvc.posts import also_reported_by, author_name, visible_posts
 from feedsvc.publish import feeds
 from feedsvc.publish.catalog import feed_entries, podcast_of, with_proxied_images
 from feedsvc.settings import Settings
@@ -31,6 +31,12 @@ SUMMARY = "summary"
 POPULAR = "popular"
 SOURCE = "source"
 TAG = "tag"
+SEARCH = "search"
+AUTHOR = "author"
+# Blogger's orderby values; published (newest first) is ours by default.
+ORDERS = ("published", "updated")
+# Blogger's date bounds: the min inclusive, the max exclusive.
+DATE_BOUNDS = ("published-min", "published-max", "updated-min", "updated-max")
 WINDOWS = popularity.WINDOWS
 DEFAULT_WINDOW = "7d"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -64,6 +70,20 @@ class FeedRequest:
     # Blogger-compatible addresses page with start-index/max-results and alt=.
     style: str = NATIVE
     blogger_label: str | None = None
+    author_slug: str | None = None
+    # Narrowed: what was searched for (`q`), Blogger's date bounds, and order.
+    query: str = ""
+    bounds: tuple[tuple[str, dt.datetime], ...] = ()
+    orderby: str = "published"
+
+    @property
+    def narrowing(self) -> dict[str, str]:
+        """The parameters that narrow the feed, as its addresses carry them."""
+        found = {"q": self.query} if self.query else {}
+        found.update((name, _rfc3339(when)) for name, when in self.bounds)
+        if self.orderby != "published":
+            found["orderby"] = self.orderby
+        return found
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,44 @@ def parse_request(
             raise BadFeedRequest("the popular feed has one page; use limit")
     else:
         window = DEFAULT_WINDOW
-    return FeedRequest(kind=kind, fmt=fmt, limit=limit, page=page, window=window, **scope)
+    narrowed = _narrowing(kind, args)
+    return FeedRequest(kind=kind, fmt=fmt, limit=limit, page=page, window=window, **narrowed,
+                       **scope)  # fmt: skip
+
+
+def _narrowing(kind: str, args: Mapping[str, str]) -> dict[str, Any]:
+    """`q`, Blogger's date bounds (RFC 3339) and `orderby`, for every feed of posts."""
+    query = " ".join(args.get("q", "").split())
+    if kind == SEARCH and not query:
+        raise BadFeedRequest("q: say what to search for")
+    bounds = tuple((name, _date_time(args[name], name)) for name in DATE_BOUNDS
+                   if args.get(name))  # fmt: skip
+    orderby = args.get("orderby") or "published"
+    if orderby not in ORDERS:
+        raise BadFeedRequest("orderby must be published or updated")
+    if kind == POPULAR and (query or bounds or orderby != "published"):
+        raise BadFeedRequest("the popular feed is ranked by views: it takes no q, dates or orderby")
+    if len(query) > MAX_QUERY:
+        raise BadFeedRequest(f"q must be at most {MAX_QUERY} characters")
+    return {"query": query, "bounds": bounds, "orderby": orderby}
+
+
+MAX_QUERY = 256
+
+
+def _date_time(raw: str, name: str) -> dt.datetime:
+    """An RFC 3339 date-time (UTC when it names no offset), or a date (its midnight, UTC)."""
+    try:
+        if len(raw) > 40:
+            raise ValueError(raw)
+        value = dt.datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise BadFeedRequest(f"{name} must be an RFC 3339 date-time such as "
+                             "2026-01-31T00:00:00Z") from None  # fmt: skip
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if not 1900 <= value.astimezone(dt.UTC).year <= 9000:
+        raise BadFeedRequest(f"{name} must fall between the years 1900 and 9000")
+    return value.astimezone(dt.UTC)
 
 
 def parse_blogger_request(
@@ -123,6 +180,7 @@ def parse_blogger_request(
         tag_slug=fields.tag_slug(label) if label is not None else None,
         style=BLOGGER,
         blogger_label=label,
+        **_narrowing(kind, args),
     )
 
 
@@ -142,6 +200,8 @@ def feed_path(req: FeedRequest) -> str:
         return f"/feeds/sources/{req.source_id}"
     if req.kind == TAG:
         return f"/feeds/tags/{quote(req.tag_slug or '')}"
+    if req.kind == AUTHOR:
+        return f"/feeds/authors/{quote(req.author_slug or '')}"
     return f"/feeds/{req.kind}"
 
 
@@ -152,7 +212,7 @@ def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None =
         path = "/feeds/posts/default" if req.kind == POSTS else "/feeds/posts/summary"
         if req.blogger_label is not None:
             path += "/-/" + quote(req.blogger_label)
-        params: dict[str, object] = {}
+        params: dict[str, object] = dict(req.narrowing)
         if req.fmt != feeds.ATOM:
             params["alt"] = req.fmt
         if page != 1:
@@ -160,7 +220,7 @@ def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None =
         if req.limit != settings.feeds.page_size or page != 1:
             params["max-results"] = req.limit
         return base + path + _query(params)
-    params = {}
+    params = dict(req.narrowing)
     if req.kind == POPULAR:
         params["window"] = req.window
     if page != 1:
@@ -179,8 +239,12 @@ def alternate_url(req: FeedRequest, base: str) -> str:
         return f"{base}/sources/{req.source_id}"
     if req.kind == TAG:
         return f"{base}/tags/{quote(req.tag_slug or '')}"
+    if req.kind == AUTHOR:
+        return f"{base}/authors/{quote(req.author_slug or '')}"
     if req.kind == POPULAR:
         return f"{base}/popular?window={req.window}"
+    if req.kind == SEARCH:
+        return f"{base}/search{_query({'q': req.query})}"
     return base + "/"
 
 
@@ -193,12 +257,14 @@ def build_feed(
     base = settings.site.base_url
     title, subtitle = _describe(session, req, settings)
     if req.page == LAST_PAGE:
-        req = replace(req, page=max(1, -(-_count(session, req) // req.limit)))
+        total = count_posts(session, req, settings.site.language)
+        req = replace(req, page=max(1, -(-total // req.limit)))
     if req.kind == POPULAR:
         rows, has_next = popular_posts(session, req.window, req.limit, now, settings), False
     else:
         offset = (req.page - 1) * req.limit
-        found = session.scalars(_scoped(req).limit(req.limit + 1).offset(offset)).unique().all()
+        scoped = _scoped(session, req, settings.site.language)
+        found = session.scalars(scoped.limit(req.limit + 1).offset(offset)).unique().all()
         if req.page > 1 and not found:
             raise FeedNotFound(f"page {req.page} is past the end of this feed")
         rows, has_next = found[: req.limit], len(found) > req.limit
@@ -208,8 +274,9 @@ def build_feed(
         updated = now.replace(microsecond=0)
     # A Blogger label feed is the tag's feed under another address: one id.
     native = replace(req, style=NATIVE, kind=TAG if req.blogger_label is not None else req.kind)
+    narrowed = _query(native.narrowing)
     spec = feeds.FeedSpec(
-        id=base + feed_path(native),
+        id=base + feed_path(native) + narrowed,
         title=title,
         subtitle=subtitle,
         self_url=feed_url(req, base, settings),
@@ -223,7 +290,7 @@ def build_feed(
         paging=_paging(req, base, settings, has_next),
         podcast=_podcast(session, req),
     )
-    full = req.kind in (POSTS, SOURCE, TAG)
+    full = req.kind in (POSTS, SOURCE, TAG, SEARCH, AUTHOR)
     duplicates = also_reported_by(session, [post.id for post in rows])
     entries = feed_entries(rows, base, full=full, duplicates=duplicates)
     if settings.images.enabled and settings.images.in_feeds:
@@ -232,7 +299,21 @@ def build_feed(
 
 
 def _describe(session: Session, req: FeedRequest, settings: Settings) -> tuple[str, str]:
+    title, subtitle = _describe_scope(session, req, settings)
+    if req.query and req.kind != SEARCH:
+        return f"{title} · “{req.query}”", f"{subtitle} · matching “{req.query}”"
+    return title, subtitle
+
+
+def _describe_scope(session: Session, req: FeedRequest, settings: Settings) -> tuple[str, str]:
     site = settings.site.title
+    if req.kind == SEARCH:
+        return f"Search: {req.query} — {site}", f"Posts matching “{req.query}”"
+    if req.kind == AUTHOR:
+        name = author_name(session, req.author_slug or "")
+        if name is None:
+            raise FeedNotFound(f"no author {req.author_slug!r}")
+        return f"{name} — {site}", f"Posts by {name}"
     if req.kind == SOURCE:
         source = session.get(Source, req.source_id)
         if source is None:
@@ -259,8 +340,17 @@ def _podcast(session: Session, req: FeedRequest) -> feeds.Podcast | None:
     return podcast_of(source.itunes) if source is not None and source.itunes else None
 
 
-def _scoped(req: FeedRequest) -> Select[Any]:
+def _scoped(session: Session, req: FeedRequest, language: str) -> Select[Any]:
     query = visible_posts().options(joinedload(Post.source), selectinload(Post.tags))
+    if req.orderby == "updated":
+        query = query.order_by(None).order_by(Post.updated_at.desc(), Post.id.desc())
+    if req.query:
+        query = query.where(search.matching(session, req.query, language))
+    for name, when in req.bounds:
+        column = Post.published_at if name.startswith("published") else Post.updated_at
+        query = query.where(column >= when if name.endswith("min") else column < when)
+    if req.kind == AUTHOR:
+        query = query.where(Post.author_slug == req.author_slug)
     if req.kind == SOURCE:
         query = query.where(Post.source_id == req.source_id)
     elif req.kind == TAG or req.tag_slug is not None:
@@ -286,9 +376,10 @@ def _paging(req: FeedRequest, base: str, settings: Settings, has_next: bool) -> 
     return links
 
 
-def _count(session: Session, req: FeedRequest) -> int:
-    query = _scoped(req).with_only_columns(func.count(Post.id)).order_by(None)
-    return int(session.scalar(query) or 0)
+def count_posts(session: Session, req: FeedRequest, language: str) -> int:
+    """How many posts the whole feed holds, over all its pages."""
+    scoped = _scoped(session, req, language)
+    return int(session.scalar(scoped.with_only_columns(func.count(Post.id)).order_by(None)) or 0)
 
 
 def popular_posts(
@@ -303,3 +394,7 @@ def _absolute(url: str, base: str) -> str | None:
     if not url:
         return None
     return url if "://" in url else base + url
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -41,7 +41,7 @@ def site_feed(kind: str, fmt: str) -> Response:
 
 # Static rules, one per feed and format: the most polled addresses then match
 # by a dictionary lookup instead of werkzeug's dynamic matcher.
-for _kind in (service.POSTS, service.SUMMARY, service.POPULAR):
+for _kind in (service.POSTS, service.SUMMARY, service.POPULAR, service.SEARCH):
     for _fmt in feeds.FORMATS:
         bp.add_url_rule(
             f"/{_kind}.{_fmt}", view_func=site_feed, defaults={"kind": _kind, "fmt": _fmt}
@@ -62,6 +62,15 @@ def tag_feed(tag_slug: str, fmt: str) -> Response:
     return _serve(
         lambda app_settings: service.parse_request(
             service.TAG, _format(fmt), _args(), app_settings, tag_slug=tag_slug
+        )
+    )
+
+
+@bp.get("/authors/<slug:author_slug>.<fmt>")
+def author_feed(author_slug: str, fmt: str) -> Response:
+    return _serve(
+        lambda app_settings: service.parse_request(
+            service.AUTHOR, _format(fmt), _args(), app_settings, author_slug=author_slug
         )
     )
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from feedsvc import comments, errors, popularity
+from feedsvc import comments, errors, fields, popularity, search
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post, Source
-from feedsvc.posts import also_reported_by, get_visible_post, latest_posts, neighbours
+from feedsvc.posts import (
+    also_reported_by,
+    author_name,
+    get_visible_post,
+    latest_posts,
+    neighbours,
+)
 from feedsvc.publish.service import EPOCH
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.tags import tag_by_slug
@@ -174,6 +181,49 @@ def tag(tag_slug: str) -> Response:
     feeds = url_for("feeds.tag_feed", tag_slug=tag_slug, fmt="atom")[: -len(".atom")]
     return _listing("tag.html", "site.tag", {"tag_slug": tag_slug},
                     feed_scopes=[(f"Posts tagged {found.name}", feeds)], tag=found)  # fmt: skip
+
+
+@bp.get("/authors/<slug:author_slug>")
+def author(author_slug: str) -> Response:
+    name = author_name(get_session(), author_slug)
+    if name is None:
+        abort(404)
+    feeds = url_for("feeds.author_feed", author_slug=author_slug, fmt="atom")[: -len(".atom")]
+    return _listing("author.html", "site.author", {"author_slug": author_slug},
+                    feed_scopes=[(f"Posts by {name}", feeds)], author=name)  # fmt: skip
+
+
+@bp.get("/search")
+def search_page() -> Response:
+    """Ranked results with snippets; Blogger's /search?q= too. No query: the form alone."""
+    typed = " ".join(request.args.get("q", "").split())
+    page = page_arg()
+    size = settings().site.page_size
+    hits: list[search.Hit] = []
+    has_more = False
+    if typed:
+        found = search.search(get_session(), typed, settings().site.language, size,
+                              (page - 1) * size)  # fmt: skip
+        if page > 1 and not found.hits:
+            abort(404)
+        hits, has_more = found.hits, found.has_more
+    feeds = url_for("feeds.site_feed", kind="search", fmt="atom")[: -len(".atom")]
+    query = "?" + urlencode({"q": typed})
+    return _page_response(
+        "search.html", [hit.post for hit in hits], hits=hits, search_query=typed, page=page,
+        has_more=has_more, pager_args={"q": typed},
+        canonical=_canonical("site.search_page", q=typed or None, page=page if page > 1 else None),
+        **({"feed_scopes": [(f"Search: {typed}", feeds)], "feed_query": query} if typed else {}),
+    )  # fmt: skip
+
+
+@bp.get("/search/label/<path:label>")
+def blogger_label(label: str) -> Response:
+    """Blogger's label page: the tag's page here."""
+    slug = fields.tag_slug(label)
+    if not slug:
+        abort(404)
+    return redirect(url_for("site.tag", tag_slug=slug), 301)
 
 
 def _listing(

@@ -1,0 +1,255 @@
+"""Search benchmark: one-to-three-word searches over 1,000,000 posts, on SQLite
+and PostgreSQL, through `feedsvc.search.search` (the /search page's service:
+ranked ids, the posts, titles and snippets marked), with no render cache.
+
+The posts are made up from a Zipf vocabulary of 50,000 words (a title of 6
+words, a summary of 25, content of 120 in paragraphs; 1 % hidden) and loaded
+the fast way each database allows — SQLite: executemany in 10,000-row
+transactions, the index kept by its triggers as ingest's inserts keep it;
+PostgreSQL: COPY, the GIN index built afterwards. The databases are kept
+(`--reuse` times the searches again without loading).
+
+Queries, each class `--queries` long, after a warm-up:
+
+- words of a post: 1, 2 or 3 words taken from one random post's text, so at
+  least that post matches and common words come up as often as they are
+  used (the 100 most frequent words, the stand-in for stop words, left out);
+- any word: 1 word drawn evenly from the vocabulary below the top 100.
+
+    .venv/bin/python bench/search.py [--posts 1000000] [--queries 200]
+        [--databases sqlite,postgresql] [--dir /tmp/feedsvc-bench-search] [--reuse]
+
+PostgreSQL: $FEEDSVC_BENCH_DATABASE_URL, default bench_search on 127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import random
+import re
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+from feedsvc import search  # noqa: E402
+from feedsvc.db import Database  # noqa: E402
+from feedsvc.ingest.bulk import COLUMNS  # noqa: E402
+from feedsvc.migrate import upgrade  # noqa: E402
+
+PG_URL = os.environ.get(
+    "FEEDSVC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_search"
+)
+VOCABULARY = 50_000
+STOP = 100  # the most frequent words: what a real text's stop words are
+BATCH = 10_000
+START = dt.datetime(2020, 1, 1)
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pe", "dra", "ul", "ix", "om",
+             "be", "zan", "qui", "fer", "tol", "gra", "sen"]  # fmt: skip
+
+
+def vocabulary(seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    words: set[str] = set()
+    while len(words) < VOCABULARY:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words, key=lambda w: (rng.random(), w))
+
+
+class Corpus:
+    def __init__(self, seed: int = 11) -> None:
+        self.words = vocabulary()
+        self.cum = list(itertools.accumulate(1 / rank for rank in range(1, VOCABULARY + 1)))
+        self.rng = random.Random(seed)
+
+    def text(self, count: int) -> list[str]:
+        return self.rng.choices(self.words, cum_weights=self.cum, k=count)
+
+    def post(self, number: int) -> dict[str, object]:
+        title = " ".join(self.text(6)).capitalize()
+        summary = " ".join(self.text(25))
+        body = self.text(120)
+        content = "".join(f"<p>{' '.join(body[i : i + 30])}.</p>" for i in range(0, 120, 30))
+        when = START + dt.timedelta(minutes=3 * number)
+        values: dict[str, object] = dict.fromkeys(COLUMNS)
+        values.update(
+            uid=uuid.UUID(int=number + 1).hex, entry_key=f"bench:{number}", title=title,
+            slug=title.lower().replace(" ", "-")[:80], summary=summary, content=content,
+            content_hash="", enclosures="[]", published_at=when, updated_at=when,
+            created_at=when, modified_at=when, hidden=number % 100 == 99,
+            popular_excluded=False, article_tries=0,
+        )  # fmt: skip
+        return values
+
+
+def rows(corpus: Corpus, total: int) -> Iterator[list[object]]:
+    for number in range(total):
+        values = corpus.post(number)
+        yield [values[name] for name in COLUMNS]
+
+
+def load_sqlite(db: Database, total: int) -> None:
+    raw = db.engine.raw_connection()
+    cursor = raw.cursor()
+    corpus = Corpus()
+    sql = f"INSERT INTO posts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    batch: list[list[object]] = []
+    for row in rows(corpus, total):
+        batch.append([v.isoformat(" ") if isinstance(v, dt.datetime) else v for v in row])
+        if len(batch) == BATCH:
+            cursor.execute("BEGIN")
+            cursor.executemany(sql, batch)
+            cursor.execute("COMMIT")
+            batch = []
+            progress(cursor, total)
+    if batch:
+        cursor.execute("BEGIN")
+        cursor.executemany(sql, batch)
+        cursor.execute("COMMIT")
+    cursor.execute("PRAGMA optimize")
+    raw.close()
+
+
+def load_postgresql(db: Database, total: int) -> None:
+    from feedsvc.search_index import VECTOR_COLUMN, VECTOR_INDEX
+
+    raw = db.engine.raw_connection()
+    driver = raw.driver_connection
+    corpus = Corpus()
+    with driver.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {VECTOR_INDEX}")
+        for start in range(0, total, BATCH * 10):
+            with cursor.copy(f"COPY posts ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows_from(corpus, start, min(total, start + BATCH * 10)):
+                    copy.write_row(row)
+            driver.commit()
+            print(f"  {start + BATCH * 10:,} posts", file=sys.stderr, flush=True)
+        cursor.execute(f"CREATE INDEX {VECTOR_INDEX} ON posts USING gin ({VECTOR_COLUMN})")
+        driver.commit()
+    driver.autocommit = True
+    driver.execute("VACUUM ANALYZE posts")
+    raw.close()
+
+
+def rows_from(corpus: Corpus, start: int, stop: int) -> Iterator[list[object]]:
+    for number in range(start, stop):
+        values = corpus.post(number)
+        yield [values[name] for name in COLUMNS]
+
+
+def progress(cursor: object, total: int) -> None:
+    done = cursor.execute("SELECT max(id) FROM posts").fetchone()[0]  # type: ignore[attr-defined]
+    if done % (BATCH * 10) == 0:
+        print(f"  {done:,} of {total:,} posts", file=sys.stderr, flush=True)
+
+
+def queries(db: Database, count: int, seed: int = 5) -> dict[str, list[str]]:
+    words = vocabulary()
+    common = set(words[:STOP])
+    rng = random.Random(seed)
+    with db.session(write=False) as session:
+        last = session.execute(text("SELECT max(id) FROM posts")).scalar() or 1
+
+        def from_a_post(length: int) -> str:
+            found = session.execute(
+                text("SELECT title, summary, content FROM posts WHERE id = :id"),
+                {"id": rng.randint(1, last)},
+            ).one()
+            plain = re.sub(r"<[^>]+>|[.]", " ", " ".join(found))
+            kept = [w for w in plain.lower().split() if w not in common]
+            start = rng.randrange(max(1, len(kept) - length))
+            return " ".join(kept[start : start + length])
+
+        return {
+            "1 word of a post": [from_a_post(1) for _ in range(count)],
+            "2 words of a post": [from_a_post(2) for _ in range(count)],
+            "3 words of a post": [from_a_post(3) for _ in range(count)],
+            "1 word, any": [rng.choice(words[STOP:]) for _ in range(count)],
+        }
+
+
+def time_searches(db: Database, classes: dict[str, list[str]]) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    with db.session(write=False) as session:
+        for typed in next(iter(classes.values()))[:20]:  # warm-up
+            search.search(session, typed, "en", 20)
+        for name, typed_all in classes.items():
+            spent = []
+            for typed in typed_all:
+                started = time.perf_counter()
+                search.search(session, typed, "en", 20)
+                spent.append((time.perf_counter() - started) * 1000)
+                session.expunge_all()
+            timings[name] = spent
+    return timings
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def fresh(database: str, folder: Path, reuse: bool) -> str:
+    if database == "sqlite":
+        path = folder / "search.db"
+        if not reuse:
+            for stale in folder.glob("search.db*"):
+                stale.unlink()
+        return f"sqlite:///{path}"
+    if not reuse:
+        import psycopg
+
+        admin, name = PG_URL.replace("postgresql+psycopg", "postgresql").rsplit("/", 1)
+        with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_URL
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/feedsvc-bench-search"))
+    parser.add_argument("--reuse", action="store_true", help="keep the loaded databases")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, list[float]]] = {}
+    for database in args.databases.split(","):
+        db = Database(fresh(database, args.dir, args.reuse))
+        if not args.reuse:
+            upgrade(db.engine)
+            started = time.perf_counter()
+            (load_sqlite if database == "sqlite" else load_postgresql)(db, args.posts)
+            print(f"{database}: {args.posts:,} posts loaded in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+        classes = queries(db, args.queries)
+        results[database] = time_searches(db, classes)
+        db.dispose()
+    print(f"\n{'queries':<20}" + "".join(f"{d + ' median':>20}{d + ' p99':>16}" for d in results))
+    for name in classes:
+        cells = "".join(
+            f"{statistics.median(t[name]):>17.1f} ms{p99(t[name]):>13.1f} ms"
+            for t in results.values()
+        )
+        print(f"{name:<20}{cells}")
+    everything = {d: [v for values in t.values() for v in values] for d, t in results.items()}
+    cells = "".join(f"{statistics.median(v):>17.1f} ms{p99(v):>13.1f} ms"
+                    for v in everything.values())  # fmt: skip
+    print(f"{'all':<20}{cells}")
+    print("targets: median ≤ 30 ms, p99 ≤ 150 ms")
+
+
+if __name__ == "__main__":
+    main()
