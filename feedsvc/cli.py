@@ -62,6 +62,7 @@ posts_cli = Commands("posts", help="Write local posts.")
 users_cli = Commands("users", help="Manage admin users.")
 tokens_cli = Commands("tokens", help="Manage API tokens.")
 rules_cli = Commands("rules", help="Filter rules: which entries are stored hidden.")
+comments_cli = Commands("comments", help="Moderate readers' comments.")
 
 
 @db_cli.command("upgrade")
@@ -694,8 +695,62 @@ def _configure_logging() -> None:
     logs.configure(settings().logging.level, settings().logging.format)
 
 
+@comments_cli.command("list")
+@click.option("--pending", is_flag=True, help="Only those awaiting moderation.")
+@click.option("--post", "post_id", type=int, help="Only this post's.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def comments_list(pending: bool, post_id: int | None, limit: int) -> None:
+    """List comments, newest first: id, state, post, author and the text's start."""
+    from feedsvc.comments import listed
+    from feedsvc.content import snippet
+    from feedsvc.vocabulary import CommentState
+
+    state = CommentState.PENDING if pending else None
+    with _db().session(write=False) as session:
+        for row in listed(session, state=state, post_id=post_id, limit=limit):
+            text = snippet(" ".join(row.body.split()), 60)
+            when = f"{row.created_at:%Y-%m-%d %H:%M}"
+            click.echo(f"{row.id:>6}  {row.state:<8}  post {row.post_id:<6} {when}  "
+                       f"{row.author_name[:24]:<24}  {text}")  # fmt: skip
+
+
+def _moderate(action: Callable[..., int], ids: tuple[int, ...], done: str) -> None:
+    with _db().session() as session:
+        count = action(session, ids, current_time())
+    click.echo(f"{done} {count} comment{'' if count == 1 else 's'}")
+    if count < len(set(ids)):
+        raise click.ClickException(f"{len(set(ids)) - count} of the ids name no comment")
+
+
+@comments_cli.command("approve")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def comments_approve(ids: tuple[int, ...]) -> None:
+    """Approve comments: shown on their posts and in the comment feeds."""
+    from feedsvc.comments import approve
+
+    _moderate(approve, ids, "approved")
+
+
+@comments_cli.command("delete")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def comments_delete(ids: tuple[int, ...]) -> None:
+    """Delete comments, and the replies under them."""
+    from feedsvc.comments import delete_comments
+
+    _moderate(delete_comments, ids, "deleted")
+
+
+@comments_cli.command("spam")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def comments_spam(ids: tuple[int, ...]) -> None:
+    """Mark comments as spam: kept out of sight."""
+    from feedsvc.comments import mark_spam
+
+    _moderate(mark_spam, ids, "marked as spam")
+
+
 def register(app: Flask) -> None:
-    for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, rules_cli, fetch_command,
-                    worker_command, publish_command, config_command, prune_command,
+    for command in (db_cli, sources_cli, posts_cli, users_cli, tokens_cli, rules_cli, comments_cli,
+                    fetch_command, worker_command, publish_command, config_command, prune_command,
                     serve_command):  # fmt: skip
         app.cli.add_command(command)

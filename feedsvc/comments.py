@@ -22,10 +22,12 @@ import hmac
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from limits import parse_many
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql import Select
 
 from feedsvc import changes, comment_text, comment_tokens
 from feedsvc.content import normalize_space
@@ -252,11 +254,11 @@ def _thread_of(session: Session, post_id: int, parent_id: int | None) -> int | N
 
 
 def approve(session: Session, ids: Iterable[int], now: dt.datetime) -> int:
-    return _set_state(session, ids, CommentState.APPROVED, now)
+    return set_state(session, ids, CommentState.APPROVED, now)
 
 
 def mark_spam(session: Session, ids: Iterable[int], now: dt.datetime) -> int:
-    return _set_state(session, ids, CommentState.SPAM, now)
+    return set_state(session, ids, CommentState.SPAM, now)
 
 
 def delete_comments(session: Session, ids: Iterable[int], now: dt.datetime) -> int:
@@ -270,8 +272,9 @@ def delete_comments(session: Session, ids: Iterable[int], now: dt.datetime) -> i
     return int(found or 0)
 
 
-def _set_state(session: Session, ids: Iterable[int], state: CommentState,
+def set_state(session: Session, ids: Iterable[int], state: CommentState,
                now: dt.datetime) -> int:  # fmt: skip
+    """Put the comments in this state; how many were found."""
     wanted = sorted(set(ids))
     post_ids = _post_ids(session, wanted)
     found = session.execute(
@@ -343,19 +346,27 @@ def listed(
     offset: int = 0,
 ) -> Sequence[Comment]:
     """Comments newest first, of one state and post when asked, with their posts."""
-    query = select(Comment).options(joinedload(Comment.post))
-    if state is not None:
-        query = query.where(Comment.state == state)
-    if post_id is not None:
-        query = query.where(Comment.post_id == post_id)
+    query = _filtered(select(Comment).options(joinedload(Comment.post)), state, post_id)
     query = query.order_by(Comment.created_at.desc(), Comment.id.desc())
     return session.scalars(query.limit(limit).offset(offset)).all()
 
 
+def count_listed(
+    session: Session, *, state: CommentState | None = None, post_id: int | None = None
+) -> int:
+    return int(session.scalar(_filtered(select(func.count(Comment.id)), state, post_id)) or 0)
+
+
+def _filtered(query: Select[Any], state: CommentState | None, post_id: int | None) -> Select[Any]:
+    if state is not None:
+        query = query.where(Comment.state == state)
+    if post_id is not None:
+        query = query.where(Comment.post_id == post_id)
+    return query
+
+
 def count_pending(session: Session) -> int:
-    return int(session.scalar(
-        select(func.count(Comment.id)).where(Comment.state == CommentState.PENDING)
-    ) or 0)  # fmt: skip
+    return count_listed(session, state=CommentState.PENDING)
 
 
 def get_comment(session: Session, comment_id: int) -> Comment:

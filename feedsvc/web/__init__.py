@@ -12,7 +12,7 @@ from markupsafe import Markup
 from feedsvc import comment_text
 from feedsvc.content import demote_headings
 from feedsvc.urls import web_url
-from feedsvc.web import admin, api, auth, feeds, health, images, pages, sidebar, site
+from feedsvc.web import admin, api, auth, feeds, health, images, moderation, pages, sidebar, site
 from feedsvc.web.context import close_session, finish_request
 from feedsvc.web.converters import CONVERTERS
 
@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
     site.init(app)
     auth.init(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(moderation.bp)
     app.register_blueprint(api.bp)
     feeds.init_cache(app)
     sidebar.init(app)

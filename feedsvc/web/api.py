@@ -10,10 +10,10 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc import articles, discovery, jobs, opml, rules, sources
+from feedsvc import articles, comments, discovery, jobs, opml, rules, sources
 from feedsvc import stats as figures
 from feedsvc.errors import FeedsvcError
-from feedsvc.models import FilterRule, Job, Post, Source
+from feedsvc.models import Comment, FilterRule, Job, Post, Source
 from feedsvc.opml import import_parsed, parse_opml
 from feedsvc.params import MAX_ID, MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import (
@@ -26,9 +26,15 @@ from feedsvc.posts import (
     update_local_post,
 )
 from feedsvc.subscriptions import Wanted
+from feedsvc.vocabulary import CommentState
 from feedsvc.web.api_models import (
     ArticleOut,
     Candidate,
+    CommentBulk,
+    CommentBulkOut,
+    CommentList,
+    CommentOut,
+    CommentUpdate,
     Discover,
     FetchOut,
     ImportOut,
@@ -167,6 +173,19 @@ def post_out(post: Post) -> PostOut:
         published_at=post.published_at, updated_at=post.updated_at,
         article=ArticleOut(state=post.article_state, error=post.article_error,  # type: ignore[arg-type]
                            tries=post.article_tries) if post.article_state else None,
+        comment_count=post.comment_count, comments_closed=post.comments_closed,
+        upstream_comments_url=post.upstream_comments_url,
+        upstream_comments_feed=post.upstream_comments_feed,
+    )  # fmt: skip
+
+
+def comment_out(comment: Comment) -> CommentOut:
+    page = settings().site.base_url + post_path(comment.post)
+    return CommentOut(
+        id=comment.id, post_id=comment.post_id, parent_id=comment.parent_id,
+        state=comment.state, author_name=comment.author_name,  # type: ignore[arg-type]
+        author_url=comment.author_url, body=comment.body, by_admin=comment.by_admin,
+        created_at=comment.created_at, url=f"{page}#comment-{comment.id}",
     )  # fmt: skip
 
 
@@ -332,6 +351,8 @@ def update_post(post_id: int) -> Response:
             body_html=body.content, tags=body.tags, base_url=app_settings.site.base_url,
         )  # fmt: skip
     set_visibility(session, post, now, hidden=body.hidden, popular_excluded=body.popular_excluded)
+    if body.comments_closed is not None:
+        comments.set_closed(session, post.id, body.comments_closed, now)
     return _json(post_out(post))
 
 
@@ -346,6 +367,54 @@ def remove_post(post_id: int) -> Response:
 def fetch_article(post_id: int) -> Response:
     post = articles.fetch_again(get_session(), _post(post_id))
     return _json(post_out(post), 202)
+
+
+@bp.get("/comments")
+def list_comments() -> Response:
+    page, per_page = _paging()
+    post_id = _int_arg("post_id", 0, 1, MAX_ID) or None
+    raw_state = request.args.get("state")
+    if raw_state is not None and raw_state not in CommentState.__members__.values():
+        raise ApiProblem(400, "Bad request", "state must be pending, approved or spam",
+                         field="state")  # fmt: skip
+    state = CommentState(raw_state) if raw_state is not None else None
+    session = get_session()
+    rows = comments.listed(session, state=state, post_id=post_id, limit=per_page,
+                           offset=(page - 1) * per_page)  # fmt: skip
+    total = comments.count_listed(session, state=state, post_id=post_id)
+    return _json(CommentList(items=[comment_out(c) for c in rows], page=page,
+                             per_page=per_page, total=total))  # fmt: skip
+
+
+@bp.post("/comments/bulk")
+def moderate_comments() -> Response:
+    body = payload(CommentBulk)
+    action = {"approve": comments.approve, "spam": comments.mark_spam,
+              "delete": comments.delete_comments}[body.action]  # fmt: skip
+    changed = action(get_session(), body.ids, current_time())
+    return _json(CommentBulkOut(action=body.action, changed=changed))
+
+
+@bp.get("/comments/<int:comment_id>")
+def get_comment(comment_id: int) -> Response:
+    return _json(comment_out(comments.get_comment(get_session(), comment_id)))
+
+
+@bp.patch("/comments/<int:comment_id>")
+def update_comment(comment_id: int) -> Response:
+    session = get_session()
+    found = comments.get_comment(session, comment_id)
+    body = payload(CommentUpdate)
+    comments.set_state(session, [found.id], CommentState(body.state), current_time())
+    return _json(comment_out(comments.get_comment(session, comment_id)))
+
+
+@bp.delete("/comments/<int:comment_id>")
+def remove_comment(comment_id: int) -> Response:
+    session = get_session()
+    found = comments.get_comment(session, comment_id)
+    comments.delete_comments(session, [found.id], current_time())
+    return Response(status=204)
 
 
 @bp.get("/opml")

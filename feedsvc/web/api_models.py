@@ -139,6 +139,7 @@ class PostUpdate(Strict):
     tags: list[TagName] | None = Field(None, max_length=50)
     hidden: bool | None = None
     popular_excluded: bool | None = None
+    comments_closed: bool | None = Field(None, description="Take no new comments (or again).")
 
 
 class SourceOut(BaseModel):
@@ -230,6 +231,12 @@ class PostOut(BaseModel):
     article: ArticleOut | None = Field(
         description="The full article fetched from the link, for a full-text source's post."
     )
+    comment_count: int = Field(description="Approved comments.")
+    comments_closed: bool = Field(description="Closed by an admin: no new comments taken.")
+    upstream_comments_url: str | None = Field(
+        description="Where the original is discussed (RSS <comments>, Atom rel=replies)."
+    )
+    upstream_comments_feed: str | None = Field(description="The original's comment feed.")
 
 
 class PostList(BaseModel):
@@ -324,6 +331,43 @@ class Stats(BaseModel):
     posts_last_30_days: list[int]
 
 
+CommentStateName = Literal["pending", "approved", "spam"]
+
+
+class CommentOut(BaseModel):
+    id: int
+    post_id: int
+    parent_id: int | None = Field(description="The comment this replies to (one level deep).")
+    state: CommentStateName
+    author_name: str
+    author_url: str | None
+    body: str = Field(description="Plain text, as written.")
+    by_admin: bool = Field(description="Written by an admin: shown as the author's.")
+    created_at: dt.datetime
+    url: str = Field(description="The comment on its post's page.")
+
+
+class CommentList(BaseModel):
+    items: list[CommentOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class CommentUpdate(Strict):
+    state: CommentStateName
+
+
+class CommentBulk(Strict):
+    action: Literal["approve", "spam", "delete"]
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=500)
+
+
+class CommentBulkOut(BaseModel):
+    action: str
+    changed: int = Field(description="Comments found and changed (or deleted).")
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, with the fields at fault when there are any."""
 
@@ -341,6 +385,7 @@ SCHEMAS: list[type[BaseModel]] = [
     SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
     FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, ImportSummary, JobOut, Stats,
     Problem, RuleCreate, RuleOut, RuleList, RuleSaved, RulesSummary, PostBrief, RulePreview,
+    CommentOut, CommentList, CommentUpdate, CommentBulk, CommentBulkOut,
 ]
 # fmt: on
 
@@ -571,6 +616,48 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "operationId": "deleteRule",
                 "summary": "Delete a rule; the posts it hid come back",
                 "responses": {**_ok(RuleSaved), **_problems(404)},
+            },
+        },
+        "/comments": {
+            "get": {
+                "operationId": "listComments",
+                "summary": "Comments, newest first",
+                "parameters": [
+                    *PAGING,
+                    _query(
+                        "state",
+                        {"type": "string", "enum": ["pending", "approved", "spam"]},
+                        "Only comments in this state.",
+                    ),
+                    _query("post_id", ID_SCHEMA, "Only this post's."),
+                ],
+                "responses": {**_ok(CommentList), **_problems(400)},
+            },
+        },
+        "/comments/bulk": {
+            "post": {
+                "operationId": "moderateComments",
+                "summary": "Approve, mark as spam or delete many comments at once",
+                "requestBody": _body(CommentBulk),
+                "responses": {**_ok(CommentBulkOut), **_problems(*BODY_ERRORS)},
+            },
+        },
+        "/comments/{comment_id}": {
+            "parameters": [_id("comment_id")],
+            "get": {
+                "operationId": "getComment",
+                "responses": {**_ok(CommentOut), **_problems(404)},
+            },
+            "patch": {
+                "operationId": "updateComment",
+                "summary": "Approve a comment, mark it as spam, or hold it again",
+                "requestBody": _body(CommentUpdate),
+                "responses": {**_ok(CommentOut), **_problems(*BODY_ERRORS, 404)},
+            },
+            "delete": {
+                "operationId": "deleteComment",
+                "summary": "Delete a comment and the replies under it",
+                "responses": {"204": {"description": "Deleted"}, **_problems(404)},
             },
         },
         "/stats": {
