@@ -139,9 +139,16 @@ def test_a_refused_setting_shows_the_form_as_typed_with_the_error_beside_it(
         source = session.get(Source, source_id)
         assert (source.title, source.mode, source.interval_override) == ("Upstream", "full", None)
     # Hostile values: each refused beside its field, never a 500.
-    for interval, minutes in [("custom", "abc"), ("custom", "nan"), ("custom", "-5"),
-                              ("custom", "1e400"), ("custom", ""), ("weekly", ""),
-                              ("99999999999", ""), ("299", "")]:
+    for interval, minutes in [
+        ("custom", "abc"),
+        ("custom", "nan"),
+        ("custom", "-5"),
+        ("custom", "1e400"),
+        ("custom", ""),
+        ("weekly", ""),
+        ("99999999999", ""),
+        ("299", ""),
+    ]:
         answer = post_form(admin, page, page, {**typed, "interval": interval,
                                                "interval_minutes": minutes})  # fmt: skip
         assert answer.status_code == 422, (interval, minutes)
@@ -265,8 +272,10 @@ def test_the_preview_comes_back_from_what_the_form_carried_whatever_it_holds(
 ) -> None:
     """A refused save shows the preview again from its hidden field; a field
     tampered with loses only what does not read, never the page."""
-    good = ('{"feed_url": "x", "title": "Carried", "site_url": null, "description": "D",'
-            ' "entries": [["Entry one", null, "2026-11-01T10:00:00+00:00"]]}')
+    good = (
+        '{"feed_url": "x", "title": "Carried", "site_url": null, "description": "D",'
+        ' "entries": [["Entry one", null, "2026-11-01T10:00:00+00:00"]]}'
+    )
     hostile = ["", "not json", "[1, 2]", '{"entries": "x"}', '{"entries": [[1, 2, 3]]}',
                '{"title": 5, "entries": [["<script>x</script>", 7, "yesterday"]]}',
                '{"entries": [' + ",".join(['["e", null, null]'] * 5000) + "]}"]  # fmt: skip

@@ -22,7 +22,7 @@ from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.params import MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import also_reported_by, author_name, visible_posts
-from feedsvc.publish import feeds
+from feedsvc.publish import blogger, feeds
 from feedsvc.publish.catalog import feed_entries, podcast_of, with_proxied_images
 from feedsvc.settings import Settings
 
@@ -75,6 +75,8 @@ class FeedRequest:
     query: str = ""
     bounds: tuple[tuple[str, dt.datetime], ...] = ()
     orderby: str = "published"
+    # alt=json-in-script's function name (publish/blogger.py checks it).
+    callback: str | None = None
 
     @property
     def narrowing(self) -> dict[str, str]:
@@ -164,9 +166,15 @@ def parse_blogger_request(
     boundary of the chosen size, and within the pages any listing serves.
     """
     alt = args.get("alt", "atom")
-    fmt = {"atom": feeds.ATOM, "rss": feeds.RSS, "json": feeds.JSON}.get(alt)
+    fmt = BLOGGER_ALTS.get(alt)
     if fmt is None:
-        raise BadFeedRequest("alt must be atom, rss or json")
+        raise BadFeedRequest("alt must be atom, rss, json or json-in-script")
+    callback = args.get("callback") if fmt == blogger.SCRIPT else None
+    if callback is not None:
+        try:
+            blogger.check_callback(callback)
+        except blogger.UnsafeCallback as exc:
+            raise BadFeedRequest(str(exc)) from None
     cap = settings.feeds.max_page_size
     limit = min(_int_param(args, "max-results", settings.feeds.page_size, 1, MAX_PAGE), cap)
     start = _int_param(args, "start-index", 1, 1, MAX_PAGE * cap)
@@ -180,8 +188,15 @@ def parse_blogger_request(
         tag_slug=fields.tag_slug(label) if label is not None else None,
         style=BLOGGER,
         blogger_label=label,
+        callback=callback,
         **_narrowing(kind, args),
     )
+
+
+# Blogger's alt= values; alt=json is Blogger's own JSON (JSON Feed is at .json).
+BLOGGER_ALTS = {"atom": feeds.ATOM, "rss": feeds.RSS, "json": blogger.JSON,
+                "json-in-script": blogger.SCRIPT}  # fmt: skip
+ALT_OF = {fmt: alt for alt, fmt in BLOGGER_ALTS.items()}
 
 
 def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -214,7 +229,9 @@ def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None =
             path += "/-/" + quote(req.blogger_label)
         params: dict[str, object] = dict(req.narrowing)
         if req.fmt != feeds.ATOM:
-            params["alt"] = req.fmt
+            params["alt"] = ALT_OF[req.fmt]
+        if req.callback is not None:
+            params["callback"] = req.callback
         if page != 1:
             params["start-index"] = (page - 1) * req.limit + 1
         if req.limit != settings.feeds.page_size or page != 1:
@@ -295,7 +312,16 @@ def build_feed(
     entries = feed_entries(rows, base, full=full, duplicates=duplicates)
     if settings.images.enabled and settings.images.in_feeds:
         entries = with_proxied_images(entries, base, settings.secret_key)
+    if req.fmt in blogger.FORMATS:
+        total = count_posts(session, req, settings.site.language)
+        paging = blogger.Paging(total, (req.page - 1) * req.limit + 1, req.limit)
+        doc = blogger.document(spec, entries, paging)
+        return BuiltFeed(blogger.render(req.fmt, doc, req.callback), updated)
     return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
+
+
+def content_type(fmt: str) -> str:
+    return blogger.CONTENT_TYPES.get(fmt) or feeds.CONTENT_TYPES[fmt]
 
 
 def _describe(session: Session, req: FeedRequest, settings: Settings) -> tuple[str, str]:

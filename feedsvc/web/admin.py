@@ -290,8 +290,11 @@ def source_update(source_id: int) -> Response:
         )  # fmt: skip
     except FeedsvcError as exc:
         session.rollback()  # the source as stored again, for the page around the form
-        typed = {**_settings_form(source), **form.to_dict(),
-                 "fetch_full": form.getlist("fetch_full")[-1] if "fetch_full" in form else "0"}
+        typed = {
+            **_settings_form(source),
+            **form.to_dict(),
+            "fetch_full": form.getlist("fetch_full")[-1] if "fetch_full" in form else "0",
+        }
         return _source_page(source, exc, typed)
     flash("Saved.")
     return redirect(url_for("admin.source_detail", source_id=source_id))

@@ -124,4 +124,4 @@ def _render(req: service.FeedRequest, now: dt.datetime) -> Rendered:
         built = service.build_feed(get_session(), req, settings(), now)
     except service.FeedNotFound:
         abort(404)
-    return make_rendered(built.body, built.last_modified, feeds.CONTENT_TYPES[req.fmt])
+    return make_rendered(built.body, built.last_modified, service.content_type(req.fmt))
