@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from limits import parse_many
 
 ENV_PREFIX = "FEEDSVC_"
+WEBSUB_SUBSCRIBE_VALUES = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 MODERATION_MODES = ("all", "first", "none")
@@ -85,6 +86,12 @@ class Config:
     WEBSUB_HUBS: tuple[str, ...] = ()
     # Write the canonical feeds (and .gz twins) here for a front server.
     STATIC_DIR: str = ""
+    # Subscribe to the WebSub hubs upstream feeds name, so that hubs push their
+    # changes to callbacks under BASE_URL: true, false, or auto (on when
+    # BASE_URL is https on a public host name, which a hub can reach).
+    WEBSUB_SUBSCRIBE: str = "auto"
+    # The lease asked of hubs, in seconds (the hub has the last word).
+    WEBSUB_LEASE_SECONDS: int = 10 * 86400
 
     # Site pages.
     SITE_PAGE_SIZE: int = 20
@@ -197,6 +204,14 @@ class Config:
                 "FEEDSVC_SESSION_LIFETIME_DAYS must be at least 1, "
                 "FEEDSVC_SESSION_IDLE_MINUTES 0 (off) or more"
             )
+        subscribe = str(values["WEBSUB_SUBSCRIBE"]).strip().lower()
+        if subscribe not in WEBSUB_SUBSCRIBE_VALUES:
+            raise ConfigError(
+                f"FEEDSVC_WEBSUB_SUBSCRIBE={values['WEBSUB_SUBSCRIBE']!r}: use true, false or auto"
+            )
+        values["WEBSUB_SUBSCRIBE"] = subscribe
+        if values["WEBSUB_LEASE_SECONDS"] < 60:
+            raise ConfigError("FEEDSVC_WEBSUB_LEASE_SECONDS must be at least 60")
         values["LOG_LEVEL"] = values["LOG_LEVEL"].upper()
         checked = (("LOG_LEVEL", LOG_LEVELS), ("LOG_FORMAT", LOG_FORMATS),
                    ("COMMENTS_MODERATION", MODERATION_MODES))  # fmt: skip

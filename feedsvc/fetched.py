@@ -21,6 +21,8 @@ class FetchResult:
     error_kind: FetchErrorKind | None = None
     error: str | None = None
     elapsed_ms: int = 0
+    # A hub delivered this body (WebSub): no fetch of ours, so no validators.
+    pushed: bool = False
 
     @property
     def ok(self) -> bool:

@@ -298,43 +298,10 @@ class Fetcher:
         current = url
         permanent = True
         for _hop in range(self.settings.max_redirects + 1):
-            try:
-                self.guard.check_url(current)
-                if time.monotonic() >= deadline:
-                    raise _DeadlineExceeded
-                status, headers, body = self._get(current, conditional, deadline)
-            except AddressRefused as exc:
-                return self._failure(
-                    url, current, FetchErrorKind.REFUSED, f"refused: {exc}", started
-                )
-            except _BodyTooLarge:
-                return self._failure(
-                    url, current, FetchErrorKind.TOO_LARGE,
-                    f"the feed is larger than the {self.settings.max_bytes} byte limit",
-                    started,
-                )  # fmt: skip
-            except _BadEncoding as exc:
-                return self._failure(url, current, FetchErrorKind.CONNECTION, str(exc), started)
-            except (httpx.TimeoutException, _DeadlineExceeded):
-                limit = _seconds(max(0.0, deadline - started))
-                return self._failure(
-                    url, current, FetchErrorKind.TIMEOUT,
-                    f"timed out after {limit} s (the whole exchange: connect, headers, "
-                    "redirects and body)", started,
-                )  # fmt: skip
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                return self._failure(
-                    url, current, FetchErrorKind.BAD_URL, f"invalid URL: {exc}", started
-                )
-            except httpx.HTTPError as exc:
-                kind = FetchErrorKind.TLS if _is_tls_error(exc) else FetchErrorKind.CONNECTION
-                words = "TLS error" if kind == FetchErrorKind.TLS else "could not connect"
-                return self._failure(url, current, kind, f"{words}: {_describe(exc)}", started)
-            except (ValueError, UnicodeError) as exc:
-                return self._failure(
-                    url, current, FetchErrorKind.BAD_URL, f"invalid URL: {exc}", started
-                )
-
+            answer = self._exchange("GET", url, current, conditional, started, deadline)
+            if isinstance(answer, FetchResult):
+                return answer
+            status, headers, body = answer
             if status in REDIRECT_CODES and "location" in headers:
                 permanent = permanent and status in PERMANENT_REDIRECT_CODES
                 location = headers["location"].strip()
@@ -361,14 +328,75 @@ class Fetcher:
             f"more than {self.settings.max_redirects} redirects", started,
         )  # fmt: skip
 
-    def _get(
-        self, url: str, headers: dict[str, str], deadline: float
-    ) -> tuple[int, dict[str, str], bytes]:
+    def post_form(
+        self, url: str, form: dict[str, str], *, deadline: float | None = None
+    ) -> FetchResult:
+        """POST a form to `url` (a WebSub hub) with the guard, the deadline and
+        the size cap of a fetch; a redirect is answered as it is, not followed."""
+        started = time.monotonic()
+        own_deadline = started + self.settings.timeout
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
+        token = _deadline.set(deadline)
+        try:
+            answer = self._exchange("POST", url, url, {}, started, deadline, form)
+        finally:
+            _deadline.reset(token)
+        if isinstance(answer, FetchResult):
+            return answer
+        status, headers, body = answer
+        return FetchResult(url, url, status, headers, body, elapsed_ms=_ms_since(started))
+
+    def _exchange(
+        self, method: str, url: str, current: str, headers: dict[str, str], started: float,
+        deadline: float, form: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes] | FetchResult:  # fmt: skip
+        """One request to `current` (on the way from `url`): its answer, or the
+        failure in words."""
+        try:
+            self.guard.check_url(current)
+            if time.monotonic() >= deadline:
+                raise _DeadlineExceeded
+            return self._send(method, current, headers, deadline, form)
+        except AddressRefused as exc:
+            return self._failure(url, current, FetchErrorKind.REFUSED, f"refused: {exc}", started)
+        except _BodyTooLarge:
+            return self._failure(
+                url, current, FetchErrorKind.TOO_LARGE,
+                f"the feed is larger than the {self.settings.max_bytes} byte limit", started,
+            )  # fmt: skip
+        except _BadEncoding as exc:
+            return self._failure(url, current, FetchErrorKind.CONNECTION, str(exc), started)
+        except (httpx.TimeoutException, _DeadlineExceeded):
+            limit = _seconds(max(0.0, deadline - started))
+            return self._failure(
+                url, current, FetchErrorKind.TIMEOUT,
+                f"timed out after {limit} s (the whole exchange: connect, headers, "
+                "redirects and body)", started,
+            )  # fmt: skip
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            return self._failure(
+                url, current, FetchErrorKind.BAD_URL, f"invalid URL: {exc}", started
+            )
+        except httpx.HTTPError as exc:
+            kind = FetchErrorKind.TLS if _is_tls_error(exc) else FetchErrorKind.CONNECTION
+            words = "TLS error" if kind == FetchErrorKind.TLS else "could not connect"
+            return self._failure(url, current, kind, f"{words}: {_describe(exc)}", started)
+        except (ValueError, UnicodeError) as exc:
+            return self._failure(
+                url, current, FetchErrorKind.BAD_URL, f"invalid URL: {exc}", started
+            )
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], deadline: float,
+        form: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
         # The streams hold reads to the deadline; this holds the wait for a
         # pooled connection to it too.
         left = max(0.0, deadline - time.monotonic())
         timeout = httpx.Timeout(**(self.client.timeout.as_dict() | {"pool": left}))
-        with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
+        with self.client.stream(
+            method, url, headers=headers, data=form, timeout=timeout
+        ) as response:
             body = b""
             if response.status_code not in REDIRECT_CODES and response.status_code != 304:
                 encoding = response.headers.get("content-encoding", "").strip().lower()

@@ -161,6 +161,10 @@ class Source(Base):
     # renames some ({"Giant Bomb": "Games"}) or drops them ({"Uncategorized": ""}).
     keep_categories: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     category_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    # The WebSub hub its feed names (rel="hub") and the feed's own address
+    # (rel="self"), the topic subscribed to; see feedsvc/push/.
+    websub_hub: Mapped[str | None] = mapped_column(String(2048))
+    websub_topic: Mapped[str | None] = mapped_column(String(2048))
 
     # Loaded on use: the refresh path reads sources often and never needs their tags.
     tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
@@ -449,6 +453,40 @@ class HubPing(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HubSubscription(Base):
+    """Our WebSub subscription to an upstream hub for a source's feed (feedsvc/push/).
+
+    `state` is the request in hand or its outcome (vocabulary.PushState);
+    `expires_at` the end of the last lease the hub verified. A deleted source
+    leaves its row (source_id NULL) until the hub has been told to stop.
+    """
+
+    __tablename__ = "hub_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="SET NULL"), index=True
+    )
+    hub: Mapped[str] = mapped_column(String(2048))
+    topic: Mapped[str] = mapped_column(String(2048))
+    # The unguessable last part of the callback URL, /websub/<callback>.
+    callback: Mapped[str] = mapped_column(String(64), unique=True)
+    # hub.secret: the key of the HMAC that signs each delivery.
+    secret: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the worker acts on it next: send the request, renew, or try again.
+    next_action_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Requests sent since the hub last verified one.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class User(Base):

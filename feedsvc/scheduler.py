@@ -38,6 +38,7 @@ from feedsvc.ingest.driver import PARSED_GROUP, Refresher
 from feedsvc.ingest.leases import claim_due_sources, release_leases, renew_leases
 from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
+from feedsvc.push import hub as push_hub
 from feedsvc.settings import Settings, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ HEARTBEAT_EVERY = 10.0
 QUEUED_PER_HOST = 24
 # While the database is away, it is tried again after a delay that doubles up to this.
 DATABASE_RETRY_MAX = 60.0
+# WebSub subscriptions are brought in line with the sources this often.
+PUSH_SECONDS = 30
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -319,6 +322,17 @@ class Worker:
             else:
                 log.exception("publishing failed")
 
+    def push(self) -> int:
+        """Subscribe, renew and unsubscribe at upstream WebSub hubs; return
+        how many requests went to hubs."""
+        try:
+            return push_hub.sync(self.db, self.fetcher, self.settings.push, self.clock.now())
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            self._database_is_down(exc)
+            return 0
+
     def stop(self, deadline: float) -> Stopped:
         """Stop claiming, give in-flight refreshes up to `deadline` seconds to be
         recorded, release the leases of whatever did not finish; say what that was.
@@ -378,6 +392,10 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, settings: Settings) -> No
     scheduler.add_job(
         worker.run_jobs, "interval", seconds=settings.worker.dispatch_seconds,
         id="jobs", replace_existing=True, next_run_time=worker.clock.now(),
+    )  # fmt: skip
+    scheduler.add_job(
+        worker.push, "interval", seconds=PUSH_SECONDS, id="push", replace_existing=True,
+        next_run_time=worker.clock.now(),
     )  # fmt: skip
     scheduler.add_job(
         worker.housekeeping, "interval", hours=1, id="housekeeping", replace_existing=True,

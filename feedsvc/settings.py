@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from feedsvc.fetcher import FetchSettings
+from feedsvc.fetcher import FetchSettings, non_public_reason
 from feedsvc.ingest.policy import ScheduleSettings
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import PrepareSettings
@@ -158,6 +159,18 @@ class CommentSettings:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    """The WebSub subscriber (feedsvc/push/)."""
+
+    subscribe: bool = False
+    # Callbacks are <callback_base>/websub/<token>: the site's base URL.
+    callback_base: str = "http://127.0.0.1:5000"
+    lease_seconds: int = 10 * 86400
+    # The largest delivery accepted, as for a fetched feed.
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
     format: str = "text"
@@ -178,6 +191,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     comments: CommentSettings = field(default_factory=CommentSettings)
+    push: PushSettings = field(default_factory=PushSettings)
     logging: LogSettings = field(default_factory=LogSettings)
 
 
@@ -290,5 +304,37 @@ def from_config(values: Mapping[str, Any], instance_path: Path) -> Settings:
             rate_limit=values["COMMENTS_RATE_LIMIT"],
             max_links=max(0, values["COMMENTS_MAX_LINKS"]),
         ),
+        push=PushSettings(
+            subscribe=_subscribe(values["WEBSUB_SUBSCRIBE"], values["BASE_URL"]),
+            callback_base=values["BASE_URL"].rstrip("/"),
+            lease_seconds=values["WEBSUB_LEASE_SECONDS"],
+            max_bytes=values["FETCH_MAX_BYTES"],
+        ),
         logging=LogSettings(level=values["LOG_LEVEL"], format=values["LOG_FORMAT"]),
     )
+
+
+# Host names no hub on the internet reaches (RFC 6761, RFC 8375, common private zones).
+PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".test",
+                    ".example", ".invalid", ".localdomain")  # fmt: skip
+
+
+def _subscribe(value: str, base_url: str) -> bool:
+    """FEEDSVC_WEBSUB_SUBSCRIBE: as set, or "auto": on when a hub can reach the
+    base URL and its callbacks travel encrypted (https on a public name)."""
+    if value != "auto":
+        return value in ("true", "1", "yes", "on")
+    return public_https(base_url)
+
+
+def public_https(url: str) -> bool:
+    """Whether `url` is https on a host the public internet reaches (judged
+    by its name or address; nothing is resolved)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https" or not host:
+        return False
+    try:
+        return non_public_reason(host) is None
+    except ValueError:  # a name, not an address
+        return "." in host and host != "localhost" and not host.endswith(PRIVATE_SUFFIXES)

@@ -126,3 +126,17 @@ class Moderation(StrEnum):
     FIRST = "first"
     # None but those with too many links.
     NONE = "none"
+
+
+class PushState(StrEnum):
+    """Where our WebSub subscription to an upstream hub stands (feedsvc/push/)."""
+
+    # Asked for (or being renewed), the hub's verification awaited.
+    SUBSCRIBING = "subscribing"
+    # Verified: the hub pushes until the lease ends.
+    LIVE = "live"
+    # Asked to end (the source paused, deleted, or its feed moved hub), verification awaited.
+    UNSUBSCRIBING = "unsubscribing"
+    UNSUBSCRIBED = "unsubscribed"
+    # The hub refused it.
+    DENIED = "denied"

@@ -104,6 +104,8 @@ def _source_values(plan: Plan) -> dict[str, Any]:
     if state.upstream is not None:
         values["upstream_id"], values["upstream_updated"] = state.upstream
         values["itunes"] = state.itunes
+    if state.websub is not None:
+        values["websub_hub"], values["websub_topic"] = state.websub
     return values
 
 

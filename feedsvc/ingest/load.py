@@ -16,8 +16,9 @@ from feedsvc.fetched import FetchResult
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
 from feedsvc.ingest.types import Target
-from feedsvc.models import Post, PrunedEntry, Source
+from feedsvc.models import HubSubscription, Post, PrunedEntry, Source
 from feedsvc.rulebook import RuleBook, load_rules
+from feedsvc.vocabulary import PushState
 
 CHUNK = 500
 WEEK = dt.timedelta(days=7)
@@ -70,11 +71,25 @@ def load_known_hashes(session: Session, target: Target) -> frozenset[str]:
 
 def load_rows(session: Session, source_ids: Iterable[int]) -> dict[int, SourceRow]:
     """The sources as they stand (a deleted one is missing)."""
-    query = select(Source).where(Source.id.in_(list(source_ids)))
-    return {source.id: row_of(source) for source in session.scalars(query)}
+    ids = list(source_ids)
+    query = select(Source).where(Source.id.in_(ids))
+    pushed = _push_leases(session, ids)
+    return {source.id: row_of(source, pushed.get(source.id)) for source in session.scalars(query)}
 
 
-def row_of(source: Source) -> SourceRow:
+def _push_leases(session: Session, source_ids: list[int]) -> dict[int, dt.datetime]:
+    """When the lease of each source's WebSub subscription ends, for those with one."""
+    rows = session.execute(
+        select(HubSubscription.source_id, func.max(HubSubscription.expires_at))
+        .where(HubSubscription.source_id.in_(source_ids),
+               HubSubscription.state.in_([PushState.LIVE, PushState.SUBSCRIBING]),
+               HubSubscription.expires_at.is_not(None))
+        .group_by(HubSubscription.source_id)
+    )  # fmt: skip
+    return {source_id: until for source_id, until in rows if source_id and until}
+
+
+def row_of(source: Source, push_until: dt.datetime | None = None) -> SourceRow:
     previous = None
     if source.last_checked_at is not None:
         previous = int((source.next_check_at - source.last_checked_at).total_seconds()) or None
@@ -91,6 +106,7 @@ def row_of(source: Source) -> SourceRow:
         title=source.title,
         site_url=source.site_url,
         description=source.description,
+        push_until=push_until,
     )
 
 

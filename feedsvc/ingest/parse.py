@@ -158,6 +158,9 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         hint_interval=_hint_interval(feed),
         problem=problem,
         podcast=_podcast(feed, base),
+        **_websub_links(
+            ((link.get("rel"), link.get("href")) for link in feed.get("links", [])), url
+        ),
     )
 
 
@@ -305,6 +308,52 @@ def _enclosures(raw: Any, base: str) -> list[Enclosure]:
             length = 0
         found.append(Enclosure(url=href, type=link.get("type", ""), length=max(length, 0)))
     return found
+
+
+# --- WebSub discovery (https://www.w3.org/TR/websub/#discovery) ----------------
+
+# Hubs kept of those a feed names: the subscriber uses the first.
+MAX_HUBS = 5
+_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_REL = re.compile(r"""(?i)\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""")
+
+
+def _websub_links(links: Any, base: str) -> dict[str, Any]:
+    """`hubs` and `self_url` from (rel, href) pairs: absolute http(s) URLs only."""
+    hubs: list[str] = []
+    self_url = None
+    for rel, href in links:
+        if not isinstance(rel, str) or not isinstance(href, str) or not href.strip():
+            continue
+        url = _join(base, href.strip())
+        if url is None or not url.lower().startswith(("http://", "https://")):
+            continue
+        rels = rel.lower().split()
+        if "hub" in rels and url not in hubs and len(hubs) < MAX_HUBS:
+            hubs.append(url)
+        if "self" in rels and self_url is None:
+            self_url = url
+    return {"hubs": tuple(hubs), "self_url": self_url}
+
+
+def link_header_pairs(value: str) -> list[tuple[str, str]]:
+    """(rel, URL) pairs of an HTTP Link header (RFC 8288), each rel on its own."""
+    pairs = []
+    for match in _LINK_VALUE.finditer(value):
+        for rel in _REL.finditer(match.group(2)):
+            pairs.append((rel.group(1) or rel.group(2) or "", match.group(1).strip()))
+    return pairs
+
+
+def with_link_header(feed: ParsedFeed, value: str | None, url: str) -> ParsedFeed:
+    """The feed with the hubs and self its response's Link header names, which
+    come before the document's (WebSub discovery looks at the header first)."""
+    if not value:
+        return feed
+    found = _websub_links(link_header_pairs(value[:8192]), url)
+    return dataclasses.replace(
+        feed, hubs=found["hubs"] or feed.hubs, self_url=found["self_url"] or feed.self_url
+    )
 
 
 def _join(base: str, href: str) -> str | None:
@@ -467,6 +516,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     upstream_id = feed.url("feed_url", url)
     if "items" not in document:
         problems.add('the feed has no "items"')
+    hubs = [("hub", hub.get("url")) for hub in feed.list("hubs") if isinstance(hub, dict)]
     return ParsedFeed(
         title=title,
         link=link,
@@ -474,6 +524,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         upstream_id=upstream_id,
         updated=None,  # JSON Feed has no feed-level date
         entries=_json_entries(feed, url),
+        **_websub_links([*hubs, ("self", upstream_id)], url),
         problem=problems.describe(),  # last: every field above has been read
     )
 

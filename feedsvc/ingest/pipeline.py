@@ -90,12 +90,15 @@ def ingest_body(
     now: dt.datetime,
     settings: IngestSettings,
     content_type: str | None = None,
+    link: str | None = None,
 ) -> RefreshReport:
-    """Ingest a body already in hand (a hub's content delivery) as if fetched now."""
+    """Ingest a body already in hand (a hub's content delivery, with its
+    Content-Type and Link headers) as if fetched now."""
     with db.session(write=False) as session:
         target = load_target(session, source_id)
-    headers = {"content-type": content_type} if content_type else {}
-    fetched = FetchResult(target.feed_url, target.feed_url, 200, headers, body)
+    headers = {name: value for name, value in (("content-type", content_type), ("link", link))
+               if value}  # fmt: skip
+    fetched = FetchResult(target.feed_url, target.feed_url, 200, headers, body, pushed=True)
     parsed = work(fetched, target, settings.prepare, known_hashes(db, target, fetched))
     return record(db, [Fetched(target, fetched, parsed)], now, settings)[0]
 

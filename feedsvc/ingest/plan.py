@@ -43,6 +43,8 @@ class SourceRow:
     title: str = ""
     site_url: str | None = None
     description: str = ""
+    # When the lease of the source's live WebSub subscription ends (None: none).
+    push_until: dt.datetime | None = None
 
     @property
     def fresh(self) -> bool:
@@ -95,6 +97,9 @@ class SourceChanges:
     upstream: tuple[str | None, dt.datetime | None] | None = None
     # The podcast channel's iTunes description, written with `upstream`.
     itunes: dict[str, Any] | None = None
+    # The WebSub hub and topic the feed names, (None, None) when it names none;
+    # None: leave them as they are.
+    websub: tuple[str | None, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,7 @@ def plan_refresh(
             interval_override=row.interval_override,
             hint_interval=feed.meta.hint_interval if feed else row.hint_interval,
             previous_interval=row.previous_interval,
+            pushed=row.push_until is not None and row.push_until > now,
         ),
         observe(fetched, parsed),
         now,
@@ -254,7 +260,8 @@ def next_source_state(
     notes: Sequence[str] = (),
 ) -> SourceChanges:
     succeeded = decision.result.succeeded
-    kept = decision.result == Result.NOT_MODIFIED
+    # A 304, or a body a hub pushed, says nothing new of the validators.
+    kept = decision.result == Result.NOT_MODIFIED or fetched.pushed
     headers = fetched.headers
     if succeeded:
         # A 304 may omit the validators: keep ours. A 200 without them means none,
@@ -289,7 +296,19 @@ def next_source_state(
         hint_interval=_clamped(meta.hint_interval, settings.max_interval),
         upstream=((meta.upstream_id or "")[:2048] or None, meta.updated) if feed else None,
         itunes=_itunes(meta.podcast),
+        websub=websub_of(meta, fetched) if feed else None,
     )
+
+
+def websub_of(meta: FeedMeta, fetched: FetchResult) -> tuple[str | None, str | None] | None:
+    """The hub and topic (rel=self) a feed names, both or neither, fit to store.
+
+    A hub's delivery that names none leaves them be: what names them is our fetch."""
+    hub = next((url for url in meta.hubs if _fits(url, MAX_URL)), None)
+    topic = _fits(meta.self_url, MAX_URL)
+    if hub and topic:
+        return hub, topic
+    return None if fetched.pushed else (None, None)
 
 
 def _itunes(podcast: Podcast | None) -> dict[str, Any] | None:
@@ -305,6 +324,7 @@ def _itunes(podcast: Podcast | None) -> dict[str, Any] | None:
 # The columns' widths: a longer validator is dropped, never cut (a cut one never matches).
 MAX_ETAG = 1024
 MAX_LAST_MODIFIED = 100
+MAX_URL = 2048
 
 
 def _fits(value: str | None, width: int) -> str | None:

@@ -38,6 +38,8 @@ class SourceState:
     hint_interval: int | None = None
     # The interval chosen last time (seconds), reused when nothing changed.
     previous_interval: int | None = None
+    # A hub pushes its changes (a live WebSub subscription): polling is a safety net.
+    pushed: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ def success_interval(
     entry_times: Sequence[dt.datetime] | None = (),
 ) -> int:
     """Seconds until the next check of a healthy feed."""
+    if state.pushed:
+        return settings.max_interval
     if state.interval_override:
         # One set before the minimum was what it is now is held to it too.
         return max(state.interval_override, settings.min_interval)

@@ -80,6 +80,8 @@ def prepare_feed(
             hint_interval=parsed.hint_interval,
             problem=parsed.problem,
             podcast=parsed.podcast,
+            hubs=parsed.hubs,
+            self_url=parsed.self_url,
         ),
         entries=tuple(entries),
         unchanged=tuple(unchanged),

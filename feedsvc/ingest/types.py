@@ -91,6 +91,9 @@ class ParsedFeed:
     problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     podcast: Podcast | None = None
+    # WebSub: the hubs the feed names (rel="hub") and its own address (rel="self").
+    hubs: tuple[str, ...] = ()
+    self_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class FeedMeta:
     # Why the document was malformed, when it was (it is stored as far as it parsed).
     problem: str | None = None
     podcast: Podcast | None = None
+    # WebSub: the hubs the feed names and its own address, the topic to subscribe to.
+    hubs: tuple[str, ...] = ()
+    self_url: str | None = None
 
 
 @dataclass(frozen=True)

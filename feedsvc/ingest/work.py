@@ -10,7 +10,7 @@ from __future__ import annotations
 from feedsvc.fetched import FetchResult
 from feedsvc.fulltext import Article
 from feedsvc.ingest.article import extract_article
-from feedsvc.ingest.parse import NotAFeed, parse_feed
+from feedsvc.ingest.parse import NotAFeed, parse_feed, with_link_header
 from feedsvc.ingest.prepare import prepare_feed
 from feedsvc.ingest.process import process_feed
 from feedsvc.ingest.types import Parsed, ParsedFeed, PrepareSettings, Target
@@ -52,4 +52,4 @@ def parse_body(fetched: FetchResult) -> tuple[ParsedFeed | None, str | None]:
         return None, str(exc)
     except Exception as exc:  # feedparser on hostile bytes
         return None, f"the feed could not be parsed: {type(exc).__name__}"
-    return feed, None
+    return with_link_header(feed, fetched.headers.get("link"), fetched.final_url), None

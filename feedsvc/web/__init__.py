@@ -12,7 +12,19 @@ from markupsafe import Markup
 from feedsvc import comment_text
 from feedsvc.content import demote_headings
 from feedsvc.urls import web_url
-from feedsvc.web import admin, api, auth, feeds, health, images, moderation, pages, sidebar, site
+from feedsvc.web import (
+    admin,
+    api,
+    auth,
+    feeds,
+    health,
+    images,
+    moderation,
+    pages,
+    sidebar,
+    site,
+    websub,
+)
 from feedsvc.web.context import close_session, finish_request
 from feedsvc.web.converters import CONVERTERS
 
@@ -31,6 +43,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(websub.bp)
     feeds.init_cache(app)
     sidebar.init(app)
     app.after_request(pages.security_headers)

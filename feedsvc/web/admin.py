@@ -47,6 +47,7 @@ from feedsvc.posts import (
     set_visibility,
     update_local_post,
 )
+from feedsvc.push import store as push_store
 from feedsvc.sources import SourceExists
 from feedsvc.subscriptions import NeedsChoice, Wanted
 from feedsvc.web.auth import local_target
@@ -145,8 +146,9 @@ def source_list() -> Response:
                              label=f"{sum(per_day.get(source.id, []))} posts in {SPARK_DAYS} days")
         for source, _ in rows
     }  # fmt: skip
+    pushed = push_store.describe_sources(session, [source.id for source, _ in rows], current_time())
     return _render("admin/sources.html", rows=rows, state=sources.source_state, lines=lines,
-                   wanted=wanted, states=sources.STATES)  # fmt: skip
+                   wanted=wanted, states=sources.STATES, pushed=pushed)  # fmt: skip
 
 
 @bp.route("/sources/new", methods=["GET", "POST"])
@@ -245,6 +247,7 @@ def _source_page(
     return _render(
         "admin/source.html", status=_status(error) if error else 200, error=error,
         source=source, state=sources.source_state(source),
+        push=push_store.describe_sources(session, [source.id], current_time()).get(source.id),
         history=sources.fetch_history(session, source.id), recent=recent, post_count=total,
         line=sparkline(per_day.get(source.id, [0] * SPARK_DAYS), width=240, height=40,
                        label=f"Posts per day, last {SPARK_DAYS} days"),

@@ -1,0 +1,414 @@
+"""The WebSub subscriber against a hub written here, on 127.0.0.1: subscribe →
+verify → deliveries through the pipeline; forged signatures and unsolicited
+verifications refused; leases renewed; unsubscribed on pause and delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from feedsvc import changes
+from feedsvc.clock import EXTENSION as CLOCK
+from feedsvc.clock import FixedClock
+from feedsvc.db import Database
+from feedsvc.fetcher import Fetcher, FetchSettings
+from feedsvc.ingest.pipeline import refresh_source
+from feedsvc.models import HubSubscription, Post, Source
+from feedsvc.push import hub as push_hub
+from feedsvc.scheduler import Worker
+from feedsvc.sources import add_source, delete_source, pause_source, resume_source
+from feedsvc.vocabulary import PushState
+from tests.admin_helpers import make_admin, sign_in
+from tests.configured import reconfigure, settings_of
+from tests.feedserver import ATOM_TYPE, FeedServer, Reply
+from tests.websubhub import Hub, atom
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+FIRST = [("1", "First post")]
+
+
+@pytest.fixture
+def clock(app: Flask) -> FixedClock:
+    pinned = FixedClock(NOW)
+    app.extensions[CLOCK] = pinned  # the callback's views tell this time too
+    return pinned
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def hub(feed_server: FeedServer) -> Hub:
+    return Hub(feed_server)
+
+
+@pytest.fixture
+def worker(app: Flask, db: Database, served: str, clock: FixedClock) -> Iterator[Worker]:
+    settings = settings_of(app, BASE_URL=served, WEBSUB_SUBSCRIBE="true")
+    running = Worker(db, settings, name="push-test", clock=clock)
+    yield running
+    running.shutdown(wait=True)
+
+
+def serve_feed(feed_server: FeedServer, hub: Hub, entries: list[tuple[str, str]]) -> str:
+    url = feed_server.url("/feed.atom")
+    feed_server.routes["/feed.atom"] = Reply(
+        200, atom(hub.url, url, entries), {**ATOM_TYPE, "ETag": '"v1"'}
+    )
+    return url
+
+
+def fetched_source(app: Flask, db: Database, url: str, now: dt.datetime) -> int:
+    with db.session() as session:
+        source_id = add_source(session, url, now).id
+    settings = settings_of(app)
+    with Fetcher(settings.fetch) as fetcher:
+        report = refresh_source(db, source_id, fetcher=fetcher, now=now, settings=settings.ingest)
+    assert report.result == "ok", report
+    return source_id
+
+
+def subscription(db: Database, source_id: int | None = None) -> HubSubscription | None:
+    with db.session(write=False) as session:
+        query = select(HubSubscription).order_by(HubSubscription.id.desc())
+        if source_id is not None:
+            query = query.where(HubSubscription.source_id == source_id)
+        return session.scalars(query).first()
+
+
+def post_titles(db: Database) -> list[str]:
+    with db.session(write=False) as session:
+        return sorted(session.scalars(select(Post.title)))
+
+
+def subscribed(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer, clock: FixedClock
+) -> tuple[int, dict[str, str]]:
+    """A source whose feed names the hub, fetched, subscribed to and verified."""
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    assert worker.push() == 1
+    form = hub.last()
+    answer = hub.verify(form)
+    assert answer.status_code == 200 and answer.text == "a-challenge-0123"
+    return source_id, form
+
+
+def test_subscribe_verify_deliver_the_post_appears_and_its_feeds_change(
+    app: Flask, db: Database, client: FlaskClient, worker: Worker, hub: Hub,
+    feed_server: FeedServer, clock: FixedClock, served: str,
+) -> None:  # fmt: skip
+    url = serve_feed(feed_server, hub, FIRST)
+    source_id = fetched_source(app, db, url, clock.now())
+    with db.session(write=False) as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        assert (source.websub_hub, source.websub_topic) == (hub.url, url)
+
+    assert worker.push() == 1
+    form = hub.last()
+    assert form["hub.mode"] == "subscribe" and form["hub.topic"] == url
+    assert form["hub.callback"].startswith(served + "/websub/")
+    assert len(form["hub.callback"].rsplit("/", 1)[1]) >= 40  # unguessable
+    assert len(form["hub.secret"]) >= 32 and form["hub.lease_seconds"] == str(10 * 86400)
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.SUBSCRIBING
+
+    answer = hub.verify(form, lease=3600)
+    assert answer.status_code == 200 and answer.text == "a-challenge-0123"
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.LIVE
+    assert sub.expires_at == NOW + dt.timedelta(seconds=3600)
+    assert worker.push() == 0  # nothing due until the renewal
+
+    with db.session() as session:
+        changes.take_dirty_scopes(session)
+        before = changes.content_version(session.connection())
+    assert b"Pushed news" not in client.get("/feeds/posts.atom").data
+    pushed = atom(hub.url, url, [*FIRST, ("2", "Pushed news")])
+    answer = hub.deliver(form, pushed)
+    assert answer.status_code == 200, answer.text
+    assert "1 new" in answer.text
+    assert post_titles(db) == ["First post", "Pushed news"]
+    assert b"Pushed news" in client.get("/feeds/posts.atom").data
+    assert b"Pushed news" in client.get(f"/feeds/sources/{source_id}.atom").data
+    with db.session() as session:
+        assert changes.content_version(session.connection()) > before
+        assert {"posts", f"source:{source_id}"} <= set(changes.take_dirty_scopes(session))
+        source = session.get(Source, source_id)
+        assert source is not None
+        # A delivery keeps the fetch's validators; polling falls back to the longest interval.
+        assert source.etag == '"v1"'
+        assert source.next_check_at == NOW + dt.timedelta(seconds=86400)
+    assert subscription(db, source_id).delivered_at == NOW  # type: ignore[union-attr]
+
+
+def test_a_fetch_while_live_polls_at_the_longest_interval(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id, _ = subscribed(app, db, worker, hub, feed_server, clock)
+    settings = settings_of(app)
+    clock.advance(dt.timedelta(minutes=5))
+    with Fetcher(settings.fetch) as fetcher:
+        refresh_source(db, source_id, fetcher=fetcher, now=clock.now(), settings=settings.ingest)
+    with db.session(write=False) as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        assert source.next_check_at == clock.now() + dt.timedelta(seconds=86400)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        {"secret": "not-the-secret"},
+        {"secret": "", "method": "sha256"},
+        {"method": "md5"},
+    ],
+)
+def test_a_forged_signature_stores_nothing_and_is_logged(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock, caplog: pytest.LogCaptureFixture, forge: dict[str, str],
+) -> None:  # fmt: skip
+    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("evil", "Forged post")])
+    with caplog.at_level(logging.WARNING, logger="feedsvc.push.receive"):
+        answer = hub.deliver(form, body, **forge)  # type: ignore[arg-type]
+    assert answer.status_code == 403
+    assert "refused" in answer.text
+    assert post_titles(db) == ["First post"]
+    assert any("nothing stored" in record.getMessage() for record in caplog.records)
+
+
+def test_a_delivery_without_a_signature_or_too_large_is_refused(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Unsigned")])
+    unsigned = httpx.post(form["hub.callback"], content=body, timeout=10)
+    assert unsigned.status_code == 403 and "no X-Hub-Signature" in unsigned.text
+    reconfigure(app, FETCH_MAX_BYTES=len(body) - 1)
+    assert hub.deliver(form, body).status_code == 413
+    assert post_titles(db) == ["First post"]
+
+
+def test_sha1_signatures_are_accepted_as_the_spec_allows(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Signed with sha1")])
+    assert hub.deliver(form, body, method="sha1").status_code == 200
+    assert post_titles(db) == ["First post", "Signed with sha1"]
+
+
+def test_unsolicited_verifications_are_refused(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock, served: str,
+) -> None:  # fmt: skip
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    worker.push()
+    form = hub.last()
+    # No subscription at that address.
+    stranger = {**form, "hub.callback": served + "/websub/" + "x" * 43}
+    assert hub.verify(stranger).status_code == 404
+    # The pending subscription, another topic; an unsubscription nobody asked for.
+    assert hub.verify(form, topic="http://127.0.0.1:9/other.atom").status_code == 404
+    assert hub.verify(form, mode="unsubscribe").status_code == 404
+    assert hub.verify(form, challenge="").status_code == 404
+    assert subscription(db, source_id).state == PushState.SUBSCRIBING  # type: ignore[union-attr]
+    # A delivery before any verification is not taken.
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Too early")])
+    assert hub.deliver(form, body).status_code == 410
+    # Once live, a second subscribe verification is unsolicited: the lease stays.
+    assert hub.verify(form, lease=3600).status_code == 200
+    answer = hub.verify(form, lease=999999)
+    assert answer.status_code == 404 and "a-challenge" not in answer.text
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.expires_at == NOW + dt.timedelta(seconds=3600)
+    assert post_titles(db) == ["First post"]
+
+
+def test_the_lease_is_renewed_before_it_ends(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)  # lease 100 s
+    clock.advance(dt.timedelta(seconds=79))
+    assert worker.push() == 0
+    clock.advance(dt.timedelta(seconds=2))
+    assert worker.push() == 1
+    renewal = hub.last()
+    assert len(hub.requests) == 2
+    assert renewal["hub.callback"] == form["hub.callback"]
+    assert renewal["hub.secret"] == form["hub.secret"]
+    sub = subscription(db, source_id)
+    # Still live while the hub verifies the renewal: deliveries are taken.
+    assert sub is not None and sub.state == PushState.SUBSCRIBING
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "During renewal")])
+    assert hub.deliver(form, body).status_code == 200
+    assert hub.verify(renewal, lease=1000).status_code == 200
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.LIVE
+    assert sub.expires_at == clock.now() + dt.timedelta(seconds=1000)
+
+
+def test_a_lapsed_lease_is_no_longer_live(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    hub.answer = Reply(503)  # the renewal fails
+    clock.advance(dt.timedelta(seconds=81))
+    worker.push()
+    clock.advance(dt.timedelta(seconds=20))
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Too late")])
+    assert hub.deliver(form, body).status_code == 410
+    assert "HTTP 503" in (subscription(db).last_error or "")  # type: ignore[union-attr]
+
+
+def test_unsubscribed_when_the_source_is_deleted(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        delete_source(session, source, clock.now(), keep_posts=False)
+    assert worker.push() == 1
+    request = hub.last("unsubscribe")
+    assert (request["hub.topic"], request["hub.callback"]) == (form["hub.topic"],
+                                                               form["hub.callback"])  # fmt: skip
+    sub = subscription(db)
+    assert sub is not None and sub.source_id is None and sub.state == PushState.UNSUBSCRIBING
+    body = atom(hub.url, form["hub.topic"], [("3", "After delete")])
+    assert hub.deliver(form, body).status_code == 410
+    # A subscribe verification now is unsolicited; the unsubscribe one is agreed to.
+    assert hub.verify(form).status_code == 404
+    answer = hub.verify(request)
+    assert answer.status_code == 200 and answer.text == "a-challenge-0123"
+    assert subscription(db) is None
+    assert post_titles(db) == []
+
+
+def test_pausing_unsubscribes_and_resuming_subscribes_again(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        pause_source(source)
+    worker.push()
+    assert hub.verify(hub.last("unsubscribe")).status_code == 200
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.UNSUBSCRIBED and sub.expires_at is None
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        resume_source(source, clock.now())
+    assert worker.push() == 1
+    again = hub.last()
+    assert again["hub.callback"] == form["hub.callback"]
+    assert hub.verify(again).status_code == 200
+    assert subscription(db, source_id).state == PushState.LIVE  # type: ignore[union-attr]
+
+
+def test_turned_off_it_subscribes_to_nothing_and_ends_what_stands(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock, served: str,
+) -> None:  # fmt: skip
+    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
+    off = Worker(db, settings_of(app, BASE_URL=served, WEBSUB_SUBSCRIBE="false"), clock=clock)
+    try:
+        assert off.push() == 1
+        assert hub.last("unsubscribe")["hub.callback"] == form["hub.callback"]
+        assert hub.verify(hub.last("unsubscribe")).status_code == 200
+        assert off.push() == 0
+    finally:
+        off.shutdown(wait=True)
+    assert subscription(db, source_id).state == PushState.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
+def test_a_hub_that_refuses_is_retried_with_backoff_and_says_why(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    hub.answer = Reply(400, b"topic not allowed", {"Content-Type": "text/plain"})
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    assert worker.push() == 1
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.last_error == "the hub answered HTTP 400: topic not allowed"
+    assert sub.next_action_at == NOW + dt.timedelta(seconds=60)
+    clock.advance(dt.timedelta(seconds=61))
+    assert worker.push() == 1
+    assert subscription(db, source_id).next_action_at == clock.now() + dt.timedelta(seconds=120)  # type: ignore[union-attr]
+
+
+def test_a_denial_is_recorded(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    worker.push()
+    form = hub.last()
+    params = {"hub.mode": "denied", "hub.topic": form["hub.topic"], "hub.reason": "no thanks"}
+    assert httpx.get(form["hub.callback"], params=params, timeout=10).status_code == 200
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.DENIED
+    assert sub.last_error == "the hub refused the subscription: no thanks"
+
+
+def test_hub_requests_go_through_the_fetch_guard(
+    app: Flask, db: Database, hub: Hub, feed_server: FeedServer, clock: FixedClock
+) -> None:
+    """In production settings a hub on a loopback address is refused, like a feed."""
+    fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    settings = settings_of(app, BASE_URL="https://feeds.example.org")
+    assert settings.push.subscribe
+    with Fetcher(FetchSettings()) as guarded:
+        assert push_hub.sync(db, guarded, settings.push, clock.now()) == 1
+    assert hub.requests == []
+    assert "refused" in (subscription(db).last_error or "")  # type: ignore[union-attr]
+
+
+def test_a_feed_without_a_hub_is_not_subscribed(
+    app: Flask, db: Database, worker: Worker, feed_server: FeedServer, clock: FixedClock
+) -> None:
+    feed_server.routes["/plain.atom"] = Reply(
+        200, atom("", "", FIRST).replace(b"<link rel='hub' href=''/>", b""), ATOM_TYPE
+    )
+    fetched_source(app, db, feed_server.url("/plain.atom"), clock.now())
+    assert worker.push() == 0
+    with db.session(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(HubSubscription)) == 0
+
+
+def test_the_admin_shows_each_sources_subscription(
+    app: Flask, db: Database, client: FlaskClient, worker: Worker, hub: Hub,
+    feed_server: FeedServer, clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id, _ = subscribed(app, db, worker, hub, feed_server, clock)
+    make_admin(db)
+    sign_in(client)
+    page = client.get(f"/admin/sources/{source_id}").get_data(as_text=True)
+    assert "live until 2026-11-24 12:01" in page and hub.url in page
+    listing = client.get("/admin/sources").get_data(as_text=True)
+    assert "live until 2026-11-24 12:01" in listing
