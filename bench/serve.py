@@ -156,10 +156,17 @@ def start_nginx(
     root: Path, static_dir: Path, app_port: int
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     site = (ROOT / "docs" / "nginx.conf").read_text()
-    port, plain_port = free_port(), free_port()
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-    site = site.replace("root /srv/feedsvc/static;", f"root {static_dir};")
+    port, plain_port, redirect_port = free_port(), free_port(), free_port()
+    # The shipped site in plain HTTP on loopback: its HTTPS server without TLS,
+    # the redirecting one out of the way.
+    for old, new in (
+        ("listen 80 default_server;", f"listen 127.0.0.1:{redirect_port} default_server;"),
+        ("listen 443 ssl default_server;", f"listen 127.0.0.1:{port} default_server;"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};"),
+        ("root /srv/feedsvc/static;", f"root {static_dir};"),
+    ):
+        site = site.replace(old, new)
+    site = re.sub(r"(?m)^\s*(listen \[::\].*|ssl_\w+ .*);$", "", site)
     (root / "plain").mkdir()
     shutil.copy(static_dir / "feeds" / "posts.atom", root / "plain" / "posts.atom")
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")

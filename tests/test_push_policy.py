@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import config
-from feedsvc.ingest import policy as schedule
 from feedsvc.fetched import FetchResult
+from feedsvc.ingest import policy as schedule
 from feedsvc.ingest.parse import link_header_pairs, parse_feed, with_link_header
 from feedsvc.ingest.plan import Existing, Parsed, SourceRow, plan_refresh
 from feedsvc.ingest.prepare import FeedMeta, PreparedFeed

@@ -3,6 +3,7 @@ documented nginx configuration serving them."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import shutil
@@ -25,7 +26,7 @@ from werkzeug.serving import make_server
 
 from feedsvc.db import Database
 from feedsvc.posts import create_local_post
-from feedsvc.publish.static import publish_static
+from feedsvc.publish.static import LOCK, STAMP, publish_static
 from tests.configured import settings_of
 from tests.publish_helpers import NOW, add_tricky_posts
 
@@ -65,7 +66,7 @@ def test_canonical_feeds_are_written_with_gzip_twins(
         assert written == client.get("/" + name).data
         assert gzip.decompress((static_dir / f"{name}.gz").read_bytes()) == written
     # No temporary files are left behind.
-    assert not [p for p in static_dir.rglob(".*") if p.name != ".content-version"]
+    assert not [p for p in static_dir.rglob(".*") if p.name not in (STAMP, LOCK)]
 
 
 def test_files_are_rewritten_only_after_a_change(
@@ -83,6 +84,26 @@ def test_files_are_rewritten_only_after_a_change(
     assert publish_static(db, settings_of(app), NOW) is True
     assert target.stat().st_ino != before
     assert b"Fresh" in target.read_bytes()
+
+
+def test_writers_take_turns_and_the_last_writes_the_newest_version(
+    app: Flask, db: Database, static_dir: Path
+) -> None:
+    """The worker and a web process (a hub's delivery) may both write: one waits
+    for the other, and reads the content version only once it holds the lock."""
+    add_tricky_posts(db)
+    static_dir.mkdir(parents=True)
+    with open(static_dir / LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        writer = threading.Thread(target=publish_static, args=(db, settings_of(app), NOW))
+        writer.start()
+        time.sleep(0.3)
+        assert not (static_dir / "feeds/posts.atom").exists()
+        with db.session() as session:
+            create_local_post(session, title="Written while waiting", body_html="<p>x</p>",
+                              now=NOW, summary_length=300)  # fmt: skip
+    writer.join(10)
+    assert b"Written while waiting" in (static_dir / "feeds/posts.atom").read_bytes()
 
 
 def test_files_and_folders_are_readable_under_a_strict_umask(

@@ -11,6 +11,7 @@ process's umask, so that nginx's user can read them.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import gzip
 import os
 import tempfile
@@ -22,6 +23,9 @@ from feedsvc.publish import feeds, service
 from feedsvc.settings import Settings
 
 STAMP = ".content-version"
+# Held while the files are written: the worker and a web process (a hub's
+# delivery) may both write, and an older version must not land last.
+LOCK = ".lock"
 FOLDER_MODE = 0o755
 FILE_MODE = 0o644
 CANONICAL_KINDS = (service.POSTS, service.SUMMARY)
@@ -39,6 +43,15 @@ def publish_static(
 ) -> bool:
     """Write the canonical feeds if the content changed since the last write."""
     folder = Path(settings.feeds.static_dir)
+    _make_folders(folder)
+    with open(folder / LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return _publish_locked(db, settings, now, folder, force)
+
+
+def _publish_locked(
+    db: Database, settings: Settings, now: dt.datetime, folder: Path, force: bool
+) -> bool:
     with db.session(write=False) as session:
         version = changes.content_version(session.connection())
         stamp = folder / STAMP
