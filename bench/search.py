@@ -46,6 +46,7 @@ from feedsvc import search  # noqa: E402
 from feedsvc.db import Database  # noqa: E402
 from feedsvc.ingest.bulk import COLUMNS  # noqa: E402
 from feedsvc.migrate import upgrade  # noqa: E402
+from feedsvc.models import Post  # noqa: E402
 
 PG_URL = os.environ.get(
     "FEEDSVC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_search"
@@ -56,6 +57,15 @@ BATCH = 10_000
 START = dt.datetime(2020, 1, 1)
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pe", "dra", "ul", "ix", "om",
              "be", "zan", "qui", "fer", "tol", "gra", "sen"]  # fmt: skip
+
+
+# The columns' own defaults, for the columns a made-up post leaves alone.
+DEFAULTS = {
+    column.name: column.default.arg if column.default is not None and column.default.is_scalar
+    else None
+    for column in Post.__table__.columns
+    if column.name in COLUMNS
+}  # fmt: skip
 
 
 def vocabulary(seed: int = 7) -> list[str]:
@@ -81,7 +91,7 @@ class Corpus:
         body = self.text(120)
         content = "".join(f"<p>{' '.join(body[i : i + 30])}.</p>" for i in range(0, 120, 30))
         when = START + dt.timedelta(minutes=3 * number)
-        values: dict[str, object] = dict.fromkeys(COLUMNS)
+        values: dict[str, object] = dict(DEFAULTS)
         values.update(
             uid=uuid.UUID(int=number + 1).hex, entry_key=f"bench:{number}", title=title,
             slug=title.lower().replace(" ", "-")[:80], summary=summary, content=content,

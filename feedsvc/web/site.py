@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from feedsvc import comments, errors, fields, popularity, search
+from feedsvc import comments, errors, fields, popularity, search, sitemap
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post, Source
 from feedsvc.posts import (
@@ -215,6 +215,34 @@ def search_page() -> Response:
         canonical=_canonical("site.search_page", q=typed or None, page=page if page > 1 else None),
         **({"feed_scopes": [(f"Search: {typed}", feeds)], "feed_query": query} if typed else {}),
     )  # fmt: skip
+
+
+@bp.get("/sitemap.xml")
+def sitemap_index() -> Response:
+    body = sitemap.render_index(settings().site.base_url, sitemap.part_count(get_session()))
+    return _plain(body, "application/xml; charset=utf-8")
+
+
+@bp.get("/sitemap-<int:part>.xml")
+def sitemap_part(part: int) -> Response:
+    posts = sitemap.part_posts(get_session(), part)
+    if posts is None:
+        abort(404)
+    return _plain(sitemap.render_part(settings().site.base_url, posts),
+                  "application/xml; charset=utf-8")  # fmt: skip
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    return _plain(sitemap.robots_txt(settings().site.base_url), "text/plain; charset=utf-8")
+
+
+def _plain(body: bytes | str, content_type: str) -> Response:
+    response = Response(body, content_type=content_type)
+    response.add_etag()
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request)
 
 
 @bp.get("/search/label/<path:label>")
