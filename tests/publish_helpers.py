@@ -126,6 +126,11 @@ def check_atom(feed: etree._Element) -> None:
             text = entry.findtext(ATOM_NS + stamp)
             if text is not None:
                 assert dt.datetime.fromisoformat(text).tzinfo is not None
+        # The W3C validator's MissingSourceElement: a source names id, title and updated.
+        for origin in entry.findall(ATOM_NS + "source"):
+            for name in ("id", "title", "updated"):
+                assert len(origin.findall(ATOM_NS + name)) == 1, f"atom:source lacks {name}"
+            assert dt.datetime.fromisoformat(origin.findtext(ATOM_NS + "updated")).tzinfo
     assert len(ids) == len(set(ids))
 
 

@@ -100,6 +100,9 @@ def test_republished_entries_carry_their_origin(client: FlaskClient, tricky: Dat
         assert source.findtext(ATOM_NS + "title") == "Upstream & Co"
         links = {link.get("rel"): link.get("href") for link in source.iter(ATOM_NS + "link")}
         assert links["self"] == UPSTREAM_URL
+        # An RSS upstream has no id nor updated of its own: its address and last fetch stand in.
+        assert source.findtext(ATOM_NS + "id") == UPSTREAM_URL
+        assert source.findtext(ATOM_NS + "updated") == "2026-11-24T12:00:00Z"
         via = [
             link.get("href") for link in entry.iter(ATOM_NS + "link") if link.get("rel") == "via"
         ]

@@ -30,8 +30,11 @@ def feed_entry(
             feed_url=source.feed_url,
             title=source.display_title,
             site_url=source.site_url,
-            feed_id=source.upstream_id,
-            updated=source.upstream_updated,
+            # atom:source must carry an id and an updated time (the W3C validator
+            # warns of each missing): an RSS upstream has neither, so its feed's
+            # address is its id and its last good fetch (else the post's) its time.
+            feed_id=source.upstream_id or source.feed_url,
+            updated=source.upstream_updated or source.last_success_at or post.updated_at,
         )
     return FeedEntry(
         id=entry_id(post),
