@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from feedsvc import errors
+from feedsvc import errors, messages
 from feedsvc.errors import FeedsvcError
 from feedsvc.fetched import FetchResult
 from feedsvc.fetcher import Fetcher
@@ -121,7 +121,11 @@ def discover(
         return [Candidate(shown.feed_url, shown.title, "feed")], shown
     if not _looks_like_html(fetched):
         kind = fetched.headers.get("content-type") or "no content type"
-        raise DiscoveryError(errors.NOT_A_FEED, f"{url} is neither a feed nor a web page ({kind})")
+        raise DiscoveryError(
+            errors.NOT_A_FEED,
+            f"{url} is neither a feed nor a web page ({kind}). "
+            "Check the address: paste a feed's, or the site's home page.",
+        )
     page = _LinkParser()
     page.feed(fetched.content.decode(_charset(fetched), errors="replace"))
     base = _join(fetched.final_url, page.base) or fetched.final_url
@@ -164,11 +168,13 @@ def _usual_path_feed(fetcher: Fetcher, site: str, page: str, clock: _Budget) -> 
     if len(tried) < len(USUAL_PATHS):
         raise OutOfTime(
             f"{page} that names no feed; none was found at "
-            f"{', '.join(tried) or 'any usual path'} before {clock.words()}"
+            f"{', '.join(tried) or 'any usual path'} before {clock.words()}. "
+            "Try again, or paste the feed's own address."
         )
     raise DiscoveryError(
         errors.NOT_A_FEED,
-        f"{page} that names no feed, and none was found at " + ", ".join(USUAL_PATHS),
+        f"{page} that names no feed, and none was found at " + ", ".join(USUAL_PATHS)
+        + ". Look on the site for an RSS or Atom link and paste its address.",
     )
 
 
@@ -183,22 +189,25 @@ def _preview_feed(fetcher: Fetcher, url: str, clock: _Budget) -> Preview:
     feed, observed = parse_fetched(fetched)
     if feed is None:
         found = fetched.headers.get("content-type") or "no content type"
-        raise DiscoveryError(errors.NOT_A_FEED, f"{url} is not a feed ({found}): {observed.error}")
+        raise DiscoveryError(
+            errors.NOT_A_FEED,
+            f"{url} is not a feed ({found}): {observed.error}. "
+            "Check the address, or paste the site's home page to find its feeds.",
+        )
     return _preview(fetched, feed)
 
 
 def _fetch(fetcher: Fetcher, url: str, clock: _Budget) -> FetchResult:
     fetched = fetcher.fetch(url, deadline=clock.deadline)
     if fetched.error_kind == FetchErrorKind.TIMEOUT and clock.spent():
-        raise OutOfTime(f"{url}: {fetched.error}; {clock.words()}")
-    if fetched.error_kind == FetchErrorKind.REFUSED:
-        raise DiscoveryError(errors.REFUSED, f"{url}: {fetched.error}")
-    if fetched.error:
-        raise DiscoveryError(errors.UNREACHABLE, f"{url}: {fetched.error}")
-    if not fetched.ok:
-        raise DiscoveryError(
-            errors.UNREACHABLE, f"{url}: the server answered HTTP {fetched.status}"
-        )
+        raise OutOfTime(f"{messages.where(url)} did not answer before {clock.words()}. "
+                        "Try again, or paste the feed's own address.")  # fmt: skip
+    if fetched.error or not fetched.ok:
+        kind = errors.REFUSED if fetched.error_kind == FetchErrorKind.REFUSED else (
+            errors.UNREACHABLE)  # fmt: skip
+        words = messages.fetch_problem(fetched.error_kind, fetched.final_url or url,
+                                       fetched.status, fetched.error)  # fmt: skip
+        raise DiscoveryError(kind, words)
     return fetched
 
 

@@ -82,7 +82,7 @@ def test_adding_what_is_no_feed_says_why(admin: FlaskClient, feed_server: FeedSe
                          {"url": feed_server.url("/")})  # fmt: skip
     assert response.status_code == 422 and "names no feed" in text(response)
     bad = post_form(admin, "/admin/sources/new", "/admin/sources/new", {"url": "gopher://x"})
-    assert bad.status_code == 422 and "not an http(s) URL" in text(bad)
+    assert bad.status_code == 422 and "Not an http(s) URL" in text(bad)
 
 
 def test_a_feed_that_is_a_source_already_is_pointed_to(
@@ -134,7 +134,7 @@ def test_a_refused_setting_shows_the_form_as_typed_with_the_error_beside_it(
     assert 'value="custom" checked' in body and 'id="interval_minutes"' in body
     assert 'value="2"' in body and ".ads\naside</textarea>" in body
     # The reason sits beside the interval, not atop the page; nothing was saved.
-    assert 'id="interval-error">the interval must be at least 300 seconds' in body
+    assert 'id="interval-error">The interval must be at least 300 seconds' in body
     with db.session() as session:
         source = session.get(Source, source_id)
         assert (source.title, source.mode, source.interval_override) == ("Upstream", "full", None)
@@ -293,3 +293,32 @@ def test_the_preview_comes_back_from_what_the_form_carried_whatever_it_holds(
     assert "Preview: Carried" in shown and "Entry one" in shown
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_a_fetch_error_reads_as_a_sentence_and_the_history_keeps_the_detail(
+    admin: FlaskClient, db: Database
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with db.session() as session:
+        now = dt.datetime.now(dt.UTC)
+        source = Source(feed_url=f"http://127.0.0.1:{port}/feed.xml", title="Down",
+                        next_check_at=now, created_at=now, error_count=0)  # fmt: skip
+        session.add(source)
+        session.flush()
+        source_id = source.id
+    page = f"/admin/sources/{source_id}"
+    fetched = text(post_form(admin, page, f"{page}/fetch", {}, follow_redirects=True))
+    sentence = (f"Could not connect to 127.0.0.1:{port} (connection refused). "
+                "Check the address, or try again later.")  # fmt: skip
+    assert f"Fetched: error: {sentence}" in fetched
+    assert f'<dd class="error-text">{sentence}</dd>' in fetched
+    # The raw words stay in the history, and only there.
+    history = fetched[fetched.index('id="history"'):]
+    assert "Connection refused" in history and "could not connect:" in history
+    assert "could not connect:" not in fetched[: fetched.index('id="history"')]
+    listing = text(admin.get("/admin/sources"))
+    assert sentence in listing and "Errno" not in listing

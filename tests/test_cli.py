@@ -31,7 +31,8 @@ def test_sources_add_unreachable(runner: FlaskCliRunner, feed_server: FeedServer
     feed_server.stop()
     result = runner.invoke(args=["sources", "add", url])
     assert result.exit_code != 0
-    assert "could not connect" in result.output
+    assert "Could not connect to 127.0.0.1:" in result.output
+    assert "(connection refused). Check the address" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
@@ -109,9 +110,10 @@ def test_fetch_reports_a_source_that_stopped_being_a_feed(
     )
     result = runner.invoke(args=["fetch", "1"])
     assert result.exit_code == 1
-    assert "source 1: error: not a feed" in result.output
+    assert "source 1: error: 127.0.0.1:" in result.output
+    assert "answered with something that is not a feed" in result.output
     listed = runner.invoke(args=["sources", "list"])
-    assert "last error: not a feed" in listed.output
+    assert "last error: 127.0.0.1:" in listed.output and "is not a feed" in listed.output
 
 
 def test_posts_add_needs_a_title(runner: FlaskCliRunner, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from feedsvc import messages
 from feedsvc.fetched import FetchResult
 from feedsvc.ingest import policy
 from feedsvc.ingest.plan import (
@@ -108,10 +109,19 @@ def test_source_row_next_state(
     planned = plan(fetch, parsed)
     assert planned.result == result
     state = planned.source
-    assert (state.error_count, state.etag, state.last_error) == (errors, etag, last_error)
+    assert (state.error_count, state.etag) == (errors, etag)
     assert state.last_success_at == success and state.last_checked_at == NOW
     assert state.next_check_at >= NOW
+    # The history keeps the error as it came; the source says it to a person.
     assert planned.attempt.result == result and planned.attempt.error == last_error
+    if Result(result).succeeded:
+        assert state.last_error == last_error
+    else:
+        assert state.last_error == messages.fetch_problem(
+            fetch.error_kind or ("parse" if parsed else None), fetch.final_url, fetch.status,
+            last_error,
+        )
+        assert state.last_error != last_error and state.last_error.endswith(".")
     assert planned.attempt.status_code == fetch.status and planned.attempt.duration_ms == 12
 
 
@@ -186,7 +196,8 @@ def test_a_crash_backs_off_and_says_it_was_ours() -> None:
     crashed = plan_crash(7, ROW, fetched(200), "KeyError", NOW, SETTINGS, 0.5)
     assert crashed.result == Result.ERROR and crashed.entries == EntryDiff()
     state = crashed.source
-    assert state.error_count == 3 and state.last_error == "internal error while storing: KeyError"
+    assert state.error_count == 3 and state.last_error.startswith("Something went wrong inside")
+    assert crashed.attempt.error == "internal error while storing: KeyError"
     assert state.next_check_at == NOW + dt.timedelta(seconds=1200)
     # Nothing the fetch brought is believed: validators and last success stay.
     assert (state.etag, state.last_success_at) == (ROW.etag, ROW.last_success_at)

@@ -187,7 +187,8 @@ def test_admin_editor_previews_saves_and_deletes(
     refused = post_form(client, "/admin/rules", "/admin/rules",
                         {**form, "pattern": "(?=x)", "intent": "save"})  # fmt: skip
     assert refused.status_code == 422
-    assert "pattern: invalid pattern: invalid perl operator" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert 'id="pattern-error">Invalid pattern: invalid perl operator' in page
 
     saved = post_form(client, "/admin/rules", "/admin/rules", {**form, "intent": "save"})
     assert saved.status_code == 303
@@ -210,7 +211,8 @@ def test_admin_date_rule_needs_days(client: FlaskClient, db: Database) -> None:
     refused = post_form(client, "/admin/rules", "/admin/rules",
                         {"source_id": "", "action": "max_age", "days": "soon",
                          "intent": "save"})  # fmt: skip
-    assert refused.status_code == 422 and "give a whole number" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="days-error">Give a whole number of days.' in refused.get_data(as_text=True)
     saved = post_form(client, "/admin/rules", "/admin/rules",
                       {"source_id": "", "action": "max_age", "days": "14", "field": "title",
                        "pattern": "", "intent": "save"})  # fmt: skip

@@ -40,8 +40,11 @@ class RefreshReport:
     result: Result
     new: int = 0
     updated: int = 0
+    # For people: a sentence with a next step (messages.py).
     error: str | None = None
     status: int | None = None
+    # For operators: the error as it came, as the fetch history keeps it.
+    detail: str | None = None
 
     def describe(self) -> str:
         """How it went, in words: "ok, 3 new, 0 updated" or "error: HTTP 500"."""
@@ -154,10 +157,13 @@ def log_refresh(item: Fetched, report: RefreshReport) -> None:
     refresh_log.log(
         logging.WARNING if failed else logging.INFO,
         "source %s <%s>: %s (HTTP %s, %.2f s)",
-        report.source_id, item.target.feed_url, report.describe(), report.status or "-", seconds,
+        report.source_id, item.target.feed_url,
+        f"{report.result}: {report.detail}" if report.detail else report.describe(),
+        report.status or "-", seconds,
         extra={"source_id": report.source_id, "url": item.target.feed_url,
                "status": report.status, "result": report.result, "new": report.new,
-               "updated": report.updated, "duration_seconds": seconds, "error": report.error},
+               "updated": report.updated, "duration_seconds": seconds,
+               "error": report.detail or report.error},
     )  # fmt: skip
 
 
@@ -215,5 +221,5 @@ def _record_crash(
 def report_of(plan: Plan, applied: Applied, fetched: FetchResult) -> RefreshReport:
     return RefreshReport(
         plan.source_id, plan.result, applied.new, applied.updated, plan.source.last_error,
-        fetched.status,
+        fetched.status, plan.attempt.error,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from feedsvc import messages
 from feedsvc.fetched import FetchResult
 from feedsvc.filtering import MAX_AGE, Rule, too_old
 from feedsvc.ingest import policy
@@ -157,6 +158,7 @@ def plan_refresh(
     """Everything one fetch leads to, for `apply` to write; `rules` are the
     source's filter rules (the date rules are applied here, knowing `now`)."""
     feed = parsed.feed if parsed else None
+    observed = observe(fetched, parsed)
     decision = policy.decide(
         policy.SourceState(
             feed_url=row.feed_url,
@@ -166,7 +168,7 @@ def plan_refresh(
             previous_interval=row.previous_interval,
             pushed=row.push_until is not None and row.push_until > now,
         ),
-        observe(fetched, parsed),
+        observed,
         now,
         settings,
         entry_times=learning_times(existing.entry_times, feed, fetched),
@@ -177,13 +179,19 @@ def plan_refresh(
     source = next_source_state(
         row, fetched, feed if stores else None, decision, existing, now, settings, diff.notes
     )
+    if not decision.result.succeeded:
+        # The source says it in a sentence with a next step; the history keeps the detail.
+        words = messages.fetch_problem(
+            observed.error_kind, fetched.final_url or fetched.url, fetched.status, decision.error
+        )
+        source = dataclasses.replace(source, last_error=words)
     attempt = Attempt(
         url=fetched.url,
         status_code=fetched.status,
         duration_ms=fetched.elapsed_ms,
         bytes=len(fetched.content),
         result=decision.result,
-        error=source.last_error,
+        error=decision.error if not decision.result.succeeded else source.last_error,
     )
     return Plan(source_id, decision.result, source, diff, attempt)
 
@@ -204,7 +212,7 @@ def plan_crash(
         feed_url=row.feed_url,
         status=row.status,
         error_count=errors,
-        last_error=words,
+        last_error=messages.fetch_problem(FetchErrorKind.INTERNAL, row.feed_url),
         next_check_at=now + dt.timedelta(seconds=policy.backoff_seconds(errors, settings, jitter)),
         last_checked_at=now,
         last_success_at=row.last_success_at,

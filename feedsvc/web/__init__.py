@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from feedsvc import comment_text
 from feedsvc.content import demote_headings
+from feedsvc.messages import sentence
 from feedsvc.urls import web_url
 from feedsvc.web import (
     admin,
@@ -54,6 +55,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(500, pages.api_or_default)
     app.context_processor(pages.site_globals)
     app.add_template_filter(web_url, "web_url")
+    app.add_template_filter(sentence, "sentence")
     app.add_template_filter(lambda text: Markup(comment_text.to_html(text)), "comment_html")
     app.add_template_filter(images.image_src, "image_src")
     app.add_template_filter(images.proxy_images, "proxy_images")

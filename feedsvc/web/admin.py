@@ -462,9 +462,11 @@ def rule_save() -> Response:
     action = form.get("action", "")
     source_raw, days_raw = form.get("source_id", ""), form.get("days", "").strip()
     if source_raw and not source_raw.isdigit():
-        return _rules_page(422, form=form, error="Choose a source, or every source.")
+        return _rules_page(422, form=form,
+                           error=rules.RuleError("choose a source, or every source", "source_id"))
     if action == "max_age" and not days_raw.isdigit():
-        return _rules_page(422, form=form, error="days: give a whole number of days.")
+        return _rules_page(422, form=form,
+                           error=rules.RuleError("give a whole number of days", "days"))
     source_id = int(source_raw) if source_raw else None
     days = int(days_raw) if action == "max_age" else None
     pattern_rule = action != "max_age"
@@ -478,7 +480,7 @@ def rule_save() -> Response:
                                days=days, source_id=source_id,
                                sync_limit=settings().admin.rules_sync_limit)  # fmt: skip
     except rules.RuleError as exc:
-        return _rules_page(422, form=form, error=f"{exc.field}: {exc}" if exc.field else str(exc))
+        return _rules_page(422, form=form, error=exc)
     flash(f"Rule saved: {saved.describe()}.")
     if saved.job is not None:
         return redirect(url_for("admin.job_detail", job_id=saved.job.id), 303)
