@@ -191,6 +191,19 @@ def _limit(value: str | None) -> int | None:
     help="Fetch (or not) each new entry's page and store its full article.",
 )
 @click.option("--article-selector", help="A CSS selector of the article ('': the extractor's).")
+@click.option(
+    "--keep-categories/--no-keep-categories",
+    default=None,
+    help="Make the feed's categories its posts' tags (or not), from its next fetch.",
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="'GiantBomb = Giant Bomb' renames a category, 'Uncategorized =' drops it; "
+    "repeat for more. Replaces the names set before.",
+)
+@click.option("--clear-categories", is_flag=True, help="Rename and drop no category any more.")
 def sources_set(
     source_id: int,
     selectors: tuple[str, ...],
@@ -199,8 +212,12 @@ def sources_set(
     retain_per_source: str | None,
     fetch_full: bool | None,
     article_selector: str | None,
+    keep_categories: bool | None,
+    categories: tuple[str, ...],
+    clear_categories: bool,
 ) -> None:
     """Change a source's curation settings; options left out stay as they are."""
+    from feedsvc.fields import category_lines, parse_category_lines
     from feedsvc.models import Source
     from feedsvc.sources import update_source
 
@@ -214,6 +231,11 @@ def sources_set(
     if retain_per_source is not None:
         changes["retain_per_source"] = _limit(retain_per_source)
     changes["fetch_full"], changes["article_selector"] = fetch_full, article_selector
+    if categories and clear_categories:
+        raise click.UsageError("give --category or --clear-categories, not both")
+    changes["keep_categories"] = keep_categories
+    if categories or clear_categories:
+        changes["category_names"] = parse_category_lines("\n".join(categories))
     with _db().session() as session:
         source = session.get(Source, source_id)
         if source is None:
@@ -224,8 +246,11 @@ def sources_set(
         full = "off"
         if source.fetch_full:
             full = f"on (article: {source.article_selector or 'extracted'})"
+        names = category_lines(source.category_names or {}).replace("\n", "; ") or "as they are"
+        kept = f"categories kept, {names}" if source.keep_categories else "categories not kept"
         click.echo(f"source {source.id}: strip selectors {source.strip_selectors or 'none'}; "
-                   f"retain days {days}, per source {count}; full articles {full}")  # fmt: skip
+                   f"retain days {days}, per source {count}; full articles {full}; "
+                   f"{kept}")  # fmt: skip
 
 
 @sources_cli.command("import-opml")

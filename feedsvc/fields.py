@@ -75,3 +75,59 @@ def check_tag(name: str, field: str = "tags") -> str:
 def check_tags(names: Iterable[str], field: str = "tags") -> list[str]:
     """Each name checked by `check_tag`."""
     return [check_tag(name, field) for name in names]
+
+
+def tag_key(name: str) -> str:
+    """What the variants of a tag share: "Giant Bomb", "giant-bomb" and
+    "GiantBomb" are one tag. Its slug without the hyphens that stand for spaces
+    (a slug's key is its own)."""
+    return tag_slug(name).replace("-", "")
+
+
+# A source's category names: enough for any feed's vocabulary, and a bound.
+MAX_CATEGORY_NAMES = 200
+CATEGORY_NAMES = "category_names"
+
+
+def check_category_names(names: object) -> dict[str, str]:
+    """A source's upstream categories renamed ({"GiantBomb": "Giant Bomb"}) or
+    dropped ({"Uncategorized": ""}): each category makes a tag, each new name
+    is "" or one; two spellings of one category (`tag_key`) are refused."""
+    if not isinstance(names, dict):
+        raise FieldError(CATEGORY_NAMES, "an object of upstream category to new name ('': drop)")
+    if len(names) > MAX_CATEGORY_NAMES:
+        raise FieldError(CATEGORY_NAMES, f"at most {MAX_CATEGORY_NAMES} categories")
+    checked: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for category, new_name in names.items():
+        if not isinstance(category, str) or not isinstance(new_name, str):
+            raise FieldError(CATEGORY_NAMES, "each category and new name is text")
+        category = check_tag(category, CATEGORY_NAMES)
+        new_name = check_tag(new_name, CATEGORY_NAMES) if new_name.strip() else ""
+        earlier = keys.setdefault(tag_key(category), category)
+        if earlier != category:
+            raise FieldError(CATEGORY_NAMES, f"{earlier!r} and {category!r} are one category")
+        checked[category] = new_name
+    return checked
+
+
+def parse_category_lines(text: str) -> dict[str, str]:
+    """Category names as a person types them, one a line: `GiantBomb = Giant
+    Bomb` renames, `Uncategorized =` drops; blank lines are skipped."""
+    names: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        category, equals, new_name = line.partition("=")
+        if not equals or not category.strip():
+            raise FieldError(
+                CATEGORY_NAMES,
+                f"line {number}: write 'category = new name', or 'category =' to drop it",
+            )
+        names[category.strip()] = new_name.strip()
+    return check_category_names(names)
+
+
+def category_lines(names: dict[str, str]) -> str:
+    """The names as `parse_category_lines` reads them."""
+    return "\n".join(f"{category} = {new_name}".rstrip() for category, new_name in names.items())

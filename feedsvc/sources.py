@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from feedsvc import content
 from feedsvc.errors import CONFLICT, FeedsvcError
+from feedsvc.fields import check_category_names
 from feedsvc.models import (
     MODE_FULL,
     MODE_LINK,
@@ -196,10 +197,14 @@ def update_source(
     retain_per_source: int | EllipsisType | None = ...,
     fetch_full: bool | None = None,
     article_selector: str | None = None,
+    keep_categories: bool | None = None,
+    category_names: object = None,
 ) -> Source:
     """Change what an admin may change; arguments left out stay as they are
     (for the retention limits, None means "follow the global setting"; an
-    empty `article_selector` leaves the article to the extractor)."""
+    empty `article_selector` leaves the article to the extractor). The
+    category options apply to the entries of the source's next fetch, which
+    processes them all again (they are part of the entry hash)."""
     from feedsvc import changes
     from feedsvc.tags import tag_ids
 
@@ -239,6 +244,12 @@ def update_source(
         source.retain_days = _retention_limit(retain_days, "retain_days")
     if retain_per_source is not ...:
         source.retain_per_source = _retention_limit(retain_per_source, "retain_per_source")
+    if keep_categories is not None:
+        if not isinstance(keep_categories, bool):
+            raise SourceError("keep_categories is true or false", "keep_categories")
+        source.keep_categories = keep_categories
+    if category_names is not None:
+        source.category_names = check_category_names(category_names)
     if tags is not None:
         ids = tag_ids(session, [name.strip() for name in tags if name.strip()])
         source.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))

@@ -1,7 +1,7 @@
 """Tags: by name (created if missing, safe against a concurrent refresh), by slug, popular.
 
 Names that differ only in case and spacing are one tag: "Giant Bomb",
-"giant bomb" and "GiantBomb" all find the first of them (`tag_key`).
+"giant bomb" and "GiantBomb" all find the first of them (`fields.tag_key`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc import content
-from feedsvc.fields import MAX_TAG_NAME, tag_slug
+from feedsvc.fields import MAX_TAG_NAME, tag_key, tag_slug
 from feedsvc.models import Post, Tag, post_tags
 
 
@@ -47,12 +47,6 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
             ids[slug] = variants[key]
     by_name = {name: tag_slug(name) for name in names}
     return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
-
-
-def tag_key(slug: str) -> str:
-    """What variants of a tag share: its slug without the hyphens that stand
-    for spaces (a slug is already in lower case)."""
-    return slug.replace("-", "")
 
 
 def _create(session: Session, slug: str, name: str) -> int:

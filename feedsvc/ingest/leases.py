@@ -46,6 +46,8 @@ def claim_due_sources(
             Source.last_success_at,
             Source.strip_selectors,
             Source.fetch_full,
+            Source.keep_categories,
+            Source.category_names,
         )
         .where(
             Source.status == SOURCE_ACTIVE,
@@ -60,11 +62,13 @@ def claim_due_sources(
     picked: list[Target] = []
     rows = session.execute(query).all()
     rules = load_rules(session) if rows else None
-    for source_id, feed_url, etag, last_modified, site_url, last_success, selectors, full in rows:
+    for (source_id, feed_url, etag, last_modified, site_url, last_success, selectors, full,
+         keep_categories, category_names) in rows:  # fmt: skip
         target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None,
                         tuple(selectors or ()),
                         rules=rules.for_source(source_id) if rules else (),
-                        fetch_full=bool(full))  # fmt: skip
+                        fetch_full=bool(full), keep_categories=bool(keep_categories),
+                        category_names=tuple((category_names or {}).items()))  # fmt: skip
         if per_host and counts.get(target.host, 0) >= per_host:
             continue
         counts[target.host] = counts.get(target.host, 0) + 1

@@ -53,6 +53,8 @@ def target_of(source: Source, rules: RuleBook) -> Target:
         strip_selectors=tuple(source.strip_selectors or ()),
         rules=rules.for_source(source.id),
         fetch_full=source.fetch_full,
+        keep_categories=source.keep_categories,
+        category_names=tuple((source.category_names or {}).items()),
     )
 
 

@@ -36,13 +36,17 @@ def entry_hash(
     base_url: str,
     settings: PrepareSettings,
     strip_selectors: Sequence[str] = (),
+    processing: tuple[object, ...] = (),
 ) -> str:
     """A digest of everything preparing reads, so equal digests prepare equally
-    (a source's selectors changed: its entries are prepared again)."""
+    (a source's selectors changed: its entries are prepared again); with
+    `processing`, the source's options the process stage applies
+    (`Target.category_options`), so changing them processes its entries again."""
     # The base only matters to an entry with neither its own base nor a link.
     base = entry.content_base or entry.link or base_url
     digest = hashlib.sha256(PREPARE_VERSION.encode())
-    read = (base, settings, entry, *(("strip", tuple(strip_selectors)) if strip_selectors else ()))
+    read = (base, settings, entry, *(("strip", tuple(strip_selectors)) if strip_selectors else ()),
+            *processing)  # fmt: skip
     digest.update(repr(read).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
@@ -53,6 +57,7 @@ def prepare_feed(
     settings: PrepareSettings,
     known: Collection[str] = frozenset(),
     strip_selectors: Sequence[str] = (),
+    processing: tuple[object, ...] = (),
 ) -> PreparedFeed:
     """Every entry as post columns, but those whose hash is in `known`.
 
@@ -65,7 +70,7 @@ def prepare_feed(
         if entry.key in seen:
             continue
         seen.add(entry.key)
-        digest = entry_hash(entry, base_url, settings, strip_selectors)
+        digest = entry_hash(entry, base_url, settings, strip_selectors, processing)
         if digest in known:
             unchanged.append((entry.key, digest))
         else:

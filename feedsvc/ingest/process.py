@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from feedsvc import filtering, links, stories
+from feedsvc.fields import tag_key
 from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
 from feedsvc.ingest.types import Target
 from feedsvc.urls import stored_url
@@ -72,6 +73,21 @@ def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     return dataclasses.replace(entry, values=new_values, notes=tuple(notes))
 
 
+def upstream_categories(entry: PreparedEntry, target: Target) -> PreparedEntry:
+    """The entry's categories become its tags as the source's admin wants:
+    none (`keep_categories` off), or each renamed or dropped (`category_names`,
+    matched in any case and spacing: fields.tag_key). Before the filter rules,
+    which match the tags as they will be stored."""
+    if not entry.tags or (target.keep_categories and not target.category_names):
+        return entry
+    tags: tuple[str, ...] = ()
+    if target.keep_categories:
+        names = {tag_key(category): new_name for category, new_name in target.category_names}
+        renamed = (names.get(tag_key(tag), tag) for tag in entry.tags)
+        tags = tuple(dict.fromkeys(tag for tag in renamed if tag))
+    return dataclasses.replace(entry, tags=tags)
+
+
 def filter_rules(entry: PreparedEntry, target: Target) -> PreparedEntry:
     """Name the filter rule that hides the entry (`hidden_by_rule`), or None.
 
@@ -98,7 +114,8 @@ def full_article(entry: PreparedEntry, target: Target) -> PreparedEntry:
 
 
 STEPS: tuple[Step, ...] = (
-    original_link, without_tracking, web_urls_only, filter_rules, full_article,
+    original_link, without_tracking, web_urls_only, upstream_categories, filter_rules,
+    full_article,
 )  # fmt: skip
 
 

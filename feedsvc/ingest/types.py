@@ -38,6 +38,18 @@ class Target:
     rules: tuple[Rule, ...] = ()
     # Fetch each new entry's page for its article (feedsvc/articles.py).
     fetch_full: bool = False
+    # Upstream categories as tags: kept or not, and renamed or dropped
+    # ((category, new name or "") pairs, see process.upstream_categories).
+    keep_categories: bool = True
+    category_names: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def category_options(self) -> tuple[object, ...]:
+        """The category options as the entry hash reads them: () by default,
+        so entries of sources that never set them keep their hashes."""
+        if self.keep_categories and not self.category_names:
+            return ()
+        return ("categories", self.keep_categories, self.category_names)
 
     @property
     def base_url(self) -> str:

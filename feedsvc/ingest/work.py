@@ -30,7 +30,8 @@ def work(
     if feed is None:
         return Parsed(error=error)
     try:
-        prepared = prepare_feed(feed, target.base_url, settings, known, target.strip_selectors)
+        prepared = prepare_feed(feed, target.base_url, settings, known, target.strip_selectors,
+                                target.category_options)  # fmt: skip
         return Parsed(feed=process_feed(prepared, target))
     except Exception as exc:  # a bug of ours on odd input: the source says so, the rest go on
         return Parsed(error=f"the entries could not be prepared: {type(exc).__name__}")

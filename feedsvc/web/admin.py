@@ -263,6 +263,8 @@ def _settings_form(source: Source) -> dict[str, str]:
         "strip_selectors": "\n".join(source.strip_selectors or []),
         "fetch_full": "1" if source.fetch_full else "0",
         "article_selector": source.article_selector or "",
+        "keep_categories": "1" if source.keep_categories else "0",
+        "category_names": fields.category_lines(source.category_names or {}),
         "retain_days": "" if source.retain_days is None else str(source.retain_days),
         "retain_per_source": ("" if source.retain_per_source is None
                               else str(source.retain_per_source)),
@@ -287,20 +289,32 @@ def source_update(source_id: int) -> Response:
                              if "strip_selectors" in form else None),
             retain_days=_limit(form, "retain_days"),
             retain_per_source=_limit(form, "retain_per_source"),
-            # A hidden "0" before the checkbox: unticked sends "0", ticked "0" then "1".
-            fetch_full=form.getlist("fetch_full")[-1] == "1" if "fetch_full" in form else None,
+            fetch_full=_ticked(form, "fetch_full"),
             article_selector=form.get("article_selector"),
+            keep_categories=_ticked(form, "keep_categories"),
+            category_names=(fields.parse_category_lines(form["category_names"])
+                            if "category_names" in form else None),
         )  # fmt: skip
     except FeedsvcError as exc:
         session.rollback()  # the source as stored again, for the page around the form
+        # A checkbox's last value is its state (to_dict keeps the hidden "0").
         typed = {
             **_settings_form(source),
             **form.to_dict(),
-            "fetch_full": form.getlist("fetch_full")[-1] if "fetch_full" in form else "0",
+            **{name: form.getlist(name)[-1] for name in CHECKBOXES if name in form},
         }
         return _source_page(source, exc, typed)
     flash("Saved.")
     return redirect(url_for("admin.source_detail", source_id=source_id))
+
+
+CHECKBOXES = ("fetch_full", "keep_categories")
+
+
+def _ticked(form: Any, name: str) -> bool | None:
+    """A checkbox after its hidden "0": unticked sends "0", ticked "0" then "1";
+    None when the form has no such field."""
+    return form.getlist(name)[-1] == "1" if name in form else None
 
 
 @bp.post("/sources/<int:source_id>/pause")

@@ -156,6 +156,7 @@ def source_out(source: Source, post_count: int) -> SourceOut:
         interval=source.interval_override, strip_selectors=list(source.strip_selectors or []),
         retain_days=source.retain_days, retain_per_source=source.retain_per_source,
         fetch_full=source.fetch_full, article_selector=source.article_selector,
+        keep_categories=source.keep_categories, category_names=source.category_names or {},
         post_count=post_count, error_count=source.error_count, last_error=source.last_error,
         last_checked_at=source.last_checked_at, last_success_at=source.last_success_at,
         next_check_at=source.next_check_at, created_at=source.created_at,
@@ -259,6 +260,7 @@ def update_source(source_id: int) -> Response:
         retain_days=body.retain_days if "retain_days" in given else ...,
         retain_per_source=body.retain_per_source if "retain_per_source" in given else ...,
         fetch_full=body.fetch_full, article_selector=body.article_selector,
+        keep_categories=body.keep_categories, category_names=body.category_names,
     )  # fmt: skip
     if body.paused is True:
         sources.pause_source(source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from feedsvc import fields
@@ -96,6 +96,14 @@ class SourceUpdate(Strict):
         description="A CSS selector of the article on an entry's page (empty: the extractor's "
         "choice).",
     )  # fmt: skip
+    keep_categories: StrictBool | None = Field(
+        None, description="Make the feed's categories its posts' tags (false: no tags from it)."
+    )
+    category_names: dict[str, str] | None = Field(
+        None, max_length=fields.MAX_CATEGORY_NAMES,
+        description="Upstream categories renamed ({\"GiantBomb\": \"Giant Bomb\"}) or dropped "
+        "({\"Uncategorized\": \"\"}), matched in any case and spacing; from the next fetch.",
+    )  # fmt: skip
 
 
 RuleAction = Literal["block", "keep", "max_age"]
@@ -156,6 +164,8 @@ class SourceOut(BaseModel):
     retain_per_source: int | None
     fetch_full: bool
     article_selector: str | None
+    keep_categories: bool
+    category_names: dict[str, str]
     post_count: int
     error_count: int
     last_error: str | None
