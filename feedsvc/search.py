@@ -22,11 +22,18 @@ from feedsvc.models import Post
 from feedsvc.search_index import FTS_TABLE, VECTOR_COLUMN, text_of
 from feedsvc.search_query import END_MARK, START_MARK, Query, marked, parse, pg_config
 
+# Ranking reads every candidate's index entry: a word in half the posts would
+# cost a read of half the posts. So the newest CANDIDATES matches are ranked (a
+# search with fewer matches is ranked whole), which keeps any search fast.
+CANDIDATES = 1000
+# A snippet is looked for in the first SNIPPET_CHARS of a post's text.
+SNIPPET_CHARS = 5000
 # How much of a post's text a snippet shows, in words.
 SNIPPET_WORDS = 24
 # bm25 weights of the title, summary and content's text (higher counts more).
 SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
 _SELECTION = f'StartSel="{START_MARK}", StopSel="{END_MARK}"'
+_TSQUERY = "websearch_to_tsquery(CAST(:config AS regconfig), :text)"
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,19 @@ def _ranked_postgresql(
 ) -> list[int]:
     rows = session.execute(
         text(
-            "SELECT p.id FROM posts p,"
-            " websearch_to_tsquery(CAST(:config AS regconfig), :text) q"
-            f" WHERE p.{VECTOR_COLUMN} @@ q AND NOT p.hidden"
-            f" ORDER BY ts_rank(p.{VECTOR_COLUMN}, q) DESC, p.published_at DESC, p.id DESC"
-            " LIMIT :limit OFFSET :offset"
+            "SELECT c.id FROM (SELECT p.id, p.published_at, p.search_vector FROM posts p"
+            f" WHERE p.{VECTOR_COLUMN} @@ {_TSQUERY} AND NOT p.hidden"
+            " ORDER BY p.published_at DESC LIMIT :candidates) c"
+            f" ORDER BY ts_rank(c.{VECTOR_COLUMN}, {_TSQUERY}) DESC, c.published_at DESC,"
+            " c.id DESC LIMIT :limit OFFSET :offset"
         ),
-        {"config": config, "text": query.text, "limit": limit, "offset": offset},
+        {
+            "config": config,
+            "text": query.text,
+            "limit": limit,
+            "offset": offset,
+            "candidates": CANDIDATES,
+        },  # fmt: skip
     )
     return [int(post_id) for (post_id,) in rows]
 
@@ -97,14 +110,16 @@ def _ranked_postgresql(
 def _ranked_sqlite(
     session: Session, query: Query, _config: str, limit: int, offset: int
 ) -> list[int]:
+    # FTS5 walks its matches newest (highest rowid) first and stops at the
+    # candidates' number, so bm25 is computed for those only.
     rows = session.execute(
         text(
-            f"SELECT posts.id FROM {FTS_TABLE} JOIN posts ON posts.id = {FTS_TABLE}.rowid"
-            f" WHERE {FTS_TABLE} MATCH :fts AND posts.hidden = 0"
-            f" ORDER BY bm25({FTS_TABLE}, {SQLITE_WEIGHTS}), posts.published_at DESC,"
-            " posts.id DESC LIMIT :limit OFFSET :offset"
+            f"SELECT posts.id FROM (SELECT rowid, bm25({FTS_TABLE}, {SQLITE_WEIGHTS}) AS score"
+            f" FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts ORDER BY rowid DESC"
+            " LIMIT :candidates) c JOIN posts ON posts.id = c.rowid WHERE posts.hidden = 0"
+            " ORDER BY c.score, posts.published_at DESC, posts.id DESC LIMIT :limit OFFSET :offset"
         ),
-        {"fts": query.fts5, "limit": limit, "offset": offset},
+        {"fts": query.fts5, "limit": limit, "offset": offset, "candidates": CANDIDATES},
     )
     return [int(post_id) for (post_id,) in rows]
 
@@ -149,7 +164,9 @@ def _marks_postgresql(
             "text": query.text,
             "ids": [post.id for post in posts],
             "titles": [_plain(post.title) for post in posts],
-            "bodies": [text_of(post.content) or _plain(post.summary) for post in posts],
+            "bodies": [
+                (text_of(post.content) or _plain(post.summary))[:SNIPPET_CHARS] for post in posts
+            ],  # fmt: skip
         },
     )
     return {int(post_id): (marked(title or ""), marked(snippet or ""))

@@ -184,3 +184,13 @@ def test_no_typed_text_is_an_error(db: Database, typed: str) -> None:
         assert str(hit.snippet).count("<mark>") == str(hit.snippet).count("</mark>")
     with db.session() as session:
         session.scalars(select(Post.id).where(search.matching(session, typed, "en"))).all()
+
+
+def test_only_the_newest_candidates_are_ranked(db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A word in very many posts ranks its newest CANDIDATES matches only."""
+    old_title_match = _post(db, "Pelican", "<p>Birds.</p>", 10)
+    newer = [_post(db, "Notes", "<p>A pelican.</p>", n) for n in (3, 2, 1)]
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    assert _ids(_search(db, "pelican")) == newer[::-1]
+    monkeypatch.setattr(search, "CANDIDATES", 4)
+    assert _ids(_search(db, "pelican"))[0] == old_title_match
