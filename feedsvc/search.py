@@ -102,7 +102,7 @@ def _ranked_postgresql(
             "limit": limit,
             "offset": offset,
             "candidates": CANDIDATES,
-        },  # fmt: skip
+        },
     )
     return [int(post_id) for (post_id,) in rows]
 
