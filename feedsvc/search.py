@@ -166,7 +166,7 @@ def _marks_postgresql(
             "titles": [_plain(post.title) for post in posts],
             "bodies": [
                 (text_of(post.content) or _plain(post.summary))[:SNIPPET_CHARS] for post in posts
-            ],  # fmt: skip
+            ],
         },
     )
     return {int(post_id): (marked(title or ""), marked(snippet or ""))
