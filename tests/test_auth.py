@@ -190,7 +190,7 @@ def test_tokens_made_in_the_ui_are_shown_once(client: FlaskClient, db: Database)
     assert token not in client.get("/admin/tokens").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/admin/", "/admin/sources", "/api/v1/stats"])
+@pytest.mark.parametrize("path", ["/admin/", "/admin/sources", "/admin/comments", "/api/v1/stats"])
 def test_admin_and_api_answers_are_never_cached(client: FlaskClient, db: Database,
                                                 path: str) -> None:  # fmt: skip
     make_admin(db)

@@ -21,7 +21,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from feedsvc import (
@@ -50,7 +50,7 @@ from feedsvc.posts import (
 from feedsvc.push import store as push_store
 from feedsvc.sources import SourceExists
 from feedsvc.subscriptions import NeedsChoice, Wanted
-from feedsvc.web.auth import local_target
+from feedsvc.web.auth import admins_only, local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
 from feedsvc.web.context import current_time, get_session, page_arg, settings
 from feedsvc.web.forms import (
@@ -69,16 +69,7 @@ SPARK_DAYS = 30
 PAGE_SIZE = 50
 
 
-@bp.before_request
-@login_required
-def _require_sign_in() -> None:
-    """Every admin page needs a signed-in admin; Flask-Login redirects the rest."""
-
-
-@bp.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+admins_only(bp)
 
 
 @bp.context_processor

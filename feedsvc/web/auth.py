@@ -25,7 +25,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
@@ -141,6 +148,23 @@ def sign_out() -> Response:
     session.pop(SEEN_AT, None)
     flash("Signed out.")
     return redirect(url_for("auth.sign_in"))
+
+
+def admins_only(blueprint: Blueprint) -> None:
+    """Every page of `blueprint` needs a signed-in admin (Flask-Login sends the
+    rest to sign in), and none is kept by a cache: they show private data."""
+
+    @blueprint.before_request
+    @login_required
+    def _require_sign_in() -> None:
+        pass
+
+    blueprint.after_request(_no_store)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def local_target(target: str | None, default: str) -> str:

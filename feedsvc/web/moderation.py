@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from feedsvc import comments
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post
 from feedsvc.vocabulary import CommentState
-from feedsvc.web.auth import local_target
+from feedsvc.web.auth import admins_only, local_target
 from feedsvc.web.context import current_time, get_session, page_arg, settings
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin")
@@ -27,16 +26,7 @@ ACTIONS = {"approve": comments.approve, "spam": comments.mark_spam,
 DONE = {"approve": "Approved", "spam": "Marked as spam", "delete": "Deleted"}
 
 
-@bp.before_request
-@login_required
-def _require_sign_in() -> None:
-    """Every page here needs a signed-in admin, as the rest of /admin."""
-
-
-@bp.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+admins_only(bp)
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Response:
