@@ -733,7 +733,7 @@ def comments_list(pending: bool, post_id: int | None, limit: int) -> None:
     state = CommentState.PENDING if pending else None
     with _db().session(write=False) as session:
         for row in listed(session, state=state, post_id=post_id, limit=limit):
-            text = snippet(" ".join(row.body.split()), 60)
+            text = snippet(row.body, 60)
             when = f"{row.created_at:%Y-%m-%d %H:%M}"
             click.echo(f"{row.id:>6}  {row.state:<8}  post {row.post_id:<6} {when}  "
                        f"{row.author_name[:24]:<24}  {text}")  # fmt: skip

@@ -383,7 +383,7 @@ def feed_comments(
     query = (
         select(Comment)
         .join(Post, Post.id == Comment.post_id)
-        .options(joinedload(Comment.post))
+        .options(joinedload(Comment.post), joinedload(Comment.parent))
         .where(Comment.state == CommentState.APPROVED, Post.hidden.is_(False))
     )
     if post_id is not None:

@@ -295,6 +295,7 @@ class Comment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     post: Mapped[Post] = relationship(lazy="select")
+    parent: Mapped[Comment | None] = relationship(remote_side=[id], lazy="select")
 
 
 class StoryBand(Base):

@@ -1,4 +1,4 @@
-"""Posts to feed entries: which fields a published entry carries."""
+"""Posts and comments to feed entries: which fields a published entry carries."""
 
 from __future__ import annotations
 
@@ -7,16 +7,58 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from feedsvc import images
-from feedsvc.models import Post
+from feedsvc import comment_text, images
+from feedsvc.models import Comment, Post
 from feedsvc.posts import post_path
-from feedsvc.publish.feeds import AlsoReported, Enclosure, Episode, FeedEntry, Origin, Podcast
+from feedsvc.publish.feeds import (
+    AlsoReported,
+    Enclosure,
+    Episode,
+    FeedEntry,
+    InReplyTo,
+    Origin,
+    Podcast,
+    Replies,
+)
 from feedsvc.urls import web_url
 
 
 def entry_id(post: Post) -> str:
     """Stable forever: made from the post's uid, never from its title or URL."""
     return uuid.UUID(hex=post.uid).urn
+
+
+def comment_entry_id(comment: Comment) -> str:
+    return uuid.UUID(hex=comment.uid).urn
+
+
+def comment_feed_path(post_id: int) -> str:
+    """A post's comment feed, without the format's suffix."""
+    return f"/feeds/posts/{post_id}/comments"
+
+
+def comment_entry(comment: Comment, base_url: str) -> FeedEntry:
+    """A comment as a feed entry: its text made markup by comment_text (escaped),
+    in reply to its post and, for a reply, to the comment it answers."""
+    post = comment.post
+    page = base_url + post_path(post)
+    answers = [InReplyTo(ref=entry_id(post), href=page)]
+    if comment.parent_id is not None and comment.parent is not None:
+        answers.append(InReplyTo(ref=comment_entry_id(comment.parent),
+                                 href=f"{page}#comment-{comment.parent_id}"))  # fmt: skip
+    return FeedEntry(
+        id=comment_entry_id(comment),
+        title=f"{comment.author_name} on “{post.title}”",
+        url=f"{page}#comment-{comment.id}",
+        published=comment.created_at,
+        updated=comment.created_at,
+        # No text summary: RSS readers take a description as HTML, so the
+        # commenter's words go only as the escaped markup of content_html.
+        summary="",
+        content_html=comment_text.to_html(comment.body),
+        authors=(comment.author_name,),
+        in_reply_to=tuple(answers),
+    )
 
 
 def feed_entry(
@@ -62,6 +104,11 @@ def feed_entry(
             )
             for other in duplicates
             if other.source is not None
+        ),
+        replies=Replies(
+            count=post.comment_count,
+            page_url=f"{base_url}{post_path(post)}#comments",
+            feed=base_url + comment_feed_path(post.id),
         ),
     )
 

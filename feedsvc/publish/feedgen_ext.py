@@ -12,6 +12,11 @@ from lxml import etree
 
 NAMESPACE = "feedsvc"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+# Comments: RFC 4685 (Atom threading), and RSS's Well-Formed Web and Slash modules.
+THR_NS = "http://purl.org/syndication/thread/1.0"
+WFW_NS = "http://wellformedweb.org/CommentAPI/"
+SLASH_NS = "http://purl.org/rss/1.0/modules/slash/"
+THR_COUNT = f"{{{THR_NS}}}count"
 
 
 def _explicit(parent: etree._Element, explicit: bool | None) -> None:
@@ -31,9 +36,13 @@ class FeedsvcFeedExtension(BaseExtension):
     def __init__(self) -> None:
         self.rss_links: list[dict[str, str]] = []
         self.itunes_explicit: bool | None = None
+        # Some entry carries comment links: declare their namespaces on the root.
+        self.threads = False
 
     def extend_ns(self) -> dict[str, str]:
-        return {}
+        if not self.threads:
+            return {}
+        return {"thr": THR_NS, "wfw": WFW_NS, "slash": SLASH_NS}
 
     def extend_rss(self, rss: etree._Element) -> etree._Element:
         channel = rss.find("channel")
@@ -49,6 +58,9 @@ class FeedsvcEntryExtension(BaseEntryExtension):
         self.links: list[dict[str, str]] = []
         self.origin: Any = None
         self.itunes_explicit: bool | None = None
+        self.in_reply_to: Any = ()
+        self.comment_feed: str | None = None
+        self.comment_count: int | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {}
@@ -70,12 +82,18 @@ class FeedsvcEntryExtension(BaseEntryExtension):
             etree.SubElement(source, "link", {"rel": "self", "href": origin.feed_url})
             if origin.updated:
                 etree.SubElement(source, "updated").text = _rfc3339(origin.updated)
+        for target in self.in_reply_to:
+            answered = {"ref": target.ref, "href": target.href, "type": "text/html"}
+            etree.SubElement(entry, f"{{{THR_NS}}}in-reply-to", answered)
         return entry
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
         if self.origin is not None:
             source = etree.SubElement(item, "source", {"url": self.origin.feed_url})
             source.text = self.origin.title
+        if self.comment_feed is not None:
+            etree.SubElement(item, f"{{{WFW_NS}}}commentRss").text = self.comment_feed
+            etree.SubElement(item, f"{{{SLASH_NS}}}comments").text = str(self.comment_count or 0)
         _explicit(item, self.itunes_explicit)
         return item
 

@@ -56,6 +56,24 @@ ITUNES_EXTENSIONS = frozenset({"m4a", "mp3", "mov", "mp4", "m4v", "pdf", "epub"}
 
 
 @dataclass(frozen=True)
+class Replies:
+    """A post's own comments: the section of its page and its comment feed
+    (`feed`: the address without the format's suffix), and how many."""
+
+    count: int
+    page_url: str
+    feed: str
+
+
+@dataclass(frozen=True)
+class InReplyTo:
+    """What a comment answers (RFC 4685 thr:in-reply-to): the id of an entry and its page."""
+
+    ref: str
+    href: str
+
+
+@dataclass(frozen=True)
 class FeedEntry:
     id: str
     title: str
@@ -74,6 +92,10 @@ class FeedEntry:
     # The same story from other sources: Atom rel="related" links, JSON `_also_reported_by`.
     also_reported_by: tuple[AlsoReported, ...] = ()
     episode: Episode | None = None
+    # A post's comments (Atom rel="replies" with thr:count; RSS <comments>,
+    # wfw:commentRss and slash:comments), and what a comment answers.
+    replies: Replies | None = None
+    in_reply_to: tuple[InReplyTo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,7 +122,7 @@ def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     entries = [web_only(entry) for entry in entries]
     if kind == JSON:
         return _render_json(spec, entries)
-    generator = _generator(spec, entries, podcast=kind == RSS)
+    generator = _generator(spec, entries, podcast=kind == RSS, fmt=kind)
     if kind == ATOM:
         return bytes(generator.atom_str(pretty=False))
     if kind == RSS:
@@ -148,7 +170,7 @@ def _clean(text: str | None) -> str:
 
 
 def _generator(
-    spec: FeedSpec, entries: Sequence[FeedEntry], podcast: bool = False
+    spec: FeedSpec, entries: Sequence[FeedEntry], podcast: bool = False, fmt: str = ATOM
 ) -> FeedGenerator:
     fg = FeedGenerator()
     # RSS <author> must be an e-mail address; dc:creator carries names.
@@ -168,6 +190,9 @@ def _generator(
     for link in extra:
         fg.link(**link)
     getattr(fg, feedgen_ext.NAMESPACE).rss_links = extra
+    getattr(fg, feedgen_ext.NAMESPACE).threads = any(
+        entry.replies is not None or entry.in_reply_to for entry in entries
+    )
     # Last: feedgen uses the last link as RSS's channel <link>.
     fg.link(href=spec.alternate_url, rel="alternate", type="text/html")
     fg.language(spec.language)
@@ -204,9 +229,22 @@ def _generator(
                 related.setdefault(other.url, other)
         links += [{"rel": "related", "href": url, "title": _clean(other.source_title)}
                   for url, other in related.items()]  # fmt: skip
+        if entry.replies is not None:
+            count = str(entry.replies.count)
+            links += [
+                {"rel": "replies", "type": "application/atom+xml",
+                 "href": f"{entry.replies.feed}.{ATOM}", feedgen_ext.THR_COUNT: count},
+                {"rel": "replies", "type": "text/html", "href": entry.replies.page_url,
+                 feedgen_ext.THR_COUNT: count},
+            ]  # fmt: skip
+            fe.comments(entry.replies.page_url)
         ext = getattr(fe, feedgen_ext.NAMESPACE)
         ext.links = links
         ext.origin = entry.origin
+        ext.in_reply_to = entry.in_reply_to
+        if entry.replies is not None:
+            ext.comment_feed = f"{entry.replies.feed}.{RSS}"
+            ext.comment_count = entry.replies.count
         for name in entry.authors:
             fe.author({"name": _clean(name)})
         if entry.authors:
@@ -326,6 +364,12 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
     if entry.origin is not None:
         item["_source"] = {"feed_url": entry.origin.feed_url, "title": entry.origin.title,
                            "home_page_url": entry.origin.site_url}  # fmt: skip
+    if entry.replies is not None:
+        item["_comments"] = {"count": entry.replies.count, "url": entry.replies.page_url,
+                             "feed_url": f"{entry.replies.feed}.{JSON}"}  # fmt: skip
+    if entry.in_reply_to:
+        item["_in_reply_to"] = [{"id": target.ref, "url": target.href}
+                                for target in entry.in_reply_to]  # fmt: skip
     if entry.also_reported_by:
         item["_also_reported_by"] = [
             {"title": other.source_title, "feed_url": other.feed_url,

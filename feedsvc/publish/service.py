@@ -8,7 +8,7 @@ feed reads the same wherever it is served from.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,13 +17,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
-from feedsvc import fields, popularity, search
+from feedsvc import comments, fields, popularity, search
 from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.params import MAX_PAGE, BadParameter, whole_number
-from feedsvc.posts import also_reported_by, author_name, visible_posts
+from feedsvc.posts import also_reported_by, author_name, get_visible_post, post_path, visible_posts
 from feedsvc.publish import blogger, feeds
-from feedsvc.publish.catalog import feed_entries, podcast_of, with_proxied_images
+from feedsvc.publish.catalog import (
+    comment_entry,
+    comment_feed_path,
+    feed_entries,
+    podcast_of,
+    with_proxied_images,
+)
 from feedsvc.settings import Settings
 
 POSTS = "posts"
@@ -33,6 +39,10 @@ SOURCE = "source"
 TAG = "tag"
 SEARCH = "search"
 AUTHOR = "author"
+# Approved comments: all the site's, and one post's.
+COMMENTS = "comments"
+POST_COMMENTS = "post_comments"
+COMMENT_KINDS = (COMMENTS, POST_COMMENTS)
 # Blogger's orderby values; published (newest first) is ours by default.
 ORDERS = ("published", "updated")
 # Blogger's date bounds: the min inclusive, the max exclusive.
@@ -71,6 +81,7 @@ class FeedRequest:
     style: str = NATIVE
     blogger_label: str | None = None
     author_slug: str | None = None
+    post_id: int | None = None
     # Narrowed: what was searched for (`q`), Blogger's date bounds, and order.
     query: str = ""
     bounds: tuple[tuple[str, dt.datetime], ...] = ()
@@ -133,6 +144,8 @@ def _narrowing(kind: str, args: Mapping[str, str]) -> dict[str, Any]:
         raise BadFeedRequest("orderby must be published or updated")
     if kind == POPULAR and (query or bounds or orderby != "published"):
         raise BadFeedRequest("the popular feed is ranked by views: it takes no q, dates or orderby")
+    if kind in COMMENT_KINDS and (query or bounds or orderby != "published"):
+        raise BadFeedRequest("comment feeds take no q, dates or orderby")
     if len(query) > MAX_QUERY:
         raise BadFeedRequest(f"q must be at most {MAX_QUERY} characters")
     return {"query": query, "bounds": bounds, "orderby": orderby}
@@ -157,7 +170,11 @@ def _date_time(raw: str, name: str) -> dt.datetime:
 
 
 def parse_blogger_request(
-    kind: str, args: Mapping[str, str], settings: Settings, label: str | None = None
+    kind: str,
+    args: Mapping[str, str],
+    settings: Settings,
+    label: str | None = None,
+    post_id: int | None = None,
 ) -> FeedRequest:
     """Blogger's parameters: alt, start-index (1-based) and max-results.
 
@@ -189,6 +206,7 @@ def parse_blogger_request(
         style=BLOGGER,
         blogger_label=label,
         callback=callback,
+        post_id=post_id,
         **_narrowing(kind, args),
     )
 
@@ -217,16 +235,27 @@ def feed_path(req: FeedRequest) -> str:
         return f"/feeds/tags/{quote(req.tag_slug or '')}"
     if req.kind == AUTHOR:
         return f"/feeds/authors/{quote(req.author_slug or '')}"
+    if req.kind == POST_COMMENTS:
+        return comment_feed_path(req.post_id or 0)
     return f"/feeds/{req.kind}"
+
+
+def _blogger_path(req: FeedRequest) -> str:
+    if req.kind == COMMENTS:
+        return "/feeds/comments/default"
+    if req.kind == POST_COMMENTS:
+        return f"/feeds/{req.post_id}/comments/default"
+    path = "/feeds/posts/default" if req.kind == POSTS else "/feeds/posts/summary"
+    if req.blogger_label is not None:
+        path += "/-/" + quote(req.blogger_label)
+    return path
 
 
 def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None = None) -> str:
     """The address of one page of the feed, in the style it was asked for."""
     page = req.page if page is None else page
     if req.style == BLOGGER:
-        path = "/feeds/posts/default" if req.kind == POSTS else "/feeds/posts/summary"
-        if req.blogger_label is not None:
-            path += "/-/" + quote(req.blogger_label)
+        path = _blogger_path(req)
         params: dict[str, object] = dict(req.narrowing)
         if req.fmt != feeds.ATOM:
             params["alt"] = ALT_OF[req.fmt]
@@ -271,6 +300,8 @@ def alternate_url(req: FeedRequest, base: str) -> str:
 def build_feed(
     session: Session, req: FeedRequest, settings: Settings, now: dt.datetime
 ) -> BuiltFeed:
+    if req.kind in COMMENT_KINDS:
+        return _build_comment_feed(session, req, settings)
     base = settings.site.base_url
     title, subtitle = _describe(session, req, settings)
     if req.page == LAST_PAGE:
@@ -312,12 +343,64 @@ def build_feed(
     entries = feed_entries(rows, base, full=full, duplicates=duplicates)
     if settings.images.enabled and settings.images.in_feeds:
         entries = with_proxied_images(entries, base, settings.secret_key)
+    return _rendered(req, spec, entries, lambda: count_posts(session, req, settings.site.language))
+
+
+def _build_comment_feed(session: Session, req: FeedRequest, settings: Settings) -> BuiltFeed:
+    """Approved comments, newest first: the site's, or one visible post's."""
+    base = settings.site.base_url
+    site = settings.site.title
+    post = None
+    if req.kind == POST_COMMENTS:
+        post = get_visible_post(session, req.post_id or 0)
+        if post is None:
+            raise FeedNotFound(f"no post with id {req.post_id}")
+    if req.page == LAST_PAGE:
+        total = comments.count_feed_comments(session, req.post_id)
+        req = replace(req, page=max(1, -(-total // req.limit)))
+    found = comments.feed_comments(session, req.limit + 1, (req.page - 1) * req.limit,
+                                   req.post_id)  # fmt: skip
+    if req.page > 1 and not found:
+        raise FeedNotFound(f"page {req.page} is past the end of this feed")
+    rows, has_next = found[: req.limit], len(found) > req.limit
+    if post is not None:
+        title, subtitle = f"Comments on “{post.title}” — {site}", f"Comments on {post.title}"
+        alternate = f"{base}{post_path(post)}#comments"
+    else:
+        title, subtitle, alternate = f"Comments — {site}", f"Comments on {site}", base + "/"
+    # An empty feed dates from its post (or the epoch): never from the clock,
+    # so its bytes and ETag hold still.
+    updated = max((c.created_at for c in rows), default=post.published_at if post else EPOCH)
+    spec = feeds.FeedSpec(
+        id=base + feed_path(replace(req, style=NATIVE)),
+        title=title,
+        subtitle=subtitle,
+        self_url=feed_url(req, base, settings),
+        alternate_url=alternate,
+        updated=updated,
+        author=settings.site.author,
+        language=settings.site.language,
+        icon=_absolute(settings.feeds.icon, base),
+        logo=_absolute(settings.feeds.logo, base),
+        hubs=settings.feeds.websub_hubs,
+        paging=_paging(req, base, settings, has_next),
+    )
+    entries = [comment_entry(comment, base) for comment in rows]
+    return _rendered(req, spec, entries, lambda: comments.count_feed_comments(session, req.post_id))
+
+
+def _rendered(
+    req: FeedRequest,
+    spec: feeds.FeedSpec,
+    entries: Sequence[feeds.FeedEntry],
+    count: Callable[[], int],
+) -> BuiltFeed:
+    """The feed in its format: Blogger's JSON says how many entries the whole feed holds."""
     if req.fmt in blogger.FORMATS:
-        total = count_posts(session, req, settings.site.language)
-        paging = blogger.Paging(total, (req.page - 1) * req.limit + 1, req.limit)
+        paging = blogger.Paging(count(), (req.page - 1) * req.limit + 1, req.limit)
         doc = blogger.document(spec, entries, paging)
-        return BuiltFeed(blogger.render(req.fmt, doc, req.callback), updated)
-    return BuiltFeed(feeds.render(req.fmt, spec, entries), updated)
+        return BuiltFeed(blogger.render(req.fmt, doc, req.callback), spec.updated)
+    return BuiltFeed(feeds.render(req.fmt, spec, entries), spec.updated)
 
 
 def content_type(fmt: str) -> str:

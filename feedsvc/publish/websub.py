@@ -40,11 +40,22 @@ def topics_for(session: Session, scopes: Iterable[str], settings: Settings) -> l
                 requests += [
                     service.FeedRequest(service.POSTS, fmt, settings.feeds.page_size),
                     service.FeedRequest(service.SUMMARY, fmt, settings.feeds.page_size),
-                    service.FeedRequest(service.POSTS, fmt, settings.feeds.page_size,
-                                        style=service.BLOGGER),
-                    service.FeedRequest(service.SUMMARY, fmt, settings.feeds.page_size,
-                                        style=service.BLOGGER),
-                ]  # fmt: skip
+                ]
+                if fmt != feeds.JSON:  # Blogger's alt=json is its own shape, not JSON Feed
+                    requests += [
+                        service.FeedRequest(service.POSTS, fmt, settings.feeds.page_size,
+                                            style=service.BLOGGER),
+                        service.FeedRequest(service.SUMMARY, fmt, settings.feeds.page_size,
+                                            style=service.BLOGGER),
+                    ]  # fmt: skip
+            elif kind == changes.ALL_COMMENTS:
+                post_id = int(key) if key else None
+                comment_kind = service.POST_COMMENTS if key else service.COMMENTS
+                # Blogger's addresses: Atom and RSS (its alt=json is not JSON Feed).
+                styles = [service.NATIVE] + [service.BLOGGER] * (fmt != feeds.JSON)
+                requests += [service.FeedRequest(comment_kind, fmt, settings.feeds.page_size,
+                                                 style=style, post_id=post_id)
+                             for style in styles]  # fmt: skip
             elif kind == "source":
                 requests.append(
                     service.FeedRequest(

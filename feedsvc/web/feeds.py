@@ -41,7 +41,7 @@ def site_feed(kind: str, fmt: str) -> Response:
 
 # Static rules, one per feed and format: the most polled addresses then match
 # by a dictionary lookup instead of werkzeug's dynamic matcher.
-for _kind in (service.POSTS, service.SUMMARY, service.POPULAR, service.SEARCH):
+for _kind in (service.POSTS, service.SUMMARY, service.POPULAR, service.SEARCH, service.COMMENTS):
     for _fmt in feeds.FORMATS:
         bp.add_url_rule(
             f"/{_kind}.{_fmt}", view_func=site_feed, defaults={"kind": _kind, "fmt": _fmt}
@@ -75,6 +75,23 @@ def author_feed(author_slug: str, fmt: str) -> Response:
     )
 
 
+@bp.get("/posts/<int:post_id>/comments.<fmt>")
+def post_comments_feed(post_id: int, fmt: str) -> Response:
+    return _serve(
+        lambda app_settings: service.parse_request(
+            service.POST_COMMENTS, _format(fmt), _args(), app_settings, post_id=post_id
+        )
+    )
+
+
+@bp.get("/comments/default")
+@bp.get("/<int:post_id>/comments/default")
+def blogger_comments_feed(post_id: int | None = None) -> Response:
+    """Blogger's comment feeds: the blog's, and one post's."""
+    kind = service.COMMENTS if post_id is None else service.POST_COMMENTS
+    return _serve(lambda conf: service.parse_blogger_request(kind, _args(), conf, post_id=post_id))
+
+
 @bp.get("/posts/<any(default, summary):variant>")
 @bp.get("/posts/<any(default, summary):variant>/-/<path:label>")
 def blogger_feed(variant: str, label: str | None = None) -> Response:
@@ -104,7 +121,16 @@ def _serve(parse: Callable[[Settings], service.FeedRequest]) -> Response:
     if req.kind == service.POPULAR:
         # Rankings move with views, not posts: rendered again for a new one.
         key += f"#ranking-{popular_ranking(req.window).version}"
-    version = current_app.extensions[VERSION].read()
+    reader: changes.VersionReader = current_app.extensions[VERSION]
+    if req.kind in service.COMMENT_KINDS:
+        # Comments move a comment feed, not the posts' content version: both key it.
+        scope = changes.COMMENTS_VERSION
+        if req.post_id is not None:
+            scope = changes.post_comments_scope(req.post_id)
+        version, comments_version = reader.read_many((changes.CONTENT_VERSION, scope))
+        key += f"#comments-{comments_version}"
+    else:
+        version = reader.read()
     cache: RenderCache = current_app.extensions[CACHE]
     rendered = cache.get(key, version)
     if rendered is None:

@@ -290,6 +290,8 @@ def _feed_scopes(found: Post) -> list[tuple[str, str]]:
     for each in found.tags:
         path = url_for("feeds.tag_feed", tag_slug=each.slug, fmt="atom")
         scopes.append((f"Posts tagged {each.name}", path[: -len(".atom")]))
+    path = url_for("feeds.post_comments_feed", post_id=found.id, fmt="atom")
+    scopes.append((f"Comments on {found.title}", path[: -len(".atom")]))
     return scopes
 
 
