@@ -340,8 +340,8 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
         "url": entry.url,
         "title": entry.title,
         "summary": entry.summary,
-        "date_published": _rfc3339(entry.published),
-        "date_modified": _rfc3339(entry.updated),
+        "date_published": rfc3339(entry.published),
+        "date_modified": rfc3339(entry.updated),
     }
     if entry.content_html is not None:
         item["content_html"] = entry.content_html
@@ -379,5 +379,6 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
     return item
 
 
-def _rfc3339(value: dt.datetime) -> str:
+def rfc3339(value: dt.datetime) -> str:
+    """UTC, with Z: the form Atom, JSON Feed and Blogger's parameters take."""
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

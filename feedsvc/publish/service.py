@@ -93,7 +93,7 @@ class FeedRequest:
     def narrowing(self) -> dict[str, str]:
         """The parameters that narrow the feed, as its addresses carry them."""
         found = {"q": self.query} if self.query else {}
-        found.update((name, _rfc3339(when)) for name, when in self.bounds)
+        found.update((name, feeds.rfc3339(when)) for name, when in self.bounds)
         if self.orderby != "published":
             found["orderby"] = self.orderby
         return found
@@ -504,6 +504,3 @@ def _absolute(url: str, base: str) -> str | None:
         return None
     return url if "://" in url else base + url
 
-
-def _rfc3339(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
