@@ -1,4 +1,6 @@
-"""reserved for the admin: drafts and post filters (issue 22); replace this file's body with the real change
+"""reserved for the admin: drafts and post filters (issue 22)
+
+Replace this file's body with the real change.
 
 Revision ID: 0016
 Revises: 0015

@@ -1,4 +1,6 @@
-"""reserved for per-source fetch options and webhooks (issue 21); replace this file's body with the real change
+"""reserved for per-source fetch options and webhooks (issue 21)
+
+Replace this file's body with the real change.
 
 Revision ID: 0017
 Revises: 0016
