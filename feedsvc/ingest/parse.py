@@ -275,7 +275,33 @@ def _entry(raw: Any, base: str) -> ParsedEntry | None:
         original_link=_original_link(raw, base),
         thumbnail=_thumbnail(raw, base),
         episode=_episode(raw, base),
+        **_discussion(raw, base),
     )
+
+
+FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/xml", "text/xml",
+              "application/feed+json")  # fmt: skip
+
+
+def _discussion(raw: Any, base: str) -> dict[str, str | None]:
+    """Where upstream discusses the entry: RSS <comments> and wfw:commentRss,
+    or Atom rel="replies" links (a page, or a feed by its type)."""
+    page, feed = raw.get("comments"), raw.get("wfw_commentrss")
+    for link in raw.get("links", []):
+        if link.get("rel") != "replies" or not link.get("href"):
+            continue
+        if (link.get("type") or "").split(";")[0].strip().lower() in FEED_TYPES:
+            feed = feed or link["href"]
+        else:
+            page = page or link["href"]
+    return {
+        "comments_url": _join(base, page.strip())
+        if isinstance(page, str) and page.strip()
+        else None,
+        "comments_feed": _join(base, feed.strip())
+        if isinstance(feed, str) and feed.strip()
+        else None,
+    }
 
 
 def _original_link(raw: Any, base: str) -> str | None:

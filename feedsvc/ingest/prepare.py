@@ -128,6 +128,8 @@ def prepare_entry(
             "itunes": _itunes(entry.episode),
             "published": entry.published,
             "updated": entry.updated,
+            "upstream_comments_url": entry.comments_url,
+            "upstream_comments_feed": entry.comments_feed,
         },
         tags=entry.tags,
         original_link=entry.original_link,

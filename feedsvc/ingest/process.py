@@ -49,6 +49,10 @@ def without_tracking(entry: PreparedEntry, target: Target) -> PreparedEntry:
     )
 
 
+# The upstream's discussion of an entry: its comments page and comment feed.
+DISCUSSION = ("upstream_comments_url", "upstream_comments_feed")
+
+
 def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     """Links, enclosures and images from upstream are http(s) or left out."""
     values = entry.values
@@ -58,8 +62,10 @@ def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     itunes = values.get("itunes")
     if itunes and "image" in itunes and not stored_url(itunes["image"]):
         itunes = {name: value for name, value in itunes.items() if name != "image"} or None
-    before = (values["link"], len(values["enclosures"]), values["image_url"], values.get("itunes"))
-    if (link, len(enclosures), image, itunes) == before:
+    discussion = {name: stored_url(values.get(name)) for name in DISCUSSION}
+    before = (values["link"], len(values["enclosures"]), values["image_url"], values.get("itunes"),
+              {name: values.get(name) for name in DISCUSSION})  # fmt: skip
+    if (link, len(enclosures), image, itunes, discussion) == before:
         return entry
     notes = list(entry.notes)
     if values["link"] and not link:
@@ -67,7 +73,7 @@ def web_urls_only(entry: PreparedEntry, target: Target) -> PreparedEntry:
     if len(enclosures) != len(values["enclosures"]):
         notes.append("enclosure dropped: not an http(s) URL")
     new_values = {**values, "link": link, "enclosures": enclosures, "image_url": image,
-                  "itunes": itunes}  # fmt: skip
+                  "itunes": itunes, **discussion}  # fmt: skip
     if image != values["image_url"]:
         new_values |= {"image_width": None, "image_height": None}
     return dataclasses.replace(entry, values=new_values, notes=tuple(notes))

@@ -87,6 +87,11 @@ class ParsedEntry:
     original_link: str | None = None
     thumbnail: Thumbnail | None = None
     episode: Episode | None = None
+    # The upstream's own discussion: its comments page (RSS <comments>, Atom
+    # rel="replies" of type text/html) and comment feed (wfw:commentRss, Atom
+    # rel="replies" of a feed's type).
+    comments_url: str | None = None
+    comments_feed: str | None = None
 
 
 @dataclass(frozen=True)
