@@ -30,6 +30,15 @@ def visible_posts() -> Select[Any]:
     )
 
 
+def within(query: Select[Any], bounds: Sequence[tuple[str, dt.datetime]]) -> Select[Any]:
+    """Blogger's date bounds on a query of posts: `published-min` and
+    `updated-min` inclusive, `published-max` and `updated-max` exclusive."""
+    for name, when in bounds:
+        column = Post.published_at if name.startswith("published") else Post.updated_at
+        query = query.where(column >= when if name.endswith("min") else column < when)
+    return query
+
+
 def latest_posts(
     session: Session,
     limit: int,
@@ -38,8 +47,9 @@ def latest_posts(
     source_id: int | None = None,
     tag_slug: str | None = None,
     author_slug: str | None = None,
+    bounds: Sequence[tuple[str, dt.datetime]] = (),
 ) -> Sequence[Post]:
-    query = visible_posts()
+    query = within(visible_posts(), bounds)
     if author_slug is not None:
         query = query.where(Post.author_slug == author_slug)
     if source_id is not None:

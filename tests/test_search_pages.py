@@ -208,3 +208,15 @@ def test_no_query_is_a_server_error(client: FlaskClient, typed: str) -> None:
     for url in (f"/search?q={q}", f"/feeds/search.atom?q={q}", f"/feeds/posts.rss?q={q}",
                 f"/feeds/posts/default?q={q}&alt=json"):  # fmt: skip
         assert client.get(url).status_code < 500, url
+
+
+def test_bloggers_older_posts_address_lists_posts_between_dates(
+    client: FlaskClient, dated: dict[str, int]
+) -> None:
+    html = client.get("/search?updated-max=2026-11-21T00:00:00Z").get_data(as_text=True)
+    assert "Swallow sighting" in html and "Heron sighting two" in html
+    assert "Heron sighting one" not in html  # updated on the 25th
+    assert client.get("/search?published-min=2026-12-01").get_data(as_text=True).count(
+        'class="listed"') == 0  # fmt: skip
+    bad = client.get("/search?updated-max=soon")
+    assert bad.status_code == 400 and "updated-max" in bad.get_data(as_text=True)

@@ -21,7 +21,14 @@ from feedsvc import comments, fields, popularity, search
 from feedsvc.errors import NOT_FOUND, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.params import MAX_PAGE, BadParameter, whole_number
-from feedsvc.posts import also_reported_by, author_name, get_visible_post, post_path, visible_posts
+from feedsvc.posts import (
+    also_reported_by,
+    author_name,
+    get_visible_post,
+    post_path,
+    visible_posts,
+    within,
+)
 from feedsvc.publish import blogger, feeds
 from feedsvc.publish.catalog import (
     comment_entry,
@@ -137,8 +144,7 @@ def _narrowing(kind: str, args: Mapping[str, str]) -> dict[str, Any]:
     query = " ".join(args.get("q", "").split())
     if kind == SEARCH and not query:
         raise BadFeedRequest("q: say what to search for")
-    bounds = tuple((name, _date_time(args[name], name)) for name in DATE_BOUNDS
-                   if args.get(name))  # fmt: skip
+    bounds = date_bounds(args)
     orderby = args.get("orderby") or "published"
     if orderby not in ORDERS:
         raise BadFeedRequest("orderby must be published or updated")
@@ -152,6 +158,11 @@ def _narrowing(kind: str, args: Mapping[str, str]) -> dict[str, Any]:
 
 
 MAX_QUERY = 256
+
+
+def date_bounds(args: Mapping[str, str]) -> tuple[tuple[str, dt.datetime], ...]:
+    """Blogger's published-min/max and updated-min/max given, as (name, time)."""
+    return tuple((name, _date_time(args[name], name)) for name in DATE_BOUNDS if args.get(name))
 
 
 def _date_time(raw: str, name: str) -> dt.datetime:
@@ -455,9 +466,7 @@ def _scoped(session: Session, req: FeedRequest, language: str) -> Select[Any]:
         query = query.order_by(None).order_by(Post.updated_at.desc(), Post.id.desc())
     if req.query:
         query = query.where(search.matching(session, req.query, language))
-    for name, when in req.bounds:
-        column = Post.published_at if name.startswith("published") else Post.updated_at
-        query = query.where(column >= when if name.endswith("min") else column < when)
+    query = within(query, req.bounds)
     if req.kind == AUTHOR:
         query = query.where(Post.author_slug == req.author_slug)
     if req.kind == SOURCE:
@@ -503,4 +512,3 @@ def _absolute(url: str, base: str) -> str | None:
     if not url:
         return None
     return url if "://" in url else base + url
-

@@ -18,7 +18,7 @@ from feedsvc.posts import (
     latest_posts,
     neighbours,
 )
-from feedsvc.publish.service import EPOCH
+from feedsvc.publish.service import DATE_BOUNDS, EPOCH, BadFeedRequest, date_bounds
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.tags import tag_by_slug
 from feedsvc.vocabulary import CommentState
@@ -197,6 +197,8 @@ def author(author_slug: str) -> Response:
 def search_page() -> Response:
     """Ranked results with snippets; Blogger's /search?q= too. No query: the form alone."""
     typed = " ".join(request.args.get("q", "").split())
+    if not typed and any(request.args.get(name) for name in DATE_BOUNDS):
+        return _between_dates()
     page = page_arg()
     size = settings().site.page_size
     hits: list[search.Hit] = []
@@ -214,6 +216,24 @@ def search_page() -> Response:
         has_more=has_more, pager_args={"q": typed},
         canonical=_canonical("site.search_page", q=typed or None, page=page if page > 1 else None),
         **({"feed_scopes": [(f"Search: {typed}", feeds)], "feed_query": query} if typed else {}),
+    )  # fmt: skip
+
+
+def _between_dates() -> Response:
+    """Blogger's "Older posts" address, /search?updated-max=…: posts between the dates."""
+    try:
+        bounds = date_bounds(request.args)
+    except BadFeedRequest as exc:
+        abort(400, description=str(exc))
+    page = page_arg()
+    size = settings().site.page_size
+    rows = latest_posts(get_session(), size + 1, (page - 1) * size, bounds=bounds)
+    if page > 1 and not rows:
+        abort(404)
+    kept = {name: request.args[name] for name in DATE_BOUNDS if request.args.get(name)}
+    return _page_response(
+        "between.html", rows[:size], posts=rows[:size], page=page, has_more=len(rows) > size,
+        pager_args=kept, canonical=_canonical("site.search_page", **kept),
     )  # fmt: skip
 
 
