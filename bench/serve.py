@@ -153,9 +153,13 @@ http {{
 
 
 def start_nginx(
-    root: Path, static_dir: Path, app_port: int
+    root: Path, static_dir: Path, app_port: int, changes: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int, int]:
+    """nginx with docs/nginx.conf (and `changes` to its lines) in `root`."""
     site = (ROOT / "docs" / "nginx.conf").read_text()
+    for old, new in (changes or {}).items():
+        assert old in site, old
+        site = site.replace(old, new)
     port, plain_port, redirect_port = free_port(), free_port(), free_port()
     # The shipped site in plain HTTP on loopback: its HTTPS server without TLS,
     # the redirecting one out of the way.
@@ -167,7 +171,7 @@ def start_nginx(
     ):
         site = site.replace(old, new)
     site = re.sub(r"(?m)^\s*(listen \[::\].*|ssl_\w+ .*);$", "", site)
-    (root / "plain").mkdir()
+    (root / "plain").mkdir(exist_ok=True)
     shutil.copy(static_dir / "feeds" / "posts.atom", root / "plain" / "posts.atom")
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
     conf = root / "nginx.conf"
