@@ -204,6 +204,24 @@ def test_a_delivery_without_a_signature_or_too_large_is_refused(
     assert unsigned.status_code == 403 and "no X-Hub-Signature" in unsigned.text
     reconfigure(app, FETCH_MAX_BYTES=len(body) - 1)
     assert hub.deliver(form, body).status_code == 413
+    # Sent in chunks, without a Content-Length: cut at the cap all the same.
+    chunked = httpx.post(form["hub.callback"], content=iter([body[:100], body[100:]]),
+                         headers={"X-Hub-Signature": "sha256=00"}, timeout=10)  # fmt: skip
+    assert chunked.status_code == 413
+    assert post_titles(db) == ["First post"]
+
+
+def test_a_paused_sources_deliveries_are_refused_before_the_hub_is_told(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        pause_source(source)
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "While paused")])
+    assert hub.deliver(form, body).status_code == 410
     assert post_titles(db) == ["First post"]
 
 

@@ -82,7 +82,7 @@ def deliver(
         sub = store.by_callback(session, token)
         if sub is None:
             return NO_SUBSCRIPTION
-        if not store.accepts_deliveries(sub, now):
+        if not store.accepts_deliveries(session, sub, now):
             return Answer(410, "this subscription is not live\n")
         sub_id, source_id, secret, topic = sub.id, sub.source_id, sub.secret, sub.topic
     assert source_id is not None  # accepts_deliveries

@@ -187,14 +187,15 @@ def pending_mode(sub: HubSubscription) -> str | None:
     return None
 
 
-def accepts_deliveries(sub: HubSubscription, now: dt.datetime) -> bool:
-    """A subscription the hub verified and whose lease runs (being renewed, too)."""
-    return (
-        sub.source_id is not None
-        and sub.state in (PushState.LIVE, PushState.SUBSCRIBING)
-        and sub.expires_at is not None
-        and sub.expires_at > now
-    )
+def accepts_deliveries(session: Session, sub: HubSubscription, now: dt.datetime) -> bool:
+    """A subscription the hub verified, whose lease runs (being renewed, too),
+    for a source that is active (a paused one is unsubscribed at the next turn)."""
+    if sub.state not in (PushState.LIVE, PushState.SUBSCRIBING) or sub.source_id is None:
+        return False
+    if sub.expires_at is None or sub.expires_at <= now:
+        return False
+    source = session.get(Source, sub.source_id)
+    return source is not None and source.status == SOURCE_ACTIVE
 
 
 def delivered(session: Session, subscription_id: int, now: dt.datetime) -> None:
