@@ -52,6 +52,11 @@ class Config:
     FETCH_DEFAULT_INTERVAL: int = 3600
     FETCH_MAX_BACKOFF: int = 86400
     FETCH_HISTORY_DAYS: int = 30
+    # The User-Agent of every fetch (a source may set its own); empty: feedsvc's.
+    FETCH_USER_AGENT: str = ""
+    # An http(s):// proxy every upstream fetch goes through (the address guard
+    # still vets each target); empty: none.
+    FETCH_PROXY: str = ""
     # Retention of upstream posts, pruned daily (0: keep all); each source may
     # override both. Local, popular and commented posts are always kept.
     RETAIN_DAYS: int = 0
@@ -194,6 +199,11 @@ class Config:
             raise ConfigError("FEEDSVC_FEED_PAGE_SIZE and FEED_MAX_PAGE_SIZE must be positive")
         if values["FETCH_MIN_INTERVAL"] > values["FETCH_MAX_INTERVAL"]:
             raise ConfigError("FEEDSVC_FETCH_MIN_INTERVAL is above FEEDSVC_FETCH_MAX_INTERVAL")
+        proxy = urlsplit(values["FETCH_PROXY"])
+        if values["FETCH_PROXY"] and (proxy.scheme not in {"http", "https"} or not proxy.hostname):
+            raise ConfigError("FEEDSVC_FETCH_PROXY is an http:// or https:// URL of a proxy")
+        if any(ord(c) < 32 or ord(c) > 126 for c in values["FETCH_USER_AGENT"]):
+            raise ConfigError("FEEDSVC_FETCH_USER_AGENT may hold visible ASCII characters only")
         for name in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT", "COMMENTS_RATE_LIMIT"):
             try:
                 parse_many(values[name])
@@ -313,7 +323,7 @@ def load(name: str | None = None) -> dict[str, Any]:
 OTHER_VARIABLES = ("ENV", "TEST_DATABASE_URL", "BENCH_DATABASE_URL")
 # Settings shown only masked: whole, or the password inside a URL.
 SECRET_SETTINGS = ("SECRET_KEY",)
-URL_SETTINGS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
+URL_SETTINGS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI", "FETCH_PROXY")
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -24,9 +25,9 @@ from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from feedsvc.fetch_options import FetchOptionsWanted
     from feedsvc.ingest.pipeline import RefreshReport
+    from feedsvc.models import Source
 
 
 def current_time() -> dt.datetime:
@@ -98,6 +99,53 @@ def _visible(_ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(exc.reason) from None
 
 
+def fetch_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of how a source is fetched, for `sources add` and `sources set`."""
+    for option in reversed([
+        click.option("--user-agent", help="Its own User-Agent ('': the default)."),
+        click.option("--header", "headers", multiple=True,
+                     help="An extra header, 'Name: value', sent to its host only; repeat."),
+        click.option("--clear-headers", is_flag=True, help="Send no extra headers any more."),
+        click.option("--cookie", help="A Cookie header's value, sent to its host only "
+                     "('': none); stored sealed."),
+        click.option("--username", help="HTTP basic credentials' username ('': none); asks "
+                     "for the password. Stored sealed, sent to its host only."),
+        click.option("--password-stdin", is_flag=True,
+                     help="Read the credentials' password from standard input."),
+        click.option("--ignore-validators/--use-validators", default=None,
+                     help="Fetch without (or with) If-None-Match and If-Modified-Since."),
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def _fetch_options(
+    user_agent: str | None, headers: tuple[str, ...], clear_headers: bool, cookie: str | None,
+    username: str | None, password_stdin: bool, ignore_validators: bool | None,
+) -> FetchOptionsWanted | None:  # fmt: skip
+    from feedsvc.fetch_options import FetchOptionsWanted
+
+    if headers and clear_headers:
+        raise click.UsageError("give --header or --clear-headers, not both")
+    password = None
+    if username:
+        password = _read_password(password_stdin, f"Password of {username}")
+    wanted = FetchOptionsWanted(
+        user_agent=user_agent, headers=list(headers) if headers or clear_headers else None,
+        cookie=cookie, username=username, password=password, ignore_validators=ignore_validators,
+    )  # fmt: skip
+    return None if wanted == FetchOptionsWanted() else wanted
+
+
+def _describe_fetch(source: Source) -> str:
+    agent = source.fetch_user_agent or ("browser-like" if source.fetch_as_browser else "default")
+    headers = ", ".join(name for name, _ in source.fetch_headers or ()) or "none"
+    return (f"User-Agent {agent}; extra headers {headers}; "
+            f"cookie {'set' if source.fetch_cookie else 'none'}; "
+            f"credentials {'set' if source.fetch_credentials else 'none'}; "
+            f"validators {'ignored' if source.ignore_validators else 'sent'}")  # fmt: skip
+
+
 @sources_cli.command("add")
 @click.argument("url")
 @click.option(
@@ -116,16 +164,18 @@ def _visible(_ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--fetch-full", is_flag=True, help="Fetch each new entry's page and store its full article."
 )
+@fetch_options
 def sources_add(
     url: str, interval: int | None, title: str, tags: tuple[str, ...], mode: str | None,
-    check: bool, fetch_full: bool,
+    check: bool, fetch_full: bool, **options: Any,
 ) -> None:  # fmt: skip
     """Add an upstream feed by its URL, or a site's."""
     from feedsvc.fetcher import Fetcher
     from feedsvc.subscriptions import NeedsChoice, Wanted, subscribe
 
     app_settings = settings()
-    wanted = Wanted(url, title, tags=tags, interval=interval, mode=mode, fetch_full=fetch_full)
+    wanted = Wanted(url, title, tags=tags, interval=interval, mode=mode, fetch_full=fetch_full,
+                    fetch_options=_fetch_options(**options))  # fmt: skip
     with Fetcher(app_settings.fetch) as fetcher:
         try:
             added = subscribe(_db(), fetcher, wanted, current_time(), settings=app_settings.ingest,
@@ -204,6 +254,7 @@ def _limit(value: str | None) -> int | None:
     "repeat for more. Replaces the names set before.",
 )
 @click.option("--clear-categories", is_flag=True, help="Rename and drop no category any more.")
+@fetch_options
 def sources_set(
     source_id: int,
     selectors: tuple[str, ...],
@@ -215,11 +266,12 @@ def sources_set(
     keep_categories: bool | None,
     categories: tuple[str, ...],
     clear_categories: bool,
+    **options: Any,
 ) -> None:
-    """Change a source's curation settings; options left out stay as they are."""
+    """Change a source's curation and fetch settings; options left out stay as they are."""
     from feedsvc.fields import category_lines, parse_category_lines
     from feedsvc.models import Source
-    from feedsvc.sources import update_source
+    from feedsvc.sources import set_fetch_options, update_source
 
     if selectors and clear_selectors:
         raise click.UsageError("give --strip-selector or --clear-selectors, not both")
@@ -241,6 +293,9 @@ def sources_set(
         if source is None:
             raise click.ClickException(f"no source with id {source_id}")
         update_source(session, source, current_time(), **changes)
+        wanted = _fetch_options(**options)
+        if wanted is not None:
+            set_fetch_options(source, wanted, settings().secret_key)
         days = "global" if source.retain_days is None else source.retain_days
         count = "global" if source.retain_per_source is None else source.retain_per_source
         full = "off"
@@ -251,6 +306,7 @@ def sources_set(
         click.echo(f"source {source.id}: strip selectors {source.strip_selectors or 'none'}; "
                    f"retain days {days}, per source {count}; full articles {full}; "
                    f"{kept}")  # fmt: skip
+        click.echo(f"fetch: {_describe_fetch(source)}")
 
 
 @sources_cli.command("import-opml")

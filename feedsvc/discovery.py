@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from feedsvc import errors, messages
 from feedsvc.errors import FeedsvcError
-from feedsvc.fetched import FetchResult
+from feedsvc.fetched import NO_OPTIONS, FetchOptions, FetchResult
 from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.parse import ParsedFeed
 from feedsvc.ingest.probe import parse_fetched
@@ -105,16 +105,18 @@ def _join(base: str, href: str | None) -> str | None:
 
 
 def discover(
-    fetcher: Fetcher, url: str, *, budget: float
+    fetcher: Fetcher, url: str, *, budget: float, options: FetchOptions = NO_OPTIONS
 ) -> tuple[list[Candidate], Preview | None]:
     """The feeds at `url`, and a preview when there is just one: `url` itself
     is a feed, or the page names a single feed.
 
     All within `budget` seconds: when it runs out, the feeds found so far are
     the answer (a single one then without its preview); none: `OutOfTime`.
+    Every fetch goes with the source-to-be's `options` (its own headers,
+    cookie and credentials to each fetched URL's host only).
     """
     clock = _Budget.start(budget)
-    fetched = _fetch(fetcher, url, clock)
+    fetched = _fetch(fetcher, url, clock, options)
     feed, _ = parse_fetched(fetched)
     if feed is not None:
         shown = _preview(fetched, feed)
@@ -138,17 +140,20 @@ def discover(
     candidates = list(named.values())
     if len(candidates) == 1:
         try:
-            return candidates, _preview_feed(fetcher, candidates[0].url, clock)
+            return candidates, _preview_feed(fetcher, candidates[0].url, clock, options)
         except OutOfTime:
             return candidates, None
     if candidates:
         return candidates, None
     title = f" ({page.title.strip()})" if page.title.strip() else ""
-    shown = _usual_path_feed(fetcher, fetched.final_url, f"{url} is a web page{title}", clock)
+    shown = _usual_path_feed(fetcher, fetched.final_url, f"{url} is a web page{title}", clock,
+                             options)  # fmt: skip
     return [Candidate(shown.feed_url, shown.title, "feed")], shown
 
 
-def _usual_path_feed(fetcher: Fetcher, site: str, page: str, clock: _Budget) -> Preview:
+def _usual_path_feed(
+    fetcher: Fetcher, site: str, page: str, clock: _Budget, options: FetchOptions
+) -> Preview:
     """The feed at the first usual path that has one; DiscoveryError naming the
     paths tried if none has (OutOfTime if the budget ran out first)."""
     tried: list[str] = []
@@ -156,7 +161,7 @@ def _usual_path_feed(fetcher: Fetcher, site: str, page: str, clock: _Budget) -> 
         if clock.spent():
             break
         try:
-            guessed: FetchResult | None = _fetch(fetcher, urljoin(site, path), clock)
+            guessed: FetchResult | None = _fetch(fetcher, urljoin(site, path), clock, options)
         except OutOfTime:
             break
         except DiscoveryError:
@@ -184,8 +189,10 @@ def preview(fetcher: Fetcher, url: str, *, budget: float) -> Preview:
     return _preview_feed(fetcher, url, _Budget.start(budget))
 
 
-def _preview_feed(fetcher: Fetcher, url: str, clock: _Budget) -> Preview:
-    fetched = _fetch(fetcher, url, clock)
+def _preview_feed(
+    fetcher: Fetcher, url: str, clock: _Budget, options: FetchOptions = NO_OPTIONS
+) -> Preview:
+    fetched = _fetch(fetcher, url, clock, options)
     feed, observed = parse_fetched(fetched)
     if feed is None:
         found = fetched.headers.get("content-type") or "no content type"
@@ -197,8 +204,10 @@ def _preview_feed(fetcher: Fetcher, url: str, clock: _Budget) -> Preview:
     return _preview(fetched, feed)
 
 
-def _fetch(fetcher: Fetcher, url: str, clock: _Budget) -> FetchResult:
-    fetched = fetcher.fetch(url, deadline=clock.deadline)
+def _fetch(
+    fetcher: Fetcher, url: str, clock: _Budget, options: FetchOptions = NO_OPTIONS
+) -> FetchResult:
+    fetched = fetcher.fetch(url, deadline=clock.deadline, options=options)
     if fetched.error_kind == FetchErrorKind.TIMEOUT and clock.spent():
         raise OutOfTime(f"{messages.where(url)} did not answer before {clock.words()}. "
                         "Try again, or paste the feed's own address.")  # fmt: skip

@@ -1,5 +1,6 @@
 """What one fetch brought: the value the fetcher (`fetcher.py`) returns, read
-by the pipeline, discovery, full articles and the image proxy alike. Pure."""
+by the pipeline, discovery, full articles and the image proxy alike; and how
+a source asks to be fetched (`FetchOptions`). Pure."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class FetchResult:
     elapsed_ms: int = 0
     # A hub delivered this body (WebSub): no fetch of ours, so no validators.
     pushed: bool = False
+    # The answer came to a browser-like User-Agent after a 403 to ours.
+    browser_agent: bool = False
 
     @property
     def ok(self) -> bool:
@@ -40,3 +43,21 @@ class FetchResult:
     @property
     def redirected(self) -> bool:
         return self.final_url != self.url
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How one source asks to be fetched (feedsvc/fetch_options.py checks them)."""
+
+    # None: FEEDSVC_FETCH_USER_AGENT (or the browser-like one, once it worked).
+    user_agent: str | None = None
+    # Sent with the cookie and the credentials, to the feed URL's host only.
+    headers: tuple[tuple[str, str], ...] = ()
+    # Sealed (feedsvc/sealing.py): the fetcher opens them just before sending.
+    cookie: str | None = field(default=None, repr=False)
+    credentials: str | None = field(default=None, repr=False)
+    # A 403 was answered once with a browser-like User-Agent: it is sent from then on.
+    as_browser: bool = False
+
+
+NO_OPTIONS = FetchOptions()

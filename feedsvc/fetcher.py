@@ -10,6 +10,7 @@ few seconds would otherwise hold a fetch for as long as it likes.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import socket
 import ssl
@@ -17,7 +18,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -26,11 +27,18 @@ import httpx
 
 from feedsvc import errors
 from feedsvc.errors import FeedsvcError
-from feedsvc.fetched import FetchResult
+from feedsvc.fetched import NO_OPTIONS, FetchOptions, FetchResult
+from feedsvc.sealing import SOURCE_SECRETS, CannotOpen, Sealer
 from feedsvc.version import __version__
 from feedsvc.vocabulary import FetchErrorKind
 
 USER_AGENT = f"feedsvc/{__version__} (feed fetcher)"
+# Sent once after a 403 to ours (sites that refuse anything but a browser), and
+# from then on when it worked. Reader does the same.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/feed+json;q=0.9, application/json;q=0.8, application/xml;q=0.8, "
@@ -187,31 +195,43 @@ class GuardedBackend(httpcore.SyncBackend):
         raise last_error
 
     def _vetted(self, host: str, port: int) -> list[str]:
-        """The host's public addresses; AddressRefused naming them all if it has none."""
-        vetted, refusals = [], []
-        for address in _resolve(host, port):
-            try:
-                self.guard.check_address(address)
-            except AddressRefused as exc:
-                refusals.append(str(exc))
-                continue
-            vetted.append(address)
-        if not vetted:
-            raise AddressRefused(f"{host} resolves to {'; '.join(refusals)}")
-        return vetted
+        return vetted_addresses(self.guard, host, port)
+
+
+def vetted_addresses(guard: AddressGuard, host: str, port: int) -> list[str]:
+    """The host's public addresses; AddressRefused naming them all if it has none."""
+    vetted, refusals = [], []
+    for address in _resolve(host, port):
+        try:
+            guard.check_address(address)
+        except AddressRefused as exc:
+            refusals.append(str(exc))
+            continue
+        vetted.append(address)
+    if not vetted:
+        raise AddressRefused(f"{host} resolves to {'; '.join(refusals)}")
+    return vetted
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, guard: AddressGuard, limits: httpx.Limits) -> None:
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits, proxy: str = "") -> None:
         super().__init__(limits=limits, trust_env=False)
+        pool: dict[str, Any] = {
+            "ssl_context": httpx.create_ssl_context(trust_env=False),
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+        }
         # httpx builds its pool without a way to pass a network backend; rebuild it.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(guard),
-        )
+        if proxy:
+            # The operator's proxy is reached whatever its address; the targets
+            # are vetted before each request instead (`Fetcher._check_target`).
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=proxy, network_backend=GuardedBackend(AddressGuard(allow_private=True)),
+                **pool,
+            )  # fmt: skip
+        else:
+            self._pool = httpcore.ConnectionPool(network_backend=GuardedBackend(guard), **pool)
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -231,6 +251,10 @@ class FetchSettings:
     allow_hosts: tuple[str, ...] = ()
     user_agent: str = USER_AGENT
     accept: str = ACCEPT
+    # An http:// proxy every fetch goes through; empty: none.
+    proxy: str = ""
+    # Opens the sources' sealed cookies and credentials; empty: they are not sent.
+    secret_key: str = field(default="", repr=False)
 
 
 class Fetcher:
@@ -245,8 +269,10 @@ class Fetcher:
         timeout = self.settings.timeout
         # Keep-alive to many hosts at once: a worker polls hundreds of them.
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        key = self.settings.secret_key
+        self.sealer = Sealer(key, SOURCE_SECRETS) if key else None
         self.client = httpx.Client(
-            transport=GuardedTransport(self.guard, limits),
+            transport=GuardedTransport(self.guard, limits, self.settings.proxy),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
             headers={
@@ -273,32 +299,76 @@ class Fetcher:
         last_modified: str | None = None,
         *,
         deadline: float | None = None,
+        options: FetchOptions = NO_OPTIONS,
     ) -> FetchResult:
         """GET `url`, following redirects, all within the settings' timeout or by
-        `deadline` (a time.monotonic() value) if that comes sooner."""
+        `deadline` (a time.monotonic() value) if that comes sooner.
+
+        The source's `options` apply; its extra headers, cookie and credentials
+        go to `url`'s host only, never to another a redirect leads to. A 403 to
+        our User-Agent is asked once more as a browser (unless the source names
+        its own User-Agent); `browser_agent` on the result says that worked.
+        """
         started = time.monotonic()
         own_deadline = started + self.settings.timeout
         deadline = own_deadline if deadline is None else min(deadline, own_deadline)
         token = _deadline.set(deadline)
         try:
-            return self._fetch(url, etag, last_modified, started, deadline)
+            try:
+                private = self._private_headers(options)
+            except CannotOpen as exc:
+                return self._failure(url, url, FetchErrorKind.INTERNAL, str(exc), started)
+            agent = options.user_agent or (BROWSER_USER_AGENT if options.as_browser else None)
+            result = self._fetch(url, etag, last_modified, started, deadline, agent, private)
+            if result.status == 403 and agent is None:
+                retried = self._fetch(url, etag, last_modified, started, deadline,
+                                      BROWSER_USER_AGENT, private)  # fmt: skip
+                if retried.ok or retried.not_modified:
+                    return replace(retried, browser_agent=True)
+            return result
         finally:
             _deadline.reset(token)
 
+    def _private_headers(self, options: FetchOptions) -> dict[str, str]:
+        """What goes to the source's own host only: its headers, cookie and credentials."""
+        private = dict(options.headers)
+        if (options.cookie or options.credentials) and self.sealer is None:
+            raise CannotOpen("the source's cookie and credentials need FEEDSVC_SECRET_KEY")
+        if options.cookie and self.sealer:
+            private["Cookie"] = self.sealer.open(options.cookie)
+        if options.credentials and self.sealer:
+            pair = self.sealer.open(options.credentials).encode()
+            private["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return private
+
+    def _check_target(self, url: str) -> None:
+        """Through a proxy, which resolves and connects for us: vet the target's
+        addresses here, so the proxy is no way round the guard."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if not self.guard.allows_any(host, port):
+            vetted_addresses(self.guard, host, port)
+
     def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, started: float,
-        deadline: float,
+        deadline: float, agent: str | None = None, private: dict[str, str] | None = None,
     ) -> FetchResult:  # fmt: skip
         conditional: dict[str, str] = {}
         if etag:
             conditional["If-None-Match"] = etag
         if last_modified:
             conditional["If-Modified-Since"] = last_modified
+        if agent:
+            conditional["User-Agent"] = agent
 
         current = url
         permanent = True
         for _hop in range(self.settings.max_redirects + 1):
-            answer = self._exchange("GET", url, current, conditional, started, deadline)
+            sent = conditional
+            if private and same_host(url, current):
+                sent = {**conditional, **private}
+            answer = self._exchange("GET", url, current, sent, started, deadline)
             if isinstance(answer, FetchResult):
                 return answer
             status, headers, body = answer
@@ -354,6 +424,8 @@ class Fetcher:
         failure in words."""
         try:
             self.guard.check_url(current)
+            if self.settings.proxy:
+                self._check_target(current)
             if time.monotonic() >= deadline:
                 raise _DeadlineExceeded
             return self._send(method, current, headers, deadline, form)
@@ -412,6 +484,19 @@ class Fetcher:
             url=url, final_url=current, error_kind=kind, error=words,
             elapsed_ms=_ms_since(started),
         )  # fmt: skip
+
+
+def same_host(first: str, then: str) -> bool:
+    """Whether a redirect from `first` to `then` stays with the same server:
+    the same host name and port, and never from https down to http."""
+    a, b = urlsplit(first), urlsplit(then)
+    if a.scheme == "https" and b.scheme != "https":
+        return False
+    ports = {"http": 80, "https": 443}
+    same_port = (a.port or ports.get(a.scheme)) == (b.port or ports.get(b.scheme)) or (
+        a.port is None and b.port is None  # http://host → https://host
+    )
+    return (a.hostname or "").lower() == (b.hostname or "").lower() and same_port
 
 
 def read_capped(

@@ -166,6 +166,19 @@ class Source(Base):
     websub_hub: Mapped[str | None] = mapped_column(String(2048))
     websub_topic: Mapped[str | None] = mapped_column(String(2048))
 
+    # How it is fetched (feedsvc/fetch_options.py): its own User-Agent, extra
+    # headers as [name, value] pairs, and a cookie and basic credentials
+    # ("user:password") sealed with a key from the secret key (feedsvc/sealing.py),
+    # never shown back. The headers, cookie and credentials go to its host only.
+    fetch_user_agent: Mapped[str | None] = mapped_column(String(500))
+    fetch_headers: Mapped[list[list[str]]] = mapped_column(JSON, default=list, server_default="[]")
+    fetch_cookie: Mapped[str | None] = mapped_column(Text)
+    fetch_credentials: Mapped[str | None] = mapped_column(Text)
+    # Fetch without If-None-Match / If-Modified-Since (servers that get them wrong).
+    ignore_validators: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A 403 was answered once with a browser-like User-Agent: it is sent from then on.
+    fetch_as_browser: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
     # Loaded on use: the refresh path reads sources often and never needs their tags.
     tags: Mapped[list[Tag]] = relationship(secondary=source_tags, lazy="select")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from feedsvc.fetcher import FetchSettings, non_public_reason
+from feedsvc.fetcher import USER_AGENT, FetchSettings, non_public_reason
 from feedsvc.ingest.policy import ScheduleSettings
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import PrepareSettings
@@ -204,6 +204,9 @@ def from_config(values: Mapping[str, Any], instance_path: Path) -> Settings:
         max_redirects=values["FETCH_MAX_REDIRECTS"],
         allow_private=values["FETCH_ALLOW_PRIVATE"],
         allow_hosts=tuple(values["FETCH_ALLOW_HOSTS"]),
+        user_agent=values["FETCH_USER_AGENT"] or USER_AGENT,
+        proxy=values["FETCH_PROXY"],
+        secret_key=values["SECRET_KEY"] or "",
     )
     return Settings(
         secret_key=values["SECRET_KEY"] or "",
@@ -262,6 +265,8 @@ def from_config(values: Mapping[str, Any], instance_path: Path) -> Settings:
                 max_redirects=fetch.max_redirects,
                 allow_private=fetch.allow_private,
                 allow_hosts=fetch.allow_hosts,
+                user_agent=fetch.user_agent,
+                proxy=fetch.proxy,
             ),
             max_age=values["IMAGE_PROXY_MAX_AGE"],
         ),

@@ -13,6 +13,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from feedsvc import content
 from feedsvc.errors import CONFLICT, FeedsvcError
+from feedsvc.fetch_options import (
+    FetchOptionError,
+    FetchOptionsWanted,
+    check_cookie,
+    check_credentials,
+    check_headers,
+    check_user_agent,
+)
+from feedsvc.fetched import FetchOptions
 from feedsvc.fields import check_category_names
 from feedsvc.models import (
     MODE_FULL,
@@ -26,6 +35,7 @@ from feedsvc.models import (
     Tag,
     post_tags,
 )
+from feedsvc.sealing import SOURCE_SECRETS, Sealer
 from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
 from feedsvc.vocabulary import FAILING_AFTER, MAX_FIXED_INTERVAL, MIN_INTERVAL, SourceState
@@ -254,6 +264,50 @@ def update_source(
         ids = tag_ids(session, [name.strip() for name in tags if name.strip()])
         source.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
     return source
+
+
+def set_fetch_options(source: Source, wanted: FetchOptionsWanted, secret_key: str) -> None:
+    """Change how a source is fetched; the cookie and credentials are sealed
+    with a key derived from `secret_key`. Options left as None stay."""
+    if wanted.user_agent is not None:
+        source.fetch_user_agent = check_user_agent(wanted.user_agent)
+        # A User-Agent set or cleared by an admin starts over: the browser-like one is forgotten.
+        source.fetch_as_browser = False
+    if wanted.headers is not None:
+        source.fetch_headers = [[name, value] for name, value in check_headers(wanted.headers)]
+    if wanted.cookie is not None:
+        source.fetch_cookie = _sealed(check_cookie(wanted.cookie), secret_key)
+    if wanted.username is not None:
+        source.fetch_credentials = _sealed(
+            check_credentials(wanted.username, wanted.password or ""), secret_key
+        )
+    elif wanted.password is not None:
+        raise FetchOptionError("give the username with the password", "username")
+    if wanted.ignore_validators is not None:
+        source.ignore_validators = bool(wanted.ignore_validators)
+
+
+def options_to_try(wanted: FetchOptionsWanted | None, secret_key: str) -> FetchOptions:
+    """The options a source about to be added is fetched with, checked and
+    sealed as they will be stored (discovery fetches with them)."""
+    if wanted is None:
+        return FetchOptions()
+    probe = Source(fetch_headers=[], fetch_as_browser=False)
+    set_fetch_options(probe, wanted, secret_key)
+    return FetchOptions(
+        user_agent=probe.fetch_user_agent,
+        headers=tuple((name, value) for name, value in probe.fetch_headers),
+        cookie=probe.fetch_cookie,
+        credentials=probe.fetch_credentials,
+    )
+
+
+def _sealed(value: str | None, secret_key: str) -> str | None:
+    if value is None:
+        return None
+    if not secret_key:
+        raise FetchOptionError("a cookie or credentials need FEEDSVC_SECRET_KEY to be set")
+    return Sealer(secret_key, SOURCE_SECRETS).seal(value)
 
 
 def _retention_limit(value: object, field: str) -> int | None:

@@ -19,6 +19,8 @@ from feedsvc import errors, sources
 from feedsvc.db import Database
 from feedsvc.discovery import Candidate, Preview, discover
 from feedsvc.errors import FeedsvcError
+from feedsvc.fetch_options import FetchOptionsWanted
+from feedsvc.fetched import NO_OPTIONS, FetchOptions
 from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.pipeline import RefreshReport, refresh_source
 from feedsvc.ingest.settings import IngestSettings
@@ -52,6 +54,8 @@ class Wanted:
     interval: int | None = None
     mode: str | None = None
     fetch_full: bool = False
+    # How it is fetched (its User-Agent, headers, cookie, credentials), discovery included.
+    fetch_options: FetchOptionsWanted | None = None
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,14 @@ class Subscribed:
     first_fetch: RefreshReport | None
 
 
-def find_feed(db: Database, fetcher: Fetcher, url: str, *, budget: float) -> Preview:
+def find_feed(
+    db: Database, fetcher: Fetcher, url: str, *, budget: float, options: FetchOptions = NO_OPTIONS
+) -> Preview:
     """The one feed at `url` (a feed's address, or a page naming one), previewed,
     unless it is a source already."""
     url = normalize_feed_url(url)
     _not_subscribed(db, url)
-    candidates, preview = discover(fetcher, url, budget=budget)
+    candidates, preview = discover(fetcher, url, budget=budget, options=options)
     if preview is None:
         raise NeedsChoice(url, candidates)
     _not_subscribed(db, preview.feed_url)
@@ -94,9 +100,12 @@ def subscribe(
     url, title, site_url = wanted.url, wanted.title, wanted.site_url
     minimum = settings.schedule.min_interval
     sources.check_interval(wanted.interval, minimum)  # before seconds of discovery
+    secret_key = fetcher.settings.secret_key
+    # Checked before anything is fetched: a bad header is refused, not sent.
+    options = sources.options_to_try(wanted.fetch_options, secret_key)
     if check:
         # Outside the transaction that adds it: discovery takes seconds.
-        preview = find_feed(db, fetcher, url, budget=budget)
+        preview = find_feed(db, fetcher, url, budget=budget, options=options)
         # The feed's own link is upstream's word, not the caller's: dropped if not http(s).
         url, title = preview.feed_url, title or preview.title
         site_url = site_url or web_url(preview.site_url)
@@ -112,6 +121,8 @@ def subscribe(
             fetch_full=wanted.fetch_full,
         )
         sources.update_source(session, source, now, tags=wanted.tags, mode=wanted.mode)
+        if wanted.fetch_options is not None:
+            sources.set_fetch_options(source, wanted.fetch_options, secret_key)
         session.flush()
         added = Subscribed(source.id, source.display_title, source.feed_url, None)
     if not first_fetch:

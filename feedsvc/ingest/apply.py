@@ -106,6 +106,8 @@ def _source_values(plan: Plan) -> dict[str, Any]:
         values["itunes"] = state.itunes
     if state.websub is not None:
         values["websub_hub"], values["websub_topic"] = state.websub
+    if state.as_browser:
+        values["fetch_as_browser"] = True
     return values
 
 

@@ -192,7 +192,8 @@ class Refresher:
 
     def _fetch_then_parse(self, target: Target) -> Fetch:
         try:
-            fetched = self.fetcher.fetch(target.feed_url, target.etag, target.last_modified)
+            fetched = self.fetcher.fetch(target.feed_url, target.etag, target.last_modified,
+                                         options=target.options)  # fmt: skip
         finally:
             self._next_of_host(target.host)
         if not fetched.has_body:

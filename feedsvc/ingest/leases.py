@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from feedsvc.ingest.load import TARGET_COLUMNS, target_of
 from feedsvc.ingest.types import Target
 from feedsvc.models import SOURCE_ACTIVE, Source
-from feedsvc.rulebook import load_rules
+from feedsvc.rulebook import RuleBook, load_rules
 
 
 def claim_due_sources(
@@ -37,18 +38,7 @@ def claim_due_sources(
     # Look further down the due list so that one crowded host cannot fill a claim.
     window = limit * 10 if per_host else limit
     query = (
-        select(
-            Source.id,
-            Source.feed_url,
-            Source.etag,
-            Source.last_modified,
-            Source.site_url,
-            Source.last_success_at,
-            Source.strip_selectors,
-            Source.fetch_full,
-            Source.keep_categories,
-            Source.category_names,
-        )
+        select(*TARGET_COLUMNS)
         .where(
             Source.status == SOURCE_ACTIVE,
             Source.next_check_at <= now,
@@ -61,14 +51,9 @@ def claim_due_sources(
     counts = dict(busy_hosts or {})
     picked: list[Target] = []
     rows = session.execute(query).all()
-    rules = load_rules(session) if rows else None
-    for (source_id, feed_url, etag, last_modified, site_url, last_success, selectors, full,
-         keep_categories, category_names) in rows:  # fmt: skip
-        target = Target(source_id, feed_url, etag, last_modified, site_url, last_success is None,
-                        tuple(selectors or ()),
-                        rules=rules.for_source(source_id) if rules else (),
-                        fetch_full=bool(full), keep_categories=bool(keep_categories),
-                        category_names=tuple((category_names or {}).items()))  # fmt: skip
+    rules = load_rules(session) if rows else RuleBook()
+    for source in rows:
+        target = target_of(source, rules)
         if per_host and counts.get(target.host, 0) >= per_host:
             continue
         counts[target.host] = counts.get(target.host, 0) + 1

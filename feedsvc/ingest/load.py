@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc.fetched import FetchResult
+from feedsvc.fetched import FetchOptions, FetchResult
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
 from feedsvc.ingest.types import Target
@@ -42,19 +43,45 @@ def load_targets(session: Session, source_ids: Sequence[int]) -> list[Target]:
     return [by_id[i] for i in source_ids if i in by_id]
 
 
-def target_of(source: Source, rules: RuleBook) -> Target:
+# What a Target is made of: a claim selects just these (`leases.claim_due_sources`).
+TARGET_COLUMNS = (
+    Source.id, Source.feed_url, Source.etag, Source.last_modified, Source.site_url,
+    Source.last_success_at, Source.strip_selectors, Source.fetch_full, Source.ignore_validators,
+    Source.fetch_user_agent, Source.fetch_headers, Source.fetch_cookie, Source.fetch_credentials,
+    Source.fetch_as_browser, Source.keep_categories, Source.category_names,
+)  # fmt: skip
+
+
+# A Source, or a row of TARGET_COLUMNS: the same attribute names.
+SourceLike = Any
+
+
+def target_of(source: SourceLike, rules: RuleBook) -> Target:
+    """A source's Target, from its row or from a row of TARGET_COLUMNS."""
+    keep_validators = not source.ignore_validators
     return Target(
         id=source.id,
         feed_url=source.feed_url,
-        etag=source.etag,
-        last_modified=source.last_modified,
+        etag=source.etag if keep_validators else None,
+        last_modified=source.last_modified if keep_validators else None,
         site_url=source.site_url,
         fresh=source.last_success_at is None,
         strip_selectors=tuple(source.strip_selectors or ()),
         rules=rules.for_source(source.id),
-        fetch_full=source.fetch_full,
-        keep_categories=source.keep_categories,
+        fetch_full=bool(source.fetch_full),
+        keep_categories=bool(source.keep_categories),
         category_names=tuple((source.category_names or {}).items()),
+        options=fetch_options_of(source),
+    )
+
+
+def fetch_options_of(source: SourceLike) -> FetchOptions:
+    return FetchOptions(
+        user_agent=source.fetch_user_agent,
+        headers=tuple((name, value) for name, value in source.fetch_headers or ()),
+        cookie=source.fetch_cookie,
+        credentials=source.fetch_credentials,
+        as_browser=bool(source.fetch_as_browser),
     )
 
 

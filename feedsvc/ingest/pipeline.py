@@ -79,7 +79,9 @@ def refresh_source(
     """
     with db.session(write=False) as session:
         target = load_target(session, source_id)
-    fetched = fetcher.fetch(target.feed_url, target.etag, target.last_modified)
+    fetched = fetcher.fetch(
+        target.feed_url, target.etag, target.last_modified, options=target.options
+    )
     known = known_hashes(db, target, fetched)
     parsed = work(fetched, target, settings.prepare, known)
     return record(db, [Fetched(target, fetched, parsed)], now, settings, jitter)[0]

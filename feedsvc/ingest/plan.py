@@ -101,6 +101,8 @@ class SourceChanges:
     # The WebSub hub and topic the feed names, (None, None) when it names none;
     # None: leave them as they are.
     websub: tuple[str | None, str | None] | None = None
+    # A browser-like User-Agent got the feed after a 403: send it from now on.
+    as_browser: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,7 @@ def next_source_state(
         upstream=((meta.upstream_id or "")[:2048] or None, meta.updated) if feed else None,
         itunes=_itunes(meta.podcast),
         websub=websub_of(meta, fetched) if feed else None,
+        as_browser=fetched.browser_agent and succeeded,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedsvc.fetched import NO_OPTIONS, FetchOptions
 from feedsvc.filtering import Rule
 from feedsvc.media import Enclosure, Episode, Podcast
 
@@ -42,6 +43,7 @@ class Target:
     # ((category, new name or "") pairs, see process.upstream_categories).
     keep_categories: bool = True
     category_names: tuple[tuple[str, str], ...] = ()
+    options: FetchOptions = NO_OPTIONS
 
     @property
     def category_options(self) -> tuple[object, ...]:

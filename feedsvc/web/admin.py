@@ -37,6 +37,7 @@ from feedsvc import (
 )
 from feedsvc.discovery import Preview
 from feedsvc.errors import INVALID, FeedsvcError
+from feedsvc.fetch_options import FetchOptionsWanted
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
@@ -260,6 +261,10 @@ def _settings_form(source: Source) -> dict[str, str]:
         "retain_per_source": ("" if source.retain_per_source is None
                               else str(source.retain_per_source)),
         **interval_fields(source.interval_override),
+        # The cookie and the credentials are never shown back, even as typed.
+        "user_agent": source.fetch_user_agent or "",
+        "headers": "".join(f"{name}: {value}\n" for name, value in source.fetch_headers or ()),
+        "ignore_validators": "1" if source.ignore_validators else "0",
     }  # fmt: skip
 
 
@@ -286,6 +291,7 @@ def source_update(source_id: int) -> Response:
             category_names=(fields.parse_category_lines(form["category_names"])
                             if "category_names" in form else None),
         )  # fmt: skip
+        sources.set_fetch_options(source, _fetch_options(form), settings().secret_key)
     except FeedsvcError as exc:
         session.rollback()  # the source as stored again, for the page around the form
         # A checkbox's last value is its state (to_dict keeps the hidden "0").
@@ -299,13 +305,30 @@ def source_update(source_id: int) -> Response:
     return redirect(url_for("admin.source_detail", source_id=source_id))
 
 
-CHECKBOXES = ("fetch_full", "keep_categories")
+CHECKBOXES = ("fetch_full", "keep_categories", "ignore_validators")
 
 
 def _ticked(form: Any, name: str) -> bool | None:
     """A checkbox after its hidden "0": unticked sends "0", ticked "0" then "1";
     None when the form has no such field."""
     return form.getlist(name)[-1] == "1" if name in form else None
+
+
+def _fetch_options(form: Any) -> FetchOptionsWanted:
+    """The fetch options of the source form. The cookie and credentials are never
+    shown back: left empty they stay, a "remove" box clears them."""
+    cookie = form.get("cookie") or None
+    if form.get("clear_cookie") == "1":
+        cookie = ""
+    username, password = form.get("username") or None, form.get("password") or None
+    if form.get("clear_credentials") == "1":
+        username, password = "", None
+    return FetchOptionsWanted(
+        user_agent=form.get("user_agent"),
+        headers=form["headers"].splitlines() if "headers" in form else None,
+        cookie=cookie, username=username, password=password,
+        ignore_validators=_ticked(form, "ignore_validators"),
+    )  # fmt: skip
 
 
 @bp.post("/sources/<int:source_id>/pause")

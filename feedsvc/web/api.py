@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from feedsvc import articles, comments, discovery, jobs, opml, rules, sources
 from feedsvc import stats as figures
 from feedsvc.errors import FeedsvcError
+from feedsvc.fetch_options import FetchOptionsWanted
 from feedsvc.models import Comment, FilterRule, Job, Post, Source
 from feedsvc.opml import import_parsed, parse_opml
 from feedsvc.params import MAX_ID, MAX_PAGE, BadParameter, whole_number
@@ -36,6 +37,7 @@ from feedsvc.web.api_models import (
     CommentOut,
     CommentUpdate,
     Discover,
+    FetchOptionsIn,
     FetchOut,
     ImportOut,
     ImportSummary,
@@ -157,7 +159,12 @@ def source_out(source: Source, post_count: int) -> SourceOut:
         retain_days=source.retain_days, retain_per_source=source.retain_per_source,
         fetch_full=source.fetch_full, article_selector=source.article_selector,
         keep_categories=source.keep_categories, category_names=source.category_names or {},
-        post_count=post_count, error_count=source.error_count, last_error=source.last_error,
+        user_agent=source.fetch_user_agent, browser_user_agent=source.fetch_as_browser,
+        headers=[f"{name}: {value}" for name, value in source.fetch_headers or ()],
+        cookie_set=source.fetch_cookie is not None,
+        credentials_set=source.fetch_credentials is not None,
+        ignore_validators=source.ignore_validators, post_count=post_count,
+        error_count=source.error_count, last_error=source.last_error,
         last_checked_at=source.last_checked_at, last_success_at=source.last_success_at,
         next_check_at=source.next_check_at, created_at=source.created_at,
     )  # fmt: skip
@@ -232,7 +239,8 @@ def list_sources() -> Response:
 def create_source() -> Response:
     body = payload(SourceCreate)
     wanted = Wanted(body.url, body.title or "", tags=body.tags, interval=body.interval,
-                    mode=body.mode, fetch_full=body.fetch_full)  # fmt: skip
+                    mode=body.mode, fetch_full=body.fetch_full,
+                    fetch_options=_fetch_options(body))  # fmt: skip
     # Unchecked, it is not fetched either: the worker fetches it, as it is due now.
     added = subscribe_now(wanted, check=body.check, first_fetch=body.check)
     location = url_for("api.get_source", source_id=added.source_id)
@@ -262,11 +270,19 @@ def update_source(source_id: int) -> Response:
         fetch_full=body.fetch_full, article_selector=body.article_selector,
         keep_categories=body.keep_categories, category_names=body.category_names,
     )  # fmt: skip
+    sources.set_fetch_options(source, _fetch_options(body), settings().secret_key)
     if body.paused is True:
         sources.pause_source(source)
     elif body.paused is False:
         sources.resume_source(source, now)
     return _json(source_out(source, _post_count(source_id)))
+
+
+def _fetch_options(body: FetchOptionsIn) -> FetchOptionsWanted:
+    return FetchOptionsWanted(
+        user_agent=body.user_agent, headers=body.headers, cookie=body.cookie,
+        username=body.username, password=body.password, ignore_validators=body.ignore_validators,
+    )  # fmt: skip
 
 
 @bp.delete("/sources/<int:source_id>")

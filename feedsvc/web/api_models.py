@@ -55,7 +55,32 @@ INTERVAL_WORDS = (
 )
 
 
-class SourceCreate(Strict):
+class FetchOptionsIn(Strict):
+    """How a source is fetched. Left out (null): as it is; "" (or []): cleared."""
+
+    user_agent: str | None = Field(
+        None, max_length=500, description='Its own User-Agent ("": the server\'s default).'
+    )
+    headers: list[str] | None = Field(
+        None, max_length=20,
+        description="Extra headers, each \"Name: value\", sent to the feed's host only. "
+        "Connection-level headers, Host, Cookie, Authorization and User-Agent are refused.",
+    )  # fmt: skip
+    cookie: str | None = Field(
+        None, max_length=4096, description="A Cookie header's value, sent to the feed's host "
+        "only. Stored sealed; never shown back (`cookie_set` says whether there is one).",
+    )  # fmt: skip
+    username: str | None = Field(
+        None, max_length=500, description="HTTP basic credentials, with `password`, sent to "
+        "the feed's host only (\"\": none). Stored sealed; never shown back.",
+    )  # fmt: skip
+    password: str | None = Field(None, max_length=500)
+    ignore_validators: bool | None = Field(
+        None, description="Fetch without If-None-Match and If-Modified-Since."
+    )
+
+
+class SourceCreate(FetchOptionsIn):
     url: str = Field(min_length=1, max_length=2048, description="The feed's http(s) URL.")
     title: Text | None = Field(None, max_length=500, description="Default: the feed's own title.")
     tags: list[TagName] = Field(default_factory=list, max_length=50)
@@ -67,7 +92,7 @@ class SourceCreate(Strict):
     )
 
 
-class SourceUpdate(Strict):
+class SourceUpdate(FetchOptionsIn):
     title: Text | None = Field(None, max_length=500)
     site_url: str | None = Field(
         None, max_length=2048, description="The site's absolute http(s) URL; empty for none."
@@ -166,6 +191,14 @@ class SourceOut(BaseModel):
     article_selector: str | None
     keep_categories: bool
     category_names: dict[str, str]
+    user_agent: str | None = Field(description="Its own User-Agent; null: the default.")
+    browser_user_agent: bool = Field(
+        description="A browser-like User-Agent is sent: ours was refused (403) and it was not."
+    )
+    headers: list[str] = Field(description='Extra headers, "Name: value".')
+    cookie_set: bool = Field(description="A cookie is sent (its value is never shown).")
+    credentials_set: bool = Field(description="Basic credentials are sent (never shown).")
+    ignore_validators: bool
     post_count: int
     error_count: int
     last_error: str | None
