@@ -99,10 +99,13 @@ def screenshots() -> Path:
     return folder
 
 
-def open_page(browser: Any, base: str, width: int = 1280) -> tuple[Any, list[str], list[str]]:
+def open_page(
+    browser: Any, base: str, width: int = 1280, user_agent: str | None = None
+) -> tuple[Any, list[str], list[str]]:
     """A page that only ever talks to the test server; returns it with the
-    dialogs it opened and the console errors it logged."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    dialogs it opened and the console errors it logged. `user_agent`: another
+    than headless Chromium's own, which the site counts as a robot's."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, user_agent=user_agent)
     dialogs: list[str] = []
     errors: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
