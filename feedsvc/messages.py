@@ -93,6 +93,11 @@ def fetch_problem(
     if kind == FetchErrorKind.BAD_URL:
         return ("The address is not a web address feedsvc can fetch. "
                 "Check it: it starts with http:// or https:// and names a host.")  # fmt: skip
+    if kind == FetchErrorKind.PARSE and not _is_not_a_feed(detail):
+        # A feed too slow or too broken to read (the parser gave up or crashed).
+        return (f"The feed at {host} could not be read ({(detail or 'the parser failed')[:200]}). "
+                "It will be tried again; if it keeps happening, ask the site to check "
+                "its feed in a feed validator.")  # fmt: skip
     if kind == FetchErrorKind.PARSE:
         return (f"{host} answered with something that is not a feed{_found_instead(detail)}. "
                 "Check that the address is the feed's, not a web page's "
@@ -141,6 +146,11 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def _is_not_a_feed(detail: str | None) -> bool:
+    """Whether the parser's words say the body was no feed at all (parse.NotAFeed)."""
+    return not detail or detail.startswith("not a feed")
 
 
 def _found_instead(detail: str | None) -> str:

@@ -54,7 +54,9 @@ def test_post_await_moderation_approve_then_see_it_on_the_page_and_in_the_feed(
     page.goto(f"{base}/posts/{post_id}")
     page.get_by_label("Name").fill("Ada")
     page.get_by_label("Website (optional)").fill("https://ada.example/")
-    page.get_by_label("Comment", exact=True).fill("What a post.\n\nSee https://example.org/more for more.")
+    page.get_by_label("Comment", exact=True).fill(
+        "What a post.\n\nSee https://example.org/more for more."
+    )
     clock_of(live).advance(WAIT)  # a person takes a while to write
     page.get_by_role("button", name="Post comment").click()
     assert page.get_by_text("Thank you: your comment is awaiting moderation.").is_visible()

@@ -55,7 +55,8 @@ def test_a_parse_past_its_timeout_is_given_up_and_the_others_are_recorded(
         reports = {report.source_id: report for report in refresher.drain()}
     assert sorted(reports) == sorted(ids)
     assert reports[ids[0]].result == "error"
-    assert "parsing took longer than 1 s" in (reports[ids[0]].error or "")
+    assert "parsing took longer than 1 s" in (reports[ids[0]].detail or "")
+    assert "could not be read (parsing took longer than 1 s" in (reports[ids[0]].error or "")
     assert [reports[i].new for i in ids[1:]] == [1, 1, 1, 1]
 
 
