@@ -220,6 +220,29 @@ def html_to_text(fragment: str, max_bytes: int = MAX_CONTENT_BYTES) -> str:
     return normalize_space(_unescape_text(text))
 
 
+# A tag as html5ever serializes it (the sanitizer's output): every attribute
+# value double-quoted, and a value may hold a ">".
+_SERIALIZED_TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:[^>"]|"[^"]*+")*+>')
+
+
+def sanitized_text(fragment: str) -> str:
+    """Visible text of HTML that sanitize_html made, whitespace collapsed: what
+    html_to_text gives for it, at half the cost.
+
+    Only for that HTML: its comments, scripts and styles are gone, its tags and
+    escapes are html5ever's, so dropping tags and four escapes is exact. Any
+    other HTML goes through html_to_text."""
+    if "<" not in fragment and "&" not in fragment:
+        return normalize_space(fragment)
+    text = _SERIALIZED_TAG.sub(_tag_gap, fragment)
+    return normalize_space(_unescape_text(text))
+
+
+def _tag_gap(tag: re.Match[str]) -> str:
+    # Blocks become spaces, so words in adjacent paragraphs don't run together.
+    return " " if tag.group(2).lower() in BLOCK_TAGS else ""
+
+
 def _unescape_text(serialized: str) -> str:
     """Text as html5ever serializes it has only these four escapes; replacing them
     is exact, and unlike html.unescape stays fast with millions of them."""
@@ -280,14 +303,19 @@ def summarize(summary_html: str | None, content_html: str | None, limit: int) ->
     just the start of the content, else text derived from the content."""
     summary_html = cap_html(summary_html)[0] if summary_html else ""
     content_html = cap_html(content_html)[0] if content_html else ""
-    own = _leading_text(summary_html, limit)
+    own = leading_text(summary_html, limit)
     # RSS often carries one text as both: convert it once.
-    body = own if content_html == summary_html else _leading_text(content_html, limit)
+    body = own if content_html == summary_html else leading_text(content_html, limit)
+    return choose_summary(own, body, limit)
+
+
+def choose_summary(own: str, body: str, limit: int) -> str:
+    """Of the entry's own summary text and its content's text, the summary."""
     text = own if len(own) >= 20 or not body else body
     return truncate_text(text, limit)
 
 
-def _leading_text(fragment: str, limit: int) -> str:
+def leading_text(fragment: str, limit: int) -> str:
     """Enough of the fragment's text for a summary of `limit` characters.
 
     Long posts are converted from their start only: a cut tag or entity at the

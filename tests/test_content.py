@@ -11,6 +11,7 @@ from feedsvc.content import (
     first_image,
     html_to_text,
     sanitize_html,
+    sanitized_text,
     slugify,
     strip_xml_illegal,
     summarize,
@@ -158,3 +159,62 @@ def test_demote_headings_keeps_content_below_the_page_title() -> None:
     # What looks like a heading in text or an attribute is escaped by sanitizing: left alone.
     hostile = sanitize_html('<p title="<h1>">&lt;h1&gt;</p><h1>Real</h1>')
     assert demote_headings(hostile) == '<p title="&lt;h1&gt;">&lt;h1&gt;</p><h2>Real</h2>'
+
+
+# Markup meant to trip a tag-dropping shortcut: ">" and "<" inside attribute
+# values and text, comments, raw-text elements, entities, unclosed and stray tags.
+tricky_markup = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(categories=["L", "N", "Zs", "P", "S"]), max_size=12),
+        st.sampled_from(
+            [
+                "<p>",
+                "</p>",
+                "<div>",
+                "<li>",
+                "<br>",
+                "<b>",
+                "</b>",
+                "<a href='x>y'>",
+                '<a title="1 > 0" href="/a">',
+                "</a>",
+                '<img alt="<b>" src="i.png">',
+                "<!-- <p>hidden</p> -->",
+                "<script>if (a < b) x()</script>",
+                "<style>p>a{}</style>",
+                "<textarea><b></textarea>",
+                "<pre>  a\n b</pre>",
+                "&lt;",
+                "&gt;",
+                "&amp;",
+                "&nbsp;",
+                "&quot;",
+                "&#60;",
+                "<",
+                ">",
+                "&",
+                "<title>t</title>",
+                "<h2>",
+                "</h2>",
+                "<td>",
+                "<table>",
+                "<iframe>f</iframe>",
+                "<noscript>n</noscript>",
+                "</",
+            ]
+        ),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=400)
+@given(tricky_markup)
+def test_sanitized_text_is_html_to_text_of_sanitized_html(html: str) -> None:
+    sanitized = sanitize_html(html, "https://base.test/")
+    assert sanitized_text(sanitized) == html_to_text(sanitized)
+
+
+def test_sanitized_text_keeps_what_attributes_hide() -> None:
+    sanitized = sanitize_html('<p title="a > b">one</p><p><a href="/x?a>b">two</a>&lt;3</p>')
+    assert sanitized_text(sanitized) == "one two<3" == html_to_text(sanitized)

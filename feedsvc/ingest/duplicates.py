@@ -57,7 +57,7 @@ class _Story:
 
 def _text(body: object, summary: object) -> str:
     if isinstance(body, str) and body:
-        return content.html_to_text(body)
+        return content.sanitized_text(body)
     return summary if isinstance(summary, str) else ""
 
 
