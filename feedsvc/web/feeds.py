@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
@@ -50,29 +51,22 @@ for _kind in (service.POSTS, service.SUMMARY, service.POPULAR, service.SEARCH, s
 
 @bp.get("/sources/<int:source_id>.<fmt>")
 def source_feed(source_id: int, fmt: str) -> Response:
-    return _serve(
-        lambda app_settings: service.parse_request(
-            service.SOURCE, _format(fmt), _args(), app_settings, source_id=source_id
-        )
-    )
+    return _scoped_feed(service.SOURCE, fmt, source_id=source_id)
 
 
 @bp.get("/tags/<slug:tag_slug>.<fmt>")
 def tag_feed(tag_slug: str, fmt: str) -> Response:
-    return _serve(
-        lambda app_settings: service.parse_request(
-            service.TAG, _format(fmt), _args(), app_settings, tag_slug=tag_slug
-        )
-    )
+    return _scoped_feed(service.TAG, fmt, tag_slug=tag_slug)
 
 
 @bp.get("/authors/<slug:author_slug>.<fmt>")
 def author_feed(author_slug: str, fmt: str) -> Response:
-    return _serve(
-        lambda app_settings: service.parse_request(
-            service.AUTHOR, _format(fmt), _args(), app_settings, author_slug=author_slug
-        )
-    )
+    return _scoped_feed(service.AUTHOR, fmt, author_slug=author_slug)
+
+
+def _scoped_feed(kind: str, fmt: str, **scope: Any) -> Response:
+    """The feed of one source, tag or author, which `scope` names."""
+    return _serve(lambda conf: service.parse_request(kind, _format(fmt), _args(), conf, **scope))
 
 
 @bp.get("/posts/<int:post_id>/comments.<fmt>")
