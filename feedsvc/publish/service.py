@@ -240,15 +240,23 @@ def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high:
 
 def feed_path(req: FeedRequest) -> str:
     """The path of the feed, without format suffix or query."""
-    if req.kind == SOURCE:
-        return f"/feeds/sources/{req.source_id}"
-    if req.kind == TAG:
-        return f"/feeds/tags/{quote(req.tag_slug or '')}"
-    if req.kind == AUTHOR:
-        return f"/feeds/authors/{quote(req.author_slug or '')}"
+    scoped = _scope_path(req)
+    if scoped is not None:
+        return "/feeds" + scoped
     if req.kind == POST_COMMENTS:
         return comment_feed_path(req.post_id or 0)
     return f"/feeds/{req.kind}"
+
+
+def _scope_path(req: FeedRequest) -> str | None:
+    """A source's, a tag's or an author's path: of its page, and below /feeds of its feed."""
+    if req.kind == SOURCE:
+        return f"/sources/{req.source_id}"
+    if req.kind == TAG:
+        return f"/tags/{quote(req.tag_slug or '')}"
+    if req.kind == AUTHOR:
+        return f"/authors/{quote(req.author_slug or '')}"
+    return None
 
 
 def _blogger_path(req: FeedRequest) -> str:
@@ -292,12 +300,9 @@ def _query(params: Mapping[str, object]) -> str:
 
 
 def alternate_url(req: FeedRequest, base: str) -> str:
-    if req.kind == SOURCE:
-        return f"{base}/sources/{req.source_id}"
-    if req.kind == TAG:
-        return f"{base}/tags/{quote(req.tag_slug or '')}"
-    if req.kind == AUTHOR:
-        return f"{base}/authors/{quote(req.author_slug or '')}"
+    scoped = _scope_path(req)
+    if scoped is not None:
+        return base + scoped
     if req.kind == POPULAR:
         return f"{base}/popular?window={req.window}"
     if req.kind == SEARCH:
