@@ -7,6 +7,7 @@ write can add markup, attributes or script to a page or a feed.
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 
@@ -33,8 +34,11 @@ def normalize(text: str) -> str:
     return PARAGRAPH_BREAK.sub("\n\n", "\n".join(lines)).strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def to_html(text: str) -> str:
-    """Paragraphs of escaped text with their addresses linked (rel=nofollow ugc)."""
+    """Paragraphs of escaped text with their addresses linked (rel=nofollow ugc).
+    Kept for the texts a process shows often: pages with hundreds of comments
+    are rendered on every request."""
     paragraphs = PARAGRAPH_BREAK.split(text.strip()) if text.strip() else []
     return "".join(
         "<p>" + "<br>".join(_linked(line) for line in paragraph.split("\n")) + "</p>"

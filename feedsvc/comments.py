@@ -86,12 +86,26 @@ class Submission:
     user_agent: str = ""
 
 
+@dataclass(frozen=True)
+class Shown:
+    """An approved comment as a page shows it: plain values, read without the
+    ORM's bookkeeping (a page may show hundreds); `website` only when http(s)."""
+
+    id: int
+    parent_id: int | None
+    author_name: str
+    website: str | None
+    body: str
+    by_admin: bool
+    created_at: dt.datetime
+
+
 @dataclass
 class Thread:
     """An approved top-level comment and its approved replies, oldest first."""
 
-    comment: Comment
-    replies: list[Comment] = field(default_factory=list)
+    comment: Shown
+    replies: list[Shown] = field(default_factory=list)
 
 
 class CommentLimiter:
@@ -325,16 +339,27 @@ def set_closed(session: Session, post_id: int, closed: bool, now: dt.datetime) -
 
 def threads(session: Session, post_id: int) -> list[Thread]:
     """The post's approved comments as threads, oldest first, in one query."""
-    rows = session.scalars(
-        select(Comment)
+    found = session.execute(
+        select(Comment.id, Comment.parent_id, Comment.author_name, Comment.author_url,
+               Comment.body, Comment.by_admin, Comment.created_at)
         .where(Comment.post_id == post_id, Comment.state == CommentState.APPROVED)
         .order_by(Comment.created_at, Comment.id)
-    ).all()
+    )  # fmt: skip
+    rows = [Shown(row.id, row.parent_id, row.author_name, web_url(row.author_url), row.body,
+                  row.by_admin, row.created_at) for row in found]  # fmt: skip
     by_id = {row.id: Thread(row) for row in rows if row.parent_id is None}
     for row in rows:
         if row.parent_id is not None and row.parent_id in by_id:
             by_id[row.parent_id].replies.append(row)
     return list(by_id.values())
+
+
+def reply_target(session: Session, post_id: int, comment_id: int) -> Comment | None:
+    """The approved comment of this post a reader asked to reply to, if it is one."""
+    found = session.get(Comment, comment_id)
+    if found is None or found.post_id != post_id or found.state != CommentState.APPROVED:
+        return None
+    return found
 
 
 def listed(

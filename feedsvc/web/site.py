@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from feedsvc import comments, errors, fields, popularity, search, sitemap
+from feedsvc import changes, comments, errors, fields, popularity, search, sitemap
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post, Source
 from feedsvc.posts import (
@@ -32,9 +33,13 @@ from feedsvc.web.context import (
     popular_ranking,
     settings,
 )
+from feedsvc.web.feeds import VERSION
+from feedsvc.web.sidebar import TimedCache
 
 bp = Blueprint("site", __name__)
 LIMITER = "feedsvc.comment_limiter"
+COMMENT_LISTS = "feedsvc.comment_lists"
+COMMENT_LIST_SECONDS = 600
 # What the comment form's errors answer, by kind.
 COMMENT_STATUS = {errors.NOT_FOUND: 404, errors.CONFLICT: 403}
 
@@ -75,16 +80,15 @@ def _post_page(
     token is signed, not a session's."""
     session, app_settings, now = get_session(), settings(), current_time()
     older, newer = neighbours(session, found)
-    threads = comments.threads(session, found.id)
-    replying = next((t.comment for t in threads if t.comment.id == reply_to), None)
     is_open = comments.comments_open(found, app_settings.comments, now)
+    replying = comments.reply_target(session, found.id, reply_to) if reply_to else None
     token = comments.form_token(app_settings.secret_key, found.id, now, app_settings.comments)
     response = _page_response(
         "post.html", [found], post=found, older=older, newer=newer,
         also_reported_by=also_reported_by(session, [found.id]).get(found.id, []),
         canonical=_canonical("site.post", post_id=found.id, slug=found.slug),
-        feed_scopes=_feed_scopes(found), threads=threads, comments_open=is_open,
-        comment_token=token if is_open else None, replying=replying,
+        feed_scopes=_feed_scopes(found), comment_list=_comment_list(found, is_open),
+        comments_open=is_open, comment_token=token if is_open else None, replying=replying,
         comment_form=form or {}, comment_error=error,
         posted=request.args.get("comment") if error is None else None,
     )  # fmt: skip
@@ -93,6 +97,22 @@ def _post_page(
         if isinstance(error, comments.RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def _comment_list(found: Post, is_open: bool) -> Markup:
+    """The post's approved comments as HTML, rendered once per change of them
+    in each process: a page may show hundreds, and is rendered per request."""
+    reader: changes.VersionReader = current_app.extensions[VERSION]
+    (version,) = reader.read_many((changes.post_comments_scope(found.id),))
+
+    def render() -> Markup:
+        threads = comments.threads(get_session(), found.id)
+        return Markup(render_template("_comment_list.html", post=found, threads=threads,
+                                      comments_open=is_open))  # fmt: skip
+
+    key = (found.id, found.slug, version, is_open)
+    rendered: Markup = current_app.extensions[COMMENT_LISTS].get(key, render)
+    return rendered
 
 
 def _reply_to(raw: str | None) -> int | None:
@@ -141,6 +161,8 @@ def comment(post_id: int) -> Response:
 
 def init(app: Flask) -> None:
     app_settings = app.extensions[SETTINGS]
+    # Keyed by the post's comment version: never stale, only dropped when idle.
+    app.extensions[COMMENT_LISTS] = TimedCache(COMMENT_LIST_SECONDS)
     app.extensions[LIMITER] = comments.CommentLimiter.configured(
         app_settings.auth.rate_limit_storage, app.extensions["feedsvc.db"],
         app_settings.comments.rate_limit,
