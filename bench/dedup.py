@@ -103,7 +103,7 @@ def run(items: list[Item], url: str) -> tuple[dict[int, Item], dict[int, int | N
     from feedsvc.ingest.parse import ParsedEntry, ParsedFeed
     from feedsvc.ingest.prepare import PrepareSettings, prepare_feed
     from feedsvc.ingest.process import process_feed
-    from feedsvc.ingest.types import Target
+    from feedsvc.ingest.types import FeedMeta, Target
     from feedsvc.migrate import upgrade
     from feedsvc.models import Post
     from feedsvc.sources import add_source
@@ -134,7 +134,7 @@ def run(items: list[Item], url: str) -> tuple[dict[int, Item], dict[int, int | N
                 summary_html=""))  # fmt: skip
         group = []
         for source, entries in by_source.items():
-            feed = ParsedFeed("F", None, "", None, None, tuple(entries))
+            feed = ParsedFeed(FeedMeta("F"), tuple(entries))
             target = Target(ids[source], f"https://site{source}.example/feed")
             prepared = prepare_feed(feed, target.feed_url, PrepareSettings())
             group.append((ids[source], process_feed(prepared, target).entries))

@@ -230,9 +230,9 @@ def _preview(fetched: FetchResult, feed: ParsedFeed) -> Preview:
     )[:PREVIEW_ENTRIES]
     return Preview(
         feed_url=url,
-        title=feed.title,
-        site_url=feed.link,
-        description=feed.description,
+        title=feed.meta.title,
+        site_url=feed.meta.link,
+        description=feed.meta.description,
         entries=tuple(PreviewEntry(e.title, e.link, e.published) for e in newest),
     )
 

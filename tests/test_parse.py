@@ -89,12 +89,12 @@ FEED_1_1 = {
 def test_json_feed_1_1_maps_every_field() -> None:
     parsed = parse_json(FEED_1_1)
 
-    assert parsed.title == "Example Blog"
-    assert parsed.link == "https://example.org/blog/"
-    assert parsed.description == "Notes & links"
-    assert parsed.upstream_id == "https://example.org/blog/feed.json"
-    assert parsed.updated is None
-    assert parsed.problem is None
+    assert parsed.meta.title == "Example Blog"
+    assert parsed.meta.link == "https://example.org/blog/"
+    assert parsed.meta.description == "Notes & links"
+    assert parsed.meta.upstream_id == "https://example.org/blog/feed.json"
+    assert parsed.meta.updated is None
+    assert parsed.meta.problem is None
     assert parsed.entries == (
         ParsedEntry(
             key="tag:example.org,2026:2",
@@ -141,7 +141,7 @@ FEED_1_0 = {
 def test_json_feed_1_0_author_objects_and_key_fallbacks() -> None:
     parsed = parse_json(FEED_1_0, content_type="application/json")
 
-    assert (parsed.title, parsed.link, parsed.upstream_id) == (
+    assert (parsed.meta.title, parsed.meta.link, parsed.meta.upstream_id) == (
         "Old Style", "https://example.org/", None,
     )  # fmt: skip
     first, second = parsed.entries
@@ -160,7 +160,9 @@ def test_json_feed_1_0_author_objects_and_key_fallbacks() -> None:
     assert (second.link, second.author, second.content_html) == (None, "Feed Author", "<p>Text</p>")
     assert parse_json(FEED_1_0).entries[1].key == second.key
     # The item with nothing to show is dropped, and that is said.
-    assert parsed.problem == "the JSON Feed is malformed: item 3 has no id, url, title or content"
+    assert (
+        parsed.meta.problem == "the JSON Feed is malformed: item 3 has no id, url, title or content"
+    )
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/json; charset=utf-8"])
@@ -245,7 +247,7 @@ GOOD_ITEM = {"id": "good", "url": "/good", "title": "Good"}
 )  # fmt: skip
 def test_feed_level_fields_of_the_wrong_type(document: dict[str, Any], problem: str) -> None:
     parsed = parse_json(document)
-    assert parsed.problem == f"the JSON Feed is malformed: {problem}"
+    assert parsed.meta.problem == f"the JSON Feed is malformed: {problem}"
     if isinstance(document.get("items"), list):
         assert [e.key for e in parsed.entries] == ["good"]
 
@@ -254,7 +256,7 @@ def bad_item(**fields: Any) -> tuple[ParsedEntry, str | None]:
     parsed = parse_json(feed_with({"id": "x", "title": "Kept", **fields}))
     (entry,) = parsed.entries
     assert entry.title == "Kept" or "title" in fields
-    return entry, parsed.problem
+    return entry, parsed.meta.problem
 
 
 def test_item_fields_of_the_wrong_type_are_dropped_one_by_one() -> None:
@@ -330,7 +332,7 @@ def test_attachments_with_no_url_or_a_bad_size() -> None:
         Enclosure(base + "big.mp3", "", 0),
         Enclosure(base + "ok.mp3", "audio/mpeg", 2**40),
     )
-    assert parsed.problem == (
+    assert parsed.meta.problem == (
         'the JSON Feed is malformed: item 1 attachment 1 has no "url"; '
         'item 1 attachment 2 has no "url"; item 1 attachment 3 is text, not an object; '
         'item 1 attachment 4: "size_in_bytes" is out of range: -5; '
@@ -353,8 +355,8 @@ def test_huge_and_non_finite_numbers() -> None:
     assert first.key == "https://example.org/i"  # an id too big to use: the url
     assert [e.length for e in first.enclosures] == [0, 0, 0, 0]
     assert (second.key, third.key) == ("12345678901234567890", "1.5")
-    assert parsed.problem is not None
-    assert parsed.problem.startswith(
+    assert parsed.meta.problem is not None
+    assert parsed.meta.problem.startswith(
         'the JSON Feed is malformed: the feed: "title" is a number, not text; '
         'item 1: "id" is a number, not text or a usable number; '
         'item 1 attachment 1: "size_in_bytes" is out of range: inf'
@@ -366,7 +368,7 @@ def test_invalid_utf8_is_replaced_and_said() -> None:
     body = body.replace(b"X", b"\xff\xfe")
     parsed = parse_feed(body, URL, JSON_FEED)
     assert parsed.entries[0].title == "Caf\u00e9 \ufffd\ufffd"
-    assert parsed.problem == (
+    assert parsed.meta.problem == (
         "the JSON Feed is malformed: the JSON is not valid UTF-8; the bad bytes were replaced"
     )
 
@@ -374,8 +376,8 @@ def test_invalid_utf8_is_replaced_and_said() -> None:
 def test_many_problems_are_counted_not_all_listed() -> None:
     parsed = parse_json(feed_with(*(["junk"] * 1000), GOOD_ITEM))
     assert [e.key for e in parsed.entries] == ["good"]
-    assert parsed.problem is not None
-    assert parsed.problem.endswith("item 5 is text, not an object (and 995 more)")
+    assert parsed.meta.problem is not None
+    assert parsed.meta.problem.endswith("item 5 is text, not an object (and 995 more)")
 
 
 WRONG_VALUES = [None, True, 0, -1, 1.5, 1e308, "", "x", "javascript:alert(1)", [], [1, "a"],
@@ -416,7 +418,7 @@ def test_every_field_of_the_wrong_type_parses_or_is_refused() -> None:
                 assert path == ("version",), (path, value, refused)
                 continue
             assert path != ("version",)
-            if parsed.problem is None and path != ("items",):  # nothing said, nothing lost
+            if parsed.meta.problem is None and path != ("items",):  # nothing said, nothing lost
                 assert len(parsed.entries) == 2, (path, value)
 
 
@@ -456,7 +458,7 @@ def test_rss_still_parses_even_labelled_json() -> None:
     body = rss("Upstream", [{"guid": "urn:g1", "title": "One", "link": "/1", "description": "B"}])
     for content_type in ("application/rss+xml", "text/xml", "application/json"):
         parsed = parse_feed(body, "http://example.org/feed.xml", content_type)
-        assert (parsed.title, parsed.link) == ("Upstream", "http://example.org/")
+        assert (parsed.meta.title, parsed.meta.link) == ("Upstream", "http://example.org/")
         (entry,) = parsed.entries
         assert (entry.key, entry.title, entry.link) == ("urn:g1", "One", "http://example.org/1")
 

@@ -23,7 +23,8 @@ from feedsvc.ingest.plan import (
     plan_crash,
     plan_refresh,
 )
-from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
+from feedsvc.ingest.prepare import PreparedEntry, PreparedFeed
+from feedsvc.ingest.types import FeedMeta
 from feedsvc.vocabulary import Result
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)

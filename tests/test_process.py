@@ -14,9 +14,9 @@ from sqlalchemy import select
 from feedsvc.db import Database
 from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, refresh_source
-from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
+from feedsvc.ingest.prepare import PreparedEntry, PreparedFeed
 from feedsvc.ingest.process import process_feed, web_urls_only
-from feedsvc.ingest.types import Target
+from feedsvc.ingest.types import FeedMeta, Target
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.feedserver import ATOM_TYPE, RSS_TYPE, FeedServer, Reply

@@ -16,7 +16,8 @@ from feedsvc.fetched import FetchResult
 from feedsvc.ingest import policy as schedule
 from feedsvc.ingest.parse import link_header_pairs, parse_feed, with_link_header
 from feedsvc.ingest.plan import Existing, Parsed, SourceRow, plan_refresh
-from feedsvc.ingest.prepare import FeedMeta, PreparedFeed
+from feedsvc.ingest.prepare import PreparedFeed
+from feedsvc.ingest.types import FeedMeta
 from feedsvc.push import policy
 from feedsvc.settings import from_config, public_https
 
@@ -114,7 +115,7 @@ JSON = (
 )  # fmt: skip
 def test_the_hubs_and_self_a_feed_names(body: bytes, hubs: tuple[str, ...], self_url: str) -> None:
     found = parse_feed(body, "https://ex.org/feed")
-    assert (found.hubs, found.self_url) == (hubs, self_url)
+    assert (found.meta.hubs, found.meta.self_url) == (hubs, self_url)
 
 
 def test_the_link_header_comes_before_the_document() -> None:
@@ -124,15 +125,18 @@ def test_the_link_header_comes_before_the_document() -> None:
         ("self", "https://ex.org/t"),
     ]
     feed = with_link_header(parse_feed(ATOM, "https://ex.org/feed"), header, "https://ex.org/feed")
-    assert (feed.hubs, feed.self_url) == (("https://h2.example/",), "https://ex.org/t")
+    assert (feed.meta.hubs, feed.meta.self_url) == (("https://h2.example/",), "https://ex.org/t")
     only_hub = with_link_header(
         parse_feed(ATOM, "https://ex.org/f"), "<https://h3/>; rel=hub", "https://ex.org/f"
     )
-    assert (only_hub.hubs, only_hub.self_url) == (("https://h3/",), "https://ex.org/feed.atom")
+    assert (only_hub.meta.hubs, only_hub.meta.self_url) == (
+        ("https://h3/",),
+        "https://ex.org/feed.atom",
+    )
     hostile = with_link_header(
         parse_feed(ATOM, "https://ex.org/f"), "<" * 100000, "https://ex.org/f"
     )
-    assert hostile.hubs == ("https://hub.example/",)
+    assert hostile.meta.hubs == ("https://hub.example/",)
 
 
 # The plan: a live subscription polls at the longest interval; a push keeps the validators.

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from feedsvc.filtering import FIELDS, Fields, InvalidRule, Rule, check_pattern, hiding_rule, matches
 from feedsvc.ingest.plan import FUTURE_DATE, Existing, StoredPost, diff_entries, problems
-from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed
+from feedsvc.ingest.prepare import PreparedEntry, PreparedFeed
 from feedsvc.ingest.process import filter_rules, process_feed
-from feedsvc.ingest.types import Target
+from feedsvc.ingest.types import FeedMeta, Target
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -15,7 +15,7 @@ from feedsvc.ingest.parse import Enclosure, ParsedEntry, ParsedFeed, parse_feed
 from feedsvc.ingest.pipeline import RefreshReport
 from feedsvc.ingest.prepare import PreparedEntry, PrepareSettings, prepare_feed
 from feedsvc.ingest.process import process_feed
-from feedsvc.ingest.types import Target
+from feedsvc.ingest.types import FeedMeta, Target
 from feedsvc.models import Post, Source, Tag
 from feedsvc.sources import add_source
 from tests.feedserver import rss
@@ -37,7 +37,7 @@ def store(
 
 def ready(entries: Sequence[ParsedEntry]) -> tuple[PreparedEntry, ...]:
     """Entries as the pipeline hands them to `apply`: prepared and processed."""
-    feed = ParsedFeed("F", None, "", None, None, tuple(entries))
+    feed = ParsedFeed(FeedMeta("F"), tuple(entries))
     prepared = prepare_feed(feed, URL, PrepareSettings())
     return process_feed(prepared, Target(1, URL)).entries
 

@@ -31,6 +31,7 @@ from feedsvc.errors import NOT_A_FEED, FeedsvcError
 from feedsvc.ingest.types import (
     Enclosure,
     Episode,
+    FeedMeta,
     ParsedEntry,
     ParsedFeed,
     Podcast,
@@ -83,7 +84,10 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
 def _cleaned(feed: ParsedFeed) -> ParsedFeed:
     entries = tuple(map(_cleaned_entry, feed.entries))
     changed = any(new is not old for new, old in zip(entries, feed.entries, strict=True))
-    return _clean_strings(feed, **({"entries": entries} if changed else {}))
+    meta = _clean_strings(feed.meta)
+    if not changed and meta is feed.meta:
+        return feed
+    return ParsedFeed(meta, entries)
 
 
 def _cleaned_entry(entry: ParsedEntry) -> ParsedEntry:
@@ -148,13 +152,12 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     problem = None
     if parsed.get("bozo"):
         problem = _describe_bozo(parsed.get("bozo_exception"))
-    return ParsedFeed(
+    meta = FeedMeta(
         title=content.normalize_space(content.html_to_text(feed.get("title", ""))),
         link=feed.get("link"),
         description=content.html_to_text(feed.get("subtitle", "")),
         upstream_id=feed.get("id") or None,
         updated=_date(dict.get(feed, "updated_parsed")),
-        entries=entries,
         hint_interval=_hint_interval(feed),
         problem=problem,
         podcast=_podcast(feed, base),
@@ -162,6 +165,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
             ((link.get("rel"), link.get("href")) for link in feed.get("links", [])), url
         ),
     )
+    return ParsedFeed(meta, entries)
 
 
 def _podcast(feed: Any, base: str) -> Podcast | None:
@@ -377,9 +381,9 @@ def with_link_header(feed: ParsedFeed, value: str | None, url: str) -> ParsedFee
     if not value:
         return feed
     found = _websub_links(link_header_pairs(value[:8192]), url)
-    return dataclasses.replace(
-        feed, hubs=found["hubs"] or feed.hubs, self_url=found["self_url"] or feed.self_url
-    )
+    meta = dataclasses.replace(feed.meta, hubs=found["hubs"] or feed.meta.hubs,
+                               self_url=found["self_url"] or feed.meta.self_url)  # fmt: skip
+    return dataclasses.replace(feed, meta=meta)
 
 
 def _join(base: str, href: str) -> str | None:
@@ -543,16 +547,17 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     if "items" not in document:
         problems.add('the feed has no "items"')
     hubs = [("hub", hub.get("url")) for hub in feed.list("hubs") if isinstance(hub, dict)]
-    return ParsedFeed(
+    entries = _json_entries(feed, url)
+    meta = FeedMeta(
         title=title,
         link=link,
         description=description,
         upstream_id=upstream_id,
         updated=None,  # JSON Feed has no feed-level date
-        entries=_json_entries(feed, url),
         **_websub_links([*hubs, ("self", upstream_id)], url),
         problem=problems.describe(),  # last: every field above has been read
     )
+    return ParsedFeed(meta, entries)
 
 
 def _json_entries(feed: _Fields, base: str) -> tuple[ParsedEntry, ...]:

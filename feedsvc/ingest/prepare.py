@@ -18,7 +18,6 @@ from typing import Any
 from feedsvc import content, selectors
 from feedsvc.ingest.types import (
     Episode,
-    FeedMeta,
     ParsedEntry,
     ParsedFeed,
     PreparedEntry,
@@ -76,18 +75,7 @@ def prepare_feed(
         else:
             entries.append(prepare_entry(entry, digest, base_url, settings, strip_selectors))
     return PreparedFeed(
-        meta=FeedMeta(
-            title=parsed.title,
-            link=parsed.link,
-            description=parsed.description,
-            upstream_id=parsed.upstream_id,
-            updated=parsed.updated,
-            hint_interval=parsed.hint_interval,
-            problem=parsed.problem,
-            podcast=parsed.podcast,
-            hubs=parsed.hubs,
-            self_url=parsed.self_url,
-        ),
+        meta=parsed.meta,
         entries=tuple(entries),
         unchanged=tuple(unchanged),
         entry_times=tuple(sorted({e.published for e in parsed.entries if e.published})),

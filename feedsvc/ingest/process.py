@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 from feedsvc import filtering, links, stories
 from feedsvc.fields import tag_key
-from feedsvc.ingest.prepare import FeedMeta, PreparedEntry, PreparedFeed, content_digest
-from feedsvc.ingest.types import Target
+from feedsvc.ingest.prepare import PreparedEntry, PreparedFeed, content_digest
+from feedsvc.ingest.types import FeedMeta, Target
 from feedsvc.urls import stored_url
 from feedsvc.vocabulary import ArticleState
 

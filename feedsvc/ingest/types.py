@@ -97,22 +97,29 @@ class ParsedEntry:
 
 
 @dataclass(frozen=True)
-class ParsedFeed:
-    title: str
-    link: str | None
-    description: str
-    upstream_id: str | None
-    updated: dt.datetime | None
-    entries: tuple[ParsedEntry, ...]
+class FeedMeta:
+    """What the feed says about itself."""
+
+    title: str = ""
+    link: str | None = None
+    description: str = ""
+    upstream_id: str | None = None
+    updated: dt.datetime | None = None
     # The feed's own polling hint in seconds (RSS ttl, sy:updatePeriod).
     hint_interval: int | None = None
-    # Why feedparser found the document malformed, when it did.
+    # Why the document was malformed, when it was (it is stored as far as it parsed).
     problem: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     podcast: Podcast | None = None
-    # WebSub: the hubs the feed names (rel="hub") and its own address (rel="self").
+    # WebSub: the hubs the feed names (rel="hub") and its own address (rel="self"),
+    # the topic to subscribe to.
     hubs: tuple[str, ...] = ()
     self_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    meta: FeedMeta
+    entries: tuple[ParsedEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -138,24 +145,6 @@ class PreparedEntry:
     original_link: str | None = None
     # The entry's story key (its title in words, hashed): the same story elsewhere has it too.
     story_bands: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class FeedMeta:
-    """What the feed says about itself."""
-
-    title: str = ""
-    link: str | None = None
-    description: str = ""
-    upstream_id: str | None = None
-    updated: dt.datetime | None = None
-    hint_interval: int | None = None
-    # Why the document was malformed, when it was (it is stored as far as it parsed).
-    problem: str | None = None
-    podcast: Podcast | None = None
-    # WebSub: the hubs the feed names and its own address, the topic to subscribe to.
-    hubs: tuple[str, ...] = ()
-    self_url: str | None = None
 
 
 @dataclass(frozen=True)
