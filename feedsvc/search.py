@@ -25,7 +25,7 @@ from feedsvc.search_query import END_MARK, START_MARK, Query, marked, parse, pg_
 # Ranking reads every candidate's index entry: a word in half the posts would
 # cost a read of half the posts. So the newest CANDIDATES matches are ranked (a
 # search with fewer matches is ranked whole), which keeps any search fast.
-CANDIDATES = 1000
+CANDIDATES = 500
 # A snippet is looked for in the first SNIPPET_CHARS of a post's text.
 SNIPPET_CHARS = 5000
 # How much of a post's text a snippet shows, in words.
@@ -110,13 +110,14 @@ def _ranked_postgresql(
 def _ranked_sqlite(
     session: Session, query: Query, _config: str, limit: int, offset: int
 ) -> list[int]:
-    # FTS5 walks its matches newest (highest rowid) first and stops at the
-    # candidates' number, so bm25 is computed for those only.
+    # The FTS5 table holds visible posts only. It walks its matches newest
+    # stored (highest rowid) first and stops at CANDIDATES, so bm25 is computed,
+    # and a post's row read for its date, for those only.
     rows = session.execute(
         text(
-            f"SELECT posts.id FROM (SELECT rowid, bm25({FTS_TABLE}, {SQLITE_WEIGHTS}) AS score"
+            f"SELECT c.rowid FROM (SELECT rowid, bm25({FTS_TABLE}, {SQLITE_WEIGHTS}) AS score"
             f" FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts ORDER BY rowid DESC"
-            " LIMIT :candidates) c JOIN posts ON posts.id = c.rowid WHERE posts.hidden = 0"
+            " LIMIT :candidates) c JOIN posts ON posts.id = c.rowid"
             " ORDER BY c.score, posts.published_at DESC, posts.id DESC LIMIT :limit OFFSET :offset"
         ),
         {"fts": query.fts5, "limit": limit, "offset": offset, "candidates": CANDIDATES},

@@ -3,8 +3,8 @@
 - PostgreSQL: `posts.search_vector`, a stored generated `tsvector` column
   (title weighted A, summary B, content D; the parser skips HTML tags) under a
   GIN index. Generated, so every write of a post keeps it in step, COPY too.
-- SQLite: `posts_fts`, an FTS5 table of the title, summary and the content's
-  text, kept in step by triggers on `posts`. The content's text comes from
+- SQLite: `posts_fts`, an FTS5 table of the visible posts' title, summary and
+  content's text, kept in step by triggers on `posts`. The content's text comes from
   `feedsvc_text()`, a function every connection of ours registers (db.py).
 
 Both are outside the ORM's models: nothing reads them but `feedsvc.search`.
@@ -86,12 +86,13 @@ def ensure(connection: Connection, language: str) -> bool:
 
 
 def _complete(connection: Connection) -> bool:
+    """On SQLite: whether the triggers are there, as this version writes them."""
     if connection.dialect.name != "sqlite":
         return True
-    triggers = connection.exec_driver_sql(
-        f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '{FTS_TABLE}_%'"
-    ).scalar()
-    return triggers == 3
+    found = dict(connection.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '{FTS_TABLE}_%'"
+    ).all())  # fmt: skip
+    return found == _sqlite_triggers()
 
 
 def indexed_language(connection: Connection) -> str | None:
@@ -130,38 +131,46 @@ def _create_postgresql(connection: Connection, config: str) -> None:
     connection.exec_driver_sql(f"CREATE INDEX {VECTOR_INDEX} ON posts USING gin ({VECTOR_COLUMN})")
 
 
+def _sqlite_triggers() -> dict[str, str]:
+    """The triggers that keep the FTS5 table to the visible posts, by name."""
+    insert = (
+        f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body)"
+        f" SELECT new.id, new.title, new.summary, {SQLITE_FUNCTION}(new.content)"
+        " WHERE new.hidden = 0;"
+    )
+    delete = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"
+    body = {
+        "insert": f"AFTER INSERT ON posts BEGIN {insert} END",
+        "delete": f"AFTER DELETE ON posts BEGIN {delete} END",
+        "update": f"AFTER UPDATE OF title, summary, content, hidden ON posts"
+        f" BEGIN {delete} {insert} END",
+    }
+    return {f"{FTS_TABLE}_{event}": f"CREATE TRIGGER {FTS_TABLE}_{event} {sql}"
+            for event, sql in body.items()}  # fmt: skip
+
+
 def _create_sqlite(connection: Connection, tokenizer: str) -> None:
+    # Visible posts only: a search never sees a hidden one, and never pays
+    # for leaving them out.
     connection.exec_driver_sql(
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, summary, body,"
         f" tokenize = '{tokenizer}')"
     )
-    insert = (
-        f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body)"
-        f" VALUES (new.id, new.title, new.summary, {SQLITE_FUNCTION}(new.content));"
-    )
-    delete = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"
-    connection.exec_driver_sql(
-        f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON posts BEGIN {insert} END"
-    )
-    connection.exec_driver_sql(
-        f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON posts BEGIN {delete} END"
-    )
-    connection.exec_driver_sql(
-        f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF title, summary, content ON posts"
-        f" BEGIN {delete} {insert} END"
-    )
+    for sql in _sqlite_triggers().values():
+        connection.exec_driver_sql(sql)
     # Posts stored before: their text made here, so that the connection running
     # the migration needs no function of ours.
     last = 0
     while True:
         rows = connection.exec_driver_sql(
-            "SELECT id, title, summary, content FROM posts WHERE id > ? ORDER BY id LIMIT 1000",
+            "SELECT id, title, summary, content, hidden FROM posts WHERE id > ? ORDER BY id"
+            " LIMIT 1000",
             (last,),
         ).all()
         if not rows:
             break
         connection.exec_driver_sql(
             f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body) VALUES (?, ?, ?, ?)",
-            [(row[0], row[1], row[2], text_of(row[3])) for row in rows],
+            [(row[0], row[1], row[2], text_of(row[3])) for row in rows if not row[4]],
         )
         last = rows[-1][0]

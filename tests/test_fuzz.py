@@ -45,7 +45,8 @@ TEXT = st.one_of(
 )
 VALUES = st.one_of(NUMBERS, TEXT)
 PARAMS = ["page", "limit", "window", "alt", "start-index", "max-results", "per_page", "q",
-          "state", "source_id", "keep_posts", "next", "kind"]  # fmt: skip
+          "state", "source_id", "keep_posts", "next", "kind", "callback", "orderby",
+          "published-min", "published-max", "updated-min", "updated-max"]  # fmt: skip
 QUERIES = st.one_of(
     st.dictionaries(st.one_of(st.sampled_from(PARAMS), st.text(max_size=8)), VALUES, max_size=4)
     .map(urlencode),

@@ -106,6 +106,8 @@ def test_hidden_posts_never_match(db: Database) -> None:
     with db.session() as session:
         condition = search.matching(session, "otter", "en")
         assert session.scalars(select(Post.id).where(condition)).all() != []
+        set_visibility(session, session.get(Post, hidden), NOW, hidden=False)
+    assert set(_ids(_search(db, "otter"))) == {shown, hidden}
 
 
 def test_the_index_follows_edits_and_deletes(db: Database) -> None:
@@ -151,6 +153,12 @@ def test_triggers_lost_to_a_table_rebuild_come_back(db: Database) -> None:
     post_id = _post(db, "Walnut", "<p>Nuts.</p>")
     with db.engine.begin() as connection:
         connection.execute(text("DROP TRIGGER posts_fts_insert"))
+        assert search_index.ensure(connection, "en")
+        assert not search_index.ensure(connection, "en")
+        # A trigger of an older version is rewritten too.
+        connection.execute(text("DROP TRIGGER posts_fts_delete"))
+        connection.execute(text("CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN"
+                                " SELECT 1; END"))  # fmt: skip
         assert search_index.ensure(connection, "en")
     assert _ids(_search(db, "walnut")) == [post_id]
 
