@@ -9,7 +9,7 @@ result in `app.extensions[EXTENSION]`, the worker is handed it at its start.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -259,14 +259,13 @@ def from_config(values: Mapping[str, Any], instance_path: Path) -> Settings:
             enabled=values["IMAGE_PROXY"],
             in_feeds=values["IMAGE_PROXY_FEEDS"],
             folder=Path(values["IMAGE_PROXY_DIR"] or instance_path / "images"),
-            fetch=FetchSettings(
+            # As the feeds are fetched (guard, agent, proxy), with a deadline and cap
+            # of its own; no source's sealed secrets to open.
+            fetch=replace(
+                fetch,
                 timeout=values["IMAGE_PROXY_TIMEOUT"],
                 max_bytes=values["IMAGE_PROXY_MAX_BYTES"],
-                max_redirects=fetch.max_redirects,
-                allow_private=fetch.allow_private,
-                allow_hosts=fetch.allow_hosts,
-                user_agent=fetch.user_agent,
-                proxy=fetch.proxy,
+                secret_key="",
             ),
             max_age=values["IMAGE_PROXY_MAX_AGE"],
         ),

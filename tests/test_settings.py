@@ -58,3 +58,21 @@ def test_the_app_reads_the_environment_once_into_its_settings(
         assert answer.headers["Cache-Control"].startswith("public, max-age=120,")
     finally:
         app.extensions["feedsvc.db"].dispose()
+
+
+def test_the_image_proxy_fetches_as_the_feeds_do_with_its_own_limits(tmp_path: Path) -> None:
+    values = {**config.load("testing"), "FETCH_ALLOW_HOSTS": ["cdn.example:443"],
+              "FETCH_USER_AGENT": "reader/1", "FETCH_PROXY": "http://proxy.example:3128",
+              "SECRET_KEY": "s" * 32, "IMAGE_PROXY_TIMEOUT": 3.0,
+              "IMAGE_PROXY_MAX_BYTES": 1000}  # fmt: skip
+    settings = from_config(values, tmp_path)
+    feeds, images = settings.fetch, settings.images.fetch
+    assert (images.allow_hosts, images.user_agent, images.proxy) == (
+        ("cdn.example:443",),
+        "reader/1",
+        "http://proxy.example:3128",
+    )
+    assert images.allow_private == feeds.allow_private
+    assert images.max_redirects == feeds.max_redirects
+    assert (images.timeout, images.max_bytes) == (3.0, 1000)
+    assert feeds.secret_key == "s" * 32 and images.secret_key == ""
