@@ -132,15 +132,6 @@ def http_problem(host: str, status: int) -> str:
     return f"{host} answered {said}, not a feed. Check the address in a browser."
 
 
-def sentence(words: object) -> str:
-    """A service's message as a sentence for a page: a capital first, a full stop last."""
-    text = str(words).strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase

@@ -271,7 +271,7 @@ def search_posts(
     offset: int = 0,
 ) -> tuple[Sequence[Post], int]:
     """Posts for the admin, hidden ones too, newest first; and how many match."""
-    conditions = _search_conditions(query, source_id, local, hidden)
+    conditions = search_conditions(query, source_id, local, hidden)
     rows = session.scalars(
         select(Post).where(*conditions)
         .order_by(Post.published_at.desc(), Post.id.desc()).limit(limit).offset(offset)
@@ -288,11 +288,11 @@ def count_posts(
     local: bool | None = None,
     hidden: bool | None = None,
 ) -> int:
-    conditions = _search_conditions(query, source_id, local, hidden)
+    conditions = search_conditions(query, source_id, local, hidden)
     return int(session.scalar(select(func.count()).select_from(Post).where(*conditions)) or 0)
 
 
-def _search_conditions(
+def search_conditions(
     query: str, source_id: int | None, local: bool | None, hidden: bool | None
 ) -> list[Any]:
     conditions: list[Any] = []

@@ -13,19 +13,23 @@ from feedsvc.sources import STATES, in_state
 
 
 def posts_per_day(
-    session: Session, today: dt.date, days: int, source_id: int | None = None
+    session: Session, today: dt.date, days: int, source_id: int | None = None,
+    *, published: bool = False,
 ) -> dict[int | None, list[int]]:
-    """Posts stored per day over the last `days` days (oldest first), by source.
+    """Posts per day over the last `days` days (oldest first), by source.
 
-    Counted by when we stored them, so a backlog ingested at once shows as such.
+    Counted by when we stored them (a backlog ingested at once shows as such),
+    or with `published` by when their feeds say they were published: a
+    source's own rhythm, the same for a new source as an old one.
     """
     start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
-    day = func.date(Post.created_at)
+    dated = Post.published_at if published else Post.created_at
+    day = func.date(dated)
     query = (
         select(Post.source_id, day, func.count())
-        .where(Post.created_at >= start)
+        .where(dated >= start, dated < start + dt.timedelta(days=days))
         .group_by(Post.source_id, day)
-    )
+    )  # fmt: skip
     if source_id is not None:
         query = query.where(Post.source_id == source_id)
     series: dict[int | None, list[int]] = {}

@@ -19,6 +19,7 @@ from feedsvc.db import Database
 from feedsvc.models import WorkerHeartbeat
 from feedsvc.sources import add_source
 from tests.admin_helpers import PASSWORD, USERNAME, make_admin
+from tests.ingesting import store_feed
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
 
@@ -153,3 +154,88 @@ def test_a_bad_interval_on_the_preview_keeps_the_preview_and_what_was_typed(
     assert page.get_by_label("Every 15 minutes").is_checked()
     # Chromium logs the refused form's 422 as a failed load; nothing else went wrong.
     assert [e for e in errors if "status of 422" not in e] == []
+
+
+def two_sources_with_posts(db: Database) -> tuple[int, int]:
+    now = dt.datetime.now(dt.UTC)
+    ids = []
+    for name in ("Alpha", "Beta"):
+        items = [{"guid": f"{name}{i}", "title": f"{name} post {i}",
+                  "link": f"http://{name.lower()}.example/{i}", "description": "<p>Body</p>",
+                  "pubDate": f"Mon, 0{i} Nov 2026 10:00:00 GMT"} for i in range(1, 4)]  # fmt: skip
+        with db.session() as session:
+            source = add_source(session, f"http://{name.lower()}.example/feed.xml", now,
+                                title=f"{name} blog")  # fmt: skip
+            session.flush()
+            ids.append(source.id)
+        store_feed(db, ids[-1], rss(name, items), now)
+    return ids[0], ids[1]
+
+
+def test_the_posts_list_filtered_by_source_then_a_bulk_hide(
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    db: Database,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    alpha, _ = two_sources_with_posts(db)
+    page, errors = signed_in(browser, live_admin)
+    page.get_by_role("link", name="Posts", exact=True).click()
+    assert page.locator("nav.site-nav a[aria-current='page']").inner_text() == "Posts"
+    page.get_by_label("Source").select_option(label="Alpha blog")
+    page.get_by_role("button", name="Show", exact=True).click()
+    assert f"source={alpha}" in page.url
+    rows = page.locator("table.posts tbody tr")
+    assert rows.count() == 3
+    assert all("Alpha blog" in text for text in rows.all_inner_texts())
+    # Status and actions are apart: a status column, and buttons that act.
+    assert rows.first.locator("td[data-label='Status']").text_content().strip() == "visible"
+    page.get_by_label("Choose Alpha post 1").check()
+    page.get_by_label("Choose Alpha post 3").check()
+    page.get_by_label("With the ticked posts").select_option("hide")
+    page.get_by_role("button", name="Apply").click()
+    assert page.get_by_text("Hidden: 2 posts.").is_visible()
+    assert f"source={alpha}" in page.url  # back on the same filtered list
+    statuses = {row.locator("td[data-label='Title']").inner_text():
+                row.locator("td[data-label='Status']").text_content().strip()
+                for row in rows.all()}  # fmt: skip
+    assert statuses == {"Alpha post 1": "hidden", "Alpha post 2": "visible",
+                        "Alpha post 3": "hidden"}  # fmt: skip
+    page.get_by_label("State").select_option("hidden")
+    page.get_by_role("button", name="Show", exact=True).click()
+    assert rows.count() == 2
+    # A row's own action: show one again.
+    page.get_by_role("button", name="Show Alpha post 3").click()
+    assert page.get_by_text("Shown: 1 post.").is_visible() and rows.count() == 1
+    page.screenshot(path=screenshots / "admin-posts-filtered.png", full_page=True)
+    # The public site agrees: the hidden post is gone from its source's page.
+    public = page.request.get(f"{live_admin}/sources/{alpha}").text()
+    assert "Alpha post 1" not in public and "Alpha post 3" in public
+    assert errors == []
+
+
+def test_the_sources_list_at_390_px_has_no_sideways_scroll(
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    db: Database,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    two_sources_with_posts(db)
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        add_source(session, "http://a-very-long-host-name-for-a-feed.example/" + "path/" * 20
+                   + "feed.xml?with=a&long=query", now)  # fmt: skip
+    page, errors = signed_in(browser, live_admin, width=390)
+    for path in ("/admin/sources", "/admin/posts", "/admin/"):
+        page.goto(live_admin + path)
+        scroll, width = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert width == 390 and scroll <= width, f"{path}: {scroll}px in a {width}px window"
+    page.goto(live_admin + "/admin/sources")
+    # Rows are cards: each cell labelled, stacked.
+    cell = page.locator("table.sources tbody tr").first.locator("td[data-label='State']")
+    assert cell.evaluate("el => getComputedStyle(el).display") == "block"
+    assert cell.evaluate("el => getComputedStyle(el, '::before').content") == '"State"'
+    page.screenshot(path=screenshots / "admin-sources-390.png", full_page=True)
+    assert errors == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedsvc.messages import cause, fetch_problem, sentence, where
+from feedsvc.messages import cause, fetch_problem, where
 from feedsvc.vocabulary import FetchErrorKind
 
 URL = "http://example.org:8080/feed.xml"
@@ -92,12 +92,3 @@ def test_causes_read_from_raw_detail(detail: str | None, words: str | None) -> N
 def test_where_names_the_host_and_survives_hostile_urls(url: str, shown: str) -> None:
     assert where(url) == shown
 
-
-@pytest.mark.parametrize(("words", "shown"), [
-    ("the interval must be at least 300 seconds", "The interval must be at least 300 seconds."),
-    ("Already a sentence.", "Already a sentence."),
-    ("  ", ""),
-    ("é accented start", "É accented start."),
-])  # fmt: skip
-def test_a_services_message_shown_as_a_sentence(words: str, shown: str) -> None:
-    assert sentence(words) == shown

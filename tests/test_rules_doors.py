@@ -188,15 +188,15 @@ def test_admin_editor_previews_saves_and_deletes(
                         {**form, "pattern": "(?=x)", "intent": "save"})  # fmt: skip
     assert refused.status_code == 422
     page = refused.get_data(as_text=True)
-    assert 'id="pattern-error">Invalid pattern: invalid perl operator' in page
+    assert 'id="pattern-error">invalid pattern: invalid perl operator' in page
 
     saved = post_form(client, "/admin/rules", "/admin/rules", {**form, "intent": "save"})
     assert saved.status_code == 303
     listing = client.get("/admin/rules").get_data(as_text=True)
     assert "2 stored posts hidden" in listing and "block title ~ /^Buy/" in listing
     assert hidden_titles(db) == {"Buy now", "Buy later"}
-    posts = client.get("/admin/posts?kind=hidden").get_data(as_text=True)
-    assert "Hidden by rule 1: show" in posts
+    posts = client.get("/admin/posts?state=hidden").get_data(as_text=True)
+    assert posts.count('<span class="state state-paused">hidden</span> by rule 1') == 2
 
     confirm = client.get("/admin/rules/1/delete").get_data(as_text=True)
     assert "2 would be hidden" not in confirm and "0 would be hidden, 2 brought back" in confirm
@@ -212,7 +212,7 @@ def test_admin_date_rule_needs_days(client: FlaskClient, db: Database) -> None:
                         {"source_id": "", "action": "max_age", "days": "soon",
                          "intent": "save"})  # fmt: skip
     assert refused.status_code == 422
-    assert 'id="days-error">Give a whole number of days.' in refused.get_data(as_text=True)
+    assert 'id="days-error">give a whole number of days' in refused.get_data(as_text=True)
     saved = post_form(client, "/admin/rules", "/admin/rules",
                       {"source_id": "", "action": "max_age", "days": "14", "field": "title",
                        "pattern": "", "intent": "save"})  # fmt: skip

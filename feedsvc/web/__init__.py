@@ -11,7 +11,6 @@ from markupsafe import Markup
 
 from feedsvc import comment_text
 from feedsvc.content import demote_headings
-from feedsvc.messages import sentence
 from feedsvc.urls import web_url
 from feedsvc.web import (
     admin,
@@ -24,6 +23,7 @@ from feedsvc.web import (
     pages,
     sidebar,
     site,
+    times,
     websub,
 )
 from feedsvc.web.context import close_session, finish_request
@@ -55,7 +55,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(500, pages.api_or_default)
     app.context_processor(pages.site_globals)
     app.add_template_filter(web_url, "web_url")
-    app.add_template_filter(sentence, "sentence")
+    app.add_template_global(times.time_tag, "time_tag")
     app.add_template_filter(lambda text: Markup(comment_text.to_html(text)), "comment_html")
     app.add_template_filter(images.image_src, "image_src")
     app.add_template_filter(images.proxy_images, "proxy_images")

@@ -35,6 +35,7 @@ from feedsvc import (
     sources,
     stats,
 )
+from feedsvc import post_list as post_list_service
 from feedsvc.discovery import Preview
 from feedsvc.errors import INVALID, FeedsvcError
 from feedsvc.fetch_options import FetchOptionsWanted
@@ -132,10 +133,11 @@ def source_list() -> Response:
     rows = sources.list_sources(session, wanted or None)
     # Failing and warning first: those are what an admin opens this page for.
     rows.sort(key=lambda row: sources.attention_order(row[0]))
-    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS)
+    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, published=True)
     lines = {
         source.id: sparkline(per_day.get(source.id, [0] * SPARK_DAYS),
-                             label=f"{sum(per_day.get(source.id, []))} posts in {SPARK_DAYS} days")
+                             label=f"{sum(per_day.get(source.id, []))} posts published "
+                                   f"in {SPARK_DAYS} days")
         for source, _ in rows
     }  # fmt: skip
     pushed = push_store.describe_sources(session, [source.id for source, _ in rows], current_time())
@@ -234,7 +236,8 @@ def _source_page(
 ) -> Response:
     """The source, and its settings form: as stored, or as typed when `error` refused it."""
     session = get_session()
-    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source.id)
+    per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source.id,
+                                  published=True)  # fmt: skip
     recent, total = search_posts(session, source_id=source.id, limit=10)
     return _render(
         "admin/source.html", status=_status(error) if error else 200, error=error,
@@ -242,7 +245,7 @@ def _source_page(
         push=push_store.describe_sources(session, [source.id], current_time()).get(source.id),
         history=sources.fetch_history(session, source.id), recent=recent, post_count=total,
         line=sparkline(per_day.get(source.id, [0] * SPARK_DAYS), width=240, height=40,
-                       label=f"Posts per day, last {SPARK_DAYS} days"),
+                       label=f"Posts published per day, last {SPARK_DAYS} days"),
         form=form or _settings_form(source), choices=INTERVAL_CHOICES, minimum=_min_interval(),
     )  # fmt: skip
 
@@ -367,16 +370,55 @@ def source_delete(source_id: int) -> Response:
 
 @bp.get("/posts")
 def post_list() -> Response:
+    """Posts with filters (source, tag, state, words), sorted by date or views."""
     session = get_session()
     page = page_arg()
-    query = request.args.get("q", "")
-    kind = request.args.get("kind", "")
-    rows, total = search_posts(
-        session, query=query, local={"local": True, "ingested": False}.get(kind),
-        hidden={"hidden": True}.get(kind), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-    )  # fmt: skip
-    return _render("admin/posts.html", rows=rows, total=total, page=page, q=query, kind=kind,
-                   has_more=page * PAGE_SIZE < total)  # fmt: skip
+    args = request.args
+    try:
+        wanted = post_list_service.PostFilter(
+            query=args.get("q", ""), source_id=_id_arg("source"), tag_id=_id_arg("tag"),
+            state=args.get("state", ""), sort=args.get("sort", "date") or "date",
+        )  # fmt: skip
+    except FeedsvcError as exc:
+        abort(400, description=str(exc))
+    rows, total = post_list_service.list_posts(session, wanted, limit=PAGE_SIZE,
+                                               offset=(page - 1) * PAGE_SIZE)  # fmt: skip
+    return _render("admin/posts.html", rows=rows, total=total, page=page, wanted=wanted,
+                   sources=sources.list_sources(session),
+                   tags=post_list_service.tag_choices(session),
+                   states=post_list_service.STATES, has_more=page * PAGE_SIZE < total)  # fmt: skip
+
+
+def _id_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        abort(400, description=f"{name} is an id")
+    return int(raw)
+
+
+@bp.post("/posts/bulk")
+def post_bulk() -> Response:
+    """Hide, show or delete the ticked posts (or one row's, from its own button).
+    Deleting asks first: the confirmation posts back with `confirm`."""
+    session = get_session()
+    form = request.form
+    back = local_target(form.get("back"), url_for("admin.post_list"))
+    action, ids = form.get("action", ""), form.getlist("ids")
+    row_action, _, row_id = form.get("row", "").partition(":")
+    if row_action:
+        action, ids = row_action, [row_id]
+    try:
+        chosen = post_list_service.chosen_posts(session, ids)
+        if action == "delete" and form.get("confirm") != "1":
+            return _render("admin/posts_delete.html", posts=chosen, back=back)
+        done = post_list_service.bulk_action(session, chosen, action, current_time())
+    except FeedsvcError as exc:
+        flash(str(exc), "error")
+        return redirect(back, 303)
+    flash(done.describe(), "error" if done.kept else "message")
+    return redirect(back, 303)
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])

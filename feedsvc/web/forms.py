@@ -16,6 +16,7 @@ from typing import Any
 
 from feedsvc.discovery import Preview, PreviewEntry
 from feedsvc.sources import SourceError, check_interval
+from feedsvc.urls import web_url
 
 # (value, label): the choices offered for "Check every"; "" adapts to the feed.
 INTERVAL_CHOICES = (
@@ -67,7 +68,8 @@ def interval_fields(seconds: int | None) -> dict[str, str]:
 def pack_preview(preview: Preview) -> str:
     """The preview as a hidden field's value, so a failed save can show it again."""
     return json.dumps({
-        "feed_url": preview.feed_url, "title": preview.title, "site_url": preview.site_url,
+        # Upstream's link only when it is http(s): nothing else is ever offered.
+        "feed_url": preview.feed_url, "title": preview.title, "site_url": web_url(preview.site_url),
         "description": preview.description,
         "entries": [[e.title, e.link, e.published.isoformat() if e.published else None]
                     for e in preview.entries],
@@ -92,7 +94,7 @@ def unpack_preview(raw: str, feed_url: str) -> Preview:
     for item in data.get("entries", []) if isinstance(data.get("entries"), list) else []:
         if isinstance(item, list) and len(item) == 3 and isinstance(item[0], str):
             entries.append(PreviewEntry(item[0], _str_or_none(item[1]), _when(item[2])))
-    return Preview(feed_url=feed_url, title=text("title"), site_url=text("site_url") or None,
+    return Preview(feed_url=feed_url, title=text("title"), site_url=web_url(text("site_url")),
                    description=text("description"), entries=tuple(entries[:10]))  # fmt: skip
 
 
