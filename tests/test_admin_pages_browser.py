@@ -19,8 +19,8 @@ from feedsvc.db import Database
 from feedsvc.models import WorkerHeartbeat
 from feedsvc.sources import add_source
 from tests.admin_helpers import PASSWORD, USERNAME, make_admin
-from tests.ingesting import store_feed
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
+from tests.ingesting import store_feed
 from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
