@@ -8,12 +8,14 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from feedsvc import changes
@@ -83,6 +85,15 @@ def fetched_source(app: Flask, db: Database, url: str, now: dt.datetime) -> int:
     return source_id
 
 
+@contextmanager
+def source_of(db: Database, source_id: int) -> Iterator[tuple[Session, Source]]:
+    """The source in a transaction of its own, committed at the end of the block."""
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        yield session, source
+
+
 def subscription(db: Database, source_id: int | None = None) -> HubSubscription | None:
     with db.session(write=False) as session:
         query = select(HubSubscription).order_by(HubSubscription.id.desc())
@@ -108,15 +119,21 @@ def subscribed(
     return source_id, form
 
 
+@pytest.fixture
+def live(
+    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer, clock: FixedClock
+) -> tuple[int, dict[str, str]]:
+    """A source whose feed names the hub, fetched, subscribed to and verified."""
+    return subscribed(app, db, worker, hub, feed_server, clock)
+
+
 def test_subscribe_verify_deliver_the_post_appears_and_its_feeds_change(
     app: Flask, db: Database, client: FlaskClient, worker: Worker, hub: Hub,
     feed_server: FeedServer, clock: FixedClock, served: str,
 ) -> None:  # fmt: skip
     url = serve_feed(feed_server, hub, FIRST)
     source_id = fetched_source(app, db, url, clock.now())
-    with db.session(write=False) as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+    with source_of(db, source_id) as (_, source):
         assert (source.websub_hub, source.websub_topic) == (hub.url, url)
 
     assert worker.push() == 1
@@ -146,11 +163,9 @@ def test_subscribe_verify_deliver_the_post_appears_and_its_feeds_change(
     assert post_titles(db) == ["First post", "Pushed news"]
     assert b"Pushed news" in client.get("/feeds/posts.atom").data
     assert b"Pushed news" in client.get(f"/feeds/sources/{source_id}.atom").data
-    with db.session() as session:
+    with source_of(db, source_id) as (session, source):
         assert changes.content_version(session.connection()) > before
         assert {"posts", f"source:{source_id}"} <= set(changes.take_dirty_scopes(session))
-        source = session.get(Source, source_id)
-        assert source is not None
         # A delivery keeps the fetch's validators; polling falls back to the longest interval.
         assert source.etag == '"v1"'
         assert source.next_check_at == NOW + dt.timedelta(seconds=86400)
@@ -158,17 +173,14 @@ def test_subscribe_verify_deliver_the_post_appears_and_its_feeds_change(
 
 
 def test_a_fetch_while_live_polls_at_the_longest_interval(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    source_id, _ = subscribed(app, db, worker, hub, feed_server, clock)
+    app: Flask, db: Database, clock: FixedClock, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, _ = live
     settings = settings_of(app)
     clock.advance(dt.timedelta(minutes=5))
     with Fetcher(settings.fetch) as fetcher:
         refresh_source(db, source_id, fetcher=fetcher, now=clock.now(), settings=settings.ingest)
-    with db.session(write=False) as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+    with source_of(db, source_id) as (_, source):
         assert source.next_check_at == clock.now() + dt.timedelta(seconds=86400)
 
 
@@ -181,10 +193,13 @@ def test_a_fetch_while_live_polls_at_the_longest_interval(
     ],
 )
 def test_a_forged_signature_stores_nothing_and_is_logged(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock, caplog: pytest.LogCaptureFixture, forge: dict[str, str],
-) -> None:  # fmt: skip
-    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    db: Database,
+    hub: Hub,
+    caplog: pytest.LogCaptureFixture,
+    forge: dict[str, str],
+    live: tuple[int, dict[str, str]],
+) -> None:
+    _, form = live
     body = atom(hub.url, form["hub.topic"], [*FIRST, ("evil", "Forged post")])
     with caplog.at_level(logging.WARNING, logger="feedsvc.push.receive"):
         answer = hub.deliver(form, body, **forge)  # type: ignore[arg-type]
@@ -195,10 +210,9 @@ def test_a_forged_signature_stores_nothing_and_is_logged(
 
 
 def test_a_delivery_without_a_signature_or_too_large_is_refused(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    app: Flask, db: Database, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    _, form = live
     body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Unsigned")])
     unsigned = httpx.post(form["hub.callback"], content=body, timeout=10)
     assert unsigned.status_code == 403 and "no X-Hub-Signature" in unsigned.text
@@ -212,13 +226,10 @@ def test_a_delivery_without_a_signature_or_too_large_is_refused(
 
 
 def test_a_paused_sources_deliveries_are_refused_before_the_hub_is_told(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
-    with db.session() as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+    db: Database, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, form = live
+    with source_of(db, source_id) as (_, source):
         pause_source(source)
     body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "While paused")])
     assert hub.deliver(form, body).status_code == 410
@@ -226,10 +237,9 @@ def test_a_paused_sources_deliveries_are_refused_before_the_hub_is_told(
 
 
 def test_sha1_signatures_are_accepted_as_the_spec_allows(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    db: Database, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    _, form = live
     body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Signed with sha1")])
     assert hub.deliver(form, body, method="sha1").status_code == 200
     assert post_titles(db) == ["First post", "Signed with sha1"]
@@ -263,10 +273,9 @@ def test_unsolicited_verifications_are_refused(
 
 
 def test_the_lease_is_renewed_before_it_ends(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)  # lease 100 s
+    db: Database, worker: Worker, hub: Hub, clock: FixedClock, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, form = live  # lease 100 s
     clock.advance(dt.timedelta(seconds=79))
     assert worker.push() == 0
     clock.advance(dt.timedelta(seconds=2))
@@ -287,10 +296,9 @@ def test_the_lease_is_renewed_before_it_ends(
 
 
 def test_a_lapsed_lease_is_no_longer_live(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    _, form = subscribed(app, db, worker, hub, feed_server, clock)
+    db: Database, worker: Worker, hub: Hub, clock: FixedClock, live: tuple[int, dict[str, str]]
+) -> None:
+    _, form = live
     hub.answer = Reply(503)  # the renewal fails
     clock.advance(dt.timedelta(seconds=81))
     worker.push()
@@ -301,13 +309,10 @@ def test_a_lapsed_lease_is_no_longer_live(
 
 
 def test_unsubscribed_when_the_source_is_deleted(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
-    with db.session() as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+    db: Database, worker: Worker, hub: Hub, clock: FixedClock, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, form = live
+    with source_of(db, source_id) as (session, source):
         delete_source(session, source, clock.now(), keep_posts=False)
     assert worker.push() == 1
     request = hub.last("unsubscribe")
@@ -326,21 +331,16 @@ def test_unsubscribed_when_the_source_is_deleted(
 
 
 def test_pausing_unsubscribes_and_resuming_subscribes_again(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock,
-) -> None:  # fmt: skip
-    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
-    with db.session() as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+    db: Database, worker: Worker, hub: Hub, clock: FixedClock, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, form = live
+    with source_of(db, source_id) as (_, source):
         pause_source(source)
     worker.push()
     assert hub.verify(hub.last("unsubscribe")).status_code == 200
     sub = subscription(db, source_id)
     assert sub is not None and sub.state == PushState.UNSUBSCRIBED and sub.expires_at is None
-    with db.session() as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+    with source_of(db, source_id) as (_, source):
         resume_source(source, clock.now())
     assert worker.push() == 1
     again = hub.last()
@@ -350,10 +350,14 @@ def test_pausing_unsubscribes_and_resuming_subscribes_again(
 
 
 def test_turned_off_it_subscribes_to_nothing_and_ends_what_stands(
-    app: Flask, db: Database, worker: Worker, hub: Hub, feed_server: FeedServer,
-    clock: FixedClock, served: str,
-) -> None:  # fmt: skip
-    source_id, form = subscribed(app, db, worker, hub, feed_server, clock)
+    app: Flask,
+    db: Database,
+    hub: Hub,
+    clock: FixedClock,
+    served: str,
+    live: tuple[int, dict[str, str]],
+) -> None:
+    source_id, form = live
     off = Worker(db, settings_of(app, BASE_URL=served, WEBSUB_SUBSCRIBE="false"), clock=clock)
     try:
         assert off.push() == 1
@@ -420,10 +424,9 @@ def test_a_feed_without_a_hub_is_not_subscribed(
 
 
 def test_the_admin_shows_each_sources_subscription(
-    app: Flask, db: Database, client: FlaskClient, worker: Worker, hub: Hub,
-    feed_server: FeedServer, clock: FixedClock,
-) -> None:  # fmt: skip
-    source_id, _ = subscribed(app, db, worker, hub, feed_server, clock)
+    db: Database, client: FlaskClient, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, _ = live
     make_admin(db)
     sign_in(client)
     page = client.get(f"/admin/sources/{source_id}").get_data(as_text=True)
