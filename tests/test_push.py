@@ -26,6 +26,7 @@ from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest.pipeline import refresh_source
 from feedsvc.models import HubSubscription, Post, Source
 from feedsvc.push import hub as push_hub
+from feedsvc.push import store as push_store
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source, delete_source, pause_source, resume_source
 from feedsvc.vocabulary import PushState
@@ -433,3 +434,23 @@ def test_the_admin_shows_each_sources_subscription(
     assert "live until 2026-11-24 12:01" in page and hub.url in page
     listing = client.get("/admin/sources").get_data(as_text=True)
     assert "live until 2026-11-24 12:01" in listing
+
+
+def test_two_workers_deciding_at_once_subscribe_a_source_once(
+    app: Flask, db: Database, hub: Hub, feed_server: FeedServer, clock: FixedClock
+) -> None:
+    fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    with db.session() as first:
+        push_store.reconcile(first, clock.now(), True)
+        other = threading.Thread(target=lambda: _reconcile_alone(db, clock.now()))
+        other.start()
+        other.join(0.5)
+        assert other.is_alive()  # waits for the first to commit
+    other.join(10)
+    with db.session(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(HubSubscription)) == 1
+
+
+def _reconcile_alone(db: Database, now: dt.datetime) -> None:
+    with db.session() as session:
+        push_store.reconcile(session, now, True)

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from feedsvc.models import SOURCE_ACTIVE, HubSubscription, Source
@@ -24,6 +24,9 @@ SUBSCRIBE = "subscribe"
 UNSUBSCRIBE = "unsubscribe"
 # Rows that stand for a subscription (or one wanted again once the hub agrees).
 STANDING = (PushState.SUBSCRIBING, PushState.LIVE, PushState.DENIED)
+# PostgreSQL advisory lock held by `reconcile`: one worker at a time decides
+# (SQLite's writer lock does the same there), so none subscribes a source twice.
+RECONCILE_LOCK = 0x57EB5B
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class HubRequest:
 def reconcile(session: Session, now: dt.datetime, enabled: bool) -> None:
     """Make the rows match what is wanted: a subscription for each active
     source whose feed names a hub and itself (when `enabled`), none otherwise."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK})
     rows = session.execute(
         select(HubSubscription, Source)
         .outerjoin(Source, Source.id == HubSubscription.source_id)
