@@ -239,3 +239,27 @@ def test_the_sources_list_at_390_px_has_no_sideways_scroll(
     assert cell.evaluate("el => getComputedStyle(el, '::before').content") == '"State"'
     page.screenshot(path=screenshots / "admin-sources-390.png", full_page=True)
     assert errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_admin_pages_have_no_serious_accessibility_violations(
+    browser: Any,  # noqa: F811
+    live_admin: str,
+    db: Database,
+    width: int,
+) -> None:
+    """axe-core (tests/accessibility.py) on the sources list with every badge
+    and the no-worker banner showing, and on the posts list and a source's page."""
+    from tests.accessibility import serious_violations
+
+    alpha, _ = two_sources_with_posts(db)
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        for name, errors in [("Flaky", 2), ("Broken", 12)]:
+            source = add_source(session, f"http://{name.lower()}.example/feed", now, title=name)
+            source.error_count, source.last_error = errors, "Could not connect. Try again."
+    page, _ = signed_in(browser, live_admin, width)
+    for path in ("/admin/sources", "/admin/posts", f"/admin/sources/{alpha}", "/admin/"):
+        page.goto(live_admin + path)
+        assert page.locator("#worker-banner").count() == 1
+        assert serious_violations(page) == [], path
