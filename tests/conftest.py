@@ -19,6 +19,7 @@ from feedsvc import create_app
 from feedsvc.db import Database
 from feedsvc.migrate import upgrade
 from feedsvc.models import Base
+from tests.commenting import pinned_app
 from tests.feedserver import FeedServer
 from tests.pgcluster import pg_cluster  # noqa: F401 - a fixture for every test module
 
@@ -97,3 +98,21 @@ def feed_server() -> Iterator[FeedServer]:
     server = FeedServer().start()
     yield server
     server.stop()
+
+
+# Comments: an app on the pinned clock of tests/commenting.py, configured by
+# the test module's COMMENT_CONFIG.
+@pytest.fixture
+def capp(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    monkeypatch.setenv("FEEDSVC_ENV", "testing")
+    application = pinned_app(app_config, **getattr(request.module, "COMMENT_CONFIG", {}))
+    yield application
+    application.extensions["feedsvc.db"].dispose()
+
+
+@pytest.fixture
+def cdb(capp: Flask) -> Database:
+    database: Database = capp.extensions["feedsvc.db"]
+    return database

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,24 +18,13 @@ from feedsvc.db import Database
 from feedsvc.metrics import FEED_RENDERS
 from feedsvc.models import Comment, Post
 from feedsvc.publish import websub
-from tests.commenting import NOW, add_post, pinned_app
+from tests.commenting import NOW, add_post
 from tests.publish_helpers import ATOM_NS, check_feed
 
 THR = "{http://purl.org/syndication/thread/1.0}"
 
 
-@pytest.fixture
-def capp(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setenv("FEEDSVC_ENV", "testing")
-    application = pinned_app(app_config, WEBSUB_HUBS=("http://hub.example/",))
-    yield application
-    application.extensions["feedsvc.db"].dispose()
-
-
-@pytest.fixture
-def cdb(capp: Flask) -> Database:
-    database: Database = capp.extensions["feedsvc.db"]
-    return database
+COMMENT_CONFIG = {"WEBSUB_HUBS": ("http://hub.example/",)}
 
 
 def comment(db: Database, post_id: int, body: str, parent: int | None = None,

@@ -3,10 +3,6 @@ the CLI, and the API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -14,21 +10,9 @@ from feedsvc.db import Database
 from feedsvc.models import Comment, Post
 from feedsvc.vocabulary import CommentState
 from tests.admin_helpers import bearer, make_admin, make_token, post_form, sign_in
-from tests.commenting import add_post, pinned_app, post_comment
+from tests.commenting import add_post, post_comment
 
-
-@pytest.fixture
-def capp(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setenv("FEEDSVC_ENV", "testing")
-    application = pinned_app(app_config, COMMENTS_RATE_LIMIT="100 per minute")
-    yield application
-    application.extensions["feedsvc.db"].dispose()
-
-
-@pytest.fixture
-def cdb(capp: Flask) -> Database:
-    database: Database = capp.extensions["feedsvc.db"]
-    return database
+COMMENT_CONFIG = {"COMMENTS_RATE_LIMIT": "100 per minute"}
 
 
 def states(db: Database) -> dict[str, str]:

@@ -4,7 +4,6 @@ replies, closing, counts, and commenters' text shown as text."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import lxml.html
@@ -16,21 +15,16 @@ from feedsvc import comments
 from feedsvc.db import Database
 from feedsvc.models import Comment, Post
 from feedsvc.vocabulary import CommentState, Moderation
-from tests.commenting import NOW, add_post, clock_of, form_token, pinned_app, post_comment
+from tests.commenting import (
+    NOW,
+    add_post,
+    clock_of,
+    form_token,
+    pinned_app,
+    post_comment,
+)
 
-
-@pytest.fixture
-def capp(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setenv("FEEDSVC_ENV", "testing")
-    application = pinned_app(app_config, COMMENTS_RATE_LIMIT="3 per minute;50 per day")
-    yield application
-    application.extensions["feedsvc.db"].dispose()
-
-
-@pytest.fixture
-def cdb(capp: Flask) -> Database:
-    database: Database = capp.extensions["feedsvc.db"]
-    return database
+COMMENT_CONFIG = {"COMMENTS_RATE_LIMIT": "3 per minute;50 per day"}
 
 
 def stored(db: Database) -> list[Comment]:

@@ -339,19 +339,14 @@ def build_feed(
     # A Blogger label feed is the tag's feed under another address: one id.
     native = replace(req, style=NATIVE, kind=TAG if req.blogger_label is not None else req.kind)
     narrowed = _query(native.narrowing)
-    spec = feeds.FeedSpec(
-        id=base + feed_path(native) + narrowed,
-        title=title,
-        subtitle=subtitle,
-        self_url=feed_url(req, base, settings),
-        alternate_url=alternate_url(req, base),
-        updated=updated,
-        author=settings.site.author,
-        language=settings.site.language,
-        icon=_absolute(settings.feeds.icon, base),
-        logo=_absolute(settings.feeds.logo, base),
-        hubs=settings.feeds.websub_hubs,
-        paging=_paging(req, base, settings, has_next),
+    spec = _spec(
+        req,
+        settings,
+        base + feed_path(native) + narrowed,
+        (title, subtitle),
+        alternate_url(req, base),
+        updated,
+        has_next,
         podcast=_podcast(session, req),
     )
     full = req.kind in (POSTS, SOURCE, TAG, SEARCH, AUTHOR)
@@ -387,10 +382,35 @@ def _build_comment_feed(session: Session, req: FeedRequest, settings: Settings) 
     # An empty feed dates from its post (or the epoch): never from the clock,
     # so its bytes and ETag hold still.
     updated = max((c.created_at for c in rows), default=post.published_at if post else EPOCH)
-    spec = feeds.FeedSpec(
-        id=base + feed_path(replace(req, style=NATIVE)),
-        title=title,
-        subtitle=subtitle,
+    spec = _spec(
+        req,
+        settings,
+        base + feed_path(replace(req, style=NATIVE)),
+        (title, subtitle),
+        alternate,
+        updated,
+        has_next,
+    )
+    entries = [comment_entry(comment, base) for comment in rows]
+    return _rendered(req, spec, entries, lambda: comments.count_feed_comments(session, req.post_id))
+
+
+def _spec(
+    req: FeedRequest,
+    settings: Settings,
+    feed_id: str,
+    titles: tuple[str, str],
+    alternate: str,
+    updated: dt.datetime,
+    has_next: bool,
+    podcast: feeds.Podcast | None = None,
+) -> feeds.FeedSpec:
+    """A feed's description: its own id, titles and page, the site's the rest."""
+    base = settings.site.base_url
+    return feeds.FeedSpec(
+        id=feed_id,
+        title=titles[0],
+        subtitle=titles[1],
         self_url=feed_url(req, base, settings),
         alternate_url=alternate,
         updated=updated,
@@ -400,9 +420,8 @@ def _build_comment_feed(session: Session, req: FeedRequest, settings: Settings) 
         logo=_absolute(settings.feeds.logo, base),
         hubs=settings.feeds.websub_hubs,
         paging=_paging(req, base, settings, has_next),
+        podcast=podcast,
     )
-    entries = [comment_entry(comment, base) for comment in rows]
-    return _rendered(req, spec, entries, lambda: comments.count_feed_comments(session, req.post_id))
 
 
 def _rendered(
