@@ -11,9 +11,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from feedsvc.db import Database
 from feedsvc.fields import FieldError, category_lines, check_category_names, parse_category_lines
+from feedsvc.filtering import Rule
 from feedsvc.ingest.prepare import PreparedEntry
 from feedsvc.ingest.process import STEPS, run_steps, upstream_categories
-from feedsvc.ingest.types import Rule, Target
+from feedsvc.ingest.types import Target
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source, update_source
 from tests.admin_helpers import bearer, make_admin, make_token, post_form, sign_in
