@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql import Select
 
-from feedsvc import changes, comment_text, comment_tokens
+from feedsvc import changes, comment_text, comment_tokens, fields
 from feedsvc.content import normalize_space
 from feedsvc.db import Database
 from feedsvc.errors import CONFLICT, NOT_FOUND, FeedsvcError
@@ -234,7 +234,8 @@ def admin_reply(
 
 
 def _checked_fields(name: str, website: str, body: str) -> tuple[str, str | None, str]:
-    name = normalize_space(name)
+    # A name reads as it is: no bidi overrides or zero-width characters.
+    name = normalize_space(fields.check_text(name, "name"))
     if not name:
         raise CommentError("a comment needs a name", "name")
     if len(name) > NAME_MAX:

@@ -200,6 +200,7 @@ def test_one_address_is_rate_limited_across_processes(capp: Flask, cdb: Database
         ({"name": "x" * 201}, "longer than 200"),
         ({"body": " \n "}, "is empty"),
         ({"body": "x" * 10_001}, "longer than 10000"),
+        ({"name": "Ada\u202egnp.exe"}, "invisible control character"),
         ({"website": "javascript:alert(1)"}, "http:// or https://"),
         ({"website": "ftp://example.org/"}, "http:// or https://"),
         ({"parent_id": "abc"}, "not on this post"),

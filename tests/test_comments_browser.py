@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from feedsvc import comments
 from feedsvc.db import Database
+from tests.accessibility import serious_violations
 from tests.admin_helpers import PASSWORD, USERNAME, make_admin
 from tests.commenting import BROWSER, NOW, add_post, clock_of, pinned_app
 from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
@@ -75,6 +76,7 @@ def test_post_await_moderation_approve_then_see_it_on_the_page_and_in_the_feed(
 
     page.goto(f"{base}/posts/{post_id}")
     assert page.get_by_role("heading", name="Comments (1)").is_visible()
+    assert serious_violations(page) == []  # axe-core: the comments and the form read well
     body = page.locator("#comment-1 .comment-body")
     assert body.locator("p").all_inner_texts() == [
         "What a post.", "See https://example.org/more for more."]  # fmt: skip
