@@ -159,3 +159,30 @@ def test_not_modified_keeps_the_previous_interval_without_entry_times() -> None:
     recovering = SourceState(URL, error_count=3, previous_interval=40000)
     decision = decide(recovering, Observation(304, URL), NOW, SETTINGS, entry_times=None)
     assert decision.next_check_at == NOW + dt.timedelta(seconds=SETTINGS.default_interval)
+
+
+@pytest.mark.parametrize(("state", "entries", "headers", "seconds", "reason"), [
+    (SourceState(URL, interval_override=3600), (), {}, 3600, "fixed by you"),
+    (SourceState(URL, interval_override=60), (), {}, 300, "fixed by you, held to the minimum"),
+    (SourceState(URL, pushed=True), (), {}, 86400, "its hub pushes new entries (WebSub)"),
+    (SourceState(URL), (), {}, 3600, "adapting to the feed: no dated entries yet"),
+    (SourceState(URL), (NOW - dt.timedelta(days=30),), {}, 86400,
+     "adapting to the feed: nothing published in the last week"),
+    (SourceState(URL), tuple(NOW - dt.timedelta(hours=h) for h in range(14)), {}, 43200,
+     "adapting to the feed: 14 posts in the last week"),
+    (SourceState(URL), tuple(NOW - dt.timedelta(minutes=m) for m in range(5000)), {}, 300,
+     "adapting to the feed: 5000 posts in the last week, held to the minimum"),
+    (SourceState(URL, hint_interval=7200), tuple(NOW - dt.timedelta(hours=h) for h in range(100)),
+     {}, 7200,
+     "the feed asks not to be fetched more often"),
+    (SourceState(URL), (NOW,), {"cache-control": "max-age=999999"}, 86400,
+     "the feed asks not to be fetched more often (its ttl or cache lifetime), held to the"),
+])  # fmt: skip
+def test_the_schedule_says_why(
+    state: SourceState, entries: tuple[dt.datetime, ...], headers: dict[str, str],
+    seconds: int, reason: str,
+) -> None:  # fmt: skip
+    said = policy.schedule(state, headers, NOW, SETTINGS, entries)
+    assert said.seconds == seconds and said.reason.startswith(reason), said
+    # The reason is the interval's own: the same rule as the worker's.
+    assert policy.success_interval(state, headers, NOW, SETTINGS, entries) == said.seconds

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedsvc.fetched import FetchOptions, FetchResult
+from feedsvc.ingest import policy
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
 from feedsvc.ingest.types import Target
@@ -161,7 +162,7 @@ def load_existing(
     return Existing(
         by_key=by_key,
         by_link=by_link,
-        entry_times=_recent_times(session, source_id, now),
+        entry_times=recent_times(session, source_id, now),
         new_url_taken=new_url_taken,
         pruned=_pruned(session, source_id, unmatched),
     )
@@ -198,7 +199,21 @@ def _posts_by(
     return found
 
 
-def _recent_times(session: Session, source_id: int, now: dt.datetime) -> tuple[dt.datetime, ...]:
+def explain_schedule(
+    session: Session, source: Source, now: dt.datetime, settings: policy.ScheduleSettings
+) -> policy.Schedule:
+    """How often a source is checked while its fetches succeed, and why: the
+    schedule's own rule (`policy.schedule`) on what is stored of it."""
+    row = row_of(source)
+    state = policy.SourceState(
+        feed_url=row.feed_url, interval_override=row.interval_override,
+        hint_interval=row.hint_interval,
+        pushed=row.push_until is not None and row.push_until > now,
+    )  # fmt: skip
+    return policy.schedule(state, {}, now, settings, recent_times(session, source.id, now))
+
+
+def recent_times(session: Session, source_id: int, now: dt.datetime) -> tuple[dt.datetime, ...]:
     """Publication times of last week's posts and the newest one."""
     times = set(
         session.scalars(

@@ -136,20 +136,57 @@ def success_interval(
     entry_times: Sequence[dt.datetime] | None = (),
 ) -> int:
     """Seconds until the next check of a healthy feed."""
+    return schedule(state, headers, now, settings, entry_times).seconds
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How often a healthy feed is checked, and why, in words an admin reads."""
+
+    seconds: int
+    reason: str
+
+
+def schedule(
+    state: SourceState,
+    headers: Mapping[str, str],
+    now: dt.datetime,
+    settings: ScheduleSettings,
+    entry_times: Sequence[dt.datetime] | None = (),
+) -> Schedule:
+    """The interval of a healthy feed (see `success_interval`) with its reason."""
     if state.pushed:
-        return settings.max_interval
+        return Schedule(settings.max_interval, "its hub pushes new entries (WebSub): "
+                        "checked only as a safety net")  # fmt: skip
     if state.interval_override:
         # One set before the minimum was what it is now is held to it too.
-        return max(state.interval_override, settings.min_interval)
+        if state.interval_override < settings.min_interval:
+            return Schedule(settings.min_interval, "fixed by you, held to the minimum")
+        return Schedule(state.interval_override, "fixed by you")
     if entry_times is None and state.previous_interval and state.error_count == 0:
-        interval = state.previous_interval
+        interval, reason = state.previous_interval, "as last time: the feed had not changed"
     else:
         interval = observed_interval(entry_times or (), now, settings)
+        reason = _observed_words(entry_times or (), now)
     hints = [h for h in (state.hint_interval, cache_lifetime(headers, now)) if h]
-    if hints:
+    if hints and max(hints) > interval:
         # A feed's own hint says "not more often than this".
-        interval = max(interval, max(hints))
-    return min(max(interval, settings.min_interval), settings.max_interval)
+        interval = max(hints)
+        reason = "the feed asks not to be fetched more often (its ttl or cache lifetime)"
+    if interval < settings.min_interval:
+        return Schedule(settings.min_interval, f"{reason}, held to the minimum")
+    if interval > settings.max_interval:
+        return Schedule(settings.max_interval, f"{reason}, held to the longest")
+    return Schedule(interval, reason)
+
+
+def _observed_words(entry_times: Sequence[dt.datetime], now: dt.datetime) -> str:
+    if not entry_times:
+        return "adapting to the feed: no dated entries yet, so the default"
+    recent = sum(1 for t in entry_times if now - WEEK <= t <= now)
+    if not recent:
+        return "adapting to the feed: nothing published in the last week"
+    return f"adapting to the feed: {recent} post{'' if recent == 1 else 's'} in the last week"
 
 
 def observed_interval(

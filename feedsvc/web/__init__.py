@@ -56,6 +56,7 @@ def register(app: Flask) -> None:
     app.context_processor(pages.site_globals)
     app.add_template_filter(web_url, "web_url")
     app.add_template_global(times.time_tag, "time_tag")
+    app.add_template_filter(times.duration, "duration")
     app.add_template_filter(lambda text: Markup(comment_text.to_html(text)), "comment_html")
     app.add_template_filter(images.image_src, "image_src")
     app.add_template_filter(images.proxy_images, "proxy_images")

@@ -37,6 +37,7 @@ from feedsvc import (
 )
 from feedsvc import post_list as post_list_service
 from feedsvc.discovery import Preview
+from feedsvc.ingest.load import explain_schedule
 from feedsvc.errors import INVALID, FeedsvcError
 from feedsvc.fetch_options import FetchOptionsWanted
 from feedsvc.models import Job, Post, Source, User
@@ -247,6 +248,7 @@ def _source_page(
         line=sparkline(per_day.get(source.id, [0] * SPARK_DAYS), width=240, height=40,
                        label=f"Posts published per day, last {SPARK_DAYS} days"),
         form=form or _settings_form(source), choices=INTERVAL_CHOICES, minimum=_min_interval(),
+        schedule=explain_schedule(session, source, current_time(), settings().ingest.schedule),
     )  # fmt: skip
 
 

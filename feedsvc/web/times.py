@@ -31,6 +31,19 @@ def ago(value: dt.datetime, now: dt.datetime) -> str:
     return f"in {words}" if future else f"{words} ago"
 
 
+def duration(seconds: int) -> str:
+    """An interval in words: "15 min", "1 h 30 min", "2 days"."""
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} day{'' if days == 1 else 's'}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes and not days else []
+    return " ".join(parts)
+
+
 def time_tag(value: dt.datetime | None, never: str = "never") -> Markup:
     """A `<time>` saying `value` relative to now, its exact UTC time in the title."""
     if value is None:
