@@ -161,7 +161,8 @@ def test_a_refused_setting_shows_the_form_as_typed_with_the_error_beside_it(
         assert session.get(Source, source_id).interval_override == 86400
     shown = text(admin.get(page))
     assert 'value="86400" checked' in shown
-    assert '<dt>Checked</dt><dd>every 1 day <span class="interval-effective">(fixed by you)' in shown
+    assert '<dt>Checked</dt><dd>every 1 day <span class="interval-effective">(fixed by you)' \
+        in shown
     post_form(admin, page, page, {**typed, "title": "Other", "interval": ""})
     adaptive = text(admin.get(page))
     # Its entries are weeks old: the schedule says so, and checks at the longest.

@@ -37,9 +37,9 @@ from feedsvc import (
 )
 from feedsvc import post_list as post_list_service
 from feedsvc.discovery import Preview
-from feedsvc.ingest.load import explain_schedule
 from feedsvc.errors import INVALID, FeedsvcError
 from feedsvc.fetch_options import FetchOptionsWanted
+from feedsvc.ingest.load import explain_schedule
 from feedsvc.models import Job, Post, Source, User
 from feedsvc.opml import OpmlError, export_opml, import_parsed, parse_opml
 from feedsvc.posts import (
