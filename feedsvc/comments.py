@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql import Select
 
-from feedsvc import changes, comment_text, comment_tokens, fields
+from feedsvc import changes, comment_text, comment_tokens, fields, webhooks
 from feedsvc.content import normalize_space
 from feedsvc.db import Database
 from feedsvc.errors import CONFLICT, NOT_FOUND, FeedsvcError
@@ -203,6 +203,7 @@ def submit(
     session.flush()
     if state == CommentState.APPROVED:
         _recount(session, [post.id], now)
+        webhooks.note_comments(session, [comment.id], now)
     return comment
 
 
@@ -230,6 +231,7 @@ def admin_reply(
     session.add(comment)
     session.flush()
     _recount(session, [post.id], now)
+    webhooks.note_comments(session, [comment.id], now)
     return comment
 
 
@@ -292,10 +294,15 @@ def set_state(session: Session, ids: Iterable[int], state: CommentState,
     """Put the comments in this state; how many were found."""
     wanted = sorted(set(ids))
     post_ids = _post_ids(session, wanted)
+    # Comments shown from now on: webhooks tell of them.
+    shown = [] if state != CommentState.APPROVED else list(session.scalars(
+        select(Comment.id).where(Comment.id.in_(wanted), Comment.state != state)
+    ))  # fmt: skip
     found = session.execute(
         update(Comment).where(Comment.id.in_(wanted)).values(state=state)
     ).rowcount
     _recount(session, post_ids, now)
+    webhooks.note_comments(session, shown, now)
     return int(found or 0)
 
 

@@ -256,16 +256,20 @@ class FetchSettings:
     # Opens the sources' sealed cookies and credentials; empty: they are not sent.
     secret_key: str = field(default="", repr=False)
 
+    def guard(self) -> AddressGuard:
+        """The address guard these settings ask for (webhook targets are checked by it too)."""
+        return AddressGuard(
+            allow_private=self.allow_private,
+            allow_hosts=frozenset(h.lower() for h in self.allow_hosts),
+        )
+
 
 class Fetcher:
     """One pooled HTTP client, shared by every fetch in a process (thread-safe)."""
 
     def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
-        self.guard = AddressGuard(
-            allow_private=self.settings.allow_private,
-            allow_hosts=frozenset(h.lower() for h in self.settings.allow_hosts),
-        )
+        self.guard = self.settings.guard()
         timeout = self.settings.timeout
         # Keep-alive to many hosts at once: a worker polls hundreds of them.
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
@@ -403,12 +407,19 @@ class Fetcher:
     ) -> FetchResult:
         """POST a form to `url` (a WebSub hub) with the guard, the deadline and
         the size cap of a fetch; a redirect is answered as it is, not followed."""
+        return self.post(url, {}, form=form, deadline=deadline)
+
+    def post(
+        self, url: str, headers: dict[str, str], *, form: dict[str, str] | None = None,
+        content: bytes | None = None, deadline: float | None = None,
+    ) -> FetchResult:  # fmt: skip
+        """POST a form or a body (a webhook's JSON) as `post_form` does."""
         started = time.monotonic()
         own_deadline = started + self.settings.timeout
         deadline = own_deadline if deadline is None else min(deadline, own_deadline)
         token = _deadline.set(deadline)
         try:
-            answer = self._exchange("POST", url, url, {}, started, deadline, form)
+            answer = self._exchange("POST", url, url, headers, started, deadline, form, content)
         finally:
             _deadline.reset(token)
         if isinstance(answer, FetchResult):
@@ -418,7 +429,7 @@ class Fetcher:
 
     def _exchange(
         self, method: str, url: str, current: str, headers: dict[str, str], started: float,
-        deadline: float, form: dict[str, str] | None = None,
+        deadline: float, form: dict[str, str] | None = None, content: bytes | None = None,
     ) -> tuple[int, dict[str, str], bytes] | FetchResult:  # fmt: skip
         """One request to `current` (on the way from `url`): its answer, or the
         failure in words."""
@@ -428,7 +439,7 @@ class Fetcher:
                 self._check_target(current)
             if time.monotonic() >= deadline:
                 raise _DeadlineExceeded
-            return self._send(method, current, headers, deadline, form)
+            return self._send(method, current, headers, deadline, form, content)
         except AddressRefused as exc:
             return self._failure(url, current, FetchErrorKind.REFUSED, f"refused: {exc}", started)
         except _BodyTooLarge:
@@ -460,14 +471,14 @@ class Fetcher:
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], deadline: float,
-        form: dict[str, str] | None = None,
+        form: dict[str, str] | None = None, content: bytes | None = None,
     ) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
         # The streams hold reads to the deadline; this holds the wait for a
         # pooled connection to it too.
         left = max(0.0, deadline - time.monotonic())
         timeout = httpx.Timeout(**(self.client.timeout.as_dict() | {"pool": left}))
         with self.client.stream(
-            method, url, headers=headers, data=form, timeout=timeout
+            method, url, headers=headers, data=form, content=content, timeout=timeout
         ) as response:
             body = b""
             if response.status_code not in REDIRECT_CODES and response.status_code != 304:

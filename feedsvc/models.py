@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from feedsvc.urls import host_name
-from feedsvc.vocabulary import CommentState, JobState, PostMode, SourceStatus
+from feedsvc.vocabulary import CommentState, DeliveryState, JobState, PostMode, SourceStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -273,6 +273,11 @@ class Post(Base):
     @property
     def is_local(self) -> bool:
         return self.entry_key.startswith(LOCAL_KEY_PREFIX)
+
+    @property
+    def path(self) -> str:
+        """Its page on the site."""
+        return f"/posts/{self.id}-{self.slug}"
 
     @property
     def full_text_shown(self) -> bool:
@@ -565,3 +570,65 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebhookEndpoint(Base):
+    """Where webhooks go (feedsvc/webhooks.py): a URL the fetch guard allows,
+    the events it asked for, and its signing secret, sealed with a key from
+    the secret key and shown once, when the endpoint is made."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    # The vocabulary's WebhookEvent values; post.created is always among them.
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Attempts failed in a row; at webhooks.DISABLE_AFTER the endpoint is disabled.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint: its body (the same at every attempt), and
+    when it is next tried."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    # The webhook-id header: a receiver drops a message it has seen.
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: each attempt's time, HTTP status, duration and error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_endpoint_at", "endpoint_id", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    delivery: Mapped[WebhookDelivery] = relationship(lazy="joined")

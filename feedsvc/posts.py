@@ -10,11 +10,12 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from feedsvc import changes, content
+from feedsvc import changes, content, webhooks
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import LOCAL_KEY_PREFIX, Post, Tag, new_uid, post_tags
 from feedsvc.tags import tag_ids
 from feedsvc.urls import web_url
+from feedsvc.vocabulary import WebhookEvent
 
 
 class PostError(FeedsvcError):
@@ -157,6 +158,7 @@ def create_local_post(
     session.add(post)
     session.flush()
     changes.note_changes(session, now, [changes.tag_scope(tag.id) for tag in post.tags])
+    webhooks.note_posts(session, WebhookEvent.POST_CREATED, [post.id], now)
     return post
 
 
@@ -166,7 +168,7 @@ def _image_url(body: str) -> str | None:
 
 
 def post_path(post: Post) -> str:
-    return f"/posts/{post.id}-{post.slug}"
+    return post.path
 
 
 def _scopes(post: Post) -> list[str]:
@@ -217,6 +219,7 @@ def update_local_post(
         post.updated_at = post.modified_at = now
         session.flush()
         changes.note_changes(session, now, before + _scopes(post))
+        webhooks.note_posts(session, WebhookEvent.POST_UPDATED, [post.id], now)
     return post
 
 
@@ -255,6 +258,8 @@ def delete_post(session: Session, post: Post, now: dt.datetime) -> None:
     if not post.is_local:
         raise PostError("an ingested post would return with the next refresh; hide it instead")
     scopes = _scopes(post)
+    if not post.hidden:
+        webhooks.note_deleted(session, [post], now)
     session.delete(post)
     session.flush()
     changes.note_changes(session, now, scopes)

@@ -28,7 +28,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from feedsvc import jobs, popularity, retention
+from feedsvc import jobs, popularity, retention, webhooks
 from feedsvc.clock import Clock, SystemClock
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
@@ -40,6 +40,7 @@ from feedsvc.models import FetchAttempt, ViewVisitor, WorkerHeartbeat
 from feedsvc.publish.jobs import Publisher
 from feedsvc.push import hub as push_hub
 from feedsvc.settings import Settings, WorkerSettings
+from feedsvc.webhook_sender import deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class Worker:
             )
             session.execute(delete(ViewVisitor).where(ViewVisitor.day < now.date()))
             jobs.prune_jobs(session, now - dt.timedelta(days=keep_days))
+            webhooks.prune(session, now - dt.timedelta(days=keep_days))
             # Roll the view windows here, so that no page view has to.
             popularity.roll_windows(session, now.date())
             duplicates.prune_bands(session, now)
@@ -321,6 +323,19 @@ class Worker:
                 self._database_is_down(exc)
             else:
                 log.exception("publishing failed")
+
+    def send_webhooks(self) -> tuple[int, int]:
+        """Send the webhook messages that are due; (delivered, failed)."""
+        try:
+            return deliver_due(self.db, self.fetcher, self.clock.now(),
+                               secret_key=self.settings.secret_key,
+                               base_url=self.settings.site.base_url)  # fmt: skip
+        except Exception as exc:
+            if is_database_fault(exc):
+                self._database_is_down(exc)
+            else:
+                log.exception("sending webhooks failed")
+            return 0, 0
 
     def push(self) -> int:
         """Subscribe, renew and unsubscribe at upstream WebSub hubs; return
@@ -392,6 +407,10 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, settings: Settings) -> No
     scheduler.add_job(
         worker.run_jobs, "interval", seconds=settings.worker.dispatch_seconds,
         id="jobs", replace_existing=True, next_run_time=worker.clock.now(),
+    )  # fmt: skip
+    scheduler.add_job(
+        worker.send_webhooks, "interval", seconds=settings.worker.dispatch_seconds,
+        id="webhooks", replace_existing=True,
     )  # fmt: skip
     scheduler.add_job(
         worker.push, "interval", seconds=PUSH_SECONDS, id="push", replace_existing=True,

@@ -140,3 +140,23 @@ class PushState(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     # The hub refused it.
     DENIED = "denied"
+
+
+class WebhookEvent(StrEnum):
+    """What a webhook endpoint is told about (feedsvc/webhooks.py): the `type`
+    of the JSON it is sent. New posts always; the others when asked for."""
+
+    POST_CREATED = "post.created"
+    POST_UPDATED = "post.updated"
+    POST_DELETED = "post.deleted"
+    COMMENT_CREATED = "comment.created"
+
+
+class DeliveryState(StrEnum):
+    """Where one webhook message stands."""
+
+    # Waiting for its (next) attempt at `next_attempt_at`.
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    # Every attempt failed, or its endpoint was deleted or disabled.
+    FAILED = "failed"

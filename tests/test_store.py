@@ -265,7 +265,8 @@ def test_a_group_of_sources_is_inserted_together_each_counted_and_tagged_apart(
         shared, only_a = (
             session.scalar(select(Tag.id).where(Tag.name == name)) for name in ("Shared", "Only A")
         )
-    assert inserted == [(2, {shared, only_a}), (1, {only_a}), (0, set())]
+    counted = [(len(new_ids), tag_ids) for new_ids, tag_ids in inserted]
+    assert counted == [(2, {shared, only_a}), (1, {only_a}), (0, set())]
     stored = {(p.source_id, p.entry_key): sorted(t.name for t in p.tags) for p in posts(db)}
     one, two = (entry.key for entry in entries)
     assert stored == {

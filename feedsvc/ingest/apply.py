@@ -11,7 +11,6 @@ a story another source brought first goes in hidden, as its duplicate
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -37,6 +36,9 @@ class Applied:
     updated: int = 0
     # Feed scopes whose content changed: the source's and its posts' tags.
     scopes: frozenset[str] = frozenset()
+    # The posts inserted and changed (webhooks tell of them).
+    new_ids: tuple[int, ...] = ()
+    changed_ids: tuple[int, ...] = ()
 
 
 def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> list[Applied]:
@@ -61,7 +63,7 @@ def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> li
 
 
 def _write_posts(
-    session: Session, plan: Plan, now: dt.datetime, new: int, new_tags: set[int]
+    session: Session, plan: Plan, now: dt.datetime, new_ids: tuple[int, ...], new_tags: set[int]
 ) -> Applied:
     """The plan's post changes, its new posts being written already."""
     diff = plan.entries
@@ -72,13 +74,15 @@ def _write_posts(
             update(Post), [{"id": post_id, "entry_hash": h, "canonical_link": link}
                            for post_id, h, link in diff.rehashed],
         )  # fmt: skip
+    new = len(new_ids)
     if not (new or diff.changed):
         return Applied()
     scopes = {
         changes.source_scope(plan.source_id),
         *map(changes.tag_scope, new_tags | changed_tags),
     }
-    return Applied(new, len(diff.changed), frozenset(scopes))
+    changed_ids = tuple(change.post_id for change in diff.changed)
+    return Applied(new, len(diff.changed), frozenset(scopes), new_ids, changed_ids)
 
 
 def _source_values(plan: Plan) -> dict[str, Any]:
@@ -132,19 +136,19 @@ def _insert_posts(
 ) -> tuple[int, set[int]]:
     """One source's new posts: how many went in, and the ids of their tags."""
     ((new, tags),) = _insert_new_posts(session, [(source_id, entries)], now)
-    return new, tags
+    return len(new), tags
 
 
 def _insert_new_posts(
     session: Session,
     new_by_source: Sequence[tuple[int, Sequence[PreparedEntry]]],
     now: dt.datetime,
-) -> list[tuple[int, set[int]]]:
-    """Insert the new posts of several sources together; per source, how many
-    went in (a concurrent refresh may have been first) and their tags' ids."""
+) -> list[tuple[tuple[int, ...], set[int]]]:
+    """Insert the new posts of several sources together; per source, the ids of
+    those that went in (a concurrent refresh may have been first) and their tags' ids."""
     flat = [(source_id, entry) for source_id, entries in new_by_source for entry in entries]
     if not flat:
-        return [(0, set()) for _ in new_by_source]
+        return [((), set()) for _ in new_by_source]
     inserted = _insert_stories(session, flat, now)
     tags_of = {(source_id, entry.key): entry.tags
                for source_id, entries in new_by_source for entry in entries}  # fmt: skip
@@ -152,14 +156,14 @@ def _insert_new_posts(
     ids = tag_ids(session, names)
     posts_tags = [(post_id, tags_of[source_id, key]) for post_id, source_id, key in inserted]
     _tag_posts(session, posts_tags, ids)
-    counts: Counter[int] = Counter()
+    ids_by_source: dict[int, list[int]] = {}
     tags_by_source: dict[int, set[int]] = {}
-    for _, source_id, key in inserted:
-        counts[source_id] += 1
+    for post_id, source_id, key in inserted:
+        ids_by_source.setdefault(source_id, []).append(post_id)
         tags_by_source.setdefault(source_id, set()).update(
             ids[name] for name in tags_of[source_id, key] if name in ids
         )
-    return [(counts[source_id], tags_by_source.get(source_id, set()))
+    return [(tuple(ids_by_source.get(source_id, ())), tags_by_source.get(source_id, set()))
             for source_id, _ in new_by_source]  # fmt: skip
 
 

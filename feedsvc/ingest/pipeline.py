@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from feedsvc import changes, metrics
+from feedsvc import changes, metrics, webhooks
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.fetched import FetchResult
@@ -27,7 +27,7 @@ from feedsvc.ingest.plan import Parsed, Plan, plan_crash, plan_refresh
 from feedsvc.ingest.settings import IngestSettings
 from feedsvc.ingest.types import Target
 from feedsvc.ingest.work import work
-from feedsvc.vocabulary import Result
+from feedsvc.vocabulary import Result, WebhookEvent
 
 log = logging.getLogger(__name__)
 # One line per refresh, whichever driver ran it: operators filter on this name.
@@ -194,6 +194,10 @@ def _plan_and_apply(
         )  # fmt: skip
         plans.append((index, plan))
     applied = apply_plans(session, [plan for _, plan in plans], now)
+    webhooks.note_posts(session, WebhookEvent.POST_CREATED,
+                        [i for done in applied for i in done.new_ids], now)  # fmt: skip
+    webhooks.note_posts(session, WebhookEvent.POST_UPDATED,
+                        [i for done in applied for i in done.changed_ids], now)  # fmt: skip
     scopes = frozenset[str]().union(*(done.scopes for done in applied))
     if scopes:
         changes.note_changes(session, now, scopes)

@@ -24,6 +24,7 @@ from feedsvc.web import (
     sidebar,
     site,
     times,
+    webhooks_admin,
     websub,
 )
 from feedsvc.web.context import close_session, finish_request
@@ -43,6 +44,7 @@ def register(app: Flask) -> None:
     auth.init(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(webhooks_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(websub.bp)
     feeds.init_cache(app)

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc import articles, comments, discovery, jobs, opml, rules, sources
+from feedsvc import articles, comments, discovery, jobs, opml, rules, sources, webhooks
 from feedsvc import stats as figures
 from feedsvc.errors import FeedsvcError
 from feedsvc.fetch_options import FetchOptionsWanted
-from feedsvc.models import Comment, FilterRule, Job, Post, Source
+from feedsvc.models import Comment, FilterRule, Job, Post, Source, WebhookEndpoint
 from feedsvc.opml import import_parsed, parse_opml
 from feedsvc.params import MAX_ID, MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import (
@@ -59,6 +59,11 @@ from feedsvc.web.api_models import (
     SourceOut,
     SourceUpdate,
     Stats,
+    WebhookAttemptOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+    WebhookUpdate,
     openapi_document,
 )
 from feedsvc.web.auth import bearer_user, csrf
@@ -546,6 +551,70 @@ def delete_rule(rule_id: int) -> Response:
     session = get_session()
     saved = rules.delete_rule(session, rule_id, current_time(), settings().admin.rules_sync_limit)
     return _json(saved_out(saved))
+
+
+def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
+    return WebhookOut(
+        id=endpoint.id, url=endpoint.url, description=endpoint.description,
+        events=endpoint.events, enabled=endpoint.enabled,  # type: ignore[arg-type]
+        failures=endpoint.failures, disabled_reason=endpoint.disabled_reason,
+        pending=webhooks.pending_count(get_session(), endpoint.id),
+        created_at=endpoint.created_at,
+    )  # fmt: skip
+
+
+@bp.get("/webhooks")
+def list_webhooks() -> Response:
+    shown = [webhook_out(endpoint) for endpoint in webhooks.list_endpoints(get_session())]
+    return Response(json.dumps([item.model_dump(mode="json") for item in shown]),
+                    content_type="application/json")  # fmt: skip
+
+
+@bp.post("/webhooks")
+def create_webhook() -> Response:
+    body = payload(WebhookCreate)
+    endpoint, secret = webhooks.create_endpoint(
+        get_session(), body.url, current_time(), guard=settings().fetch.guard(),
+        secret_key=settings().secret_key, events=body.events, description=body.description,
+    )  # fmt: skip
+    created = WebhookCreated(**webhook_out(endpoint).model_dump(), secret=secret)
+    return _json(created, 201, Location=url_for("api.get_webhook", webhook_id=endpoint.id))
+
+
+@bp.get("/webhooks/<int:webhook_id>")
+def get_webhook(webhook_id: int) -> Response:
+    return _json(webhook_out(webhooks.get_endpoint(get_session(), webhook_id)))
+
+
+@bp.patch("/webhooks/<int:webhook_id>")
+def update_webhook(webhook_id: int) -> Response:
+    session = get_session()
+    endpoint = webhooks.get_endpoint(session, webhook_id)
+    body = payload(WebhookUpdate)
+    webhooks.update_endpoint(session, endpoint, guard=settings().fetch.guard(), url=body.url,
+                             events=body.events, description=body.description,
+                             enabled=body.enabled)  # fmt: skip
+    return _json(webhook_out(endpoint))
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+def delete_webhook(webhook_id: int) -> Response:
+    session = get_session()
+    webhooks.delete_endpoint(session, webhooks.get_endpoint(session, webhook_id))
+    return Response(status=204)
+
+
+@bp.get("/webhooks/<int:webhook_id>/deliveries")
+def list_webhook_deliveries(webhook_id: int) -> Response:
+    session = get_session()
+    endpoint = webhooks.get_endpoint(session, webhook_id)
+    attempts = webhooks.delivery_log(session, endpoint.id)
+    log = [WebhookAttemptOut(
+        attempted_at=attempt.attempted_at, message_id=attempt.delivery.message_id,
+        event=attempt.delivery.event, state=attempt.delivery.state,  # type: ignore[arg-type]
+        status_code=attempt.status_code, duration_ms=attempt.duration_ms, error=attempt.error,
+    ).model_dump(mode="json") for attempt in attempts]  # fmt: skip
+    return Response(json.dumps(log), content_type="application/json")
 
 
 @bp.get("/stats")

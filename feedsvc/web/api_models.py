@@ -423,12 +423,66 @@ class Problem(BaseModel):
     candidates: list[Candidate] | None = None
 
 
+WebhookEventName = Literal["post.created", "post.updated", "post.deleted", "comment.created"]
+
+
+class WebhookCreate(Strict):
+    url: str = Field(
+        min_length=1, max_length=2048,
+        description="An http(s) URL the fetch guard allows (a private address only through "
+        "FEEDSVC_FETCH_ALLOW_HOSTS).",
+    )  # fmt: skip
+    events: list[WebhookEventName] = Field(
+        default_factory=list, max_length=4,
+        description="What it is told of besides new posts (post.created, always).",
+    )  # fmt: skip
+    description: Text = Field("", max_length=200)
+
+
+class WebhookUpdate(Strict):
+    url: str | None = Field(None, min_length=1, max_length=2048)
+    events: list[WebhookEventName] | None = Field(None, max_length=4)
+    description: Text | None = Field(None, max_length=200)
+    enabled: bool | None = Field(
+        None, description="true enables it again (its failures forgotten); false disables it."
+    )
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    description: str
+    events: list[WebhookEventName]
+    enabled: bool
+    failures: int = Field(description="Attempts failed in a row.")
+    disabled_reason: str | None
+    pending: int = Field(description="Messages waiting to be sent.")
+    created_at: dt.datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(
+        description="The signing secret (Standard Webhooks' whsec_…): shown this once only."
+    )
+
+
+class WebhookAttemptOut(BaseModel):
+    attempted_at: dt.datetime
+    message_id: str
+    event: WebhookEventName
+    state: Literal["pending", "delivered", "failed"] = Field(description="The message's state.")
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+
 # fmt: off
 SCHEMAS: list[type[BaseModel]] = [
     SourceCreate, SourceUpdate, Discover, PostCreate, PostUpdate, SourceOut, SourceList,
     FetchOut, RefreshOut, Candidate, PostOut, PostList, ImportOut, ImportSummary, JobOut, Stats,
     Problem, RuleCreate, RuleOut, RuleList, RuleSaved, RulesSummary, PostBrief, RulePreview,
     CommentOut, CommentList, CommentUpdate, CommentBulk, CommentBulkOut,
+    WebhookCreate, WebhookUpdate, WebhookOut, WebhookCreated, WebhookAttemptOut,
 ]
 # fmt: on
 
@@ -701,6 +755,46 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "operationId": "deleteComment",
                 "summary": "Delete a comment and the replies under it",
                 "responses": {"204": {"description": "Deleted"}, **_problems(404)},
+            },
+        },
+        "/webhooks": {
+            "get": {
+                "operationId": "listWebhooks",
+                "summary": "The webhook endpoints (their secrets are never shown again)",
+                "responses": {**_ok({"type": "array", "items": _ref(WebhookOut)}), **_problems()},
+            },
+            "post": {
+                "operationId": "createWebhook",
+                "summary": "Add an endpoint: signed JSON POSTs on new posts, and what it asks for",
+                "description": "The answer holds the signing secret, this once. A target the "
+                "fetch guard refuses (a loopback or private address) is a 400.",
+                "requestBody": _body(WebhookCreate),
+                "responses": {**_ok(WebhookCreated, 201, "Created"),
+                              **_problems(*BODY_ERRORS)},
+            },
+        },
+        "/webhooks/{webhook_id}": {
+            "parameters": [_id("webhook_id")],
+            "get": {"operationId": "getWebhook",
+                    "responses": {**_ok(WebhookOut), **_problems(404)}},
+            "patch": {
+                "operationId": "updateWebhook",
+                "requestBody": _body(WebhookUpdate),
+                "responses": {**_ok(WebhookOut), **_problems(*BODY_ERRORS, 404)},
+            },
+            "delete": {
+                "operationId": "deleteWebhook",
+                "summary": "Delete it, its queued messages and its log",
+                "responses": {"204": {"description": "Deleted"}, **_problems(404)},
+            },
+        },
+        "/webhooks/{webhook_id}/deliveries": {
+            "parameters": [_id("webhook_id")],
+            "get": {
+                "operationId": "listWebhookDeliveries",
+                "summary": "Its delivery log, newest first: time, status, duration",
+                "responses": {**_ok({"type": "array", "items": _ref(WebhookAttemptOut)}),
+                              **_problems(404)},
             },
         },
         "/stats": {
