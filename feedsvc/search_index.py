@@ -44,7 +44,9 @@ def text_of(html: Any) -> str:
     if not isinstance(html, str) or not html:
         return ""
     try:
-        text = content.html_to_text(html[: INDEXED_CHARS * 2])[:INDEXED_CHARS]
+        # Posts hold only what sanitize_html made (content.sanitized_text).
+        text = content.sanitized_text(content.cap_html(html, INDEXED_CHARS * 2)[0])
+        text = text[:INDEXED_CHARS]
     except Exception:
         return ""
     return text.translate(_NO_MARKS)
