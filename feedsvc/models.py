@@ -238,6 +238,9 @@ class Post(Base):
     # on a hidden post means an admin hid it, and no rule ever shows it again.
     hidden_by_rule: Mapped[int | None] = mapped_column(Integer)
     popular_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A local post saved, not yet published: stored hidden too, so nothing
+    # public shows it; publishing clears both (posts.publish_draft).
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The link as a story is known by across sources (tracking parameters off,
     # scheme and host lower case, no default port, no fragment).
     canonical_link: Mapped[str | None] = mapped_column(String(2048), index=True)

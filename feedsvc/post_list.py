@@ -15,7 +15,7 @@ from feedsvc.models import Post, PostViewDay, Tag, post_tags
 from feedsvc.posts import delete_post, search_conditions, set_visibility
 
 # What the state filter offers ("" is every post).
-STATES = ("visible", "hidden", "local", "ingested")
+STATES = ("visible", "hidden", "draft", "local", "ingested")
 SORTS = ("date", "views")
 ACTIONS = ("hide", "show", "delete")
 # The most posts one bulk action takes: a page of the list.
@@ -49,6 +49,9 @@ def list_posts(
     local = {"local": True, "ingested": False}.get(state)
     hidden = {"visible": False, "hidden": True}.get(state)
     conditions = search_conditions(wanted.query, wanted.source_id, local, hidden)
+    if state in ("hidden", "draft"):
+        # A draft is stored hidden, yet it is no hidden post: it was never out.
+        conditions.append(Post.draft.is_(state == "draft"))
     if wanted.tag_id is not None:
         tagged = select(post_tags.c.post_id).where(post_tags.c.tag_id == wanted.tag_id)
         conditions.append(Post.id.in_(tagged))

@@ -122,8 +122,10 @@ def create_local_post(
     author: str | None = None,
     tags: Sequence[str] = (),
     base_url: str | None = None,
+    draft: bool = False,
 ) -> Post:
-    """Write a post of our own (no source); its HTML is sanitized like upstream's."""
+    """Write a post of our own (no source); its HTML is sanitized like upstream's.
+    A `draft` is kept off the site and the feeds until it is published."""
     title = content.normalize_space(title)
     if not title:
         raise PostError("a post needs a title", "title")
@@ -149,7 +151,8 @@ def create_local_post(
         updated_at=now,
         created_at=now,
         modified_at=now,
-        hidden=False,
+        hidden=draft,
+        draft=draft,
         popular_excluded=False,
     )
     ids = tag_ids(session, tags)
@@ -157,9 +160,26 @@ def create_local_post(
         post.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
     session.add(post)
     session.flush()
-    changes.note_changes(session, now, [changes.tag_scope(tag.id) for tag in post.tags])
+    if not draft:  # a draft goes out, and is announced, when it is published
+        changes.note_changes(session, now, [changes.tag_scope(tag.id) for tag in post.tags])
+        webhooks.note_posts(session, WebhookEvent.POST_CREATED, [post.id], now)
+    return post
+
+
+def publish_draft(session: Session, post: Post, now: dt.datetime) -> Post:
+    """A draft goes out: on the site and in the feeds, dated now."""
+    if not post.draft:
+        raise PostError("this post is published already", "draft")
+    post.draft = post.hidden = False
+    post.published_at = post.updated_at = post.modified_at = now
+    changes.note_changes(session, now, _scopes(post))
     webhooks.note_posts(session, WebhookEvent.POST_CREATED, [post.id], now)
     return post
+
+
+def preview_html(body_html: str, base_url: str | None = None) -> str:
+    """A body as it would be stored (sanitized like every post), for a preview."""
+    return content.sanitize_html(body_html, base_url)
 
 
 def _image_url(body: str) -> str | None:
@@ -235,7 +255,10 @@ def set_visibility(
 
     An admin's word replaces a filter rule's: a post they hide stays hidden
     whatever the rules say later (one they show again may be hidden by them).
-    A duplicate an admin shows is a post of its own from then on."""
+    A duplicate an admin shows is a post of its own from then on; a draft
+    shown is published."""
+    if hidden is False and post.draft:
+        publish_draft(session, post, now)
     if hidden is not None and post.hidden_by_rule is not None:
         post.hidden_by_rule = None
         post.hidden = not hidden  # so that the change below is noted

@@ -390,3 +390,41 @@ def test_the_posts_list_filters_by_tag_and_sorts_by_views(
     page = text(admin.get(f"/admin/posts?tag={news}&sort=views"))
     assert "Cats" not in page and page.index("Old news") < page.index("Fresh news")
     assert '<td data-label="Views">7</td>' in page and '<td data-label="Views">2</td>' in page
+
+
+def test_write_preview_save_a_draft_then_publish_it(
+    admin: FlaskClient, db: Database, client: FlaskClient
+) -> None:
+    typed = {"title": "Work in progress", "tags": "Notes",
+             "body": '<h1>Big</h1><p>Hello <script>alert(1)</script><b>there</b></p>'}
+    preview = post_form(admin, "/admin/posts/new", "/admin/posts/new",
+                        {**typed, "intent": "preview"})  # fmt: skip
+    body = text(preview)
+    assert preview.status_code == 200 and "Preview <small>(nothing saved yet)" in body
+    assert "<b>there</b>" in body and "<script>alert" not in body
+    assert 'value="Work in progress"' in body  # the form as typed, above its preview
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 0
+
+    saved = post_form(admin, "/admin/posts/new", "/admin/posts/new", {**typed, "intent": "draft"})
+    assert saved.status_code == 302
+    post_id = int(saved.headers["Location"].rsplit("/", 1)[1])
+    page = text(admin.get(f"/admin/posts/{post_id}"))
+    assert "draft</span> not on the site" in page and ">Publish</button>" in page
+    # Nothing public shows a draft: not its page, the index, the feeds or the tag.
+    assert client.get(f"/posts/{post_id}").status_code == 404
+    for public in ("/", "/feeds/posts.atom", "/feeds/posts.json", "/tags/notes"):
+        assert "Work in progress" not in client.get(public).get_data(as_text=True), public
+    drafts = text(admin.get("/admin/posts?state=draft"))
+    assert "Work in progress" in drafts and 'state-warning">draft' in drafts
+    assert "Work in progress" not in text(admin.get("/admin/posts?state=hidden"))
+
+    published = post_form(admin, f"/admin/posts/{post_id}", f"/admin/posts/{post_id}",
+                          {**typed, "title": "Finished", "intent": "publish"},
+                          follow_redirects=True)  # fmt: skip
+    assert "Published." in text(published)
+    with db.session() as session:
+        post = session.get(Post, post_id)
+        assert (post.draft, post.hidden, post.title) == (False, False, "Finished")
+    assert client.get(f"/posts/{post_id}", follow_redirects=True).status_code == 200
+    assert "Finished" in client.get("/feeds/posts.atom").get_data(as_text=True)

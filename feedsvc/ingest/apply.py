@@ -216,6 +216,7 @@ def _new_post_row(
         "hidden": duplicate_of is not None or values.get("hidden", False),
         "hidden_by_rule": values.get("hidden_by_rule"),
         "popular_excluded": False,
+        "draft": False,
         "article_state": values.get("article_state"),
         "article_error": None,
         "article_tries": 0,

@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from feedsvc import (
@@ -46,6 +47,8 @@ from feedsvc.posts import (
     count_posts,
     create_local_post,
     delete_post,
+    preview_html,
+    publish_draft,
     search_posts,
     set_visibility,
     update_local_post,
@@ -430,6 +433,9 @@ def post_new() -> Response:
     session = get_session()
     app_settings = settings()
     form = request.form
+    intent = form.get("intent", "publish")
+    if intent == "preview":
+        return _post_preview(None, form)
     try:
         post = create_local_post(
             session, title=fields.check_text(form.get("title", ""), "title"),
@@ -437,10 +443,12 @@ def post_new() -> Response:
             summary_length=app_settings.ingest.prepare.summary_length,
             author=fields.check_text(form.get("author") or app_settings.site.author, "author"),
             tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
+            draft=intent == "draft",
         )  # fmt: skip
     except FeedsvcError as exc:
         return _post_page(None, exc, form)
-    flash("Published.")
+    flash("Draft saved: it is not on the site until you publish it."
+          if post.draft else "Published.")  # fmt: skip
     return redirect(url_for("admin.post_edit", post_id=post.id))
 
 
@@ -452,6 +460,13 @@ def _post_page(
                    error=error)  # fmt: skip
 
 
+def _post_preview(post: Post | None, form: Mapping[str, str]) -> Response:
+    """The form as typed, and below it the body as it would be published: nothing saved."""
+    shown = preview_html(form.get("body", ""), settings().site.base_url)
+    return _render("admin/post_edit.html", post=post, form=form,
+                   preview=Markup(shown))  # sanitized by nh3, like every post
+
+
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
 def post_edit(post_id: int) -> Response:
     session = get_session()
@@ -460,6 +475,9 @@ def post_edit(post_id: int) -> Response:
         return _render("admin/post_edit.html", post=post, form={})
     app_settings = settings()
     form = request.form
+    intent = form.get("intent", "save")
+    if intent == "preview":
+        return _post_preview(post, form)
     try:
         update_local_post(
             session, post, now=current_time(),
@@ -468,9 +486,11 @@ def post_edit(post_id: int) -> Response:
             body_html=form.get("body"),
             tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
         )  # fmt: skip
+        if intent == "publish" and post.draft:
+            publish_draft(session, post, current_time())
     except FeedsvcError as exc:
         return _post_page(post, exc, form)
-    flash("Saved.")
+    flash("Published." if intent == "publish" else "Saved.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
 
