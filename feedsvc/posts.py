@@ -239,7 +239,8 @@ def update_local_post(
         post.updated_at = post.modified_at = now
         session.flush()
         changes.note_changes(session, now, before + _scopes(post))
-        webhooks.note_posts(session, WebhookEvent.POST_UPDATED, [post.id], now)
+        if not post.draft:  # nobody outside hears of a draft
+            webhooks.note_posts(session, WebhookEvent.POST_UPDATED, [post.id], now)
     return post
 
 
