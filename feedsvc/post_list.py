@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ def list_posts(
         .subquery()
     )
     counted = func.coalesce(views.c.views, 0)
-    order = [Post.published_at.desc(), Post.id.desc()]
+    order: list[Any] = [Post.published_at.desc(), Post.id.desc()]
     if wanted.sort == "views":
         order.insert(0, counted.desc())
     rows = session.execute(

@@ -6,36 +6,23 @@ Debian's Chromium, as in test_browser; the upstream feeds are a server on 127.0.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from feedsvc.db import Database
 from feedsvc.models import WorkerHeartbeat
 from feedsvc.sources import add_source
-from tests.admin_helpers import PASSWORD, USERNAME, make_admin
+from tests.admin_helpers import PASSWORD, USERNAME
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.ingesting import store_feed
+from tests.test_admin_browser import live_admin  # noqa: F401
 from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no browser: apt-get install chromium (Debian's package)"
 )
-
-
-@pytest.fixture
-def live_admin(app: Flask, db: Database) -> Iterator[str]:
-    make_admin(db)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def signed_in(browser: Any, base: str, width: int = 1280) -> tuple[Any, list[str]]:  # noqa: F811
@@ -56,7 +43,7 @@ def beat(db: Database, when: dt.datetime) -> None:
 
 def test_one_failing_fetch_shows_an_amber_warning_with_its_count(
     browser: Any,  # noqa: F811
-    live_admin: str,
+    live_admin: str,  # noqa: F811
     db: Database,
     feed_server: FeedServer,
     screenshots: Path,  # noqa: F811
@@ -88,7 +75,7 @@ def test_one_failing_fetch_shows_an_amber_warning_with_its_count(
 
 def test_the_no_worker_banner_comes_and_goes_with_the_heartbeat(
     browser: Any,  # noqa: F811
-    live_admin: str,
+    live_admin: str,  # noqa: F811
     db: Database,
 ) -> None:
     page, errors = signed_in(browser, live_admin)
@@ -112,7 +99,7 @@ def test_the_no_worker_banner_comes_and_goes_with_the_heartbeat(
 
 def test_a_bad_interval_on_the_preview_keeps_the_preview_and_what_was_typed(
     browser: Any,  # noqa: F811
-    live_admin: str,
+    live_admin: str,  # noqa: F811
     feed_server: FeedServer,
     screenshots: Path,  # noqa: F811
 ) -> None:
@@ -174,7 +161,7 @@ def two_sources_with_posts(db: Database) -> tuple[int, int]:
 
 def test_the_posts_list_filtered_by_source_then_a_bulk_hide(
     browser: Any,  # noqa: F811
-    live_admin: str,
+    live_admin: str,  # noqa: F811
     db: Database,
     screenshots: Path,  # noqa: F811
 ) -> None:
@@ -216,7 +203,7 @@ def test_the_posts_list_filtered_by_source_then_a_bulk_hide(
 
 def test_the_sources_list_at_390_px_has_no_sideways_scroll(
     browser: Any,  # noqa: F811
-    live_admin: str,
+    live_admin: str,  # noqa: F811
     db: Database,
     screenshots: Path,  # noqa: F811
 ) -> None:
@@ -244,7 +231,7 @@ def test_the_sources_list_at_390_px_has_no_sideways_scroll(
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_admin_pages_have_no_serious_accessibility_violations(
     browser: Any,  # noqa: F811
-    live_admin: str,
+    live_admin: str,  # noqa: F811
     db: Database,
     width: int,
 ) -> None:
