@@ -5,6 +5,8 @@ verifications refused; leases renewed; unsubscribed on pause and delete."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import threading
 from collections.abc import Iterator
@@ -454,3 +456,26 @@ def test_two_workers_deciding_at_once_subscribe_a_source_once(
 def _reconcile_alone(db: Database, now: dt.datetime) -> None:
     with db.session() as session:
         push_store.reconcile(session, now, True)
+
+
+def _signed(form: dict[str, str], body: bytes, headers: dict[str, str]) -> httpx.Response:
+    signature = hmac.new(form["hub.secret"].encode(), body, hashlib.sha256).hexdigest()
+    return httpx.post(form["hub.callback"], content=body, timeout=10,
+                      headers={"X-Hub-Signature": f"sha256={signature}", **headers})  # fmt: skip
+
+
+def test_a_delivery_naming_another_hub_and_self_does_not_move_the_subscription(
+    db: Database, worker: Worker, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    """What a hub pushes never re-points the subscription: our own fetch of
+    the feed names its hub and topic."""
+    source_id, form = live
+    evil_hub, other = "http://127.0.0.1:9/evil-hub", "http://127.0.0.1:9/other.atom"
+    body = atom(evil_hub, other, [*FIRST, ("2", "Pushed")])
+    links = f'<{evil_hub}>; rel="hub", <{other}>; rel="self"'
+    answer = _signed(form, body, {"Content-Type": "application/atom+xml", "Link": links})
+    assert answer.status_code == 200, answer.text
+    with source_of(db, source_id) as (_, source):
+        assert (source.websub_hub, source.websub_topic) == (hub.url, form["hub.topic"])
+    assert worker.push() == 0  # no unsubscription, no subscription at the other hub
+    assert [request["hub.mode"] for request in hub.requests] == ["subscribe"]

@@ -159,12 +159,13 @@ def test_while_a_hub_pushes_polling_is_at_the_longest_interval() -> None:
     assert lapsed.source.next_check_at == NOW + dt.timedelta(seconds=3600)  # type: ignore[attr-defined]
 
 
-def test_the_hub_and_topic_are_stored_from_a_fetch_and_kept_by_a_push_naming_none() -> None:
+def test_the_hub_and_topic_are_stored_from_a_fetch_and_kept_by_any_push() -> None:
     assert planned(ROW).source.websub == ("https://hub.example/", "https://ex.org/feed")  # type: ignore[attr-defined]
     bare = FeedMeta(title="t")
     assert planned(ROW, meta=bare).source.websub == (None, None)  # type: ignore[attr-defined]
     pushed = planned(ROW, meta=bare, pushed=True)
     assert pushed.source.websub is None  # type: ignore[attr-defined]
+    assert planned(ROW, pushed=True).source.websub is None  # type: ignore[attr-defined]
     assert pushed.source.etag == '"e1"'  # type: ignore[attr-defined]
     assert planned(ROW).source.etag is None  # type: ignore[attr-defined]
     too_long = FeedMeta(hubs=("https://h/" + "x" * 3000,), self_url="https://ex.org/feed")

@@ -314,12 +314,15 @@ def next_source_state(
 def websub_of(meta: FeedMeta, fetched: FetchResult) -> tuple[str | None, str | None] | None:
     """The hub and topic (rel=self) a feed names, both or neither, fit to store.
 
-    A hub's delivery that names none leaves them be: what names them is our fetch."""
+    A hub's delivery leaves them be, whatever it names: what names them is our
+    own fetch of the feed, else a hub could move the subscription elsewhere."""
+    if fetched.pushed:
+        return None
     hub = next((url for url in meta.hubs if _fits(url, MAX_URL)), None)
     topic = _fits(meta.self_url, MAX_URL)
     if hub and topic:
         return hub, topic
-    return None if fetched.pushed else (None, None)
+    return None, None
 
 
 def _itunes(podcast: Podcast | None) -> dict[str, Any] | None:
