@@ -213,7 +213,8 @@ def test_the_sources_list_at_390_px_has_no_sideways_scroll(
         add_source(session, "http://a-very-long-host-name-for-a-feed.example/" + "path/" * 20
                    + "feed.xml?with=a&long=query", now)  # fmt: skip
     page, errors = signed_in(browser, live_admin, width=390)
-    for path in ("/admin/sources", "/admin/posts", "/admin/"):
+    for path in ("/admin/sources", "/admin/posts", "/admin/", "/admin/rules", "/admin/users",
+                 "/admin/tokens", "/admin/opml/import", "/admin/posts/new"):
         page.goto(live_admin + path)
         scroll, width = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
