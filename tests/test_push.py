@@ -5,6 +5,7 @@ verifications refused; leases renewed; unsubscribed on pause and delete."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import hmac
 import logging
@@ -479,3 +480,41 @@ def test_a_delivery_naming_another_hub_and_self_does_not_move_the_subscription(
         assert (source.websub_hub, source.websub_topic) == (hub.url, form["hub.topic"])
     assert worker.push() == 0  # no unsubscription, no subscription at the other hub
     assert [request["hub.mode"] for request in hub.requests] == ["subscribe"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"<html><body>a page</body></html>", "text/html"),
+     (b"\x00\xff not xml", "application/atom+xml"), (b"", "application/atom+xml"),
+     (b'{"version": 1}', "application/feed+json")],
+)  # fmt: skip
+def test_a_signed_delivery_that_is_no_feed_is_refused_and_held_against_nothing(
+    db: Database, live: tuple[int, dict[str, str]], body: bytes, content_type: str
+) -> None:
+    source_id, form = live
+    health = (Source.error_count, Source.last_error, Source.next_check_at, Source.status)
+    with source_of(db, source_id) as (session, _):
+        before = session.execute(select(*health).where(Source.id == source_id)).one()
+    for _ in range(12):  # past the failing threshold, had they counted
+        answer = _signed(form, body, {"Content-Type": content_type})
+        assert answer.status_code == 422 and "not stored" in answer.text
+    with source_of(db, source_id) as (session, _):
+        assert session.execute(select(*health).where(Source.id == source_id)).one() == before
+    assert post_titles(db) == ["First post"]
+
+
+def test_an_encoded_delivery_is_refused_never_inflated(
+    db: Database, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    """A gzip bomb signed by the hub: 50 MB of feed in 50 kB, refused as it came."""
+    _, form = live
+    feed = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "x" * 50_000_000)])
+    for encoding in ("gzip", "GZIP", "deflate", "br"):
+        answer = _signed(form, gzip.compress(feed), {"Content-Type": "application/atom+xml",
+                                                     "Content-Encoding": encoding})  # fmt: skip
+        assert answer.status_code == 415 and "Content-Encoding" in answer.text
+    plain = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Plain")])
+    answer = _signed(form, plain, {"Content-Type": "application/atom+xml",
+                                   "Content-Encoding": "identity"})  # fmt: skip
+    assert answer.status_code == 200
+    assert post_titles(db) == ["First post", "Plain"]

@@ -98,13 +98,19 @@ def ingest_body(
     link: str | None = None,
 ) -> RefreshReport:
     """Ingest a body already in hand (a hub's content delivery, with its
-    Content-Type and Link headers) as if fetched now."""
+    Content-Type and Link headers) as if fetched now.
+
+    A body that is no feed is refused and recorded nowhere: the hub erred,
+    not the source, whose errors and schedule are its fetches' alone."""
     with db.session(write=False) as session:
         target = load_target(session, source_id)
     headers = {name: value for name, value in (("content-type", content_type), ("link", link))
                if value}  # fmt: skip
     fetched = FetchResult(target.feed_url, target.feed_url, 200, headers, body, pushed=True)
     parsed = work(fetched, target, settings.prepare, known_hashes(db, target, fetched))
+    if parsed is None or parsed.feed is None:
+        error = parsed.error if parsed else "the body is empty"
+        return RefreshReport(source_id, Result.ERROR, error=error, detail=error)
     return record(db, [Fetched(target, fetched, parsed)], now, settings)[0]
 
 

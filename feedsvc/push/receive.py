@@ -33,7 +33,7 @@ class Answer:
 
 
 # The headers of a delivery that matter.
-HEADERS = ("Content-Type", "Link", "X-Hub-Signature")
+HEADERS = ("Content-Encoding", "Content-Type", "Link", "X-Hub-Signature")
 NO_SUBSCRIPTION = Answer(404, "no subscription has this callback\n")
 
 
@@ -86,6 +86,9 @@ def deliver(
             return Answer(410, "this subscription is not live\n")
         sub_id, source_id, secret, topic = sub.id, sub.source_id, sub.secret, sub.topic
     assert source_id is not None  # accepts_deliveries
+    if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # Never inflated here (no decompression bomb): a hub sends the feed as is.
+        return Answer(415, "send the delivery without a Content-Encoding\n")
     problem = policy.signature_problem(headers.get("X-Hub-Signature"), body, secret)
     if problem:
         log.warning("WebSub: delivery for <%s> refused, nothing stored: %s", topic, problem)
