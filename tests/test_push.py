@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
@@ -518,3 +520,127 @@ def test_an_encoded_delivery_is_refused_never_inflated(
                                    "Content-Encoding": "identity"})  # fmt: skip
     assert answer.status_code == 200
     assert post_titles(db) == ["First post", "Plain"]
+
+
+def test_two_signature_headers_are_read_as_the_first(
+    db: Database, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    """A forged header before the hub's does not slip through beside it."""
+    _, form = live
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Twice signed")])
+    good = "sha256=" + hmac.new(form["hub.secret"].encode(), body, hashlib.sha256).hexdigest()
+    headers = [("Content-Type", "application/atom+xml"), ("X-Hub-Signature", "sha256=00"),
+               ("X-Hub-Signature", good)]  # fmt: skip
+    assert httpx.post(form["hub.callback"], content=body, headers=headers).status_code == 403
+    assert post_titles(db) == ["First post"]
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [lambda t: t + "/", lambda t: t.upper(), lambda t: t.replace("http:", "https:"),
+     lambda t: t + "?", lambda t: t + "#x", lambda t: " " + t, lambda t: t + "\x00"],
+)  # fmt: skip
+def test_a_verification_for_a_topic_almost_the_same_is_refused(
+    db: Database, worker: Worker, hub: Hub, app: Flask, feed_server: FeedServer,
+    clock: FixedClock, topic: Callable[[str], str],
+) -> None:  # fmt: skip
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    worker.push()
+    form = hub.last()
+    answer = hub.verify(form, topic=topic(form["hub.topic"]))
+    assert answer.status_code == 404 and "a-challenge" not in answer.text
+    assert subscription(db, source_id).state == PushState.SUBSCRIBING  # type: ignore[union-attr]
+
+
+def test_verifications_replayed_after_unsubscribing_are_refused(
+    db: Database, worker: Worker, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    source_id, form = live
+    with source_of(db, source_id) as (_, source):
+        pause_source(source)
+    worker.push()
+    ended = hub.last("unsubscribe")
+    assert hub.verify(ended).status_code == 200
+    for replay in (form, ended):
+        answer = hub.verify(replay, challenge="replayed")
+        assert answer.status_code == 404 and "replayed" not in answer.text
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.UNSUBSCRIBED and sub.expires_at is None
+
+
+@pytest.mark.parametrize(
+    ("lease", "granted"),
+    [(-1, 10 * 86400), (0, 60), (10**11, 365 * 86400), (10**30, 10 * 86400)],  # nonsense: ours
+)
+def test_an_absurd_lease_is_held_within_bounds(
+    db: Database, worker: Worker, hub: Hub, app: Flask, feed_server: FeedServer,
+    clock: FixedClock, lease: int, granted: int,
+) -> None:  # fmt: skip
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    worker.push()
+    assert hub.verify(hub.last(), lease=lease).status_code == 200
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.lease_seconds == granted
+    assert sub.expires_at == NOW + dt.timedelta(seconds=granted)
+
+
+@pytest.mark.parametrize(
+    "token", ["x" * 43, "x" * 5000, "%2e%2e", "é" * 43, "' OR '1'='1", "", "a" * 64 + "/b"]
+)
+def test_a_guessed_callback_is_404_whatever_it_looks_like(
+    served: str, live: tuple[int, dict[str, str]], token: str
+) -> None:
+    """Unknown callbacks answer 404, for a verification or a delivery; only
+    the holder of a callback can tell its state (410). The lookup is by the
+    token's unique index: 256 bits are not found by timing it."""
+    url = f"{served}/websub/{token}"
+    for answer in (
+        httpx.get(url, params={"hub.mode": "subscribe", "hub.challenge": "c"}),
+        httpx.post(url, content=b"<feed/>", headers={"X-Hub-Signature": "sha256=0"}),
+    ):
+        assert answer.status_code == 404
+
+
+def test_concurrent_deliveries_of_one_entry_store_it_once(
+    db: Database, hub: Hub, live: tuple[int, dict[str, str]]
+) -> None:
+    _, form = live
+    body = atom(hub.url, form["hub.topic"], [*FIRST, ("2", "Raced")])
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: hub.deliver(form, body), range(6)))
+    assert [answer.status_code for answer in answers] == [200] * 6
+    assert post_titles(db) == ["First post", "Raced"]
+
+
+def _slowly() -> Iterator[bytes]:
+    time.sleep(3)
+    yield b"late"
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (Reply(307, headers={"Location": "/private-hub"}), "HTTP 307"),
+        (Reply(302, headers={"Location": "http://10.0.0.1/hub"}), "HTTP 302"),
+        (Reply(202, b"x" * 100_000), "larger than"),
+        (Reply(400, b"y" * 100_000), "larger than"),
+        (Reply(202, stream=_slowly), "time"),
+    ],
+)
+def test_a_hostile_hub_is_answered_by_the_fetch_guard(
+    app: Flask, db: Database, hub: Hub, feed_server: FeedServer, clock: FixedClock,
+    served: str, reply: Reply, words: str,
+) -> None:  # fmt: skip
+    """A hub that redirects, answers too much or too slowly: nothing followed,
+    nothing read past the cap or the deadline, the error kept in few words."""
+    source_id = fetched_source(app, db, serve_feed(feed_server, hub, FIRST), clock.now())
+    hub.answer = reply
+    settings = settings_of(app, BASE_URL=served, WEBSUB_SUBSCRIBE="true", FETCH_TIMEOUT=1.0,
+                           FETCH_MAX_BYTES=1000)  # fmt: skip
+    with Fetcher(settings.fetch) as fetcher:
+        assert push_hub.sync(db, fetcher, settings.push, clock.now()) == 1
+    sub = subscription(db, source_id)
+    assert sub is not None and sub.state == PushState.SUBSCRIBING
+    assert sub.last_error is not None and words in sub.last_error and len(sub.last_error) < 400
+    assert sub.next_action_at == NOW + dt.timedelta(seconds=60)  # tried again later
+    assert "/private-hub" not in [seen.path for seen in feed_server.requests]

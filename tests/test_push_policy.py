@@ -47,11 +47,28 @@ def test_each_method_the_spec_names_is_checked(method: str) -> None:
         ("sha256=" + "é" * 64, "does not match"),
         ("=abc", "none of"),
         ("sha256=" + signed("sha256")[7:][:-1], "does not match"),
+        ("sha256=", "does not match"),
+        ("sha256=" + signed("sha1")[5:], "does not match"),
+        ("sha1=" + signed("sha256")[7:], "does not match"),
+        ("sha256=" + signed("sha256"), "does not match"),
+        (signed("sha256") + ", " + signed("sha256"), "does not match"),  # two, joined by a proxy
+        (signed("sha256") + "\x00", "does not match"),
+        ("sha-256=" + signed("sha256")[7:], "none of"),
+        ("hmac-sha256=" + signed("sha256")[7:], "none of"),
     ],
 )
 def test_bad_signatures_say_why(header: str | None, words: str) -> None:
     problem = policy.signature_problem(header, BODY, SECRET)
     assert problem is not None and words in problem
+
+
+@pytest.mark.parametrize(
+    "header",
+    [signed("sha256").upper(), " " + signed("sha256") + " ", "sha256 = " + signed("sha256")[7:],
+     "SHA1=" + signed("sha1")[5:]],
+)  # fmt: skip
+def test_a_signature_is_read_as_hex_whatever_its_case_and_spacing(header: str) -> None:
+    assert policy.signature_problem(header, BODY, SECRET) is None
 
 
 def test_callbacks_and_secrets_are_unguessable_and_fit() -> None:
