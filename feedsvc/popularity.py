@@ -294,7 +294,10 @@ def shared_ranking(
         select(PopularRanking.version, PopularRanking.post_ids, PopularRanking.ranked_at)
         .where(PopularRanking.window == window)
     ).first()  # fmt: skip
-    if stored is not None and now - stored.ranked_at < dt.timedelta(seconds=settings.cache_seconds):
+    # Fresh within the period either way: a row from a clock that ran ahead
+    # (or ours set back) is not kept until that future time.
+    period = dt.timedelta(seconds=settings.cache_seconds)
+    if stored is not None and abs(now - stored.ranked_at) < period:
         return Ranking(window, stored.version, tuple(stored.post_ids))
     ids = rank(session, window, settings.depth, now, settings.half_life_days)
     seen = None if stored is None else stored.version

@@ -416,6 +416,23 @@ def test_of_two_processes_ranking_at_once_the_first_writer_wins(db: Database) ->
         assert popularity._store_ranking(writer, "all", None, [], now).post_ids == (post_id,)
 
 
+def test_a_ranking_stored_by_a_clock_ahead_is_not_kept_until_then(db: Database) -> None:
+    """A process whose clock ran a day ahead (or ours set back) stored a ranking:
+    the others rank again, not show it for a day."""
+    (post_id,) = add_posts(db, 1)
+    now = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
+    with db.session(write=False) as session:
+        ahead = popularity.shared_ranking(session, "7d", now + dt.timedelta(days=1), SHARED)
+    assert ahead.post_ids == ()
+    view(db, post_id, "a")
+    with db.session(write=False) as session:
+        ranked = popularity.shared_ranking(session, "7d", now, SHARED)
+    assert ranked.post_ids == (post_id,) and ranked.version == ahead.version + 1
+    behind = now - dt.timedelta(seconds=30)
+    with db.session(write=False) as session:  # a little skew either way keeps it
+        assert popularity.shared_ranking(session, "7d", behind, SHARED) == ranked
+
+
 def test_with_no_cache_period_every_request_ranks_afresh(db: Database) -> None:
     (post_id,) = add_posts(db, 1)
     now = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
