@@ -360,5 +360,6 @@ def test_admin_adds_shows_the_secret_once_logs_and_disables(
     deleted = post_form(client, f"/admin/webhooks/{endpoint.id}",
                         f"/admin/webhooks/{endpoint.id}", {"action": "delete"})  # fmt: skip
     assert deleted.status_code == 302
+    assert client.get(f"/admin/webhooks/{endpoint.id}").status_code == 404
     with db.session() as session:
         assert session.scalars(select(WebhookDelivery)).all() == []

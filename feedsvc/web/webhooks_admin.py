@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from feedsvc import webhooks
@@ -68,15 +68,22 @@ def _endpoint_page(
                    optional=webhooks.OPTIONAL)  # fmt: skip
 
 
+def _endpoint_or_404(endpoint_id: int) -> WebhookEndpoint:
+    found = get_session().get(WebhookEndpoint, endpoint_id)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.get("/webhooks/<int:endpoint_id>")
 def endpoint_detail(endpoint_id: int) -> Response:
-    return _endpoint_page(webhooks.get_endpoint(get_session(), endpoint_id))
+    return _endpoint_page(_endpoint_or_404(endpoint_id))
 
 
 @bp.post("/webhooks/<int:endpoint_id>")
 def endpoint_update(endpoint_id: int) -> Response:
     session = get_session()
-    endpoint = webhooks.get_endpoint(session, endpoint_id)
+    endpoint = _endpoint_or_404(endpoint_id)
     form = request.form
     action = form.get("action", "save")
     try:
