@@ -115,16 +115,22 @@ def parse_category_lines(text: str) -> dict[str, str]:
     """Category names as a person types them, one a line: `GiantBomb = Giant
     Bomb` renames, `Uncategorized =` drops; blank lines are skipped."""
     names: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         category, equals, new_name = line.partition("=")
-        if not equals or not category.strip():
+        category = category.strip()
+        if not equals or not category:
             raise FieldError(
                 CATEGORY_NAMES,
                 f"line {number}: write 'category = new name', or 'category =' to drop it",
             )
-        names[category.strip()] = new_name.strip()
+        if category in lines:
+            raise FieldError(CATEGORY_NAMES, f"line {number}: {category[:_SHOWN]!r} is named "
+                             f"on line {lines[category]} already")  # fmt: skip
+        lines[category] = number
+        names[category] = new_name.strip()
     return check_category_names(names)
 
 

@@ -89,6 +89,16 @@ def test_category_lines_as_typed() -> None:
     for bad in ("no equals sign", " = New name"):
         with pytest.raises(FieldError, match="line 1: write 'category = new name'"):
             parse_category_lines(bad)
+    # Named twice: refused, not the last line silently taken.
+    with pytest.raises(FieldError, match="line 3: 'Games' is named on line 1 already"):
+        parse_category_lines("Games = Play\nNews = \n Games = Fun")
+
+
+def test_renames_apply_once_a_swap_is_no_loop() -> None:
+    swapped = upstream_categories(entry(("Games", "News")), target(Games="News", News="Games"))
+    assert swapped.tags == ("News", "Games")
+    chained = upstream_categories(entry(("A1",)), target(A1="B1", B1="C1"))
+    assert chained.tags == ("B1",)
 
 
 def tags_of(db: Database) -> dict[str, list[str]]:
