@@ -161,6 +161,21 @@ def test_demote_headings_keeps_content_below_the_page_title() -> None:
     assert demote_headings(hostile) == '<p title="&lt;h1&gt;">&lt;h1&gt;</p><h2>Real</h2>'
 
 
+_HEADING_PARTS = st.sampled_from(
+    ["<h1>", "</h1>", "<H2 title='<h1>'>", "</h2>", "<h6>", "</h6>", "<h3 class=x>", "</H3>",
+     "<p>", "</p>", "&lt;h1&gt;", "<!-- <h1> -->", "<svg><title><h1>", "<pre>", "<div>", "x"]
+)  # fmt: skip
+
+
+@given(st.lists(_HEADING_PARTS, max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_no_nesting_or_markup_puts_a_heading_at_the_titles_level(parts: list[str]) -> None:
+    demoted = demote_headings(sanitize_html("".join(parts))).lower()
+    assert "<h1" not in demoted and "</h1" not in demoted
+    for level in range(2, 7):  # every heading opened is closed at its own level
+        assert demoted.count(f"<h{level}") == demoted.count(f"</h{level}")
+
+
 # Markup meant to trip a tag-dropping shortcut: ">" and "<" inside attribute
 # values and text, comments, raw-text elements, entities, unclosed and stray tags.
 tricky_markup = st.lists(

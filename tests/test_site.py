@@ -230,6 +230,19 @@ def test_listing_pages_offer_their_feeds_visibly(
     assert html.count("<h1") == 1
 
 
+def test_a_hostile_search_reaches_its_follow_links_as_a_query_value_only(
+    client: FlaskClient, site: dict[str, int]
+) -> None:
+    typed = '"><script>alert(1)</script>&window=all&q=x #'
+    html = client.get("/search", query_string={"q": typed}).get_data(as_text=True)
+    follow = html.split('<p class="follow">', 1)[1].split("</p>", 1)[0]
+    query = "?q=%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E%26window%3Dall%26q%3Dx+%23"
+    for fmt in ("atom", "rss", "json"):
+        assert f'href="/feeds/search.{fmt}{query}"' in follow
+    assert "<script>" not in html.split("<main", 1)[1]
+    assert client.get("/popular?window=all%22%3E").status_code == 404
+
+
 def test_a_source_without_a_title_is_named_by_its_site_host(
     client: FlaskClient, site: dict[str, int], db: Database
 ) -> None:
