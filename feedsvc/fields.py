@@ -43,6 +43,15 @@ def invisible_character(text: str) -> str | None:
     return None
 
 
+def visible_text(text: str) -> str:
+    """The text without its invisible control characters: what an upstream
+    feed says, which is stored rather than refused."""
+    return "".join(
+        char for char in text
+        if char in _JOINERS or unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+    )  # fmt: skip
+
+
 def check_text(text: str, field: str) -> str:
     """The text as given, unless it holds an invisible control character."""
     found = invisible_character(text)

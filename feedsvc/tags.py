@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc import content
-from feedsvc.fields import MAX_TAG_NAME, tag_key, tag_slug
+from feedsvc.fields import MAX_TAG_NAME, tag_key, tag_slug, visible_text
 from feedsvc.models import Post, Tag, post_tags
 
 
@@ -25,7 +25,7 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
         slug = tag_slug(name)
         if slug:  # a feed's category may make none; people's tags were checked (fields.py)
             # Tag names come from feeds, forms and the API: no control characters.
-            by_slug.setdefault(slug, content.normalize_space(name)[:MAX_TAG_NAME])
+            by_slug.setdefault(slug, content.normalize_space(visible_text(name))[:MAX_TAG_NAME])
     if not by_slug:
         return {}
     ids: dict[str, int] = {}

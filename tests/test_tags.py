@@ -28,6 +28,20 @@ def test_case_and_spacing_variants_find_the_first_tag(db: Database) -> None:
         assert tag_ids(session, ["Giant Bombs"])["Giant Bombs"] != first
 
 
+def test_a_feeds_hostile_unicode_makes_one_visible_tag(db: Database) -> None:
+    """A feed's categories are not checked as a person's are: a right-to-left
+    override or a zero-width space is dropped from the name stored and shown
+    (it would turn the page's text around it); full-width letters and
+    ligatures find the same tag; joiners that scripts need are kept."""
+    with db.session() as session:
+        hostile = ["Giant\u202eBomb", "\u200bGiant\u200b Bomb\u2066", "ＧＩＡＮＴ ＢＯＭＢ",
+                   "Giant\ufeffBomb", "ﬁsh\u200dtank"]  # fmt: skip
+        found = tag_ids(session, hostile)
+        assert len(set(found.values())) == 2
+        names = [name for (name,) in session.query(Tag.name).order_by(Tag.id)]
+        assert names == ["GiantBomb", "ﬁsh\u200dtank"]
+
+
 def test_a_post_with_two_variants_is_tagged_once(db: Database) -> None:
     with db.session() as session:
         post = create_local_post(session, title="Both", body_html="<p>x</p>", now=NOW,
