@@ -235,6 +235,16 @@ def admin_reply(
     return comment
 
 
+def parent_of(raw: str) -> int | None:
+    """The comment a form's `parent_id` names: None when empty, else its id."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not (raw.isdigit() and len(raw) < 12):
+        raise CommentError("the comment replied to is not on this post", "parent_id")
+    return int(raw)
+
+
 def _checked_fields(name: str, website: str, body: str) -> tuple[str, str | None, str]:
     # A name reads as it is: no bidi overrides or zero-width characters.
     name = normalize_space(fields.check_text(name, "name"))

@@ -85,14 +85,11 @@ def reply(post_id: int) -> Response:
     """An admin's comment on the post, or reply to one: shown at once, marked as the author's."""
     post = _post_or_404(post_id)
     form = {name: request.form.get(name, "") for name in ("body", "parent_id")}
-    parent = form["parent_id"].strip()
     app_settings = settings()
     try:
-        if parent and not (parent.isdigit() and len(parent) < 12):
-            raise comments.CommentError("the comment replied to is not on this post", "parent_id")
         made = comments.admin_reply(
             get_session(), post.id, form["body"], secret=app_settings.secret_key,
-            now=current_time(), parent_id=int(parent) if parent else None,
+            now=current_time(), parent_id=comments.parent_of(form["parent_id"]),
             name=app_settings.site.author,
         )  # fmt: skip
     except FeedsvcError as exc:

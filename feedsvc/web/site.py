@@ -135,16 +135,14 @@ def comment(post_id: int) -> Response:
     if found is None:
         abort(404)
     form = {name: request.form.get(name, "") for name in ("name", "website", "body", "parent_id")}
-    parent = form["parent_id"].strip()
     app_settings = settings()
     try:
-        if parent and not (parent.isdigit() and len(parent) < 12):
-            raise comments.CommentError("the comment replied to is not on this post", "parent_id")
         made = comments.submit(
             session,
             comments.Submission(
                 post_id=found.id, name=form["name"], website=form["website"], body=form["body"],
-                token=request.form.get("token", ""), parent_id=int(parent) if parent else None,
+                token=request.form.get("token", ""),
+                parent_id=comments.parent_of(form["parent_id"]),
                 honeypot=request.form.get("email", ""), address=client_address(),
                 user_agent=request.headers.get("User-Agent", ""),
             ),
@@ -152,7 +150,7 @@ def comment(post_id: int) -> Response:
             limiter=current_app.extensions[LIMITER], now=current_time(),
         )  # fmt: skip
     except FeedsvcError as exc:
-        return _post_page(found, _reply_to(parent), form, exc)
+        return _post_page(found, _reply_to(form["parent_id"].strip()), form, exc)
     shown = made.state == CommentState.APPROVED
     target = url_for("site.post", post_id=found.id, slug=found.slug,
                      comment=made.id if shown else "pending")  # fmt: skip
