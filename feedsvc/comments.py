@@ -292,7 +292,7 @@ def delete_comments(session: Session, ids: Iterable[int], now: dt.datetime) -> i
     """Delete the comments (and the replies under them); how many were found."""
     wanted = sorted(set(ids))
     post_ids = _post_ids(session, wanted)
-    found = session.execute(delete(Comment).where(Comment.id.in_(wanted))).rowcount
+    found = session.execute(delete(Comment).where(Comment.id.in_(wanted))).rowcount  # type: ignore[attr-defined]
     # SQLite enforces the cascade too (foreign keys are on), but say it for both.
     session.execute(delete(Comment).where(Comment.parent_id.in_(wanted)))
     _recount(session, post_ids, now)
@@ -310,7 +310,7 @@ def set_state(session: Session, ids: Iterable[int], state: CommentState,
     ))  # fmt: skip
     found = session.execute(
         update(Comment).where(Comment.id.in_(wanted)).values(state=state)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     _recount(session, post_ids, now)
     webhooks.note_comments(session, shown, now)
     return int(found or 0)

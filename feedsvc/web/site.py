@@ -61,7 +61,7 @@ def post(post_id: int, slug: str | None = None) -> Response:
         abort(404)
     if slug != found.slug:
         # The comment form's arguments (reply, comment) survive the move.
-        kept = {k: v for k, v in request.args.items() if k in ("reply", "comment")}
+        kept: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("reply", "comment")}
         return redirect(url_for("site.post", post_id=found.id, slug=found.slug, **kept), 301)
     response = _post_page(found, _reply_to(request.args.get("reply")))
     if response.status_code == 200 and request.method == "GET":
