@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from feedsvc.db import Database
 from tests.admin_helpers import PASSWORD, USERNAME, make_admin
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
-from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
+from tests.test_browser import CHROMIUM, browser, open_page, screenshots, shows  # noqa: F401
 from tests.test_opml import MESSY
 
 pytestmark = pytest.mark.skipif(
@@ -64,13 +64,13 @@ def test_sign_in_add_a_site_see_its_posts_import_and_export_opml(
     page.get_by_label("A feed's address").fill(feed_server.url("/"))
     page.get_by_role("button", name="Find the feed").click()
     # One feed named by the page: straight to its preview.
-    assert page.get_by_role("heading", name="Preview: Their blog").is_visible()
-    assert page.get_by_text("Upstream entry 3").is_visible()
+    shows(page.get_by_role("heading", name="Preview: Their blog"))
+    shows(page.get_by_text("Upstream entry 3"))
     page.get_by_label("Tags").fill("friends")
     page.screenshot(path=screenshots / "admin-preview.png", full_page=True)
     page.get_by_role("button", name="Add this source").click()
-    assert page.get_by_text("First fetch: ok, 3 new").is_visible()
-    assert page.get_by_role("link", name="Upstream entry 3").is_visible()
+    shows(page.get_by_text("First fetch: ok, 3 new"))
+    shows(page.get_by_role("link", name="Upstream entry 3"))
 
     page.get_by_role("link", name="3", exact=True).click()  # the public source page
     assert page.locator("main article h2").all_inner_texts()[:3] == [
@@ -81,8 +81,8 @@ def test_sign_in_add_a_site_see_its_posts_import_and_export_opml(
     page.goto(live_admin + "/admin/opml/import")
     page.get_by_label("An OPML file").set_input_files(str(opml))
     page.get_by_role("button", name="Import").click()
-    assert page.get_by_text("4 added, 1 duplicates skipped, 2 errors").is_visible()
-    assert page.get_by_text("line 11: not an http(s) URL").is_visible()
+    shows(page.get_by_text("4 added, 1 duplicates skipped, 2 errors"))
+    shows(page.get_by_text("line 11: not an http(s) URL"))
     page.screenshot(path=screenshots / "admin-opml-report.png", full_page=True)
 
     with page.expect_download() as download:

@@ -18,7 +18,7 @@ from tests.admin_helpers import PASSWORD, USERNAME
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.ingesting import store_feed
 from tests.test_admin_browser import live_admin  # noqa: F401
-from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
+from tests.test_browser import CHROMIUM, browser, open_page, screenshots, shows  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no browser: apt-get install chromium (Debian's package)"
@@ -82,7 +82,7 @@ def test_the_no_worker_banner_comes_and_goes_with_the_heartbeat(
     banner = page.locator("#worker-banner")
     for path in ("/admin/", "/admin/sources", "/admin/posts", "/admin/rules", "/admin/users"):
         page.goto(live_admin + path)
-        assert banner.is_visible(), path
+        shows(banner)
         assert "Sources are not being fetched: start feedsvc worker" in banner.inner_text()
     beat(db, dt.datetime.now(dt.UTC))
     page.goto(live_admin + "/admin/sources")
@@ -120,8 +120,8 @@ def test_a_bad_interval_on_the_preview_keeps_the_preview_and_what_was_typed(
     page.get_by_role("button", name="Add this source").click()
 
     # Still the preview, with its entries, and every value as typed.
-    assert page.get_by_role("heading", name="Preview: Their feed").is_visible()
-    assert page.get_by_text("Entry 3").is_visible()
+    shows(page.get_by_role("heading", name="Preview: Their feed"))
+    shows(page.get_by_text("Entry 3"))
     assert page.get_by_label("Title").input_value() == "My own title"
     assert page.get_by_label("Tags").input_value() == "friends, games"
     assert page.get_by_label("Republish").input_value() == "summary"
@@ -136,8 +136,8 @@ def test_a_bad_interval_on_the_preview_keeps_the_preview_and_what_was_typed(
 
     page.get_by_label("Every 15 minutes").check()
     page.get_by_role("button", name="Add this source").click()
-    assert page.get_by_text("First fetch: ok, 3 new").is_visible()
-    assert page.get_by_role("heading", name="My own title").is_visible()
+    shows(page.get_by_text("First fetch: ok, 3 new"))
+    shows(page.get_by_role("heading", name="My own title"))
     assert page.get_by_label("Every 15 minutes").is_checked()
     # Chromium logs the refused form's 422 as a failed load; nothing else went wrong.
     assert [e for e in errors if "status of 422" not in e] == []
@@ -181,7 +181,7 @@ def test_the_posts_list_filtered_by_source_then_a_bulk_hide(
     page.get_by_label("Choose Alpha post 3").check()
     page.get_by_label("With the ticked posts").select_option("hide")
     page.get_by_role("button", name="Apply").click()
-    assert page.get_by_text("Hidden: 2 posts.").is_visible()
+    shows(page.get_by_text("Hidden: 2 posts."))
     assert f"source={alpha}" in page.url  # back on the same filtered list
     statuses = {row.locator("td[data-label='Title']").inner_text():
                 row.locator("td[data-label='Status']").text_content().strip()
@@ -213,8 +213,16 @@ def test_the_sources_list_at_390_px_has_no_sideways_scroll(
         add_source(session, "http://a-very-long-host-name-for-a-feed.example/" + "path/" * 20
                    + "feed.xml?with=a&long=query", now)  # fmt: skip
     page, errors = signed_in(browser, live_admin, width=390)
-    for path in ("/admin/sources", "/admin/posts", "/admin/", "/admin/rules", "/admin/users",
-                 "/admin/tokens", "/admin/opml/import", "/admin/posts/new"):
+    for path in (
+        "/admin/sources",
+        "/admin/posts",
+        "/admin/",
+        "/admin/rules",
+        "/admin/users",
+        "/admin/tokens",
+        "/admin/opml/import",
+        "/admin/posts/new",
+    ):
         page.goto(live_admin + path)
         scroll, width = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"

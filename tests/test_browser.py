@@ -99,6 +99,13 @@ def screenshots() -> Path:
     return folder
 
 
+def shows(locator: Any) -> None:
+    """The element is visible, waiting for it (up to Playwright's timeout): a
+    click that navigates returns before the next page is drawn, and a loaded
+    machine draws late."""
+    playwright_api.expect(locator).to_be_visible()
+
+
 def open_page(
     browser: Any, base: str, width: int = 1280, user_agent: str | None = None
 ) -> tuple[Any, list[str], list[str]]:
@@ -162,7 +169,7 @@ def test_a_source_page_shows_its_feeds(browser: Any, live_site: str) -> None:
     for name, path, kind in (("Atom", ".atom", "<feed"), ("RSS", ".rss", "<rss"),
                              ("JSON", ".json", '"version"')):  # fmt: skip
         link = follow.get_by_role("link", name=name)
-        assert link.is_visible()
+        shows(link)
         href = link.get_attribute("href")
         assert href == f"/feeds/sources/1{path}"
         assert kind in page.request.get(live_site + href).text()

@@ -21,7 +21,7 @@ from feedsvc.db import Database
 from tests.accessibility import serious_violations
 from tests.admin_helpers import PASSWORD, USERNAME, make_admin
 from tests.commenting import BROWSER, NOW, add_post, clock_of, pinned_app
-from tests.test_browser import CHROMIUM, browser, open_page, screenshots  # noqa: F401
+from tests.test_browser import CHROMIUM, browser, open_page, screenshots, shows  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no browser: apt-get install chromium (Debian's package)"
@@ -60,8 +60,8 @@ def test_post_await_moderation_approve_then_see_it_on_the_page_and_in_the_feed(
     )
     clock_of(live).advance(WAIT)  # a person takes a while to write
     page.get_by_role("button", name="Post comment").click()
-    assert page.get_by_text("Thank you: your comment is awaiting moderation.").is_visible()
-    assert page.get_by_role("heading", name="Comments (0)").is_visible()
+    shows(page.get_by_text("Thank you: your comment is awaiting moderation."))
+    shows(page.get_by_role("heading", name="Comments (0)"))
     page.screenshot(path=screenshots / "comment-awaiting.png", full_page=True)
 
     page.goto(base + "/admin/comments")
@@ -72,10 +72,10 @@ def test_post_await_moderation_approve_then_see_it_on_the_page_and_in_the_feed(
     page.get_by_label("Select comment 1 by Ada").check()
     page.screenshot(path=screenshots / "comment-queue.png", full_page=True)
     page.get_by_role("button", name="Approve selected").click()
-    assert page.get_by_text("Approved: 1 comment.").is_visible()
+    shows(page.get_by_text("Approved: 1 comment."))
 
     page.goto(f"{base}/posts/{post_id}")
-    assert page.get_by_role("heading", name="Comments (1)").is_visible()
+    shows(page.get_by_role("heading", name="Comments (1)"))
     assert serious_violations(page) == []  # axe-core: the comments and the form read well
     body = page.locator("#comment-1 .comment-body")
     assert body.locator("p").all_inner_texts() == [
@@ -121,7 +121,7 @@ def test_hostile_comments_are_shown_as_text_and_run_nothing(
     page.get_by_label("Website (optional)").fill("")
     clock_of(live).advance(WAIT)
     page.get_by_role("button", name="Post comment").click()
-    assert page.get_by_text("awaiting moderation").is_visible()
+    shows(page.get_by_text("awaiting moderation"))
     with db.session() as session:
         comments.approve(session, [1], NOW)
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.admin_helpers import PASSWORD, USERNAME
 from tests.test_admin_browser import live_admin  # noqa: F401
-from tests.test_browser import CHROMIUM, browser  # noqa: F401
+from tests.test_browser import CHROMIUM, browser, shows  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no browser: apt-get install chromium (Debian's package)"
@@ -27,7 +27,7 @@ def test_a_copied_cookie_is_refused_after_sign_out(
     page.get_by_label("Username").fill(USERNAME)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", name="API tokens").is_visible()
+    shows(page.get_by_role("heading", name="API tokens"))
     [cookie] = [c for c in mine.cookies() if c["name"] == "session"]
     assert cookie["sameSite"] == "Lax" and cookie["httpOnly"]
 
@@ -38,11 +38,11 @@ def test_a_copied_cookie_is_refused_after_sign_out(
     assert copy.get_by_role("heading", name="API tokens").is_visible()  # the copy works…
 
     page.get_by_role("button", name=f"Sign out {USERNAME}").click()
-    assert page.get_by_text("Signed out.").is_visible()
+    shows(page.get_by_text("Signed out."))
 
     copy.goto(live_admin + "/admin/tokens")  # …until the owner signs out
     assert "/admin/sign-in" in copy.url
-    assert copy.get_by_role("heading", name="Sign in").is_visible()
+    shows(copy.get_by_role("heading", name="Sign in"))
     assert copy.get_by_role("heading", name="API tokens").count() == 0
     mine.close()
     theirs.close()
