@@ -91,7 +91,7 @@ def _complete(connection: Connection) -> bool:
     """On SQLite: whether the triggers are there, as this version writes them."""
     if connection.dialect.name != "sqlite":
         return True
-    found = dict(connection.exec_driver_sql(
+    found: dict[str, str] = dict(connection.exec_driver_sql(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '{FTS_TABLE}_%'"
     ).all())  # fmt: skip
     return found == _sqlite_triggers()
