@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,11 @@ def add_tricky_posts(db: Database) -> None:
     with db.session() as session:
         create_local_post(
             session,
-            title="Long\x01 " + "title " * 99,
-            body_html="<p>Local ]]> &amp; <b>bold</b> \x02 text</p>",
+            title="Long\x01 &copy; " + "title " * 98,
+            # "x < y" and "&copy;" are text that reads like markup (the W3C
+            # validator's NotHtml and ContainsUndeclaredHTML).
+            body_html="<p>Local ]]> &amp; <b>bold</b> \x02 text</p>"
+            "<p><code>x &lt; y &amp;copy;</code></p>",
             now=NOW - dt.timedelta(hours=1),
             summary_length=300,
             tags=["Python"],
@@ -101,7 +105,28 @@ def check_feed(fmt: str, body: bytes) -> Any:
         check_atom(root)
     else:
         check_rss(root)
+        # The W3C validator's CharacterData (the RSS Best Practices Profile):
+        # "&", "<" and ">" in RSS are written as hexadecimal character references.
+        for entity in (b"&amp;", b"&lt;", b"&gt;"):
+            assert entity not in body, f"RSS writes {entity!r}, not a hexadecimal reference"
     return parsed
+
+
+# What the W3C validator takes for HTML in text: an end tag or an entity.
+LOOKS_LIKE_HTML = re.compile(r"</\w+>|&#?\w+")
+# "<" that starts no tag, comment or end tag: not HTML (the validator's NotHtml).
+STRAY_LESS_THAN = re.compile(r"<(?![A-Za-z/!])")
+
+
+def check_text_construct(element: etree._Element) -> None:
+    """Atom text that reads like markup is declared html (ContainsUndeclaredHTML);
+    html is HTML, a plain "<" escaped."""
+    kind = element.get("type", "text")
+    text = element.text or ""
+    if kind == "text":
+        assert not LOOKS_LIKE_HTML.search(text), f"undeclared HTML in {element.tag}: {text!r}"
+    elif kind == "html":
+        assert not STRAY_LESS_THAN.search(text), f"not HTML in {element.tag}: {text!r}"
 
 
 def check_atom(feed: etree._Element) -> None:
@@ -116,6 +141,9 @@ def check_atom(feed: etree._Element) -> None:
     for entry in feed.findall(ATOM_NS + "entry"):
         for name in ("id", "title", "updated"):
             assert len(entry.findall(ATOM_NS + name)) == 1, name
+        for name in ("title", "summary", "content"):
+            for construct in entry.findall(ATOM_NS + name):
+                check_text_construct(construct)
         ids.append(entry.findtext(ATOM_NS + "id"))
         assert feed_has_author or entry.find(ATOM_NS + "author") is not None
         links = entry.findall(ATOM_NS + "link")
@@ -147,3 +175,6 @@ def check_rss(rss_root: etree._Element) -> None:
         # Our guids are urn:uuid ids, not addresses: say so.
         assert guid.get("isPermaLink") == "false"
         assert parsedate_to_datetime(item.findtext("pubDate") or "").tzinfo is not None
+        # description is HTML, so a plain "<" comes escaped.
+        description = item.findtext("description") or ""
+        assert not STRAY_LESS_THAN.search(description), description

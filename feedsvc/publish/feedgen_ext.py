@@ -5,6 +5,8 @@ atom:source (id, title, links, updated) or RSS <source url>."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -66,6 +68,7 @@ class FeedsvcEntryExtension(BaseEntryExtension):
         return {}
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
+        _html_title(entry)
         # feedgen builds Atom with unqualified names under a default namespace.
         for old in entry.findall("link"):
             entry.remove(old)
@@ -96,6 +99,19 @@ class FeedsvcEntryExtension(BaseEntryExtension):
             etree.SubElement(item, f"{{{SLASH_NS}}}comments").text = str(self.comment_count or 0)
         _explicit(item, self.itunes_explicit)
         return item
+
+
+# Text a reader could take for markup: an end tag ("</b>") or an entity ("&copy").
+_LOOKS_LIKE_HTML = re.compile(r"</\w+>|&#?\w+")
+
+
+def _html_title(entry: etree._Element) -> None:
+    """A text title that reads like markup declared as escaped HTML, so no reader
+    (nor the W3C validator) takes it for undeclared HTML; others stay plain text."""
+    title = entry.find("title")
+    if title is not None and title.text and _LOOKS_LIKE_HTML.search(title.text):
+        title.set("type", "html")
+        title.text = html.escape(title.text, quote=False)
 
 
 def _rfc3339(value: dt.datetime) -> str:

@@ -6,6 +6,7 @@ Input is plain values (`FeedSpec`, `FeedEntry`), never ORM rows; output is bytes
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -126,8 +127,20 @@ def render(kind: str, spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     if kind == ATOM:
         return bytes(generator.atom_str(pretty=False))
     if kind == RSS:
-        return bytes(generator.rss_str(pretty=False))
+        return hex_references(bytes(generator.rss_str(pretty=False)))
     raise ValueError(f"unknown feed format {kind!r}")
+
+
+# What the RSS Best Practices Profile asks of plain text (and the W3C validator's
+# CharacterData warning checks): "&", "<" and ">" as hexadecimal character
+# references, which every aggregator decodes alike. Same characters for XML.
+_HEX_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
+
+
+def hex_references(document: bytes) -> bytes:
+    for entity, reference in _HEX_REFERENCES:
+        document = document.replace(entity, reference)
+    return document
 
 
 def web_only(entry: FeedEntry) -> FeedEntry:
@@ -253,12 +266,14 @@ def _generator(
         fe.updated(entry.updated)
         for term in entry.categories:
             fe.category(term=_clean(term))
+        # The summary is plain text, but RSS's description is HTML: escaped
+        # once as HTML (and Atom says so), "x < y" is text in both.
         if entry.summary:
-            fe.summary(_clean(entry.summary))
+            fe.summary(html.escape(_clean(entry.summary), quote=False), type="html")
         if entry.content_html is not None:
             fe.content(_clean(entry.content_html), type="html")
         elif not entry.summary:
-            fe.description(_clean(entry.title))
+            fe.description(html.escape(_clean(entry.title), quote=False))
         if entry.image:
             fe.media.thumbnail({"url": entry.image}, group=None)
         if entry.enclosures:
