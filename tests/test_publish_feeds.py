@@ -137,6 +137,26 @@ def test_feed_level_links_and_metadata(client: FlaskClient, tricky: Database) ->
     assert popular_links["alternate"] == "http://feeds.test/popular?window=30d"
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "/feeds/popular.atom",
+        "/feeds/popular.rss",
+        "/feeds/posts/default?published-min=2026-11-20T00:00:00Z",
+        "/feeds/posts/default?updated-min=2026-11-20T00:00:00Z&alt=rss",
+    ],
+)
+def test_self_link_is_the_address_asked_for(
+    client: FlaskClient, tricky: Database, address: str
+) -> None:
+    """The W3C validator's SelfDoesntMatchLocation: the common addresses name
+    themselves as typed (no default window added, colons not escaped)."""
+    fmt = "rss" if "rss" in address else "atom"
+    parsed = check_feed(fmt, client.get(address).data)
+    selfs = [link.href for link in parsed.feed.links if link.rel == "self"]
+    assert selfs == ["http://feeds.test" + address]
+
+
 def test_entry_ids_never_change_with_the_title(client: FlaskClient, tricky: Database) -> None:
     before = check_feed("atom", client.get("/feeds/sources/1.atom").data)
     ids = {entry.link: entry.id for entry in before.entries}

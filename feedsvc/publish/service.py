@@ -286,7 +286,8 @@ def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None =
             params["max-results"] = req.limit
         return base + path + _query(params)
     params = dict(req.narrowing)
-    if req.kind == POPULAR:
+    # The default window unsaid: /feeds/popular.atom's self link is its own address.
+    if req.kind == POPULAR and req.window != DEFAULT_WINDOW:
         params["window"] = req.window
     if page != 1:
         params["page"] = "last" if page == LAST_PAGE else page
@@ -296,7 +297,9 @@ def feed_url(req: FeedRequest, base: str, settings: Settings, page: int | None =
 
 
 def _query(params: Mapping[str, object]) -> str:
-    return "?" + urlencode(params) if params else ""
+    # Colons kept as typed (RFC 3986 allows them in a query): a Blogger
+    # published-min=2026-11-20T00:00:00Z is named by the same address.
+    return "?" + urlencode(params, safe=":") if params else ""
 
 
 def alternate_url(req: FeedRequest, base: str) -> str:
