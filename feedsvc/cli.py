@@ -203,7 +203,8 @@ def sources_list() -> None:
         for source, count in rows:
             state: str = source_state(source)
             if source.error_count:
-                state += f", {source.error_count} errors"
+                errors = source.error_count
+                state += f", {errors} error{'' if errors == 1 else 's'}"
             click.echo(
                 f"{source.id:>5}  {state:<10}  {count:>5} posts  {source.display_title}"
                 f"  <{source.feed_url}>"

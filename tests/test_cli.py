@@ -167,3 +167,8 @@ def test_sources_list_shows_failing_sources(runner: FlaskCliRunner, db: object) 
         source.error_count, source.last_error = 12, "could not connect: refused"
     listed = runner.invoke(args=["sources", "list"]).output
     assert "failing, 12 errors" in listed and "last error: could not connect" in listed
+    with db.session() as session:
+        source = session.get(Source, 1)
+        assert source is not None
+        source.error_count = 1
+    assert "warning, 1 error " in runner.invoke(args=["sources", "list"]).output
