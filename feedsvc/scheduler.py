@@ -50,6 +50,8 @@ HEARTBEAT_EVERY = 10.0
 # driver starts each as a slot frees. Deep enough that a feed list on one host
 # keeps the parsers busy; short of the capacity, so other hosts always get room.
 QUEUED_PER_HOST = 24
+# The pruning chores (history, jobs, visitor hashes, story keys; retention daily).
+HOUSEKEEPING_SECONDS = 3600
 # While the database is away, it is tried again after a delay that doubles up to this.
 DATABASE_RETRY_MAX = 60.0
 # WebSub subscriptions are brought in line with the sources this often.
@@ -396,29 +398,21 @@ class Worker:
 
 
 def add_jobs(scheduler: BaseScheduler, worker: Worker, settings: Settings) -> None:
-    scheduler.add_job(
-        worker.dispatch, "interval", seconds=settings.worker.dispatch_seconds,
-        id="dispatch", replace_existing=True, next_run_time=worker.clock.now(),
-    )  # fmt: skip
-    scheduler.add_job(
-        worker.publish, "interval", seconds=settings.worker.dispatch_seconds,
-        id="publish", replace_existing=True,
-    )  # fmt: skip
-    scheduler.add_job(
-        worker.run_jobs, "interval", seconds=settings.worker.dispatch_seconds,
-        id="jobs", replace_existing=True, next_run_time=worker.clock.now(),
-    )  # fmt: skip
-    scheduler.add_job(
-        worker.send_webhooks, "interval", seconds=settings.worker.dispatch_seconds,
-        id="webhooks", replace_existing=True,
-    )  # fmt: skip
-    scheduler.add_job(
-        worker.push, "interval", seconds=PUSH_SECONDS, id="push", replace_existing=True,
-        next_run_time=worker.clock.now(),
-    )  # fmt: skip
-    scheduler.add_job(
-        worker.housekeeping, "interval", hours=1, id="housekeeping", replace_existing=True,
-    )  # fmt: skip
+    tick = settings.worker.dispatch_seconds
+    now = worker.clock.now()
+    # (id, job, seconds between runs, whether its first run is at start-up)
+    jobs = [
+        ("dispatch", worker.dispatch, tick, True),
+        ("publish", worker.publish, tick, False),
+        ("jobs", worker.run_jobs, tick, True),
+        ("webhooks", worker.send_webhooks, tick, False),
+        ("push", worker.push, PUSH_SECONDS, True),
+        ("housekeeping", worker.housekeeping, HOUSEKEEPING_SECONDS, False),
+    ]
+    for job_id, job, seconds, at_start in jobs:
+        first = {"next_run_time": now} if at_start else {}
+        scheduler.add_job(job, "interval", seconds=seconds, id=job_id, replace_existing=True,
+                          **first)  # fmt: skip
 
 
 def check_database(db: Database) -> None:

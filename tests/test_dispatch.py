@@ -112,3 +112,30 @@ def test_the_worker_runs_the_whole_pipeline_for_a_mixed_batch(
             assert session.get(Source, ids["/broken.xml"]).error_count == 2  # type: ignore[union-attr]
     finally:
         worker.shutdown(wait=True)
+
+
+def test_the_worker_schedules_each_job_once_at_its_interval(app: Flask, db: Database) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from feedsvc.scheduler import HOUSEKEEPING_SECONDS, PUSH_SECONDS, add_jobs
+
+    settings = settings_of(app)
+    worker = Worker(db, settings, name="test-worker")
+    scheduler = BackgroundScheduler(timezone=dt.UTC)
+    try:
+        add_jobs(scheduler, worker, settings)
+        scheduler.start(paused=True)  # the jobs get their first run time, none runs
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        tick = settings.worker.dispatch_seconds
+        assert {name: job.trigger.interval.total_seconds() for name, job in jobs.items()} == {
+            "dispatch": tick, "publish": tick, "jobs": tick, "webhooks": tick,
+            "push": PUSH_SECONDS, "housekeeping": HOUSEKEEPING_SECONDS,
+        }  # fmt: skip
+        # Fetching, the admin's jobs and subscriptions start with the worker;
+        # the others wait their first interval.
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=tick / 2)
+        at_start = {name for name, job in jobs.items() if job.next_run_time <= soon}
+        assert at_start == {"dispatch", "jobs", "push"}
+    finally:
+        scheduler.shutdown(wait=False)
+        worker.shutdown(wait=False)
