@@ -12,7 +12,6 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import html
 import json
@@ -24,10 +23,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-import feedparser.mixin
 
 from feedsvc import content
 from feedsvc.errors import NOT_A_FEED, FeedsvcError
+from feedsvc.ingest import feedparser_tuning  # noqa: F401  (feedparser, faster)
 from feedsvc.ingest.types import (
     Enclosure,
     Episode,
@@ -37,27 +36,6 @@ from feedsvc.ingest.types import (
     Podcast,
     Thumbnail,
 )
-
-# feedparser works out the base URL at every element start — a URL join for
-# each of tens of thousands of elements, almost all with the same arguments.
-# Both joins are pure functions of their arguments: remember recent answers.
-# (A fifth of a cold parse went here.)
-feedparser.mixin._urljoin = functools.lru_cache(maxsize=4096)(feedparser.mixin._urljoin)
-feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(
-    feedparser.mixin.make_safe_absolute_uri
-)
-
-
-def _end_itunes_explicit(self: Any) -> None:
-    """itunes:explicit as Apple spells it now ("true"/"false") as well as of old
-    ("yes"/"no"/"clean"); feedparser knows only "yes" and "clean"."""
-    value = str(self.pop("itunes_explicit", "") or "").strip().lower()
-    explicit = {"yes": True, "true": True, "explicit": True,
-                "no": False, "false": False, "clean": False}.get(value)  # fmt: skip
-    self._get_context()["itunes_explicit"] = explicit
-
-
-feedparser.mixin._FeedParserMixin._end_itunes_explicit = _end_itunes_explicit
 
 
 class NotAFeed(FeedsvcError):

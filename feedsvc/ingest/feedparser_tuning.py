@@ -1,0 +1,85 @@
+"""feedparser, tuned: the same answers for less of the interpreter's time.
+
+Imported for its effect by `parse`. Each change keeps feedparser's behaviour to
+the letter; `tests/test_feedparser_tuning.py` holds them to the originals.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import types
+from typing import Any
+
+import feedparser.mixin
+from feedparser.util import FeedParserDict
+
+# feedparser works out the base URL at every element start — a URL join for
+# each of tens of thousands of elements, almost all with the same arguments.
+# Both joins are pure functions of their arguments: remember recent answers.
+feedparser.mixin._urljoin = functools.lru_cache(maxsize=4096)(feedparser.mixin._urljoin)
+feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(
+    feedparser.mixin.make_safe_absolute_uri
+)
+
+# FeedParserDict answers a few keys by rules of its own (aliases such as
+# "guid" for "id", values derived such as "enclosures"); it tries those rules,
+# and raises and catches a KeyError for a missing key, on every lookup. The
+# parser itself asks for plain keys several hundred thousand times a cold
+# pass ("type" of the content, once per piece of text): those are dict lookups.
+_RULED = frozenset(FeedParserDict.keymap) | {
+    "category", "enclosures", "license", "updated", "updated_parsed",
+}  # fmt: skip
+_ruled_getitem = FeedParserDict.__getitem__
+_ruled_get = FeedParserDict.get
+_ruled_contains = FeedParserDict.__contains__
+
+
+def _getitem(self: FeedParserDict, key: Any) -> Any:
+    if key in _RULED:
+        return _ruled_getitem(self, key)
+    return dict.__getitem__(self, key)
+
+
+def _get(self: FeedParserDict, key: Any, default: Any = None) -> Any:
+    if key in _RULED:
+        return _ruled_get(self, key, default)
+    return dict.get(self, key, default)
+
+
+def _contains(self: FeedParserDict, key: Any) -> bool:
+    if key in _RULED:
+        return _ruled_contains(self, key)
+    return dict.__contains__(self, key)
+
+
+FeedParserDict.__getitem__ = _getitem  # type: ignore[method-assign]
+FeedParserDict.get = _get  # type: ignore[method-assign]
+FeedParserDict.__contains__ = _contains  # type: ignore[method-assign]
+FeedParserDict.has_key = _contains  # type: ignore[attr-defined]
+
+# The parser deep-copies the content's parameters (type, language, base: all
+# strings) for every summary and content it stores; for a dict of immutable
+# values a new dict is the same copy, without deepcopy's generic machinery.
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _deepcopy(value: Any) -> Any:
+    if type(value) is FeedParserDict and all(type(v) in _IMMUTABLE for v in value.values()):
+        return FeedParserDict(value)
+    return copy.deepcopy(value)
+
+
+feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)  # type: ignore[assignment]
+
+
+def _end_itunes_explicit(self: Any) -> None:
+    """itunes:explicit as Apple spells it now ("true"/"false") as well as of old
+    ("yes"/"no"/"clean"); feedparser knows only "yes" and "clean"."""
+    value = str(self.pop("itunes_explicit", "") or "").strip().lower()
+    explicit = {"yes": True, "true": True, "explicit": True,
+                "no": False, "false": False, "clean": False}.get(value)  # fmt: skip
+    self._get_context()["itunes_explicit"] = explicit
+
+
+feedparser.mixin._FeedParserMixin._end_itunes_explicit = _end_itunes_explicit
