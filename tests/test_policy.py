@@ -114,17 +114,17 @@ def test_feed_hints_slow_the_schedule_down() -> None:
 def test_hourly_feed_is_checked_more_often_than_a_monthly_one() -> None:
     hourly = [NOW - dt.timedelta(hours=h) for h in range(168)]
     monthly = [NOW - dt.timedelta(days=30 * m) for m in range(1, 4)]
-    fast = policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, hourly)
-    slow = policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, monthly)
+    fast = policy.schedule(SourceState(URL), {}, NOW, SETTINGS, hourly).seconds
+    slow = policy.schedule(SourceState(URL), {}, NOW, SETTINGS, monthly).seconds
     assert fast == 3600 and slow == 86400
-    no_history = policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, [])
+    no_history = policy.schedule(SourceState(URL), {}, NOW, SETTINGS, []).seconds
     assert no_history == 3600
 
 
 def test_interval_is_clamped() -> None:
     busy = [NOW - dt.timedelta(minutes=m) for m in range(0, 10000, 1)]
-    assert policy.success_interval(SourceState(URL), {}, NOW, SETTINGS, busy) == 300
-    lazy = policy.success_interval(SourceState(URL, hint_interval=10**7), {}, NOW, SETTINGS)
+    assert policy.schedule(SourceState(URL), {}, NOW, SETTINGS, busy).seconds == 300
+    lazy = policy.schedule(SourceState(URL, hint_interval=10**7), {}, NOW, SETTINGS).seconds
     assert lazy == 86400
 
 
@@ -185,4 +185,6 @@ def test_the_schedule_says_why(
     said = policy.schedule(state, headers, NOW, SETTINGS, entries)
     assert said.seconds == seconds and said.reason.startswith(reason), said
     # The reason is the interval's own: the same rule as the worker's.
-    assert policy.success_interval(state, headers, NOW, SETTINGS, entries) == said.seconds
+    healthy = decide(state, Observation(200, URL, headers=headers), NOW, SETTINGS,
+                     entry_times=entries)  # fmt: skip
+    assert healthy.next_check_at == NOW + dt.timedelta(seconds=said.seconds)

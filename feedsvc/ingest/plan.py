@@ -178,13 +178,28 @@ def plan_refresh(
     )
     stores = decision.store_entries and feed is not None
     diff = diff_entries(feed, existing, now, rules) if stores and feed else EntryDiff()
-    source = next_source_state(
-        row, fetched, feed if stores else None, decision, existing, now, settings, diff.notes
-    )
+    return _plan(source_id, row, fetched, feed if stores else None, decision, observed.error_kind,
+                 existing, now, settings, diff)  # fmt: skip
+
+
+def _plan(
+    source_id: int,
+    row: SourceRow,
+    fetched: FetchResult,
+    feed: PreparedFeed | None,
+    decision: policy.Decision,
+    error_kind: str | None,
+    existing: Existing,
+    now: dt.datetime,
+    settings: policy.ScheduleSettings,
+    diff: EntryDiff,
+) -> Plan:
+    """The plan of a decision made: the source's next state and the history row."""
+    source = next_source_state(row, fetched, feed, decision, existing, now, settings, diff.notes)
     if not decision.result.succeeded:
         # The source says it in a sentence with a next step; the history keeps the detail.
         words = messages.fetch_problem(
-            observed.error_kind, fetched.final_url or fetched.url, fetched.status, decision.error
+            error_kind, fetched.final_url or fetched.url, fetched.status, decision.error
         )
         source = dataclasses.replace(source, last_error=words)
     attempt = Attempt(
@@ -207,27 +222,14 @@ def plan_crash(
     settings: policy.ScheduleSettings,
     jitter: float,
 ) -> Plan:
-    """A bug of ours while storing: say so on the source and back off, store nothing."""
+    """A bug of ours while storing: say so on the source and back off, store nothing.
+    It is planned as a failed fetch: nothing the fetch brought is believed."""
     errors = row.error_count + 1
-    words = f"internal error while storing: {error}"
-    source = SourceChanges(
-        feed_url=row.feed_url,
-        status=row.status,
-        error_count=errors,
-        last_error=messages.fetch_problem(FetchErrorKind.INTERNAL, row.feed_url),
-        next_check_at=now + dt.timedelta(seconds=policy.backoff_seconds(errors, settings, jitter)),
-        last_checked_at=now,
-        last_success_at=row.last_success_at,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        title=row.title,
-        site_url=row.site_url,
-        description=row.description,
-        hint_interval=row.hint_interval,
-    )
-    attempt = Attempt(fetched.url, fetched.status, fetched.elapsed_ms, len(fetched.content),
-                      Result.ERROR, words)  # fmt: skip
-    return Plan(source_id, Result.ERROR, source, EntryDiff(), attempt)
+    delay = policy.backoff_seconds(errors, settings, jitter)
+    decision = policy.Decision(Result.ERROR, now + dt.timedelta(seconds=delay), errors,
+                               f"internal error while storing: {error}")  # fmt: skip
+    return _plan(source_id, row, fetched, None, decision, FetchErrorKind.INTERNAL, Existing(),
+                 now, settings, EntryDiff())  # fmt: skip
 
 
 def observe(fetched: FetchResult, parsed: Parsed | None) -> policy.Observation:

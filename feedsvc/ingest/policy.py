@@ -90,7 +90,7 @@ def decide(
         if observed.status == 410:
             return Decision(Result.GONE, now, state.error_count + 1, "the feed is gone (HTTP 410)")
         if observed.status in (200, 203, 226) or observed.status == 304:
-            interval = success_interval(state, headers, now, settings, entry_times)
+            interval = schedule(state, headers, now, settings, entry_times).seconds
             return Decision(
                 result=Result.OK if observed.status != 304 else Result.NOT_MODIFIED,
                 next_check_at=now + dt.timedelta(seconds=interval),
@@ -128,17 +128,6 @@ def backoff_seconds(errors: int, settings: ScheduleSettings, jitter: float) -> i
     return int(min(base * spread, settings.max_backoff))
 
 
-def success_interval(
-    state: SourceState,
-    headers: Mapping[str, str],
-    now: dt.datetime,
-    settings: ScheduleSettings,
-    entry_times: Sequence[dt.datetime] | None = (),
-) -> int:
-    """Seconds until the next check of a healthy feed."""
-    return schedule(state, headers, now, settings, entry_times).seconds
-
-
 @dataclass(frozen=True)
 class Schedule:
     """How often a healthy feed is checked, and why, in words an admin reads."""
@@ -154,7 +143,7 @@ def schedule(
     settings: ScheduleSettings,
     entry_times: Sequence[dt.datetime] | None = (),
 ) -> Schedule:
-    """The interval of a healthy feed (see `success_interval`) with its reason."""
+    """Seconds until the next check of a healthy feed, and why."""
     if state.pushed:
         return Schedule(settings.max_interval, "its hub pushes new entries (WebSub): "
                         "checked only as a safety net")  # fmt: skip
