@@ -35,6 +35,20 @@ _CAUSES = (
     (("too many redirects", "redirects"), "too many redirects"),
 )  # fmt: skip
 _UNRESOLVED = "the name does not resolve"
+# The kinds whose words need nothing but the host.
+_KIND_WORDS: dict[str, str] = {
+    FetchErrorKind.TIMEOUT: ("{host} did not answer in time. Try again later; "
+                             "if it keeps happening, the server may be overloaded or down."),
+    FetchErrorKind.TOO_LARGE: ("The feed at {host} is larger than feedsvc accepts. Ask the site "
+                               "for a shorter feed, or raise FEEDSVC_FETCH_MAX_BYTES."),
+    FetchErrorKind.TOO_MANY_REDIRECTS: ("{host} redirected too many times. Open the address in "
+                                        "a browser and use the feed's final address."),
+    FetchErrorKind.BAD_URL: ("The address is not a web address feedsvc can fetch. "
+                             "Check it: it starts with http:// or https:// and names a host."),
+    FetchErrorKind.INTERNAL: ("Something went wrong inside feedsvc (an internal error) while "
+                              "storing this feed. It will be tried again; if it keeps "
+                              "happening, report it with the fetch history."),
+}  # fmt: skip
 
 
 def where(url: str) -> str:
@@ -73,9 +87,8 @@ def fetch_problem(
                     "Check the address for typos, or try again later.")  # fmt: skip
         return (f"Could not connect to {host} ({found or 'no connection'}). "
                 "Check the address, or try again later.")  # fmt: skip
-    if kind == FetchErrorKind.TIMEOUT:
-        return (f"{host} did not answer in time. Try again later; "
-                "if it keeps happening, the server may be overloaded or down.")  # fmt: skip
+    if kind in _KIND_WORDS:
+        return _KIND_WORDS[kind].format(host=host)
     if kind == FetchErrorKind.TLS:
         return (f"Could not make a secure connection to {host} "
                 f"({found or 'the secure connection failed'}). Check that the address "
@@ -84,15 +97,6 @@ def fetch_problem(
         why = (detail or "").removeprefix("refused: ").strip()[:200] or "not a public address"
         return (f"feedsvc refused to fetch {host} ({why}). "
                 "Use the feed's public address.")  # fmt: skip
-    if kind == FetchErrorKind.TOO_LARGE:
-        return (f"The feed at {host} is larger than feedsvc accepts. Ask the site for a "
-                "shorter feed, or raise FEEDSVC_FETCH_MAX_BYTES.")  # fmt: skip
-    if kind == FetchErrorKind.TOO_MANY_REDIRECTS:
-        return (f"{host} redirected too many times. Open the address in a browser "
-                "and use the feed's final address.")  # fmt: skip
-    if kind == FetchErrorKind.BAD_URL:
-        return ("The address is not a web address feedsvc can fetch. "
-                "Check it: it starts with http:// or https:// and names a host.")  # fmt: skip
     if kind == FetchErrorKind.PARSE and not _is_not_a_feed(detail):
         # A feed too slow or too broken to read (the parser gave up or crashed).
         return (f"The feed at {host} could not be read ({(detail or 'the parser failed')[:200]}). "
@@ -102,10 +106,6 @@ def fetch_problem(
         return (f"{host} answered with something that is not a feed{_found_instead(detail)}. "
                 "Check that the address is the feed's, not a web page's "
                 "(Add a source finds a site's feeds for you).")  # fmt: skip
-    if kind == FetchErrorKind.INTERNAL:
-        return ("Something went wrong inside feedsvc (an internal error) while storing this "
-                "feed. It will be tried again; if it keeps happening, report it with the "
-                "fetch history.")  # fmt: skip
     if status is not None:
         return http_problem(host, status)
     return f"Fetching from {host} failed. Try again later."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
@@ -43,22 +43,22 @@ COMMENT_LIST_SECONDS = 600
 # What the comment form's errors answer, by kind.
 COMMENT_STATUS = {errors.NOT_FOUND: 404, errors.CONFLICT: 403}
 
+T = TypeVar("T")
+
 WINDOW_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "all": "All time",
                  "trending": "Trending"}  # fmt: skip
 
 
 @bp.get("/")
 def index() -> Response:
-    return _listing("index.html", "site.index", {}, feed_scopes=None)
+    return _listing("index.html", "site.index", {}, None)
 
 
 @bp.get("/posts/<int:post_id>")
 @bp.get("/posts/<int:post_id>-<slug>")
 def post(post_id: int, slug: str | None = None) -> Response:
     session = get_session()
-    found = get_visible_post(session, post_id)
-    if found is None:
-        abort(404)
+    found = _or_404(get_visible_post(session, post_id))
     if slug != found.slug:
         # The comment form's arguments (reply, comment) survive the move.
         kept: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("reply", "comment")}
@@ -131,9 +131,7 @@ def comment(post_id: int) -> Response:
     """The comment form's target: taken (shown, or awaiting moderation), or
     the post page again with the form as sent and what to correct."""
     session = get_session()
-    found = get_visible_post(session, post_id)
-    if found is None:
-        abort(404)
+    found = _or_404(get_visible_post(session, post_id))
     form = {name: request.form.get(name, "") for name in ("name", "website", "body", "parent_id")}
     app_settings = settings()
     try:
@@ -174,7 +172,7 @@ def popular() -> Response:
         abort(404)
     ids = popular_ranking(window).post_ids[: settings().site.page_size]
     rows = popularity.posts_by_ids(get_session(), ids)
-    feeds = url_for("feeds.site_feed", kind="popular", fmt="atom")[: -len(".atom")]
+    feeds = _feed_path("feeds.site_feed", kind="popular")
     return _page_response(
         "popular.html", rows, posts=rows, window=window, windows=WINDOW_LABELS,
         canonical=_canonical("site.popular", window=window),
@@ -185,32 +183,23 @@ def popular() -> Response:
 
 @bp.get("/sources/<int:source_id>")
 def source(source_id: int) -> Response:
-    found = get_session().get(Source, source_id)
-    if found is None:
-        abort(404)
-    feeds = url_for("feeds.source_feed", source_id=source_id, fmt="atom")[: -len(".atom")]
+    found = _or_404(get_session().get(Source, source_id))
     return _listing("source.html", "site.source", {"source_id": source_id},
-                    feed_scopes=[(found.display_title, feeds)], source=found)  # fmt: skip
+                    (found.display_title, "feeds.source_feed"), source=found)  # fmt: skip
 
 
 @bp.get("/tags/<slug:tag_slug>")
 def tag(tag_slug: str) -> Response:
-    found = tag_by_slug(get_session(), tag_slug)
-    if found is None:
-        abort(404)
-    feeds = url_for("feeds.tag_feed", tag_slug=tag_slug, fmt="atom")[: -len(".atom")]
+    found = _or_404(tag_by_slug(get_session(), tag_slug))
     return _listing("tag.html", "site.tag", {"tag_slug": tag_slug},
-                    feed_scopes=[(f"Posts tagged {found.name}", feeds)], tag=found)  # fmt: skip
+                    (f"Posts tagged {found.name}", "feeds.tag_feed"), tag=found)  # fmt: skip
 
 
 @bp.get("/authors/<slug:author_slug>")
 def author(author_slug: str) -> Response:
-    name = author_name(get_session(), author_slug)
-    if name is None:
-        abort(404)
-    feeds = url_for("feeds.author_feed", author_slug=author_slug, fmt="atom")[: -len(".atom")]
+    name = _or_404(author_name(get_session(), author_slug))
     return _listing("author.html", "site.author", {"author_slug": author_slug},
-                    feed_scopes=[(f"Posts by {name}", feeds)], author=name)  # fmt: skip
+                    (f"Posts by {name}", "feeds.author_feed"), author=name)  # fmt: skip
 
 
 @bp.get("/search")
@@ -229,7 +218,7 @@ def search_page() -> Response:
         if page > 1 and not found.hits:
             abort(404)
         hits, has_more = found.hits, found.has_more
-    feeds = url_for("feeds.site_feed", kind="search", fmt="atom")[: -len(".atom")]
+    feeds = _feed_path("feeds.site_feed", kind="search")
     query = "?" + urlencode({"q": typed})
     return _page_response(
         "search.html", [hit.post for hit in hits], hits=hits, search_query=typed, page=page,
@@ -298,17 +287,19 @@ def _listing(
     template: str,
     endpoint: str,
     scope: dict[str, Any],
-    feed_scopes: list[tuple[str, str]] | None,
+    feed: tuple[str, str] | None,
     **context: Any,
 ) -> Response:
-    """A page of posts, newest first, optionally of one source or tag."""
+    """A page of posts, newest first, optionally of one source, tag or author
+    (`scope`); `feed` is the title and endpoint of that scope's feed."""
     page = page_arg()
     size = settings().site.page_size
     rows = latest_posts(get_session(), size + 1, (page - 1) * size, **scope)
     if page > 1 and not rows:
         abort(404)
-    if feed_scopes is not None:
-        context["feed_scopes"] = feed_scopes
+    if feed is not None:
+        title, feed_endpoint = feed
+        context["feed_scopes"] = [(title, _feed_path(feed_endpoint, **scope))]
     return _page_response(
         template, rows[:size], posts=rows[:size], page=page, has_more=len(rows) > size,
         canonical=_canonical(endpoint, page=page if page > 1 else None, **scope), **context,
@@ -320,18 +311,28 @@ def _canonical(endpoint: str, **values: Any) -> str:
     return settings().site.base_url + url_for(endpoint, **values)
 
 
+def _or_404(found: T | None) -> T:
+    if found is None:
+        abort(404)
+    return found
+
+
+def _feed_path(endpoint: str, **values: Any) -> str:
+    """A feed's path without its format: the templates add .atom, .rss and .json."""
+    return url_for(endpoint, fmt="atom", **values)[: -len(".atom")]
+
+
 def _feed_scopes(found: Post) -> list[tuple[str, str]]:
     """A post page matches the site's feed, its source's and its tags'."""
-    site = url_for("feeds.site_feed", kind="posts", fmt="atom")[: -len(".atom")]
-    scopes = [(settings().site.title, site)]
+    scopes = [(settings().site.title, _feed_path("feeds.site_feed", kind="posts"))]
     if found.source is not None:
-        path = url_for("feeds.source_feed", source_id=found.source.id, fmt="atom")
-        scopes.append((found.source.display_title, path[: -len(".atom")]))
+        source_feed = _feed_path("feeds.source_feed", source_id=found.source.id)
+        scopes.append((found.source.display_title, source_feed))
     for each in found.tags:
-        path = url_for("feeds.tag_feed", tag_slug=each.slug, fmt="atom")
-        scopes.append((f"Posts tagged {each.name}", path[: -len(".atom")]))
-    path = url_for("feeds.post_comments_feed", post_id=found.id, fmt="atom")
-    scopes.append((f"Comments on {found.title}", path[: -len(".atom")]))
+        tag_feed = _feed_path("feeds.tag_feed", tag_slug=each.slug)
+        scopes.append((f"Posts tagged {each.name}", tag_feed))
+    comments_feed = _feed_path("feeds.post_comments_feed", post_id=found.id)
+    scopes.append((f"Comments on {found.title}", comments_feed))
     return scopes
 
 
