@@ -53,6 +53,26 @@ def cpu_seconds(root: int) -> float:
     return total / TICKS
 
 
+def postmaster() -> int | None:
+    """The PostgreSQL server's first process (its backends descend from it), if
+    one runs here: its CPU with theirs is the database's share of a pass."""
+    parents: dict[int, int] = {}
+    names: dict[int, bytes] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                head, tail = stat.read().rsplit(b")", 1)
+        except OSError:
+            continue
+        names[int(name)] = head.split(b"(", 1)[1]
+        parents[int(name)] = int(tail.split()[1])
+    roots = [pid for pid, comm in names.items()
+             if comm == b"postgres" and names.get(parents[pid]) != b"postgres"]  # fmt: skip
+    return roots[0] if len(roots) == 1 else None
+
+
 def memory(pids: list[int]) -> tuple[int, int]:
     """Bytes resident in these processes, summed: (RSS, PSS).
 

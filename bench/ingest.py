@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from _proctree import PeakMemory, cpu_seconds, stop_group
+from _proctree import PeakMemory, cpu_seconds, postmaster, stop_group
 from _upstream import Upstream, count_entries, generate_feeds, opml, serve_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +128,9 @@ class Figures:
     peak_rss_mb: float  # during the cold pass, the process and its children summed
     peak_pss_mb: float  # the same, each shared page split between its sharers
     cold_cpu: float | None = None  # worker: CPU seconds of its processes, start → last stored
+    # PostgreSQL: CPU seconds of the server's processes over the same span
+    # (backends that ended included: the postmaster waits for them).
+    server_cpu: float | None = None
 
 
 # ---------------------------------------------------------------- the database
@@ -287,12 +290,15 @@ def run_worker(run: Round, database_url: str, rules: int = 0) -> Figures:
         make_rules(env, log, rules, len(run.urls))
     probe = Probe(database_url)
     before = probe.last_attempt_id()
+    server = postmaster() if database_url.startswith("postgresql") else None
+    server_before = cpu_seconds(server) if server else 0.0
     worker, started = start(env, log, "worker")
     try:
         with PeakMemory(worker.pid) as memory:
             goal = entries_stored(probe, run.entries)
             stored = wait_until(goal, COLD_POLL, run.timeout, worker, log)
             cpu = cpu_seconds(worker.pid)
+            server_cpu = cpu_seconds(server) - server_before if server else None
         expect_outcomes(probe.outcomes(before), "ok", "worker, cold")
         first = run.first_fetch(started)
         spans, totals = [], []
@@ -307,6 +313,7 @@ def run_worker(run: Round, database_url: str, rules: int = 0) -> Figures:
         startup=first - started, cold_total=stored - started, cold=stored - first,
         warm=statistics.median(spans), warm_total=statistics.median(totals),
         peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB, cold_cpu=cpu,
+        server_cpu=server_cpu,
     )  # fmt: skip
 
 
@@ -451,6 +458,8 @@ def reader_process(args: list[str], timeout: float) -> tuple[dict, PeakMemory]: 
 def print_round(name: str, figures: Figures) -> None:
     total = f", {figures.warm_total:.2f} s whole" if figures.warm_total is not None else ""
     cpu = f" (CPU {figures.cold_cpu:.2f} s)" if figures.cold_cpu is not None else ""
+    if figures.server_cpu is not None:
+        cpu = cpu[:-1] + f", database server {figures.server_cpu:.2f} s)"
     print(f"  {name:<38} start-up {figures.startup:5.2f} s, cold {figures.cold_total:6.2f} s "
           f"({figures.cold:.2f} s after start-up){cpu}, warm {figures.warm:.2f} s{total}, "
           f"peak RSS {figures.peak_rss_mb:.0f} MB (PSS {figures.peak_pss_mb:.0f})",
@@ -460,7 +469,7 @@ def print_round(name: str, figures: Figures) -> None:
 COLUMNS = (  # heading, second line, width
     ("", "", 38), ("start-up", "", 9), ("cold", "with start", 11), ("cold", "after start", 12),
     ("warm", "1st→last", 9), ("warm", "whole", 7), ("peak RSS", "MB", 9), ("PSS", "MB", 6),
-    ("cold CPU", "s", 9),
+    ("cold CPU", "s", 9), ("server CPU", "s", 11),
     ("cold ×reader", "with start", 13), ("cold ×reader", "after start", 13),
     ("warm ×reader", "1st→last", 13),
 )  # fmt: skip
