@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 
+import xml.sax
+
 import feedparser
+import feedparser.api
 import feedparser.mixin
 import pytest
 from feedparser.util import FeedParserDict
@@ -60,6 +63,7 @@ def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FeedParserDict, "get", tuning._ruled_get)
     monkeypatch.setattr(FeedParserDict, "__contains__", tuning._ruled_contains)
     monkeypatch.setattr(feedparser.mixin, "copy", copy)
+    monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", ["drv_libxml2"])
 
 
 def _parse(body: bytes) -> dict:
@@ -74,6 +78,20 @@ def test_feeds_parse_the_same_tuned_and_untuned(body: bytes, request: pytest.Fix
     assert FeedParserDict.get is tuning._ruled_get  # the originals are back
     assert _parse(body) == tuned
     assert tuned["entries"]  # the fixtures are feeds, not errors
+
+
+def test_feedparser_reads_text_buffered():
+    parser = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
+    pieces: list[str] = []
+
+    class Texts(xml.sax.handler.ContentHandler):
+        def characters(self, content: str) -> None:
+            pieces.append(content)
+
+    parser.setContentHandler(Texts())
+    parser.feed(b"<a>&lt;p&gt;one &amp; two&lt;/p&gt;</a>")
+    parser.close()
+    assert pieces == ["<p>one & two</p>"]  # one piece, not one per entity
 
 
 KEYS = ["title", "missing", "guid", "id", "category", "enclosures", "license", "updated",

@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 import functools
 import types
+import xml.sax.expatreader
 from typing import Any
 
+import feedparser.api
 import feedparser.mixin
 from feedparser.util import FeedParserDict
 
@@ -71,6 +73,25 @@ def _deepcopy(value: Any) -> Any:
 
 
 feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)  # type: ignore[assignment]
+
+
+# expat reports a text in pieces, split at every entity reference: an
+# escaped-HTML description (`&lt;p&gt;…`) is hundreds of calls into the parser.
+# Buffered, expat joins adjacent pieces first (SAX allows any split; feedparser
+# joins them anyway). feedparser builds its parser from the first module in its
+# list that offers `create_parser`: this one.
+class _BufferedExpatParser(xml.sax.expatreader.ExpatParser):
+    def reset(self) -> None:
+        super().reset()
+        self._parser.buffer_text = True
+
+
+def create_parser() -> xml.sax.expatreader.ExpatParser:
+    return _BufferedExpatParser()
+
+
+if __name__ not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, __name__)
 
 
 def _end_itunes_explicit(self: Any) -> None:
