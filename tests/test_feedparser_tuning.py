@@ -4,7 +4,6 @@ answers it gave untuned: lookups key by key, and whole feeds parsed both ways.""
 from __future__ import annotations
 
 import copy
-
 import xml.sax
 
 import feedparser
