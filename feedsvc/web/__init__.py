@@ -6,6 +6,9 @@ what every response shares (error pages, headers, template globals) in `web/page
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask
 from markupsafe import Markup
 
@@ -30,23 +33,28 @@ from feedsvc.web import (
 from feedsvc.web.context import close_session, finish_request
 from feedsvc.web.converters import CONVERTERS
 
+BLUEPRINTS = (site.bp, feeds.bp, health.bp, images.bp, admin.bp, moderation.bp,
+              webhooks_admin.bp, api.bp, websub.bp)  # fmt: skip
+TEMPLATE_FILTERS: dict[str, Callable[..., Any]] = {
+    "web_url": web_url,
+    "duration": times.duration,
+    "comment_html": lambda text: Markup(comment_text.to_html(text)),
+    "image_src": images.image_src,
+    "proxy_images": images.proxy_images,
+    "demote_headings": demote_headings,
+    "thumbnail_size": images.thumbnail_size,
+}
+
 
 def register(app: Flask) -> None:
     """The blueprints, their hooks and the site-wide error pages."""
     # Before the blueprints: their rules take the converters in place when added.
     app.url_map.converters.update(CONVERTERS)
-    app.register_blueprint(site.bp)
-    app.register_blueprint(feeds.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(images.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     images.init(app)
     site.init(app)
     auth.init(app)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(moderation.bp)
-    app.register_blueprint(webhooks_admin.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(websub.bp)
     feeds.init_cache(app)
     sidebar.init(app)
     app.after_request(pages.security_headers)
@@ -56,11 +64,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(405, pages.api_or_default)
     app.register_error_handler(500, pages.api_or_default)
     app.context_processor(pages.site_globals)
-    app.add_template_filter(web_url, "web_url")
     app.add_template_global(times.time_tag, "time_tag")
-    app.add_template_filter(times.duration, "duration")
-    app.add_template_filter(lambda text: Markup(comment_text.to_html(text)), "comment_html")
-    app.add_template_filter(images.image_src, "image_src")
-    app.add_template_filter(images.proxy_images, "proxy_images")
-    app.add_template_filter(demote_headings, "demote_headings")
-    app.add_template_filter(images.thumbnail_size, "thumbnail_size")
+    for name, template_filter in TEMPLATE_FILTERS.items():
+        app.add_template_filter(template_filter, name)
