@@ -58,7 +58,14 @@ from feedsvc.sources import SourceExists
 from feedsvc.subscriptions import NeedsChoice, Wanted
 from feedsvc.web.auth import admins_only, local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
-from feedsvc.web.context import current_time, get_session, page_arg, settings
+from feedsvc.web.context import (
+    current_time,
+    found_or_404,
+    get_or_404,
+    get_session,
+    page_arg,
+    settings,
+)
 from feedsvc.web.forms import (
     INTERVAL_CHOICES,
     interval_fields,
@@ -88,20 +95,6 @@ def _worker_banner() -> dict[str, Any]:
 def _render(template: str, status: int = 200, **context: Any) -> Response:
     return Response(render_template(template, **context), status=status,
                     content_type="text/html; charset=utf-8")  # fmt: skip
-
-
-def _source_or_404(source_id: int) -> Source:
-    found = get_session().get(Source, source_id)
-    if found is None:
-        abort(404)
-    return found
-
-
-def _post_or_404(post_id: int) -> Post:
-    found = get_session().get(Post, post_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _tags(raw: str) -> list[str]:
@@ -232,7 +225,7 @@ def _limit(form: Mapping[str, str], field: str) -> int | EllipsisType | None:
 
 @bp.get("/sources/<int:source_id>")
 def source_detail(source_id: int) -> Response:
-    return _source_page(_source_or_404(source_id))
+    return _source_page(get_or_404(Source, source_id))
 
 
 def _source_page(
@@ -279,7 +272,7 @@ def _settings_form(source: Source) -> dict[str, str]:
 @bp.post("/sources/<int:source_id>")
 def source_update(source_id: int) -> Response:
     session = get_session()
-    source = _source_or_404(source_id)
+    source = get_or_404(Source, source_id)
     form = request.form
     try:
         sources.update_source(
@@ -341,7 +334,7 @@ def _fetch_options(form: Any) -> FetchOptionsWanted:
 
 @bp.post("/sources/<int:source_id>/pause")
 def source_pause(source_id: int) -> Response:
-    source = _source_or_404(source_id)
+    source = get_or_404(Source, source_id)
     if request.form.get("action") == "resume":
         sources.resume_source(source, current_time())
         flash("Resumed; it will be fetched shortly.")
@@ -353,7 +346,7 @@ def source_pause(source_id: int) -> Response:
 
 @bp.post("/sources/<int:source_id>/fetch")
 def source_fetch(source_id: int) -> Response:
-    _source_or_404(source_id)
+    get_or_404(Source, source_id)
     report = refresh_now(source_id)
     flash(f"Fetched: {report.describe()}.", "error" if report.error else "message")
     return redirect(url_for("admin.source_detail", source_id=source_id))
@@ -362,7 +355,7 @@ def source_fetch(source_id: int) -> Response:
 @bp.route("/sources/<int:source_id>/delete", methods=["GET", "POST"])
 def source_delete(source_id: int) -> Response:
     session = get_session()
-    source = _source_or_404(source_id)
+    source = get_or_404(Source, source_id)
     if request.method == "GET":
         total = count_posts(session, source_id=source_id)
         return _render("admin/source_delete.html", source=source, post_count=total)
@@ -470,7 +463,7 @@ def _post_preview(post: Post | None, form: Mapping[str, str]) -> Response:
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
 def post_edit(post_id: int) -> Response:
     session = get_session()
-    post = _post_or_404(post_id)
+    post = get_or_404(Post, post_id)
     if request.method == "GET":
         return _render("admin/post_edit.html", post=post, form={})
     app_settings = settings()
@@ -497,7 +490,7 @@ def post_edit(post_id: int) -> Response:
 @bp.post("/posts/<int:post_id>/article")
 def post_article(post_id: int) -> Response:
     session = get_session()
-    post = _post_or_404(post_id)
+    post = get_or_404(Post, post_id)
     try:
         articles.fetch_again(session, post)
     except FeedsvcError as exc:
@@ -509,7 +502,7 @@ def post_article(post_id: int) -> Response:
 @bp.post("/posts/<int:post_id>/visibility")
 def post_visibility(post_id: int) -> Response:
     session = get_session()
-    post = _post_or_404(post_id)
+    post = get_or_404(Post, post_id)
     form = request.form
     set_visibility(session, post, current_time(), hidden=form.get("hidden") == "1",
                    popular_excluded=form.get("popular_excluded") == "1")  # fmt: skip
@@ -521,7 +514,7 @@ def post_visibility(post_id: int) -> Response:
 @bp.route("/posts/<int:post_id>/delete", methods=["GET", "POST"])
 def post_delete(post_id: int) -> Response:
     session = get_session()
-    post = _post_or_404(post_id)
+    post = get_or_404(Post, post_id)
     if request.method == "GET":
         return _render("admin/post_delete.html", post=post)
     try:
@@ -628,9 +621,7 @@ def opml_import() -> Response:
 @bp.get("/jobs/<int:job_id>")
 def job_detail(job_id: int) -> Response:
     session = get_session()
-    job = session.get(Job, job_id)
-    if job is None:
-        abort(404)
+    job = found_or_404(session.get(Job, job_id))
     stale = settings().worker.heartbeat_stale_seconds
     return _render("admin/job.html", job=job,
                    worker_alive=jobs.worker_alive(session, current_time(), stale))  # fmt: skip
@@ -682,17 +673,10 @@ def users() -> Response:
                    me=_signed_in_user())  # fmt: skip
 
 
-def _user_or_404(user_id: int) -> User:
-    found = get_session().get(User, user_id)
-    if found is None:
-        abort(404)
-    return found
-
-
 @bp.post("/users/<int:user_id>/sign-out")
 def user_sign_out(user_id: int) -> Response:
     """Sign-out everywhere: every session of the user ends, this one too if it is theirs."""
-    user = _user_or_404(user_id)
+    user = get_or_404(User, user_id)
     accounts.end_sessions(user)
     flash(f"{user.username} is signed out everywhere.")
     return redirect(url_for("admin.users"))
@@ -701,7 +685,7 @@ def user_sign_out(user_id: int) -> Response:
 @bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
 def user_delete(user_id: int) -> Response:
     session = get_session()
-    user = _user_or_404(user_id)
+    user = get_or_404(User, user_id)
     if request.method == "GET":
         return _render("admin/user_delete.html", user=user, me=_signed_in_user())
     name, me = user.username, _signed_in_user()

@@ -4,6 +4,7 @@ client, the app's clock, and the popular rankings it shows."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 from flask import Response, abort, current_app, g, request
 from sqlalchemy.orm import Session
@@ -13,6 +14,8 @@ from feedsvc.db import Database
 from feedsvc.params import BadParameter, page_number
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.settings import Settings
+
+T = TypeVar("T")
 
 
 def get_db() -> Database:
@@ -38,6 +41,18 @@ def get_session() -> Session:
         g.db_session = get_db().sessions()
     session: Session = g.db_session
     return session
+
+
+def found_or_404(found: T | None) -> T:
+    """What a lookup found; nothing found is the page not found."""
+    if found is None:
+        abort(404)
+    return found
+
+
+def get_or_404(model: type[T], ident: int) -> T:
+    """The row of `model` with this primary key, or the page not found."""
+    return found_or_404(get_session().get(model, ident))
 
 
 def popular_ranking(window: str) -> popularity.Ranking:

@@ -14,7 +14,7 @@ from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post
 from feedsvc.vocabulary import CommentState
 from feedsvc.web.auth import admins_only, local_target
-from feedsvc.web.context import current_time, get_session, page_arg, settings
+from feedsvc.web.context import current_time, get_or_404, get_session, page_arg, settings
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin")
 
@@ -68,7 +68,7 @@ def bulk() -> Response:
 
 @bp.get("/posts/<int:post_id>/comments")
 def post_comments(post_id: int) -> Response:
-    return _post_page(_post_or_404(post_id))
+    return _post_page(get_or_404(Post, post_id))
 
 
 def _post_page(post: Post, error: FeedsvcError | None = None,
@@ -83,7 +83,7 @@ def _post_page(post: Post, error: FeedsvcError | None = None,
 @bp.post("/posts/<int:post_id>/comments")
 def reply(post_id: int) -> Response:
     """An admin's comment on the post, or reply to one: shown at once, marked as the author's."""
-    post = _post_or_404(post_id)
+    post = get_or_404(Post, post_id)
     form = {name: request.form.get(name, "") for name in ("body", "parent_id")}
     app_settings = settings()
     try:
@@ -100,15 +100,8 @@ def reply(post_id: int) -> Response:
 
 @bp.post("/posts/<int:post_id>/comments/closed")
 def closed(post_id: int) -> Response:
-    post = _post_or_404(post_id)
+    post = get_or_404(Post, post_id)
     shut = request.form.get("closed") == "1"
     comments.set_closed(get_session(), post.id, shut, current_time())
     flash("Comments closed on this post." if shut else "Comments open on this post.")
     return redirect(url_for("moderation.post_comments", post_id=post.id))
-
-
-def _post_or_404(post_id: int) -> Post:
-    found = get_session().get(Post, post_id)
-    if found is None:
-        abort(404)
-    return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
@@ -27,7 +27,9 @@ from feedsvc.web.auth import csrf
 from feedsvc.web.context import (
     client_address,
     current_time,
+    found_or_404,
     get_db,
+    get_or_404,
     get_session,
     page_arg,
     popular_ranking,
@@ -43,8 +45,6 @@ COMMENT_LIST_SECONDS = 600
 # What the comment form's errors answer, by kind.
 COMMENT_STATUS = {errors.NOT_FOUND: 404, errors.CONFLICT: 403}
 
-T = TypeVar("T")
-
 WINDOW_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "all": "All time",
                  "trending": "Trending"}  # fmt: skip
 
@@ -58,7 +58,7 @@ def index() -> Response:
 @bp.get("/posts/<int:post_id>-<slug>")
 def post(post_id: int, slug: str | None = None) -> Response:
     session = get_session()
-    found = _or_404(get_visible_post(session, post_id))
+    found = found_or_404(get_visible_post(session, post_id))
     if slug != found.slug:
         # The comment form's arguments (reply, comment) survive the move.
         kept: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("reply", "comment")}
@@ -131,7 +131,7 @@ def comment(post_id: int) -> Response:
     """The comment form's target: taken (shown, or awaiting moderation), or
     the post page again with the form as sent and what to correct."""
     session = get_session()
-    found = _or_404(get_visible_post(session, post_id))
+    found = found_or_404(get_visible_post(session, post_id))
     form = {name: request.form.get(name, "") for name in ("name", "website", "body", "parent_id")}
     app_settings = settings()
     try:
@@ -183,21 +183,21 @@ def popular() -> Response:
 
 @bp.get("/sources/<int:source_id>")
 def source(source_id: int) -> Response:
-    found = _or_404(get_session().get(Source, source_id))
+    found = get_or_404(Source, source_id)
     return _listing("source.html", "site.source", {"source_id": source_id},
                     (found.display_title, "feeds.source_feed"), source=found)  # fmt: skip
 
 
 @bp.get("/tags/<slug:tag_slug>")
 def tag(tag_slug: str) -> Response:
-    found = _or_404(tag_by_slug(get_session(), tag_slug))
+    found = found_or_404(tag_by_slug(get_session(), tag_slug))
     return _listing("tag.html", "site.tag", {"tag_slug": tag_slug},
                     (f"Posts tagged {found.name}", "feeds.tag_feed"), tag=found)  # fmt: skip
 
 
 @bp.get("/authors/<slug:author_slug>")
 def author(author_slug: str) -> Response:
-    name = _or_404(author_name(get_session(), author_slug))
+    name = found_or_404(author_name(get_session(), author_slug))
     return _listing("author.html", "site.author", {"author_slug": author_slug},
                     (f"Posts by {name}", "feeds.author_feed"), author=name)  # fmt: skip
 
@@ -309,12 +309,6 @@ def _listing(
 def _canonical(endpoint: str, **values: Any) -> str:
     """The page's address under BASE_URL, whatever host the request came by."""
     return settings().site.base_url + url_for(endpoint, **values)
-
-
-def _or_404(found: T | None) -> T:
-    if found is None:
-        abort(404)
-    return found
 
 
 def _feed_path(endpoint: str, **values: Any) -> str:

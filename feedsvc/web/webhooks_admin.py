@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from feedsvc import webhooks
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import WebhookEndpoint
 from feedsvc.web.auth import admins_only
-from feedsvc.web.context import current_time, get_session, settings
+from feedsvc.web.context import current_time, get_or_404, get_session, settings
 from feedsvc.web.problems import STATUS
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin")
@@ -68,22 +68,15 @@ def _endpoint_page(
                    optional=webhooks.OPTIONAL)  # fmt: skip
 
 
-def _endpoint_or_404(endpoint_id: int) -> WebhookEndpoint:
-    found = get_session().get(WebhookEndpoint, endpoint_id)
-    if found is None:
-        abort(404)
-    return found
-
-
 @bp.get("/webhooks/<int:endpoint_id>")
 def endpoint_detail(endpoint_id: int) -> Response:
-    return _endpoint_page(_endpoint_or_404(endpoint_id))
+    return _endpoint_page(get_or_404(WebhookEndpoint, endpoint_id))
 
 
 @bp.post("/webhooks/<int:endpoint_id>")
 def endpoint_update(endpoint_id: int) -> Response:
     session = get_session()
-    endpoint = _endpoint_or_404(endpoint_id)
+    endpoint = get_or_404(WebhookEndpoint, endpoint_id)
     form = request.form
     action = form.get("action", "save")
     try:
