@@ -17,7 +17,6 @@ from flask import (
     abort,
     flash,
     redirect,
-    render_template,
     request,
     url_for,
 )
@@ -63,6 +62,7 @@ from feedsvc.web.context import (
     found_or_404,
     get_or_404,
     get_session,
+    html_page,
     page_arg,
     settings,
 )
@@ -92,11 +92,6 @@ def _worker_banner() -> dict[str, Any]:
     return {"worker": heartbeats.worker_health(get_session(), current_time(), stale)}
 
 
-def _render(template: str, status: int = 200, **context: Any) -> Response:
-    return Response(render_template(template, **context), status=status,
-                    content_type="text/html; charset=utf-8")  # fmt: skip
-
-
 def _tags(raw: str) -> list[str]:
     return fields.check_tags(name for name in raw.split(",") if name.strip())
 
@@ -110,7 +105,7 @@ def dashboard() -> Response:
     labels = [(now.date() - dt.timedelta(days=SPARK_DAYS - 1 - i)).isoformat()
               for i in range(SPARK_DAYS)]  # fmt: skip
     ranked = popularity.rank(session, "7d", 10, now, app_settings.popular.half_life_days)
-    return _render(
+    return html_page(
         "admin/dashboard.html",
         states=stats.state_counts(session),
         post_count=stats.post_count(session),
@@ -138,20 +133,20 @@ def source_list() -> Response:
         for source, _ in rows
     }  # fmt: skip
     pushed = push_store.describe_sources(session, [source.id for source, _ in rows], current_time())
-    return _render("admin/sources.html", rows=rows, state=sources.source_state, lines=lines,
-                   wanted=wanted, states=sources.STATES, pushed=pushed)  # fmt: skip
+    return html_page("admin/sources.html", rows=rows, state=sources.source_state, lines=lines,
+                     wanted=wanted, states=sources.STATES, pushed=pushed)  # fmt: skip
 
 
 @bp.route("/sources/new", methods=["GET", "POST"])
 def source_new() -> Response:
     """Step one: a feed's or a site's URL; several feeds found: pick one; one: preview."""
     if request.method == "GET":
-        return _render("admin/source_new.html", url="", form={})
+        return html_page("admin/source_new.html", url="", form={})
     url = request.form.get("url", "").strip()
     try:
         preview = find_feed_now(url)
     except NeedsChoice as exc:
-        return _render("admin/source_new.html", url=url, candidates=exc.candidates, form={})
+        return html_page("admin/source_new.html", url=url, candidates=exc.candidates, form={})
     except FeedsvcError as exc:
         return _source_new_failed(url, exc)
     return _preview_page(preview, {"title": preview.title})
@@ -161,10 +156,10 @@ def _preview_page(
     preview: Preview, form: Mapping[str, str], error: FeedsvcError | None = None
 ) -> Response:
     """Step two: the feed previewed, with the form that saves it (as typed, after an error)."""
-    return _render("admin/source_new.html", status=_status(error) if error else 200,
-                   url=preview.feed_url, preview=preview, packed=pack_preview(preview),
-                   form=form, error=error, choices=INTERVAL_CHOICES,
-                   minimum=_min_interval())  # fmt: skip
+    return html_page("admin/source_new.html", status=_status(error) if error else 200,
+                     url=preview.feed_url, preview=preview, packed=pack_preview(preview),
+                     form=form, error=error, choices=INTERVAL_CHOICES,
+                     minimum=_min_interval())  # fmt: skip
 
 
 @bp.post("/sources")
@@ -192,8 +187,8 @@ def source_create() -> Response:
 def _source_new_failed(url: str, error: FeedsvcError) -> Response:
     """The address form again, the reason beside it (a link, if it is a source already)."""
     existing = error.source if isinstance(error, sources.SourceExists) else None
-    return _render("admin/source_new.html", status=_status(error), url=url, error=error,
-                   existing=existing, form={})  # fmt: skip
+    return html_page("admin/source_new.html", status=_status(error), url=url, error=error,
+                     existing=existing, form={})  # fmt: skip
 
 
 def _status(error: FeedsvcError) -> int:
@@ -236,7 +231,7 @@ def _source_page(
     per_day = stats.posts_per_day(session, current_time().date(), SPARK_DAYS, source.id,
                                   published=True)  # fmt: skip
     recent, total = search_posts(session, source_id=source.id, limit=10)
-    return _render(
+    return html_page(
         "admin/source.html", status=_status(error) if error else 200, error=error,
         source=source, state=sources.source_state(source),
         push=push_store.describe_sources(session, [source.id], current_time()).get(source.id),
@@ -358,7 +353,7 @@ def source_delete(source_id: int) -> Response:
     source = get_or_404(Source, source_id)
     if request.method == "GET":
         total = count_posts(session, source_id=source_id)
-        return _render("admin/source_delete.html", source=source, post_count=total)
+        return html_page("admin/source_delete.html", source=source, post_count=total)
     keep = request.form.get("posts") != "delete"
     title = source.display_title
     removed = sources.delete_source(session, source, current_time(), keep_posts=keep)
@@ -381,10 +376,10 @@ def post_list() -> Response:
         abort(400, description=str(exc))
     rows, total = post_list_service.list_posts(session, wanted, limit=PAGE_SIZE,
                                                offset=(page - 1) * PAGE_SIZE)  # fmt: skip
-    return _render("admin/posts.html", rows=rows, total=total, page=page, wanted=wanted,
-                   sources=sources.list_sources(session),
-                   tags=post_list_service.tag_choices(session),
-                   states=post_list_service.STATES, has_more=page * PAGE_SIZE < total)  # fmt: skip
+    return html_page("admin/posts.html", rows=rows, total=total, page=page, wanted=wanted,
+                     sources=sources.list_sources(session),
+                     tags=post_list_service.tag_choices(session), states=post_list_service.STATES,
+                     has_more=page * PAGE_SIZE < total)  # fmt: skip
 
 
 def _id_arg(name: str) -> int | None:
@@ -410,7 +405,7 @@ def post_bulk() -> Response:
     try:
         chosen = post_list_service.chosen_posts(session, ids)
         if action == "delete" and form.get("confirm") != "1":
-            return _render("admin/posts_delete.html", posts=chosen, back=back)
+            return html_page("admin/posts_delete.html", posts=chosen, back=back)
         done = post_list_service.bulk_action(session, chosen, action, current_time())
     except FeedsvcError as exc:
         flash(str(exc), "error")
@@ -422,7 +417,7 @@ def post_bulk() -> Response:
 @bp.route("/posts/new", methods=["GET", "POST"])
 def post_new() -> Response:
     if request.method == "GET":
-        return _render("admin/post_edit.html", post=None, form={})
+        return html_page("admin/post_edit.html", post=None, form={})
     session = get_session()
     app_settings = settings()
     form = request.form
@@ -449,15 +444,15 @@ def _post_page(
     post: Post | None, error: FeedsvcError, form: Mapping[str, str] | None = None
 ) -> Response:
     """The post's form again, with what was typed and the reason beside its field."""
-    return _render("admin/post_edit.html", status=_status(error), post=post, form=form or {},
-                   error=error)  # fmt: skip
+    return html_page("admin/post_edit.html", status=_status(error), post=post, form=form or {},
+                     error=error)  # fmt: skip
 
 
 def _post_preview(post: Post | None, form: Mapping[str, str]) -> Response:
     """The form as typed, and below it the body as it would be published: nothing saved."""
     shown = preview_html(form.get("body", ""), settings().site.base_url)
-    return _render("admin/post_edit.html", post=post, form=form,
-                   preview=Markup(shown))  # sanitized by nh3, like every post
+    return html_page("admin/post_edit.html", post=post, form=form,
+                     preview=Markup(shown))  # sanitized by nh3, like every post
 
 
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
@@ -465,7 +460,7 @@ def post_edit(post_id: int) -> Response:
     session = get_session()
     post = get_or_404(Post, post_id)
     if request.method == "GET":
-        return _render("admin/post_edit.html", post=post, form={})
+        return html_page("admin/post_edit.html", post=post, form={})
     app_settings = settings()
     form = request.form
     intent = form.get("intent", "save")
@@ -516,7 +511,7 @@ def post_delete(post_id: int) -> Response:
     session = get_session()
     post = get_or_404(Post, post_id)
     if request.method == "GET":
-        return _render("admin/post_delete.html", post=post)
+        return html_page("admin/post_delete.html", post=post)
     try:
         delete_post(session, post, current_time())
     except FeedsvcError as exc:
@@ -528,10 +523,10 @@ def post_delete(post_id: int) -> Response:
 def _rules_page(status: int = 200, **context: Any) -> Response:
     session = get_session()
     context.setdefault("form", {})
-    return _render("admin/rules.html", status=status, rules=rules.list_rules(session),
-                   sources=sources.list_sources(session), describe=rules.describe,
-                   fields=rules.FIELDS, jobs=jobs.recent_jobs(session, 5, rules.RULES_APPLY),
-                   **context)  # fmt: skip
+    return html_page("admin/rules.html", status=status, rules=rules.list_rules(session),
+                     sources=sources.list_sources(session), describe=rules.describe,
+                     fields=rules.FIELDS, jobs=jobs.recent_jobs(session, 5, rules.RULES_APPLY),
+                     **context)  # fmt: skip
 
 
 @bp.get("/rules")
@@ -579,8 +574,8 @@ def rule_delete(rule_id: int) -> Response:
     try:
         rule = rules.get_rule(session, rule_id)
         if request.method == "GET":
-            return _render("admin/rule_delete.html", rule=rule, describe=rules.describe,
-                           preview=rules.preview(session, remove=rule_id))  # fmt: skip
+            return html_page("admin/rule_delete.html", rule=rule, describe=rules.describe,
+                             preview=rules.preview(session, remove=rule_id))  # fmt: skip
         saved = rules.delete_rule(session, rule_id, current_time(),
                                   settings().admin.rules_sync_limit)  # fmt: skip
     except rules.RuleNotFound:
@@ -597,17 +592,17 @@ def opml_import() -> Response:
     session = get_session()
     recent = jobs.recent_jobs(session, kind=jobs.OPML_IMPORT)
     if request.method == "GET":
-        return _render("admin/opml.html", report=None, jobs=recent)
+        return html_page("admin/opml.html", report=None, jobs=recent)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _render("admin/opml.html", status=400, report=None, jobs=recent,
-                       error="Choose a file first.")  # fmt: skip
+        return html_page("admin/opml.html", status=400, report=None, jobs=recent,
+                         error="Choose a file first.")  # fmt: skip
     try:
         entries, problems = parse_opml(upload.read())
     except OpmlError as exc:
         error = f"{upload.filename}: {exc}"
-        return _render("admin/opml.html", status=_status(exc), report=None, jobs=recent,
-                       error=error)  # fmt: skip
+        return html_page("admin/opml.html", status=_status(exc), report=None, jobs=recent,
+                         error=error)  # fmt: skip
     if len(entries) > settings().admin.opml_sync_limit:
         job = jobs.enqueue_opml_import(
             session, entries, problems, current_time(), current_user.user_id
@@ -615,7 +610,7 @@ def opml_import() -> Response:
         flash(f"Importing {upload.filename}: {len(entries)} entries, in the background.")
         return redirect(url_for("admin.job_detail", job_id=job.id), 303)
     report = import_parsed(session, entries, problems, current_time())
-    return _render("admin/opml.html", report=report, filename=upload.filename, jobs=recent)
+    return html_page("admin/opml.html", report=report, filename=upload.filename, jobs=recent)
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -623,8 +618,8 @@ def job_detail(job_id: int) -> Response:
     session = get_session()
     job = found_or_404(session.get(Job, job_id))
     stale = settings().worker.heartbeat_stale_seconds
-    return _render("admin/job.html", job=job,
-                   worker_alive=jobs.worker_alive(session, current_time(), stale))  # fmt: skip
+    return html_page("admin/job.html", job=job,
+                     worker_alive=jobs.worker_alive(session, current_time(), stale))  # fmt: skip
 
 
 @bp.get("/opml")
@@ -643,7 +638,7 @@ def tokens() -> Response:
         _, shown = accounts.create_token(
             session, user, request.form.get("name", ""), current_time()
         )
-    return _render("admin/tokens.html", tokens=accounts.list_tokens(session, user), shown=shown)
+    return html_page("admin/tokens.html", tokens=accounts.list_tokens(session, user), shown=shown)
 
 
 def _signed_in_user() -> User:
@@ -660,8 +655,8 @@ def token_revoke(token_id: int) -> Response:
     try:
         accounts.revoke_token(session, token_id, current_time(), user)
     except FeedsvcError as exc:
-        return _render("admin/tokens.html", status=_status(exc), error=exc,
-                       tokens=accounts.list_tokens(session, user), shown=None)  # fmt: skip
+        return html_page("admin/tokens.html", status=_status(exc), error=exc,
+                         tokens=accounts.list_tokens(session, user), shown=None)  # fmt: skip
     flash("Token revoked.")
     return redirect(url_for("admin.tokens"))
 
@@ -669,8 +664,8 @@ def token_revoke(token_id: int) -> Response:
 @bp.get("/users")
 def users() -> Response:
     session = get_session()
-    return _render("admin/users.html", users=accounts.list_users(session),
-                   me=_signed_in_user())  # fmt: skip
+    return html_page("admin/users.html", users=accounts.list_users(session),
+                     me=_signed_in_user())  # fmt: skip
 
 
 @bp.post("/users/<int:user_id>/sign-out")
@@ -687,12 +682,12 @@ def user_delete(user_id: int) -> Response:
     session = get_session()
     user = get_or_404(User, user_id)
     if request.method == "GET":
-        return _render("admin/user_delete.html", user=user, me=_signed_in_user())
+        return html_page("admin/user_delete.html", user=user, me=_signed_in_user())
     name, me = user.username, _signed_in_user()
     try:
         accounts.delete_user(session, user)
     except FeedsvcError as exc:
-        return _render("admin/user_delete.html", status=_status(exc), user=user, me=me,
-                       error=exc)  # fmt: skip
+        return html_page("admin/user_delete.html", status=_status(exc), user=user, me=me,
+                         error=exc)  # fmt: skip
     flash(f"{name} is deleted, and their API tokens with them.")
     return redirect(url_for("admin.users"))

@@ -1,12 +1,12 @@
 """What every view shares about its request: the database, the session, the
-client, the app's clock, and the popular rankings it shows."""
+client, the app's clock, the popular rankings it shows, and an HTML page as the answer."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import Response, abort, current_app, g, request
+from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy.orm import Session
 
 from feedsvc import clock, popularity
@@ -41,6 +41,11 @@ def get_session() -> Session:
         g.db_session = get_db().sessions()
     session: Session = g.db_session
     return session
+
+
+def html_page(template: str, status: int = 200, **context: Any) -> Response:
+    return Response(render_template(template, **context), status=status,
+                    content_type="text/html; charset=utf-8")  # fmt: skip
 
 
 def found_or_404(found: T | None) -> T:

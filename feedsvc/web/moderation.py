@@ -4,9 +4,7 @@ every rule is feedsvc/comments.py's."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from feedsvc import comments
@@ -14,7 +12,7 @@ from feedsvc.errors import FeedsvcError
 from feedsvc.models import Post
 from feedsvc.vocabulary import CommentState
 from feedsvc.web.auth import admins_only, local_target
-from feedsvc.web.context import current_time, get_or_404, get_session, page_arg, settings
+from feedsvc.web.context import current_time, get_or_404, get_session, html_page, page_arg, settings
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin")
 
@@ -29,11 +27,6 @@ DONE = {"approve": "Approved", "spam": "Marked as spam", "delete": "Deleted"}
 admins_only(bp)
 
 
-def _render(template: str, status: int = 200, **context: Any) -> Response:
-    return Response(render_template(template, **context), status=status,
-                    content_type="text/html; charset=utf-8")  # fmt: skip
-
-
 @bp.get("/comments")
 def queue() -> Response:
     state = request.args.get("state", "pending")
@@ -44,9 +37,9 @@ def queue() -> Response:
         get_session(), state=None if state == "all" else CommentState(state),
         limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE,
     )  # fmt: skip
-    return _render("admin/comments.html", rows=rows[:PAGE_SIZE], state=state, states=STATES,
-                   page=page, has_more=len(rows) > PAGE_SIZE,
-                   pending=comments.count_pending(get_session()))  # fmt: skip
+    return html_page("admin/comments.html", rows=rows[:PAGE_SIZE], state=state, states=STATES,
+                     page=page, has_more=len(rows) > PAGE_SIZE,
+                     pending=comments.count_pending(get_session()))  # fmt: skip
 
 
 @bp.post("/comments")
@@ -76,8 +69,8 @@ def _post_page(post: Post, error: FeedsvcError | None = None,
     session = get_session()
     rows = comments.listed(session, post_id=post.id, limit=1000)
     is_open = comments.comments_open(post, settings().comments, current_time())
-    return _render("admin/post_comments.html", status=400 if error else 200, post=post,
-                   rows=rows, comments_open=is_open, error=error, form=form or {})  # fmt: skip
+    return html_page("admin/post_comments.html", status=400 if error else 200, post=post,
+                     rows=rows, comments_open=is_open, error=error, form=form or {})  # fmt: skip
 
 
 @bp.post("/posts/<int:post_id>/comments")

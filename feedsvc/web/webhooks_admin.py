@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from feedsvc import webhooks
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import WebhookEndpoint
 from feedsvc.web.auth import admins_only
-from feedsvc.web.context import current_time, get_or_404, get_session, settings
+from feedsvc.web.context import current_time, get_or_404, get_session, html_page, settings
 from feedsvc.web.problems import STATUS
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin")
 
 admins_only(bp)
-
-
-def _render(template: str, status: int = 200, **context: Any) -> Response:
-    return Response(render_template(template, **context), status=status,
-                    content_type="text/html; charset=utf-8")  # fmt: skip
 
 
 def _status(error: FeedsvcError) -> int:
@@ -35,8 +30,8 @@ def _list_page(status: int = 200, **context: Any) -> Response:
     pending = {endpoint.id: webhooks.pending_count(session, endpoint.id) for endpoint in endpoints}
     context.setdefault("form", {})
     context.setdefault("checked", [])
-    return _render("admin/webhooks.html", status, endpoints=endpoints, pending=pending,
-                   optional=webhooks.OPTIONAL, **context)  # fmt: skip
+    return html_page("admin/webhooks.html", status, endpoints=endpoints, pending=pending,
+                     optional=webhooks.OPTIONAL, **context)  # fmt: skip
 
 
 @bp.get("/webhooks")
@@ -62,10 +57,10 @@ def _endpoint_page(
     endpoint: WebhookEndpoint, status: int = 200, error: FeedsvcError | None = None
 ) -> Response:
     session = get_session()
-    return _render("admin/webhook.html", status, endpoint=endpoint, error=error,
-                   log=webhooks.delivery_log(session, endpoint.id),
-                   pending=webhooks.pending_count(session, endpoint.id),
-                   optional=webhooks.OPTIONAL)  # fmt: skip
+    return html_page("admin/webhook.html", status, endpoint=endpoint, error=error,
+                     log=webhooks.delivery_log(session, endpoint.id),
+                     pending=webhooks.pending_count(session, endpoint.id),
+                     optional=webhooks.OPTIONAL)  # fmt: skip
 
 
 @bp.get("/webhooks/<int:endpoint_id>")
