@@ -234,18 +234,15 @@ def plan_crash(
 
 def observe(fetched: FetchResult, parsed: Parsed | None) -> policy.Observation:
     """The fetch as the policy sees it: a body that is no feed is the source's error."""
-    if parsed is not None and parsed.feed is None:
-        return policy.Observation(
-            status=fetched.status, final_url=fetched.final_url, headers=fetched.headers,
-            error_kind=FetchErrorKind.PARSE, error=parsed.error or "the feed could not be parsed",
-        )  # fmt: skip
+    no_feed = parsed if parsed is not None and parsed.feed is None else None
     return policy.Observation(
         status=fetched.status,
         final_url=fetched.final_url,
-        permanent_redirect=fetched.permanent_redirect,
+        # A permanent redirect to something that is no feed is not followed.
+        permanent_redirect=fetched.permanent_redirect and no_feed is None,
         headers=fetched.headers,
-        error_kind=fetched.error_kind,
-        error=fetched.error,
+        error_kind=FetchErrorKind.PARSE if no_feed else fetched.error_kind,
+        error=(no_feed.error or "the feed could not be parsed") if no_feed else fetched.error,
     )
 
 
