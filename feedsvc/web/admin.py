@@ -416,17 +416,14 @@ def post_bulk() -> Response:
 
 @bp.route("/posts/new", methods=["GET", "POST"])
 def post_new() -> Response:
-    if request.method == "GET":
-        return html_page("admin/post_edit.html", post=None, form={})
-    session = get_session()
-    app_settings = settings()
     form = request.form
     intent = form.get("intent", "publish")
-    if intent == "preview":
-        return _post_preview(None, form)
+    if request.method == "GET" or intent == "preview":
+        return _post_page(None, form)
+    app_settings = settings()
     try:
         post = create_local_post(
-            session, title=fields.check_text(form.get("title", ""), "title"),
+            get_session(), title=fields.check_text(form.get("title", ""), "title"),
             body_html=form.get("body", ""), now=current_time(),
             summary_length=app_settings.ingest.prepare.summary_length,
             author=fields.check_text(form.get("author") or app_settings.site.author, "author"),
@@ -434,38 +431,34 @@ def post_new() -> Response:
             draft=intent == "draft",
         )  # fmt: skip
     except FeedsvcError as exc:
-        return _post_page(None, exc, form)
+        return _post_page(None, form, exc)
     flash("Draft saved: it is not on the site until you publish it."
           if post.draft else "Published.")  # fmt: skip
     return redirect(url_for("admin.post_edit", post_id=post.id))
 
 
 def _post_page(
-    post: Post | None, error: FeedsvcError, form: Mapping[str, str] | None = None
+    post: Post | None, form: Mapping[str, str], error: FeedsvcError | None = None
 ) -> Response:
-    """The post's form again, with what was typed and the reason beside its field."""
-    return html_page("admin/post_edit.html", status=_status(error), post=post, form=form or {},
-                     error=error)  # fmt: skip
-
-
-def _post_preview(post: Post | None, form: Mapping[str, str]) -> Response:
-    """The form as typed, and below it the body as it would be published: nothing saved."""
-    shown = preview_html(form.get("body", ""), settings().site.base_url)
-    return html_page("admin/post_edit.html", post=post, form=form,
-                     preview=Markup(shown))  # sanitized by nh3, like every post
+    """The post's form, with what was typed: the reason beside its field after an
+    `error`, or for a preview the body below it as it would be published (nothing saved)."""
+    preview = None
+    if form.get("intent") == "preview":
+        # Sanitized by nh3, like every post.
+        preview = Markup(preview_html(form.get("body", ""), settings().site.base_url))
+    return html_page("admin/post_edit.html", status=_status(error) if error else 200, post=post,
+                     form=form, error=error, preview=preview)  # fmt: skip
 
 
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
 def post_edit(post_id: int) -> Response:
     session = get_session()
     post = get_or_404(Post, post_id)
-    if request.method == "GET":
-        return html_page("admin/post_edit.html", post=post, form={})
-    app_settings = settings()
     form = request.form
     intent = form.get("intent", "save")
-    if intent == "preview":
-        return _post_preview(post, form)
+    if request.method == "GET" or intent == "preview":
+        return _post_page(post, form)
+    app_settings = settings()
     try:
         update_local_post(
             session, post, now=current_time(),
@@ -477,7 +470,7 @@ def post_edit(post_id: int) -> Response:
         if intent == "publish" and post.draft:
             publish_draft(session, post, current_time())
     except FeedsvcError as exc:
-        return _post_page(post, exc, form)
+        return _post_page(post, form, exc)
     flash("Published." if intent == "publish" else "Saved.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
@@ -489,7 +482,7 @@ def post_article(post_id: int) -> Response:
     try:
         articles.fetch_again(session, post)
     except FeedsvcError as exc:
-        return _post_page(post, exc)
+        return _post_page(post, {}, exc)
     flash("The article will be fetched again shortly.")
     return redirect(url_for("admin.post_edit", post_id=post_id))
 
@@ -515,7 +508,7 @@ def post_delete(post_id: int) -> Response:
     try:
         delete_post(session, post, current_time())
     except FeedsvcError as exc:
-        return _post_page(post, exc)
+        return _post_page(post, {}, exc)
     flash("Deleted.")
     return redirect(url_for("admin.post_list"))
 
