@@ -106,7 +106,7 @@ class Worker:
         # A claim is a transaction: take sources a batch at a time, not one per
         # finished fetch.
         self.claim_batch = max(self.capacity // 4, 1)
-        # Sources in flight right after a claim that found fewer than it could take.
+        # Sources still to fetch right after a claim that found fewer than it could take.
         self._short_at: int | None = None
         # When to look for due full articles next (time.monotonic()).
         self._articles_due_check = 0.0
@@ -160,8 +160,11 @@ class Worker:
         if self.capacity - in_flight < self.claim_batch:
             return False
         # The last claim took all that was due (or all its hosts may have):
-        # ask again only once half of what was then in flight is done.
-        return self._short_at is None or in_flight <= self._short_at // 2
+        # ask again once half of what it left to fetch is fetched — not once it
+        # is recorded too, so the next sources are queued before the fetch
+        # threads run dry, and a claim overlaps the fetches instead of
+        # following them.
+        return self._short_at is None or self.refresher.to_fetch <= self._short_at // 2
 
     def _claim(self, room: int) -> int:
         if not self._may_try_database():
@@ -180,7 +183,7 @@ class Worker:
         self._database_is_up()
         for target in claimed:
             self.refresher.submit(target)
-        self._short_at = self.refresher.in_flight if len(claimed) < room else None
+        self._short_at = self.refresher.to_fetch if len(claimed) < room else None
         return len(claimed)
 
     def _claim_articles(self) -> int:

@@ -139,3 +139,24 @@ def test_the_worker_schedules_each_job_once_at_its_interval(app: Flask, db: Data
     finally:
         scheduler.shutdown(wait=False)
         worker.shutdown(wait=False)
+
+
+def test_the_next_claim_overlaps_the_fetches_not_the_recording(app: Flask, db: Database) -> None:
+    """After a claim that found fewer sources than it had room for, the next
+    comes once half of those are fetched, even while they wait to be recorded:
+    the fetch threads never run dry between claims."""
+    worker = Worker(db, settings_of(app), name="test-worker")
+    worker.refresher.close()
+
+    class Driver:
+        in_flight = 48  # 24 fetched and not yet recorded, 24 still to fetch
+        to_fetch = 24
+
+    worker.refresher = Driver()  # type: ignore[assignment]
+    worker._short_at = 48
+    assert worker._may_claim(Driver.in_flight)
+    Driver.to_fetch = 25
+    assert not worker._may_claim(Driver.in_flight)
+    # Never beyond capacity, whatever is left to fetch.
+    Driver.to_fetch = 0
+    assert not worker._may_claim(worker.capacity - worker.claim_batch + 1)

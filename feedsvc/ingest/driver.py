@@ -144,6 +144,13 @@ class Refresher:
         return len(self._fetching) + waiting + len(self._parsing) + len(self._ready) + articles
 
     @property
+    def to_fetch(self) -> int:
+        """Submitted and not yet fetched: what keeps the fetch threads busy."""
+        with self._lock:
+            waiting = sum(len(queue) for queue in self._waiting.values()) + len(self._started)
+        return len(self._fetching) + waiting
+
+    @property
     def articles_in_flight(self) -> int:
         self._articles = {job for job in self._articles if not job.done()}
         return len(self._articles)

@@ -83,7 +83,7 @@ feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)  # type: ignor
 class _BufferedExpatParser(xml.sax.expatreader.ExpatParser):
     def reset(self) -> None:
         super().reset()
-        self._parser.buffer_text = True
+        self._parser.buffer_text = True  # type: ignore[attr-defined]  # made by reset()
 
 
 def create_parser() -> xml.sax.expatreader.ExpatParser:
