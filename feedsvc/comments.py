@@ -299,6 +299,10 @@ def delete_comments(session: Session, ids: Iterable[int], now: dt.datetime) -> i
     return int(found or 0)
 
 
+# The bulk moderation actions, by the names the admin's form and the API give them.
+ACTIONS = {"approve": approve, "spam": mark_spam, "delete": delete_comments}
+
+
 def set_state(session: Session, ids: Iterable[int], state: CommentState,
                now: dt.datetime) -> int:  # fmt: skip
     """Put the comments in this state; how many were found."""

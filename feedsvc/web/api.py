@@ -412,9 +412,7 @@ def list_comments() -> Response:
 @bp.post("/comments/bulk")
 def moderate_comments() -> Response:
     body = payload(CommentBulk)
-    action = {"approve": comments.approve, "spam": comments.mark_spam,
-              "delete": comments.delete_comments}[body.action]  # fmt: skip
-    changed = action(get_session(), body.ids, current_time())
+    changed = comments.ACTIONS[body.action](get_session(), body.ids, current_time())
     return _json(CommentBulkOut(action=body.action, changed=changed))
 
 

@@ -19,8 +19,6 @@ bp = Blueprint("moderation", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
 # What the queue shows, by its `state` argument; "all" is every state.
 STATES = ("pending", "approved", "spam", "all")
-ACTIONS = {"approve": comments.approve, "spam": comments.mark_spam,
-           "delete": comments.delete_comments}  # fmt: skip
 DONE = {"approve": "Approved", "spam": "Marked as spam", "delete": "Deleted"}
 
 
@@ -47,14 +45,14 @@ def bulk() -> Response:
     """Approve, mark as spam or delete the ticked comments, then back where it was."""
     action = request.form.get("action", "")
     back = local_target(request.form.get("back"), url_for("moderation.queue"))
-    if action not in ACTIONS:
+    if action not in comments.ACTIONS:
         flash("Choose approve, spam or delete.", "error")
         return redirect(back)
     ids = [int(raw) for raw in request.form.getlist("ids") if raw.isdigit() and len(raw) < 12]
     if not ids:
         flash("Tick the comments to act on first.", "error")
         return redirect(back)
-    done = ACTIONS[action](get_session(), ids, current_time())
+    done = comments.ACTIONS[action](get_session(), ids, current_time())
     flash(f"{DONE[action]}: {done} comment{'' if done == 1 else 's'}.")
     return redirect(back)
 
