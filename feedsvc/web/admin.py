@@ -414,27 +414,47 @@ def post_bulk() -> Response:
     return redirect(back, 303)
 
 
-@bp.route("/posts/new", methods=["GET", "POST"])
-def post_new() -> Response:
+@bp.route("/posts/new", methods=["GET", "POST"], endpoint="post_new")
+@bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
+def post_edit(post_id: int | None = None) -> Response:
+    """A local post's form: write one or edit it, preview it, save it or publish it."""
+    post = get_or_404(Post, post_id) if post_id is not None else None
     form = request.form
-    intent = form.get("intent", "publish")
+    intent = form.get("intent", "publish" if post is None else "save")
     if request.method == "GET" or intent == "preview":
-        return _post_page(None, form)
-    app_settings = settings()
+        return _post_page(post, form)
     try:
+        post, done = _save_post(post, form, intent)
+    except FeedsvcError as exc:
+        return _post_page(post, form, exc)
+    flash(done)
+    return redirect(url_for("admin.post_edit", post_id=post.id))
+
+
+def _save_post(post: Post | None, form: Mapping[str, str], intent: str) -> tuple[Post, str]:
+    """The post written (a new one when `post` is None), and what was done, in words."""
+    session, app_settings = get_session(), settings()
+    if post is None:
         post = create_local_post(
-            get_session(), title=fields.check_text(form.get("title", ""), "title"),
+            session, title=fields.check_text(form.get("title", ""), "title"),
             body_html=form.get("body", ""), now=current_time(),
             summary_length=app_settings.ingest.prepare.summary_length,
             author=fields.check_text(form.get("author") or app_settings.site.author, "author"),
             tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
             draft=intent == "draft",
         )  # fmt: skip
-    except FeedsvcError as exc:
-        return _post_page(None, form, exc)
-    flash("Draft saved: it is not on the site until you publish it."
-          if post.draft else "Published.")  # fmt: skip
-    return redirect(url_for("admin.post_edit", post_id=post.id))
+        return post, ("Draft saved: it is not on the site until you publish it."
+                      if post.draft else "Published.")  # fmt: skip
+    update_local_post(
+        session, post, now=current_time(),
+        summary_length=app_settings.ingest.prepare.summary_length,
+        title=fields.check_text(form.get("title", ""), "title") if "title" in form else None,
+        body_html=form.get("body"),
+        tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
+    )  # fmt: skip
+    if intent == "publish" and post.draft:
+        publish_draft(session, post, current_time())
+    return post, "Published." if intent == "publish" else "Saved."
 
 
 def _post_page(
@@ -448,31 +468,6 @@ def _post_page(
         preview = Markup(preview_html(form.get("body", ""), settings().site.base_url))
     return html_page("admin/post_edit.html", status=_status(error) if error else 200, post=post,
                      form=form, error=error, preview=preview)  # fmt: skip
-
-
-@bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
-def post_edit(post_id: int) -> Response:
-    session = get_session()
-    post = get_or_404(Post, post_id)
-    form = request.form
-    intent = form.get("intent", "save")
-    if request.method == "GET" or intent == "preview":
-        return _post_page(post, form)
-    app_settings = settings()
-    try:
-        update_local_post(
-            session, post, now=current_time(),
-            summary_length=app_settings.ingest.prepare.summary_length,
-            title=fields.check_text(form.get("title", ""), "title") if "title" in form else None,
-            body_html=form.get("body"),
-            tags=_tags(form.get("tags", "")), base_url=app_settings.site.base_url,
-        )  # fmt: skip
-        if intent == "publish" and post.draft:
-            publish_draft(session, post, current_time())
-    except FeedsvcError as exc:
-        return _post_page(post, form, exc)
-    flash("Published." if intent == "publish" else "Saved.")
-    return redirect(url_for("admin.post_edit", post_id=post_id))
 
 
 @bp.post("/posts/<int:post_id>/article")
