@@ -130,7 +130,7 @@ def sanitize_html(
         return value
 
     cleaned = nh3.clean(
-        strip_xml_illegal(fragment),
+        fragment,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROP_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
@@ -139,7 +139,8 @@ def sanitize_html(
         link_rel=LINK_REL,
         strip_comments=True,
     )
-    return _remove_tracking_pixels(flatten_serialized(cleaned, max_depth))
+    # A character reference (&#1;, &#xFFFF;) brings back what XML cannot carry.
+    return _remove_tracking_pixels(flatten_serialized(strip_xml_illegal(cleaned), max_depth))
 
 
 # Sanitized HTML escapes "<" in text and attributes (see sanitize_html), so a
@@ -232,10 +233,11 @@ def sanitized_text(fragment: str) -> str:
     Only for that HTML: its comments, scripts and styles are gone, its tags and
     escapes are html5ever's, so dropping tags and four escapes is exact. Any
     other HTML goes through html_to_text."""
+    # sanitize_html took out what XML cannot carry: only the spaces to collapse.
     if "<" not in fragment and "&" not in fragment:
-        return normalize_space(fragment)
+        return _collapse_space(fragment)
     text = _SERIALIZED_TAG.sub(_tag_gap, fragment)
-    return normalize_space(_unescape_text(text))
+    return _collapse_space(_unescape_text(text))
 
 
 def _tag_gap(tag: re.Match[str]) -> str:
@@ -257,14 +259,21 @@ def _unescape_text(serialized: str) -> str:
 
 
 def normalize_space(text: str) -> str:
-    return " ".join(strip_xml_illegal(text).split())
+    return _collapse_space(strip_xml_illegal(text))
+
+
+def _collapse_space(text: str) -> str:
+    return " ".join(text.split())
 
 
 def truncate_text(text: str, limit: int) -> str:
     """Cut plain text to at most `limit` characters (ellipsis included), at a
     sentence end when one falls late enough, else at a word boundary; never
     mid-word. Text that fits is returned unchanged."""
-    text = normalize_space(text)
+    return _truncate_normalized(normalize_space(text), limit)
+
+
+def _truncate_normalized(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     if limit <= 1:
@@ -310,9 +319,12 @@ def summarize(summary_html: str | None, content_html: str | None, limit: int) ->
 
 
 def choose_summary(own: str, body: str, limit: int) -> str:
-    """Of the entry's own summary text and its content's text, the summary."""
+    """Of the entry's own summary text and its content's text, the summary.
+
+    Both as html_to_text or sanitized_text give them, spaces collapsed: the
+    content's whole text is not normalized a second time for 300 characters."""
     text = own if len(own) >= 20 or not body else body
-    return truncate_text(text, limit)
+    return _truncate_normalized(text, limit)
 
 
 def leading_text(fragment: str, limit: int) -> str:

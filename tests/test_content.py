@@ -233,3 +233,11 @@ def test_sanitized_text_is_html_to_text_of_sanitized_html(html: str) -> None:
 def test_sanitized_text_keeps_what_attributes_hide() -> None:
     sanitized = sanitize_html('<p title="a > b">one</p><p><a href="/x?a>b">two</a>&lt;3</p>')
     assert sanitized_text(sanitized) == "one two<3" == html_to_text(sanitized)
+
+
+def test_character_references_to_what_xml_cannot_carry_are_dropped() -> None:
+    """Escaped upstream HTML may name control characters and non-characters by
+    reference; the sanitizer would turn them back into characters."""
+    sanitized = sanitize_html("<p>a&#1;b&#12;c&#xFFFF;d</p>")
+    assert sanitized == "<p>abcd</p>"
+    assert sanitized_text(sanitized) == "abcd"
