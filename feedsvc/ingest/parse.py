@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import html
 import json
@@ -94,19 +95,25 @@ def storable_key(key: str) -> str:
 def _clean_strings(value: Any, **replaced: Any) -> Any:
     """The dataclass with its text fields (and tuples of text) cleaned."""
     changes = dict(replaced)
-    for item in dataclasses.fields(value):
-        if item.name in changes:
+    for name in _field_names(type(value)):
+        if name in changes:
             continue
-        current = getattr(value, item.name)
+        current = getattr(value, name)
         if isinstance(current, str):
             clean = content.strip_xml_illegal(current)
             if clean is not current:
-                changes[item.name] = clean
+                changes[name] = clean
         elif isinstance(current, tuple) and current and isinstance(current[0], str):
             texts = tuple(content.strip_xml_illegal(text) for text in current)
             if texts != current:
-                changes[item.name] = texts
+                changes[name] = texts
     return dataclasses.replace(value, **changes) if changes else value
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    # dataclasses.fields() builds its answer anew on every call: once per entry adds up.
+    return tuple(item.name for item in dataclasses.fields(kind))
 
 
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
