@@ -95,7 +95,7 @@ def storable_key(key: str) -> str:
 def _clean_strings(value: Any, **replaced: Any) -> Any:
     """The dataclass with its text fields (and tuples of text) cleaned."""
     changes = dict(replaced)
-    for name in _field_names(type(value)):
+    for name in _field_names(value.__class__):
         if name in changes:
             continue
         current = getattr(value, name)
