@@ -9,6 +9,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from typing import TypedDict
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -59,6 +60,23 @@ SRCSET_ATTRIBUTES = {"srcset"}
 # Removed with everything inside them, not just unwrapped.
 DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "iframe", "object", "embed"}
 LINK_REL = "noopener noreferrer nofollow"
+
+
+class SanitizerPolicy(TypedDict):
+    tags: set[str]
+    clean_content_tags: set[str]
+    attributes: dict[str, set[str]]
+    url_schemes: set[str]
+    link_rel: str
+    strip_comments: bool
+
+
+# The sanitizer's policy in one place: what nh3 keeps, drops and adds. Only
+# the resolving of relative URLs (against each entry's base) is per call.
+SANITIZER_POLICY = SanitizerPolicy(
+    tags=ALLOWED_TAGS, clean_content_tags=DROP_WITH_CONTENT, attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=URL_SCHEMES, link_rel=LINK_REL, strip_comments=True,
+)  # fmt: skip
 
 _SKIP_TEXT_TAGS = {"script", "style", "noscript", "template", "head", "title"}
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
@@ -129,16 +147,7 @@ def sanitize_html(
             return _absolute_srcset(value, base_url)
         return value
 
-    cleaned = nh3.clean(
-        fragment,
-        tags=ALLOWED_TAGS,
-        clean_content_tags=DROP_WITH_CONTENT,
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=filter_attribute,
-        url_schemes=URL_SCHEMES,
-        link_rel=LINK_REL,
-        strip_comments=True,
-    )
+    cleaned = nh3.clean(fragment, attribute_filter=filter_attribute, **SANITIZER_POLICY)
     # A character reference (&#1;, &#xFFFF;) brings back what XML cannot carry.
     return _remove_tracking_pixels(flatten_serialized(strip_xml_illegal(cleaned), max_depth))
 
