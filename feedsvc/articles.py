@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import changes, content
 from feedsvc.errors import FeedsvcError
+from feedsvc.fetched import fetch_options_of
 from feedsvc.fulltext import Article, ArticleJob
 from feedsvc.models import Post, Source
 from feedsvc.urls import web_url
@@ -44,6 +45,11 @@ def next_try(tries: int, article: Article, now: dt.datetime) -> dt.datetime | No
     return now + RETRY_DELAYS[min(tries, len(RETRY_DELAYS)) - 1]
 
 
+# What fetch_options_of reads of a source.
+FETCH_COLUMNS = (Source.fetch_user_agent, Source.fetch_headers, Source.fetch_cookie,
+                 Source.fetch_credentials, Source.fetch_as_browser)  # fmt: skip
+
+
 def claim_due_articles(
     session: Session,
     now: dt.datetime,
@@ -53,7 +59,8 @@ def claim_due_articles(
 ) -> list[ArticleJob]:
     """Up to `limit` due articles, leased for LEASE (SKIP LOCKED on PostgreSQL)."""
     query = (
-        select(Post.id, Post.link, Post.article_tries, Source.article_selector)
+        select(Post.id, Post.link, Post.article_tries, Source.article_selector, Source.feed_url,
+               *FETCH_COLUMNS)
         .join(Source, Post.source_id == Source.id)
         .where(
             Post.article_state == ArticleState.PENDING,
@@ -66,8 +73,9 @@ def claim_due_articles(
     )
     if source_ids is not None:
         query = query.where(Post.source_id.in_(list(source_ids)))
-    jobs = [ArticleJob(post_id, link or "", selector or None, tries)
-            for post_id, link, tries, selector in session.execute(query)]  # fmt: skip
+    jobs = [ArticleJob(row.id, row.link or "", row.article_selector or None, row.article_tries,
+                       fetch_options_of(row), row.feed_url)
+            for row in session.execute(query)]  # fmt: skip
     if jobs:
         session.execute(
             update(Post)

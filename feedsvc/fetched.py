@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from feedsvc.vocabulary import FetchErrorKind
 
@@ -61,3 +62,14 @@ class FetchOptions:
 
 
 NO_OPTIONS = FetchOptions()
+
+
+def fetch_options_of(source: Any) -> FetchOptions:
+    """A source's options, from its row (a Source, or a row selecting its fetch columns)."""
+    return FetchOptions(
+        user_agent=source.fetch_user_agent,
+        headers=tuple((name, value) for name, value in source.fetch_headers or ()),
+        cookie=source.fetch_cookie,
+        credentials=source.fetch_credentials,
+        as_browser=bool(source.fetch_as_browser),
+    )

@@ -304,12 +304,14 @@ class Fetcher:
         *,
         deadline: float | None = None,
         options: FetchOptions = NO_OPTIONS,
+        secrets_for: str | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects, all within the settings' timeout or by
         `deadline` (a time.monotonic() value) if that comes sooner.
 
         The source's `options` apply; its extra headers, cookie and credentials
-        go to `url`'s host only, never to another a redirect leads to. A 403 to
+        go to the host of `secrets_for` (the feed's address; `url` by default)
+        only, never to another that `url` or a redirect leads to. A 403 to
         our User-Agent is asked once more as a browser (unless the source names
         its own User-Agent); `browser_agent` on the result says that worked.
         """
@@ -323,10 +325,11 @@ class Fetcher:
             except CannotOpen as exc:
                 return self._failure(url, url, FetchErrorKind.INTERNAL, str(exc), started)
             agent = options.user_agent or (BROWSER_USER_AGENT if options.as_browser else None)
-            result = self._fetch(url, etag, last_modified, started, deadline, agent, private)
+            own = secrets_for or url
+            result = self._fetch(url, etag, last_modified, started, deadline, agent, private, own)
             if result.status == 403 and agent is None:
                 retried = self._fetch(url, etag, last_modified, started, deadline,
-                                      BROWSER_USER_AGENT, private)  # fmt: skip
+                                      BROWSER_USER_AGENT, private, own)  # fmt: skip
                 if retried.ok or retried.not_modified:
                     return replace(retried, browser_agent=True)
             return result
@@ -357,6 +360,7 @@ class Fetcher:
     def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, started: float,
         deadline: float, agent: str | None = None, private: dict[str, str] | None = None,
+        own: str | None = None,
     ) -> FetchResult:  # fmt: skip
         conditional: dict[str, str] = {}
         if etag:
@@ -370,7 +374,7 @@ class Fetcher:
         permanent = True
         for _hop in range(self.settings.max_redirects + 1):
             sent = conditional
-            if private and same_host(url, current):
+            if private and same_host(own or url, current):
                 sent = {**conditional, **private}
             answer = self._exchange("GET", url, current, sent, started, deadline)
             if isinstance(answer, FetchResult):

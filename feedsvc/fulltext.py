@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from feedsvc.fetched import NO_OPTIONS, FetchOptions
+
 
 @dataclass(frozen=True)
 class ArticleJob:
@@ -17,6 +19,10 @@ class ArticleJob:
     selector: str | None = None
     # How many tries went before this one.
     tries: int = 0
+    # The source's fetch options; its headers, cookie and credentials go only
+    # to its feed's server (`feed_url`), where the page may be too.
+    options: FetchOptions = NO_OPTIONS
+    feed_url: str | None = None
 
     @property
     def host(self) -> str:

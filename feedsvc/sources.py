@@ -21,7 +21,7 @@ from feedsvc.fetch_options import (
     check_headers,
     check_user_agent,
 )
-from feedsvc.fetched import FetchOptions
+from feedsvc.fetched import FetchOptions, fetch_options_of
 from feedsvc.fields import check_category_names
 from feedsvc.models import (
     MODE_FULL,
@@ -294,12 +294,7 @@ def options_to_try(wanted: FetchOptionsWanted | None, secret_key: str) -> FetchO
         return FetchOptions()
     probe = Source(fetch_headers=[], fetch_as_browser=False)
     set_fetch_options(probe, wanted, secret_key)
-    return FetchOptions(
-        user_agent=probe.fetch_user_agent,
-        headers=tuple((name, value) for name, value in probe.fetch_headers),
-        cookie=probe.fetch_cookie,
-        credentials=probe.fetch_credentials,
-    )
+    return fetch_options_of(probe)
 
 
 def _sealed(value: str | None, secret_key: str) -> str | None:

@@ -276,3 +276,45 @@ def test_the_admin_source_settings_turn_full_articles_on_and_off(
         assert source is not None and (source.fetch_full, source.article_selector) == (False, None)
     refused = post_form(client, page, page, {"article_selector": "p[["}, follow_redirects=True)
     assert "not a CSS selector" in refused.get_data(as_text=True)
+
+
+KEY = "a-secret-key-for-these-tests-only-0123456789"
+
+
+def test_article_pages_are_fetched_with_the_sources_options_and_secrets_stay_home(
+    db: Database, feed_server: FeedServer
+) -> None:
+    """A page on the feed's own server gets the source's User-Agent, headers,
+    cookie and credentials, as the feed does; a page elsewhere the User-Agent only."""
+    from feedsvc.fetch_options import FetchOptionsWanted
+    from feedsvc.sources import set_fetch_options
+
+    other = FeedServer().start()
+    try:
+        feed_server.routes["/a"] = Reply(200, story("Pier rebuilt."), HTML)
+        other.routes["/b"] = Reply(200, story("Harbour reopened."), HTML)
+        items = [{"guid": url, "title": url, "link": url, "description": SUMMARY}
+                 for url in (feed_server.url("/a"), other.url("/b"))]  # fmt: skip
+        feed_server.routes["/feed"] = Reply(200, rss("News", items), RSS_TYPE)
+        source_id = make_source(db, feed_server)
+        with db.session() as session:
+            wanted = FetchOptionsWanted(user_agent="Own/2", headers=["X-Api-Key: k3y"],
+                                        cookie="session=abc", username="reader", password="pw")
+            set_fetch_options(session.get_one(Source, source_id), wanted, KEY)
+        allowed = (f"127.0.0.1:{feed_server.port}", f"127.0.0.1:{other.port}")
+        settings = FetchSettings(timeout=5, allow_hosts=allowed, max_bytes=MAX_BYTES,
+                                 secret_key=KEY)  # fmt: skip
+        with Fetcher(settings) as fetcher:
+            refresh(db, source_id, fetcher)
+        stored = posts(db)
+        assert stored["a"].article_state == stored["b"].article_state == "fetched"
+        (home,) = feed_server.hits("/a")
+        assert home.headers["user-agent"] == "Own/2"
+        assert home.headers["cookie"] == "session=abc"
+        assert home.headers["x-api-key"] == "k3y"
+        assert home.headers["authorization"].startswith("Basic ")
+        (away,) = other.hits("/b")
+        assert away.headers["user-agent"] == "Own/2"
+        assert not {"cookie", "authorization", "x-api-key"} & set(away.headers)
+    finally:
+        other.stop()

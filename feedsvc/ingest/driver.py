@@ -231,7 +231,8 @@ class Refresher:
                     job.host, threading.Semaphore(self.per_host or self.article_batch)
                 )
             with turn:
-                fetched = self.fetcher.fetch(job.url)
+                fetched = self.fetcher.fetch(job.url, options=job.options,
+                                             secrets_for=job.feed_url)  # fmt: skip
             article = self.cpu_pool.submit(extract, fetched, job.selector).result(
                 timeout=self.parse_timeout
             )

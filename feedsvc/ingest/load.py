@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc.fetched import FetchOptions, FetchResult
+from feedsvc.fetched import FetchResult, fetch_options_of
 from feedsvc.ingest import policy
 from feedsvc.ingest.plan import Existing, SourceRow, StoredPost
 from feedsvc.ingest.prepare import PreparedFeed
@@ -73,16 +73,6 @@ def target_of(source: SourceLike, rules: RuleBook) -> Target:
         keep_categories=bool(source.keep_categories),
         category_names=tuple((source.category_names or {}).items()),
         options=fetch_options_of(source),
-    )
-
-
-def fetch_options_of(source: SourceLike) -> FetchOptions:
-    return FetchOptions(
-        user_agent=source.fetch_user_agent,
-        headers=tuple((name, value) for name, value in source.fetch_headers or ()),
-        cookie=source.fetch_cookie,
-        credentials=source.fetch_credentials,
-        as_browser=bool(source.fetch_as_browser),
     )
 
 
