@@ -28,10 +28,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from feedsvc import changes, popularity
+from feedsvc import changes, popularity, webhooks
 from feedsvc.db import Database
 from feedsvc.models import LOCAL_KEY_PREFIX, Comment, Counter, Post, PrunedEntry, Source, post_tags
 from feedsvc.settings import RetentionSettings
+from feedsvc.vocabulary import WebhookEvent
 
 BATCH = 500
 LAST_RUN = "retention:last_day"
@@ -144,6 +145,8 @@ def delete_posts(session: Session, post_ids: Sequence[int], now: dt.datetime) ->
     )
     scopes = [changes.source_scope(s) for s in sources if s is not None]
     scopes += [changes.tag_scope(t) for t in tags]
+    # Read before they go: what each shown one was goes out with post.deleted.
+    webhooks.note_posts(session, WebhookEvent.POST_DELETED, ids, now)
     result = session.execute(
         delete(Post).where(Post.id.in_(ids)), execution_options={"synchronize_session": False}
     )

@@ -38,7 +38,13 @@ from feedsvc.models import (
 from feedsvc.sealing import SOURCE_SECRETS, Sealer
 from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
-from feedsvc.vocabulary import FAILING_AFTER, MAX_FIXED_INTERVAL, MIN_INTERVAL, SourceState
+from feedsvc.vocabulary import (
+    FAILING_AFTER,
+    MAX_FIXED_INTERVAL,
+    MIN_INTERVAL,
+    SourceState,
+    WebhookEvent,
+)  # fmt: skip
 
 
 class SourceError(FeedsvcError):
@@ -328,7 +334,7 @@ def resume_source(source: Source, now: dt.datetime) -> None:
 
 def delete_source(session: Session, source: Source, now: dt.datetime, *, keep_posts: bool) -> int:
     """Delete a source; its posts stay (as posts of no source) or go. Returns how many went."""
-    from feedsvc import changes
+    from feedsvc import changes, webhooks
 
     removed = 0
     scopes = [changes.source_scope(source.id)]
@@ -337,6 +343,8 @@ def delete_source(session: Session, source: Source, now: dt.datetime, *, keep_po
         tagged = select(post_tags.c.tag_id).join(Post, Post.id == post_tags.c.post_id)
         tag_ids = session.scalars(tagged.where(Post.source_id == source.id).distinct())
         scopes += [changes.tag_scope(tag_id) for tag_id in tag_ids]
+        doomed = session.scalars(select(Post.id).where(Post.source_id == source.id)).all()
+        webhooks.note_posts(session, WebhookEvent.POST_DELETED, doomed, now)
         result = session.execute(delete(Post).where(Post.source_id == source.id))
         removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
     session.delete(source)

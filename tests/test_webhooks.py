@@ -18,7 +18,7 @@ from feedsvc import comments, webhooks
 from feedsvc.db import Database
 from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, refresh_source
-from feedsvc.models import Post, WebhookDelivery, WebhookEndpoint
+from feedsvc.models import Post, Source, WebhookDelivery, WebhookEndpoint
 from feedsvc.sources import add_source
 from feedsvc.webhook_sender import deliver_due
 from tests.admin_helpers import bearer, make_admin, make_token, post_form, sign_in
@@ -363,3 +363,35 @@ def test_admin_adds_shows_the_secret_once_logs_and_disables(
     assert client.get(f"/admin/webhooks/{endpoint.id}").status_code == 404
     with db.session() as session:
         assert session.scalars(select(WebhookDelivery)).all() == []
+
+
+def test_posts_deleted_by_retention_or_with_their_source_are_told(
+    app: Flask, client: FlaskClient, db: Database, api_headers: dict[str, str],
+    fetcher: Fetcher, receiver: Receiver, feed_server: FeedServer,
+) -> None:  # fmt: skip
+    """Every way a shown post goes announces it, not only deleting it by hand."""
+    from feedsvc.retention import delete_posts
+    from feedsvc.sources import delete_source
+
+    endpoint = add_endpoint(client, api_headers, receiver.url, ["post.deleted"])
+    now = real_now()
+    for name in ("one", "two"):
+        items = [{**item, "guid": f"{name}-{item['guid']}", "title": f"{name} {item['title']}",
+                  "link": f"{item['link']}/{name}"} for item in ITEMS]  # fmt: skip
+        feed_server.routes[f"/{name}"] = Reply(200, rss(name, items), RSS_TYPE)
+        with db.session() as session:
+            source_id = add_source(session, feed_server.url(f"/{name}"), now).id
+        refresh_source(db, source_id, fetcher=fetcher, now=now, settings=IngestSettings())
+    with db.session() as session:
+        first, second = session.scalars(select(Post.source_id).distinct().order_by(Post.source_id))
+        pruned = session.scalars(select(Post.id).where(Post.source_id == first)).first()
+        session.get_one(Post, pruned).title = "Pruned"
+    with db.session() as session:
+        assert delete_posts(session, [pruned], now) == 1
+        source = session.get_one(Source, second)
+        assert delete_source(session, source, now, keep_posts=False) == 2
+    deliver(app, fetcher, now + dt.timedelta(seconds=1))
+    deleted = sorted(m["data"]["title"] for m in (verified(endpoint["secret"], seen)
+                                                  for seen in receiver.seen)
+                     if m["type"] == "post.deleted")  # fmt: skip
+    assert deleted == ["Pruned", "two Entry 1", "two Entry 2"]
