@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -279,6 +280,10 @@ class Fetcher:
             transport=GuardedTransport(self.guard, limits, self.settings.proxy),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
+            # No cookie jar: one client fetches every source, and a cookie one
+            # source's server sets (a session, after the source's own cookie or
+            # credentials signed in) must not go with another source's fetches.
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             headers={
                 "User-Agent": self.settings.user_agent,
                 "Accept": self.settings.accept,

@@ -499,3 +499,19 @@ def test_cli_add_and_set_fetch_options(runner: FlaskCliRunner, db: Database) -> 
     cleared = cli(runner, "sources", "set", str(row.id), "--clear-headers", "--cookie", "")
     assert cleared.exit_code == 0 and stored(db).fetch_headers == []
     assert stored(db).fetch_cookie is None
+
+
+def test_a_cookie_one_source_is_set_goes_with_no_other_fetch(
+    fetcher: Fetcher, feed_server: FeedServer
+) -> None:
+    """One client fetches every source: a session one source's server hands out
+    (after its own cookie signed in) must not reach another source's fetch."""
+    session_cookie = {**RSS_TYPE, "Set-Cookie": "sid=alice; Path=/"}
+    feed_server.routes["/private"] = Reply(200, FEED, session_cookie)
+    feed_server.routes["/other"] = Reply(200, FEED, RSS_TYPE)
+    assert fetcher.fetch(feed_server.url("/private"), options=SECRET_OPTIONS).ok
+    assert fetcher.fetch(feed_server.url("/other")).ok
+    (other,) = feed_server.hits("/other")
+    assert "cookie" not in other.headers
+    assert fetcher.fetch(feed_server.url("/private"), options=SECRET_OPTIONS).ok
+    assert [seen.headers["cookie"] for seen in feed_server.hits("/private")] == [COOKIE, COOKIE]
