@@ -23,9 +23,15 @@ from feedsvc.search_index import FTS_TABLE, VECTOR_COLUMN, text_of
 from feedsvc.search_query import END_MARK, START_MARK, Query, marked, parse, pg_config
 
 # Ranking reads every candidate's index entry: a word in half the posts would
-# cost a read of half the posts. So the newest CANDIDATES matches are ranked (a
-# search with fewer matches is ranked whole), which keeps any search fast.
+# cost a read of half the posts. So the newest CANDIDATES matches (newest
+# stored: highest id, on both databases) are ranked (a search with fewer
+# matches is ranked whole), which keeps any search fast.
 CANDIDATES = 500
+# PostgreSQL looks for them in bands of ids, newest first; the first band's
+# width (see _newest_matches_postgresql).
+FIRST_BAND = 10_000
+# Sparser than this, reading a band's ids costs more than reading every match.
+MIN_BAND_DENSITY = 0.003
 # A snippet is looked for in the first SNIPPET_CHARS of a post's text.
 SNIPPET_CHARS = 5000
 # How much of a post's text a snippet shows, in words.
@@ -88,41 +94,91 @@ def matching(session: Session, typed: str, language: str) -> ColumnElement[bool]
 def _ranked_postgresql(
     session: Session, query: Query, config: str, limit: int, offset: int
 ) -> list[int]:
+    candidates = _newest_matches_postgresql(session, query, config)
+    if candidates is None:
+        # Few matches: the newest of them all, ranked in one pass.
+        among = (
+            "(SELECT id, published_at, search_vector FROM posts"
+            f" WHERE {VECTOR_COLUMN} @@ {_TSQUERY} AND NOT hidden"
+            " ORDER BY id DESC LIMIT :candidates) c"
+        )
+    elif candidates:
+        among = "posts c WHERE c.id = ANY(:ids)"
+    else:
+        return []
     rows = session.execute(
         text(
-            "SELECT c.id FROM (SELECT p.id, p.published_at, p.search_vector FROM posts p"
-            f" WHERE p.{VECTOR_COLUMN} @@ {_TSQUERY} AND NOT p.hidden"
-            " ORDER BY p.published_at DESC LIMIT :candidates) c"
-            f" ORDER BY ts_rank(c.{VECTOR_COLUMN}, {_TSQUERY}) DESC, c.published_at DESC,"
-            " c.id DESC LIMIT :limit OFFSET :offset"
+            f"SELECT c.id FROM {among} ORDER BY ts_rank(c.{VECTOR_COLUMN}, {_TSQUERY}) DESC,"
+            " c.published_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
         ),
-        {
-            "config": config,
-            "text": query.text,
-            "limit": limit,
-            "offset": offset,
-            "candidates": CANDIDATES,
-        },
-    )
+        {"ids": candidates, "config": config, "text": query.text, "limit": limit,
+         "offset": offset, "candidates": CANDIDATES},
+    )  # fmt: skip
     return [int(post_id) for (post_id,) in rows]
+
+
+def _newest_matches_postgresql(session: Session, query: Query, config: str) -> list[int] | None:
+    """The ids of the newest CANDIDATES visible matches, newest first; None
+    when the matches are so few that reading them all costs less.
+
+    Looked for in bands of ids, newest first: a band is the GIN index's matches
+    ANDed with a range of the primary key, so only its matches are read from
+    the table, and a word in many posts stops in the first band or two instead
+    of reading every post it is in. But a range costs a read of each id in it:
+    once the matches seen are sparser than MIN_BAND_DENSITY, or the next band
+    would be most of what is left, all matches are read instead."""
+    # Each band's plan depends on its width and on how common the words are: a
+    # prepared statement's generic plan (psycopg prepares a statement run five
+    # times) could read a wide band's every primary key entry.
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    top = session.execute(select(func.max(Post.id))).scalar() or 0
+    found: list[int] = []
+    high, width = top, FIRST_BAND
+    while high > 0 and len(found) < CANDIDATES:
+        if width >= high * 3 // 4:
+            return None
+        low = high - width
+        band = session.scalars(
+            text(
+                f"SELECT id FROM posts WHERE {VECTOR_COLUMN} @@ {_TSQUERY} AND NOT hidden"
+                " AND id > :low AND id <= :high"
+            ),
+            {"config": config, "text": query.text, "low": low, "high": high},
+        ).all()
+        found.extend(sorted(band, reverse=True)[: CANDIDATES - len(found)])
+        density = len(found) / (top - low)
+        if density < MIN_BAND_DENSITY:
+            return None
+        # The next band: what is still missing at that density, and a quarter more.
+        high, width = low, int(1.25 * (CANDIDATES - len(found)) / density)
+    return found
 
 
 def _ranked_sqlite(
     session: Session, query: Query, _config: str, limit: int, offset: int
 ) -> list[int]:
     # The FTS5 table holds visible posts only. It walks its matches newest
-    # stored (highest rowid) first and stops at CANDIDATES, so bm25 is computed,
-    # and a post's row read for its date, for those only.
-    rows = session.execute(
+    # stored (highest rowid) first and stops at CANDIDATES, so bm25 is computed
+    # for those only.
+    scored = session.execute(
         text(
-            f"SELECT c.rowid FROM (SELECT rowid, bm25({FTS_TABLE}, {SQLITE_WEIGHTS}) AS score"
-            f" FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts ORDER BY rowid DESC"
-            " LIMIT :candidates) c JOIN posts ON posts.id = c.rowid"
-            " ORDER BY c.score, posts.published_at DESC, posts.id DESC LIMIT :limit OFFSET :offset"
+            f"SELECT rowid, bm25({FTS_TABLE}, {SQLITE_WEIGHTS}) FROM {FTS_TABLE}"
+            f" WHERE {FTS_TABLE} MATCH :fts ORDER BY rowid DESC LIMIT :candidates"
         ),
-        {"fts": query.fts5, "limit": limit, "offset": offset, "candidates": CANDIDATES},
-    )
-    return [int(post_id) for (post_id,) in rows]
+        {"fts": query.fts5, "candidates": CANDIDATES},
+    ).all()
+    if len(scored) <= offset:
+        return []
+    # Only the page's posts, and those tied with its last, need their date
+    # (read from `posts`, a row each, scattered over the table when the
+    # matches are few): the rest rank below the page on score alone.
+    scores = sorted(score for _, score in scored)
+    last = scores[min(len(scores), offset + limit) - 1]
+    page = {int(post_id): score for post_id, score in scored if score <= last}
+    dates = list(session.execute(select(Post.id, Post.published_at).where(Post.id.in_(list(page)))))
+    dates.sort(key=lambda row: (row.published_at, row.id), reverse=True)
+    dates.sort(key=lambda row: page[row.id])
+    return [row.id for row in dates[offset : offset + limit]]
 
 
 def _marks_sqlite(session: Session, query: Query, posts: Sequence[Post]) -> dict[int, Any]:

@@ -202,3 +202,37 @@ def test_only_the_newest_candidates_are_ranked(db: Database, monkeypatch) -> Non
     assert _ids(_search(db, "pelican")) == newer[::-1]
     monkeypatch.setattr(search, "CANDIDATES", 4)
     assert _ids(_search(db, "pelican"))[0] == old_title_match
+
+
+def test_ties_on_a_page_edge_go_by_date_not_by_id(db: Database) -> None:
+    """Equal scores rank newest published first, whichever was stored first,
+    on every page (SQLite reads the dates of the page's ties only)."""
+    older_stored_newer = _post(db, "Teapot", "<p>A teapot.</p>", 1)
+    newer_stored_older = _post(db, "Teapot", "<p>A teapot.</p>", 5)
+    newest = _post(db, "Teapot", "<p>A teapot.</p>", 0)
+    assert _ids(_search(db, "teapot", limit=1)) == [newest]
+    second = _search(db, "teapot", limit=1, offset=1)
+    assert _ids(second) == [older_stored_newer] and second.has_more
+    last = _search(db, "teapot", limit=1, offset=2)
+    assert _ids(last) == [newer_stored_older] and not last.has_more
+    assert _ids(_search(db, "teapot", limit=2, offset=3)) == []
+
+
+def test_the_newest_candidates_are_found_band_by_band(db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL in bands of ids, newest first: narrow bands, sparse
+    matches, hidden posts and the rest read whole find what one pass finds."""
+    old_title_match = _post(db, "Heron", "<p>Birds.</p>", 30)
+    herons = {}
+    for n in range(20, 0, -1):
+        post_id = _post(db, f"Notes {n}", "<p>A heron.</p>" if n % 3 == 0 else "<p>Ducks.</p>", n)
+        herons.update({n: post_id} if n % 3 == 0 else {})
+    with db.session() as session:
+        set_visibility(session, session.get(Post, herons.pop(9)), NOW, hidden=True)
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    monkeypatch.setattr(search, "FIRST_BAND", 3)
+    for density in (0.0, 1.0):  # then: the rest read whole after the first band
+        monkeypatch.setattr(search, "MIN_BAND_DENSITY", density)
+        assert _ids(_search(db, "heron")) == [herons[3], herons[6], herons[12]]
+    monkeypatch.setattr(search, "CANDIDATES", 6)
+    found = _ids(_search(db, "heron"))
+    assert found[0] == old_title_match and set(found) == {old_title_match, *herons.values()}
