@@ -3,12 +3,13 @@
 The admin's forms, the API and the CLI refuse, naming the field, text holding an
 invisible control character: bidi overrides and isolates reorder what is shown
 around them ("Trojan Source", CVE-2021-42574), zero-width and C0/C1 controls hide
-in it. A tag must also make a slug, its address; one that cannot is refused, not
-dropped. URLs have their own rule, in `urls.py`.
+in it. A tag must also make a slug, its address (it needs a letter or a digit);
+one that cannot is refused, not dropped. URLs have their own rule, in `urls.py`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Iterable
 
@@ -63,8 +64,19 @@ def check_text(text: str, field: str) -> str:
 
 
 def tag_slug(name: str) -> str:
-    """A tag's address part; empty when its name has nothing to make one of."""
-    return content.slugify(name, max_length=MAX_TAG_SLUG, fallback="")
+    """A tag's address part; empty when its name has nothing to make one of.
+
+    Latin letters and digits make a readable slug ("Café Society" →
+    "cafe-society"); a name in another script (Россия, 日本語) gets a short hash
+    of the name as it reads in any case and spacing, as authors' pages do, so it
+    is a tag with an address of its own rather than none."""
+    slug = content.slugify(name, max_length=MAX_TAG_SLUG, fallback="")
+    if slug or content.slugify(name, max_length=len(name), fallback=""):
+        return slug  # readable, or none for a first word longer than a slug holds
+    words = " ".join(visible_text(name).casefold().split())
+    if not any(char.isalnum() for char in words):
+        return ""
+    return "t-" + hashlib.sha256(words.encode("utf-8")).hexdigest()[:12]
 
 
 def check_tag(name: str, field: str = "tags") -> str:
@@ -76,7 +88,7 @@ def check_tag(name: str, field: str = "tags") -> str:
         if content.slugify(name, max_length=len(name), fallback=""):
             wanting = f"a first word of at most {MAX_TAG_SLUG} characters"
         else:
-            wanting = "a letter a-z or a digit"
+            wanting = "a letter or a digit"
         raise FieldError(field, f"the tag {name[:_SHOWN]!r} needs {wanting} to make its address")
     return name
 
