@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from feedsvc.content import normalize_space
-from feedsvc.errors import CONFLICT, NOT_FOUND, FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.models import ApiToken, User
 
 MIN_PASSWORD_LENGTH = 10
@@ -53,7 +53,7 @@ def create_user(session: Session, username: str, password: str, now: dt.datetime
             session.add(user)
     except IntegrityError:
         raise AccountError(
-            f"a user named {username!r} exists already", "username", CONFLICT
+            f"a user named {username!r} exists already", "username", ErrorKind.CONFLICT
         ) from None
     return user
 
@@ -88,7 +88,7 @@ def delete_user(session: Session, user: User) -> None:
     session.flush()
     if not session.scalar(select(func.count()).select_from(User)):
         raise AccountError(
-            f"{user.username} is the last admin; make another one first", kind=CONFLICT
+            f"{user.username} is the last admin; make another one first", kind=ErrorKind.CONFLICT
         )
 
 
@@ -103,7 +103,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def user_by_name(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise AccountError(f"no user named {username!r}", "username", NOT_FOUND)
+        raise AccountError(f"no user named {username!r}", "username", ErrorKind.NOT_FOUND)
     return user
 
 
@@ -150,7 +150,7 @@ def revoke_token(
 ) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or (user is not None and row.user_id != user.id):
-        raise AccountError(f"no token with id {token_id}", "token_id", NOT_FOUND)
+        raise AccountError(f"no token with id {token_id}", "token_id", ErrorKind.NOT_FOUND)
     if row.revoked_at is None:
         row.revoked_at = now
     return row

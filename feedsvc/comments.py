@@ -32,7 +32,7 @@ from sqlalchemy.sql import Select
 from feedsvc import changes, comment_text, comment_tokens, fields, webhooks
 from feedsvc.content import normalize_space
 from feedsvc.db import Database
-from feedsvc.errors import CONFLICT, NOT_FOUND, FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.models import Comment, Post
 from feedsvc.popularity import is_bot
 from feedsvc.settings import CommentSettings
@@ -55,7 +55,7 @@ class CommentError(FeedsvcError):
 class CommentsClosed(CommentError):
     """The post takes no new comments."""
 
-    kind = CONFLICT
+    kind = ErrorKind.CONFLICT
 
 
 class CommentRefused(CommentError):
@@ -177,7 +177,7 @@ def submit(
     Raises a CommentError (or BadToken) saying what to correct."""
     post = session.get(Post, form.post_id)
     if post is None or post.hidden:
-        raise CommentError(f"no post with id {form.post_id}", "post_id", kind=NOT_FOUND)
+        raise CommentError(f"no post with id {form.post_id}", "post_id", kind=ErrorKind.NOT_FOUND)
     if not comments_open(post, settings, now):
         raise CommentsClosed("comments are closed on this post")
     if form.honeypot.strip():
@@ -221,7 +221,7 @@ def admin_reply(
     Taken even where comments are closed."""
     post = session.get(Post, post_id)
     if post is None:
-        raise CommentError(f"no post with id {post_id}", "post_id", kind=NOT_FOUND)
+        raise CommentError(f"no post with id {post_id}", "post_id", kind=ErrorKind.NOT_FOUND)
     name, _, body = _checked_fields(name or ADMIN_NAME, "", body)
     comment = Comment(
         post_id=post.id, parent_id=_thread_of(session, post.id, parent_id),
@@ -350,7 +350,7 @@ def set_closed(session: Session, post_id: int, closed: bool, now: dt.datetime) -
     """Close (or open again) a post's comments."""
     post = session.get(Post, post_id)
     if post is None:
-        raise CommentError(f"no post with id {post_id}", "post_id", kind=NOT_FOUND)
+        raise CommentError(f"no post with id {post_id}", "post_id", kind=ErrorKind.NOT_FOUND)
     post.comments_closed = closed
     changes.note_comment_changes(session, now, [post_id])
     return post
@@ -419,7 +419,7 @@ def count_pending(session: Session) -> int:
 def get_comment(session: Session, comment_id: int) -> Comment:
     found = session.get(Comment, comment_id)
     if found is None:
-        raise CommentError(f"no comment with id {comment_id}", "id", kind=NOT_FOUND)
+        raise CommentError(f"no comment with id {comment_id}", "id", kind=ErrorKind.NOT_FOUND)
     return found
 
 

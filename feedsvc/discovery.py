@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from feedsvc import errors, messages
-from feedsvc.errors import FeedsvcError
+from feedsvc import messages
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetched import NO_OPTIONS, FetchOptions, FetchResult
 from feedsvc.fetcher import Fetcher
 from feedsvc.ingest.parse import ParsedFeed
@@ -41,7 +41,7 @@ PREVIEW_ENTRIES = 5
 class DiscoveryError(FeedsvcError):
     """No feed was found; `kind` is refused, unreachable or not_a_feed."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message, "url", kind)
 
 
@@ -49,7 +49,7 @@ class OutOfTime(DiscoveryError):
     """Discovery's budget ran out before it found a feed."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(errors.UNREACHABLE, message)
+        super().__init__(ErrorKind.UNREACHABLE, message)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def discover(
     if not _looks_like_html(fetched):
         kind = fetched.headers.get("content-type") or "no content type"
         raise DiscoveryError(
-            errors.NOT_A_FEED,
+            ErrorKind.NOT_A_FEED,
             f"{url} is neither a feed nor a web page ({kind}). "
             "Check the address: paste a feed's, or the site's home page.",
         )
@@ -177,7 +177,7 @@ def _usual_path_feed(
             "Try again, or paste the feed's own address."
         )
     raise DiscoveryError(
-        errors.NOT_A_FEED,
+        ErrorKind.NOT_A_FEED,
         f"{page} that names no feed, and none was found at " + ", ".join(USUAL_PATHS)
         + ". Look on the site for an RSS or Atom link and paste its address.",
     )
@@ -197,7 +197,7 @@ def _preview_feed(
     if feed is None:
         found = fetched.headers.get("content-type") or "no content type"
         raise DiscoveryError(
-            errors.NOT_A_FEED,
+            ErrorKind.NOT_A_FEED,
             f"{url} is not a feed ({found}): {observed.error}. "
             "Check the address, or paste the site's home page to find its feeds.",
         )
@@ -212,8 +212,8 @@ def _fetch(
         raise OutOfTime(f"{messages.where(url)} did not answer before {clock.words()}. "
                         "Try again, or paste the feed's own address.")  # fmt: skip
     if fetched.error or not fetched.ok:
-        kind = errors.REFUSED if fetched.error_kind == FetchErrorKind.REFUSED else (
-            errors.UNREACHABLE)  # fmt: skip
+        kind = ErrorKind.REFUSED if fetched.error_kind == FetchErrorKind.REFUSED else (
+            ErrorKind.UNREACHABLE)  # fmt: skip
         words = messages.fetch_problem(fetched.error_kind, fetched.final_url or url,
                                        fetched.status, fetched.error)  # fmt: skip
         raise DiscoveryError(kind, words)

@@ -9,26 +9,39 @@ a non-zero exit.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
 
-# Kinds of failure, each answered alike by every entry point.
-INVALID = "invalid"  # the input is malformed or out of bounds
-NOT_FOUND = "not_found"  # what it names does not exist
-CONFLICT = "conflict"  # it clashes with what exists (a duplicate, the last admin)
-REFUSED = "refused"  # the fetch guard refused the address
-UNREACHABLE = "unreachable"  # the address did not answer, or not in time
-NOT_A_FEED = "not_a_feed"  # it answered, with no feed
-NEEDS_CHOICE = "needs_choice"  # a page names several feeds: one must be picked
+
+class ErrorKind(StrEnum):
+    """Kinds of failure, each answered alike by every entry point."""
+
+    # The input is malformed or out of bounds.
+    INVALID = "invalid"
+    # What it names does not exist.
+    NOT_FOUND = "not_found"
+    # It clashes with what exists (a duplicate, the last admin).
+    CONFLICT = "conflict"
+    # The fetch guard refused the address.
+    REFUSED = "refused"
+    # The address did not answer, or not in time.
+    UNREACHABLE = "unreachable"
+    # It answered, with no feed.
+    NOT_A_FEED = "not_a_feed"
+    # A page names several feeds: one must be picked.
+    NEEDS_CHOICE = "needs_choice"
 
 
 class FeedsvcError(ValueError):
     """An error a caller can cause and correct; the message says why."""
 
-    kind: str = INVALID
+    kind: ErrorKind = ErrorKind.INVALID
     # A short summary for API clients; by default the kind's.
     title: ClassVar[str | None] = None
 
-    def __init__(self, message: str, field: str | None = None, kind: str | None = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, kind: ErrorKind | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
         if kind is not None:

@@ -26,8 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from feedsvc import errors
-from feedsvc.errors import FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetched import NO_OPTIONS, FetchOptions, FetchResult
 from feedsvc.sealing import SOURCE_SECRETS, CannotOpen, Sealer
 from feedsvc.version import __version__
@@ -54,7 +53,7 @@ DRAIN_BYTES = 64 * 1024
 class AddressRefused(FeedsvcError):
     """The guard refused a URL or an address; the message says why."""
 
-    kind = errors.REFUSED
+    kind = ErrorKind.REFUSED
 
 
 @dataclass(frozen=True)

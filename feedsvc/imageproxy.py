@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedsvc import errors, images
-from feedsvc.errors import FeedsvcError
+from feedsvc import images
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetcher import Fetcher
 from feedsvc.vocabulary import FetchErrorKind
 
@@ -27,7 +27,7 @@ class ImageUnavailable(FeedsvcError):
     `kind` NOT_FOUND: it never will be (refused, not an image, gone upstream);
     UNREACHABLE: upstream failed this time."""
 
-    kind = errors.NOT_FOUND
+    kind = ErrorKind.NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,11 @@ class ImageProxy:
         if result.error_kind in (FetchErrorKind.REFUSED, FetchErrorKind.TOO_LARGE):
             raise ImageUnavailable(result.error or "refused")
         if result.error_kind is not None:
-            raise ImageUnavailable(result.error or "upstream failed", kind=errors.UNREACHABLE)
+            raise ImageUnavailable(result.error or "upstream failed", kind=ErrorKind.UNREACHABLE)
         if result.status in (404, 410):
             raise ImageUnavailable(f"upstream answered {result.status}")
         if not result.ok:
-            raise ImageUnavailable(f"upstream answered {result.status}", kind=errors.UNREACHABLE)
+            raise ImageUnavailable(f"upstream answered {result.status}", kind=ErrorKind.UNREACHABLE)
         kind = images.sniff(result.content[:SNIFF_BYTES])
         if kind is None:
             raise ImageUnavailable("upstream's answer is not a raster image")

@@ -19,8 +19,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from feedsvc import changes, errors
-from feedsvc.errors import FeedsvcError
+from feedsvc import changes
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.filtering import (
     ACTIONS,
     FIELDS,
@@ -47,7 +47,7 @@ class RuleError(FeedsvcError):
 
 
 class RuleNotFound(RuleError):
-    kind = errors.NOT_FOUND
+    kind = ErrorKind.NOT_FOUND
 
     def __init__(self, rule_id: int) -> None:
         super().__init__(f"no rule with id {rule_id}")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from feedsvc import content
-from feedsvc.errors import CONFLICT, FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetch_options import (
     FetchOptionError,
     FetchOptionsWanted,
@@ -52,7 +52,7 @@ class SourceError(FeedsvcError):
 
 
 class SourceExists(SourceError):
-    kind = CONFLICT
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, source: Source) -> None:
         super().__init__(f"a source with this feed URL exists already (id {source.id})", "url")

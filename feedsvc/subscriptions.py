@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from feedsvc import errors, sources
+from feedsvc import sources
 from feedsvc.db import Database
 from feedsvc.discovery import Candidate, Preview, discover
-from feedsvc.errors import FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetch_options import FetchOptionsWanted
 from feedsvc.fetched import NO_OPTIONS, FetchOptions
 from feedsvc.fetcher import Fetcher
@@ -32,7 +32,7 @@ from feedsvc.urls import web_url
 class NeedsChoice(FeedsvcError):
     """The address is a page naming several feeds: the caller picks one."""
 
-    kind = errors.NEEDS_CHOICE
+    kind = ErrorKind.NEEDS_CHOICE
 
     def __init__(self, url: str, candidates: Sequence[Candidate]) -> None:
         super().__init__(f"{url} is a web page, not a feed; it names {len(candidates)} feeds: "

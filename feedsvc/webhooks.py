@@ -28,8 +28,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from feedsvc import errors
-from feedsvc.errors import FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetcher import AddressGuard, AddressRefused, vetted_addresses
 from feedsvc.models import (
     Comment,
@@ -91,7 +90,7 @@ def check_target(url: str, guard: AddressGuard) -> str:
         except AddressRefused as exc:
             raise WebhookError(
                 f"refused: {exc} (an internal endpoint needs FEEDSVC_FETCH_ALLOW_HOSTS)",
-                "url", kind=errors.REFUSED,
+                "url", kind=ErrorKind.REFUSED,
             ) from None  # fmt: skip
     return url
 
@@ -161,7 +160,7 @@ def update_endpoint(
 def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
-        raise WebhookError(f"no webhook endpoint with id {endpoint_id}", kind=errors.NOT_FOUND)
+        raise WebhookError(f"no webhook endpoint with id {endpoint_id}", kind=ErrorKind.NOT_FOUND)
     return endpoint
 
 

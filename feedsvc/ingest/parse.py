@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from feedsvc import content
-from feedsvc.errors import NOT_A_FEED, FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.ingest import feedparser_tuning  # noqa: F401  (feedparser, faster)
 from feedsvc.ingest.types import (
     Enclosure,
@@ -42,7 +42,7 @@ from feedsvc.ingest.types import (
 class NotAFeed(FeedsvcError):
     """The bytes are not a feed; the message says what they seem to be."""
 
-    kind = NOT_A_FEED
+    kind = ErrorKind.NOT_A_FEED
 
 
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
 from feedsvc import comments, fields, popularity, search
-from feedsvc.errors import NOT_FOUND, FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.models import Post, Source, Tag, post_tags
 from feedsvc.params import MAX_PAGE, BadParameter, whole_number
 from feedsvc.posts import (
@@ -68,7 +68,7 @@ LAST_PAGE = -1
 class FeedNotFound(FeedsvcError):
     """No such feed or page."""
 
-    kind = NOT_FOUND
+    kind = ErrorKind.NOT_FOUND
 
 
 class BadFeedRequest(FeedsvcError):

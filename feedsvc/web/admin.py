@@ -37,7 +37,7 @@ from feedsvc import (
 )
 from feedsvc import post_list as post_list_service
 from feedsvc.discovery import Preview
-from feedsvc.errors import INVALID, FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.fetch_options import FetchOptionsWanted
 from feedsvc.ingest.load import explain_schedule
 from feedsvc.models import Job, Post, Source, User
@@ -192,7 +192,7 @@ def _source_new_failed(url: str, error: FeedsvcError) -> Response:
 
 
 def _status(error: FeedsvcError) -> int:
-    return STATUS.get(error.kind, STATUS[INVALID])[0]
+    return STATUS.get(error.kind, STATUS[ErrorKind.INVALID])[0]
 
 
 def _min_interval() -> int:

@@ -17,7 +17,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request, send_file, url_for
 from markupsafe import Markup
 
-from feedsvc import errors, images
+from feedsvc import images
+from feedsvc.errors import ErrorKind
 from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.imageproxy import ImageProxy, ImageUnavailable, ProxiedImage
 from feedsvc.settings import EXTENSION as SETTINGS
@@ -68,7 +69,7 @@ def image(token: str) -> Response:
             # The cached file went (a clean-up) between finding and sending it.
             response = _answer(lazy.get().get(url), max_age)
     except ImageUnavailable as exc:
-        status = 502 if exc.kind == errors.UNREACHABLE else 404
+        status = 502 if exc.kind == ErrorKind.UNREACHABLE else 404
         return _failure(status, str(exc))
     except OSError:
         return _failure(502, "the image cache cannot be read")

@@ -6,19 +6,18 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from feedsvc import errors
-from feedsvc.errors import FeedsvcError
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.web.api_models import Problem
 
 # The HTTP status and title of each kind of error.
 STATUS = {
-    errors.INVALID: (422, "Invalid request"),
-    errors.NOT_FOUND: (404, "Not found"),
-    errors.CONFLICT: (409, "Conflict"),
-    errors.REFUSED: (400, "Address refused"),
-    errors.UNREACHABLE: (422, "Feed unreachable"),
-    errors.NOT_A_FEED: (422, "Not a feed"),
-    errors.NEEDS_CHOICE: (422, "Not a feed"),
+    ErrorKind.INVALID: (422, "Invalid request"),
+    ErrorKind.NOT_FOUND: (404, "Not found"),
+    ErrorKind.CONFLICT: (409, "Conflict"),
+    ErrorKind.REFUSED: (400, "Address refused"),
+    ErrorKind.UNREACHABLE: (422, "Feed unreachable"),
+    ErrorKind.NOT_A_FEED: (422, "Not a feed"),
+    ErrorKind.NEEDS_CHOICE: (422, "Not a feed"),
 }
 
 
@@ -39,5 +38,5 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
 
 def error_problem(error: FeedsvcError) -> Response:
     """A service's error as problem+json, with the field at fault and what it adds."""
-    status, title = STATUS.get(error.kind, STATUS[errors.INVALID])
+    status, title = STATUS.get(error.kind, STATUS[ErrorKind.INVALID])
     return problem(status, error.title or title, str(error), field=error.field, **error.extra())

@@ -9,8 +9,8 @@ from flask import Blueprint, Flask, abort, current_app, redirect, render_templat
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from feedsvc import changes, comments, errors, fields, popularity, search, sitemap
-from feedsvc.errors import FeedsvcError
+from feedsvc import changes, comments, fields, popularity, search, sitemap
+from feedsvc.errors import ErrorKind, FeedsvcError
 from feedsvc.models import Post, Source
 from feedsvc.posts import (
     also_reported_by,
@@ -43,7 +43,7 @@ LIMITER = "feedsvc.comment_limiter"
 COMMENT_LISTS = "feedsvc.comment_lists"
 COMMENT_LIST_SECONDS = 600
 # What the comment form's errors answer, by kind.
-COMMENT_STATUS = {errors.NOT_FOUND: 404, errors.CONFLICT: 403}
+COMMENT_STATUS = {ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 403}
 
 WINDOW_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "all": "All time",
                  "trending": "Trending"}  # fmt: skip
