@@ -23,6 +23,7 @@ from feedsvc.db import Database
 from feedsvc.errors import FeedsvcError
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.settings import Settings
+from feedsvc.vocabulary import PostMode
 
 if TYPE_CHECKING:
     from feedsvc.fetch_options import FetchOptionsWanted
@@ -154,7 +155,9 @@ def _describe_fetch(source: Source) -> str:
 )  # fmt: skip
 @click.option("--title", default="", callback=_visible, help="A title; default: the feed's own.")
 @click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
-@click.option("--mode", type=click.Choice(["full", "summary", "link"]), help="What to republish.")
+@click.option(
+    "--mode", type=click.Choice([str(mode) for mode in PostMode]), help="What to republish."
+)
 @click.option(
     "--check/--no-check",
     default=True,
