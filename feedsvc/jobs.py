@@ -127,9 +127,9 @@ def _end(job: Job, now: dt.datetime, state: str, error: str | None = None) -> No
     job.payload = ""
 
 
-def worker_alive(session: Session, now: dt.datetime, stale_seconds: int) -> bool:
-    """Whether some worker beat lately, and so will run a queued job."""
-    return worker_health(session, now, stale_seconds).beating
+def waits_for_worker(session: Session, job: Job, now: dt.datetime, stale_seconds: int) -> bool:
+    """Whether the job is queued and no worker beat lately to run it."""
+    return job.state == JOB_QUEUED and not worker_health(session, now, stale_seconds).beating
 
 
 def prune_jobs(session: Session, before: dt.datetime) -> int:

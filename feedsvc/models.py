@@ -574,6 +574,11 @@ class Job(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
 
+    @property
+    def in_progress(self) -> bool:
+        """Queued or running: its page follows it, its counts are so far."""
+        return self.state in (JOB_QUEUED, JOB_RUNNING)
+
 
 class WebhookEndpoint(Base):
     """Where webhooks go (feedsvc/webhooks.py): a URL the fetch guard allows,

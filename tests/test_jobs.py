@@ -19,7 +19,15 @@ from sqlalchemy import func, select
 from feedsvc import jobs
 from feedsvc.db import Database
 from feedsvc.jobs import JobRunner, LeaseLost
-from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, Job, Source
+from feedsvc.models import (
+    JOB_DONE,
+    JOB_FAILED,
+    JOB_QUEUED,
+    JOB_RUNNING,
+    Job,
+    Source,
+    WorkerHeartbeat,
+)
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from tests.admin_helpers import make_admin, post_form, sign_in
@@ -294,3 +302,23 @@ def test_housekeeping_forgets_old_jobs(app: Flask, db: Database) -> None:
     housekeep(db, settings_of(app))
     with db.session() as session:
         assert session.get(Job, old) is None and session.get(Job, recent) is not None
+
+
+def test_a_queued_job_waits_for_a_worker_only_while_none_beats(db: Database) -> None:
+    now = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    later = now + dt.timedelta(minutes=5)
+    with db.session() as session:
+        job = Job(kind=jobs.OPML_IMPORT, state=JOB_QUEUED, payload="[]", created_at=now)
+        session.add(job)
+        session.flush()
+        assert job.in_progress
+        assert jobs.waits_for_worker(session, job, now, stale_seconds=60)  # none ever beat
+        session.add(WorkerHeartbeat(name="w1", beat_at=now, started_at=now))
+        session.flush()
+        assert not jobs.waits_for_worker(session, job, now, stale_seconds=60)
+        assert jobs.waits_for_worker(session, job, later, stale_seconds=60)  # it stopped
+        job.state = JOB_RUNNING
+        assert job.in_progress
+        assert not jobs.waits_for_worker(session, job, later, stale_seconds=60)
+        job.state = JOB_DONE
+        assert not job.in_progress

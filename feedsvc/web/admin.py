@@ -59,12 +59,12 @@ from feedsvc.web.auth import admins_only, local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
 from feedsvc.web.context import (
     current_time,
-    found_or_404,
     get_or_404,
     get_session,
     html_page,
     page_arg,
     settings,
+    undo_changes,
 )
 from feedsvc.web.forms import (
     INTERVAL_CHOICES,
@@ -289,7 +289,7 @@ def source_update(source_id: int) -> Response:
         )  # fmt: skip
         sources.set_fetch_options(source, _fetch_options(form), settings().secret_key)
     except FeedsvcError as exc:
-        session.rollback()  # the source as stored again, for the page around the form
+        undo_changes()
         # A checkbox's last value is its state (to_dict keeps the hidden "0").
         typed = {
             **_settings_form(source),
@@ -603,11 +603,10 @@ def opml_import() -> Response:
 
 @bp.get("/jobs/<int:job_id>")
 def job_detail(job_id: int) -> Response:
-    session = get_session()
-    job = found_or_404(session.get(Job, job_id))
+    job = get_or_404(Job, job_id)
     stale = settings().worker.heartbeat_stale_seconds
-    return html_page("admin/job.html", job=job,
-                     worker_alive=jobs.worker_alive(session, current_time(), stale))  # fmt: skip
+    waits = jobs.waits_for_worker(get_session(), job, current_time(), stale)
+    return html_page("admin/job.html", job=job, waits_for_worker=waits)
 
 
 @bp.get("/opml")

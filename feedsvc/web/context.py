@@ -90,6 +90,12 @@ def end_session(*, commit: bool) -> None:
         session.close()
 
 
+def undo_changes() -> None:
+    """Undo the request's work so far, keeping its session open: a form refused
+    is shown again around the rows as stored, not as the refused change left them."""
+    get_session().rollback()
+
+
 def page_arg() -> int:
     """The page a listing asks for, by the rule the feeds and the API share
     (params.py); else 400 with the reason."""

@@ -12,7 +12,14 @@ from feedsvc import webhooks
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import WebhookEndpoint
 from feedsvc.web.auth import admins_only
-from feedsvc.web.context import current_time, get_or_404, get_session, html_page, settings
+from feedsvc.web.context import (
+    current_time,
+    get_or_404,
+    get_session,
+    html_page,
+    settings,
+    undo_changes,
+)
 from feedsvc.web.problems import STATUS
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin")
@@ -87,7 +94,7 @@ def endpoint_update(endpoint_id: int) -> Response:
             enabled={"enable": True, "disable": False}.get(action),
         )  # fmt: skip
     except FeedsvcError as exc:
-        session.rollback()
+        undo_changes()
         return _endpoint_page(webhooks.get_endpoint(session, endpoint_id), _status(exc), exc)
     flash("Saved.")
     return redirect(url_for("webhooks.endpoint_detail", endpoint_id=endpoint_id))
