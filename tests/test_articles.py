@@ -318,3 +318,24 @@ def test_article_pages_are_fetched_with_the_sources_options_and_secrets_stay_hom
         assert not {"cookie", "authorization", "x-api-key"} & set(away.headers)
     finally:
         other.stop()
+
+
+def test_the_admin_adds_a_source_with_full_articles(
+    db: Database, client: FlaskClient, feed_server: FeedServer
+) -> None:
+    serve_feed(feed_server, [])
+    make_admin(db)
+    sign_in(client)
+    url = feed_server.url("/feed")
+    preview = post_form(client, "/admin/sources/new", "/admin/sources/new", {"url": url})
+    assert 'name="fetch_full"' in preview.get_data(as_text=True)
+    # A refused value shows the form again with the box still ticked.
+    refused = post_form(client, "/admin/sources/new", "/admin/sources",
+                        {"feed_url": url, "fetch_full": "1", "interval": "5"})  # fmt: skip
+    assert refused.status_code == 422
+    assert 'name="fetch_full" value="1" checked' in refused.get_data(as_text=True)
+    created = post_form(client, "/admin/sources/new", "/admin/sources",
+                        {"feed_url": url, "fetch_full": "1"})  # fmt: skip
+    assert created.status_code == 302, created.get_data(as_text=True)
+    with db.session() as session:
+        assert session.scalars(select(Source.fetch_full)).one() is True

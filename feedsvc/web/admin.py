@@ -172,6 +172,7 @@ def source_create() -> Response:
             form.get("feed_url", ""), fields.check_text(form.get("title", ""), "title"),
             form.get("site_url") or None,
             _tags(form.get("tags", "")), _interval(form), form.get("mode") or None,
+            fetch_full=form.get("fetch_full") == "1",
         )  # fmt: skip
         added = subscribe_now(wanted, check=False)
     except SourceExists as exc:
