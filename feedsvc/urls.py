@@ -70,10 +70,6 @@ def web_url(url: str | None) -> str | None:
         return None
 
 
-def is_web_url(url: str | None) -> bool:
-    return web_url(url) is not None
-
-
 def _has_space_or_control(url: str) -> bool:
     if _ASCII_SPACE_OR_CONTROL.search(url):
         return True

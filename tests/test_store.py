@@ -8,9 +8,10 @@ import threading
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
-from feedsvc.ingest.apply import _insert_new_posts, _insert_posts
+from feedsvc.ingest.apply import _insert_new_posts
 from feedsvc.ingest.parse import Enclosure, ParsedEntry, ParsedFeed, parse_feed
 from feedsvc.ingest.pipeline import RefreshReport
 from feedsvc.ingest.prepare import PreparedEntry, PrepareSettings, prepare_feed
@@ -40,6 +41,14 @@ def ready(entries: Sequence[ParsedEntry]) -> tuple[PreparedEntry, ...]:
     feed = ParsedFeed(FeedMeta("F"), tuple(entries))
     prepared = prepare_feed(feed, URL, PrepareSettings())
     return process_feed(prepared, Target(1, URL)).entries
+
+
+def _insert_posts(
+    session: Session, source_id: int, entries: Sequence[PreparedEntry], now: dt.datetime
+) -> tuple[int, set[int]]:
+    """One source's new posts through the group insert: how many went in, their tags' ids."""
+    ((new, tags),) = _insert_new_posts(session, [(source_id, entries)], now)
+    return len(new), tags
 
 
 def posts(db: Database) -> list[Post]:

@@ -131,14 +131,6 @@ def _attempt_values(plan: Plan, applied: Applied, now: dt.datetime) -> dict[str,
     }
 
 
-def _insert_posts(
-    session: Session, source_id: int, entries: Sequence[PreparedEntry], now: dt.datetime
-) -> tuple[int, set[int]]:
-    """One source's new posts: how many went in, and the ids of their tags."""
-    ((new, tags),) = _insert_new_posts(session, [(source_id, entries)], now)
-    return len(new), tags
-
-
 def _insert_new_posts(
     session: Session,
     new_by_source: Sequence[tuple[int, Sequence[PreparedEntry]]],

@@ -322,12 +322,8 @@ def _duration(seconds: int) -> str:
     return f"{hours}:{minute:02d}:{second:02d}"
 
 
-def render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
-    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
-    return render(JSON, spec, entries)
-
-
 def _render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
     document: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,
