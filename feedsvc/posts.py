@@ -13,7 +13,7 @@ from sqlalchemy.sql import Select
 from feedsvc import changes, content, webhooks
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import LOCAL_KEY_PREFIX, Post, Tag, new_uid, post_tags
-from feedsvc.tags import tag_ids
+from feedsvc.tags import tags_named
 from feedsvc.urls import web_url
 from feedsvc.vocabulary import WebhookEvent
 
@@ -155,9 +155,7 @@ def create_local_post(
         draft=draft,
         popular_excluded=False,
     )
-    ids = tag_ids(session, tags)
-    if ids:
-        post.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
+    post.tags = tags_named(session, tags)
     session.add(post)
     session.flush()
     if not draft:  # a draft goes out, and is announced, when it is published
@@ -231,8 +229,7 @@ def update_local_post(
         post.image_url = _image_url(post.content)
     old_tags = {tag.id for tag in post.tags}
     if tags is not None:
-        ids = tag_ids(session, tags)
-        post.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
+        post.tags = tags_named(session, tags)
     new_hash = content.content_hash(post.title, post.content)
     if new_hash != post.content_hash or old_tags != {tag.id for tag in post.tags}:
         post.content_hash = new_hash

@@ -32,7 +32,6 @@ from feedsvc.models import (
     FetchAttempt,
     Post,
     Source,
-    Tag,
     post_tags,
 )
 from feedsvc.sealing import SOURCE_SECRETS, Sealer
@@ -222,7 +221,7 @@ def update_source(
     category options apply to the entries of the source's next fetch, which
     processes them all again (they are part of the entry hash)."""
     from feedsvc import changes
-    from feedsvc.tags import tag_ids
+    from feedsvc.tags import tags_named
 
     if title is not None:
         source.title = content.normalize_space(title)[:500]
@@ -267,8 +266,7 @@ def update_source(
     if category_names is not None:
         source.category_names = check_category_names(category_names)
     if tags is not None:
-        ids = tag_ids(session, [name.strip() for name in tags if name.strip()])
-        source.tags = list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
+        source.tags = tags_named(session, [name.strip() for name in tags if name.strip()])
     return source
 
 

@@ -49,6 +49,14 @@ def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     return {name: ids[slug] for name, slug in by_name.items() if slug in ids}
 
 
+def tags_named(session: Session, names: Iterable[str]) -> list[Tag]:
+    """The tags with these names, creating the missing ones: what a post or a source is given."""
+    ids = tag_ids(session, names)
+    if not ids:
+        return []
+    return list(session.scalars(select(Tag).where(Tag.id.in_(ids.values()))))
+
+
 def _create(session: Session, slug: str, name: str) -> int:
     tag = Tag(slug=slug, name=name)
     try:

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from feedsvc.db import Database
 from feedsvc.models import Post, Tag
 from feedsvc.posts import create_local_post
-from feedsvc.tags import sidebar_tags, tag_ids
+from feedsvc.tags import sidebar_tags, tag_by_slug, tag_ids, tags_named
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -78,3 +78,13 @@ def test_the_sidebar_merges_variants_stored_before_and_shows_fifteen(
     tags = html.split('<section aria-labelledby="tags-heading">', 1)[1].split("</section>", 1)[0]
     assert tags.count("<li>") == 15
     assert 'href="/tags/giant-bomb">Giant Bomb</a> <span class="meta">(3)</span>' in tags
+
+
+def test_the_tags_named_are_made_once_and_found_by_slug(db: Database) -> None:
+    with db.session() as session:
+        assert tags_named(session, []) == [] and tags_named(session, ["  "]) == []
+        (made,) = tags_named(session, ["Giant Bomb", "GiantBomb"])
+        assert made.name == "Giant Bomb"
+        assert [tag.id for tag in tags_named(session, ["giant bomb"])] == [made.id]
+        assert tag_by_slug(session, made.slug) is made
+        assert tag_by_slug(session, "no-such-tag") is None

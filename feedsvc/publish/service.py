@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql import Select
 
@@ -38,6 +38,7 @@ from feedsvc.publish.catalog import (
     with_proxied_images,
 )
 from feedsvc.settings import Settings
+from feedsvc.tags import tag_by_slug
 
 POSTS = "posts"
 SUMMARY = "summary"
@@ -468,7 +469,7 @@ def _describe_scope(session: Session, req: FeedRequest, settings: Settings) -> t
         name = source.display_title
         return f"{name} — {site}", source.description or f"Posts from {name}"
     if req.kind == TAG:
-        tag = session.scalar(select(Tag).where(Tag.slug == req.tag_slug))
+        tag = tag_by_slug(session, req.tag_slug or "")
         if tag is None:
             raise FeedNotFound(f"no tag {req.tag_slug!r}")
         return f"{tag.name} — {site}", f"Posts tagged {tag.name}"
