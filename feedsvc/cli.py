@@ -23,7 +23,7 @@ from feedsvc.db import Database
 from feedsvc.errors import FeedsvcError
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.settings import Settings
-from feedsvc.vocabulary import PostMode
+from feedsvc.vocabulary import PostMode, Result
 
 if TYPE_CHECKING:
     from feedsvc.fetch_options import FetchOptionsWanted
@@ -483,13 +483,13 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
             if missing:
                 raise click.ClickException(f"no source with id {', '.join(map(str, missing))}")
             targets = list(dict.fromkeys(ids))
-    tally = {"ok": 0, "not_modified": 0}
+    tally = {Result.OK: 0, Result.NOT_MODIFIED: 0}
     failures = 0
     on_terminal = sys.stdout.isatty()
 
     def show(report: RefreshReport) -> None:
         nonlocal failures
-        if report.result in tally:
+        if report.result.succeeded:
             tally[report.result] += 1
             if not on_terminal:
                 click.echo(f"source {report.source_id}: {report.describe()}")
@@ -507,8 +507,8 @@ def fetch_command(fetch_all: bool, ids: tuple[int, ...]) -> None:
     finally:
         refresh_log.setLevel(level)
     click.echo(
-        f"{len(targets)} sources: {tally['ok']} ok, {tally['not_modified']} not modified, "
-        f"{failures} errors"
+        f"{len(targets)} sources: {tally[Result.OK]} ok, "
+        f"{tally[Result.NOT_MODIFIED]} not modified, {failures} errors"
     )
     if failures:
         sys.exit(1)

@@ -36,11 +36,11 @@ from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.heartbeats import worker_health
 from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, Job
 from feedsvc.opml import ImportReport, OpmlEntry, import_entries
-from feedsvc.rules import RULES_APPLY, reapply_chunk
+from feedsvc.rules import reapply_chunk
+from feedsvc.vocabulary import JobKind
 
 log = logging.getLogger(__name__)
 
-OPML_IMPORT = "opml_import"
 # Entries per transaction: small enough to lose little, large enough to be quick.
 CHUNK = 100
 # Posts per transaction when applying filter rules again: CHUNK times this.
@@ -62,7 +62,8 @@ def enqueue_opml_import(
 ) -> Job:
     """A queued job importing these entries; the file's own problems are its first errors."""
     job = Job(
-        kind=OPML_IMPORT, state=JOB_QUEUED, payload=json.dumps([asdict(e) for e in entries]),
+        kind=JobKind.OPML_IMPORT, state=JOB_QUEUED,
+        payload=json.dumps([asdict(e) for e in entries]),
         options={}, total=len(entries), done=0, user_id=user_id, created_at=now,
         result=summary(ImportReport(errors=list(problems))),
     )  # fmt: skip
@@ -203,7 +204,7 @@ class JobRunner:
             if job is None or job.state != JOB_RUNNING or job.lease_owner != self.owner:
                 raise LeaseLost(job_id)
             now = self.now()
-            step = self._step_rules if job.kind == RULES_APPLY else self._step_opml
+            step = self._step_rules if job.kind == JobKind.RULES_APPLY else self._step_opml
             finished = step(job, session, now)
             job.lease_until = now + dt.timedelta(seconds=self.lease_seconds)
             if finished:
@@ -233,7 +234,7 @@ class JobRunner:
         return done.scanned < limit
 
     def _load(self, job: Job) -> list[OpmlEntry]:
-        if job.kind != OPML_IMPORT:
+        if job.kind != JobKind.OPML_IMPORT:
             raise ValueError(f"no runner for jobs of kind {job.kind!r}")
         if self._entries is None or self._entries[0] != job.id:
             entries = [

@@ -33,8 +33,8 @@ from feedsvc.filtering import (
 )
 from feedsvc.models import JOB_QUEUED, LOCAL_KEY_PREFIX, FilterRule, Job, Post, Source
 from feedsvc.rulebook import RuleBook, load_rules
+from feedsvc.vocabulary import JobKind
 
-RULES_APPLY = "rules_apply"
 # Posts evaluated per transaction when applying the rules again.
 CHUNK = 500
 # A preview looks at this many of the scope's newest posts, so it answers at once.
@@ -173,7 +173,7 @@ def _apply_to_scope(
 ) -> Saved:
     total = scope_size(session, source_id)
     if total > sync_limit:
-        job = Job(kind=RULES_APPLY, state=JOB_QUEUED, payload="", total=total, done=0,
+        job = Job(kind=JobKind.RULES_APPLY, state=JOB_QUEUED, payload="", total=total, done=0,
                   options={"source_id": source_id}, created_at=now,
                   result={"hidden": 0, "shown": 0})  # fmt: skip
         session.add(job)

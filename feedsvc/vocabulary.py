@@ -109,6 +109,13 @@ class JobState(StrEnum):
     FAILED = "failed"
 
 
+class JobKind(StrEnum):
+    """What a job does: an OPML file's sources added, or the rules applied to stored posts."""
+
+    OPML_IMPORT = "opml_import"
+    RULES_APPLY = "rules_apply"
+
+
 class CommentState(StrEnum):
     """Where a comment stands: waiting for an admin, shown, or kept as spam."""
 

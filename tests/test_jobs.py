@@ -30,6 +30,7 @@ from feedsvc.models import (
 )
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
+from feedsvc.vocabulary import JobKind
 from tests.admin_helpers import make_admin, post_form, sign_in
 from tests.configured import reconfigure, settings_of
 from tests.ingesting import housekeep
@@ -308,7 +309,7 @@ def test_a_queued_job_waits_for_a_worker_only_while_none_beats(db: Database) -> 
     now = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
     later = now + dt.timedelta(minutes=5)
     with db.session() as session:
-        job = Job(kind=jobs.OPML_IMPORT, state=JOB_QUEUED, payload="[]", created_at=now)
+        job = Job(kind=JobKind.OPML_IMPORT, state=JOB_QUEUED, payload="[]", created_at=now)
         session.add(job)
         session.flush()
         assert job.in_progress

@@ -22,9 +22,7 @@ from feedsvc.filtering import MAX_AGE, Rule, too_old
 from feedsvc.ingest import policy
 from feedsvc.ingest.types import FeedMeta, Parsed, Podcast, PreparedEntry, PreparedFeed
 from feedsvc.urls import stored_url
-from feedsvc.vocabulary import FetchErrorKind, Result
-
-SOURCE_GONE = "gone"
+from feedsvc.vocabulary import FetchErrorKind, Result, SourceStatus
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class SourceRow:
     """The columns of the source the decision reads, as they stand now."""
 
     feed_url: str
-    status: str = "active"
+    status: str = SourceStatus.ACTIVE
     error_count: int = 0
     interval_override: int | None = None
     hint_interval: int | None = None
@@ -291,7 +289,7 @@ def next_source_state(
     # An admin's title, site and description win; the feed fills what is empty.
     return SourceChanges(
         feed_url=decision.new_feed_url if moved and decision.new_feed_url else row.feed_url,
-        status=SOURCE_GONE if decision.result == Result.GONE else row.status,
+        status=SourceStatus.GONE if decision.result == Result.GONE else row.status,
         error_count=decision.error_count,
         last_error=last_error,
         next_check_at=decision.next_check_at,

@@ -55,6 +55,7 @@ from feedsvc.posts import (
 from feedsvc.push import store as push_store
 from feedsvc.sources import SourceExists
 from feedsvc.subscriptions import NeedsChoice, Wanted
+from feedsvc.vocabulary import JobKind
 from feedsvc.web.auth import admins_only, local_target
 from feedsvc.web.charts import bar_chart, daily_totals, sparkline
 from feedsvc.web.context import (
@@ -514,7 +515,7 @@ def _rules_page(status: int = 200, **context: Any) -> Response:
     context.setdefault("form", {})
     return html_page("admin/rules.html", status=status, rules=rules.list_rules(session),
                      sources=sources.list_sources(session), describe=rules.describe,
-                     fields=rules.FIELDS, jobs=jobs.recent_jobs(session, 5, rules.RULES_APPLY),
+                     fields=rules.FIELDS, jobs=jobs.recent_jobs(session, 5, JobKind.RULES_APPLY),
                      **context)  # fmt: skip
 
 
@@ -579,7 +580,7 @@ def rule_delete(rule_id: int) -> Response:
 def opml_import() -> Response:
     """A small file is imported at once; a large one by a job, whose page this redirects to."""
     session = get_session()
-    recent = jobs.recent_jobs(session, kind=jobs.OPML_IMPORT)
+    recent = jobs.recent_jobs(session, kind=JobKind.OPML_IMPORT)
     if request.method == "GET":
         return html_page("admin/opml.html", report=None, jobs=recent)
     upload = request.files.get("file")

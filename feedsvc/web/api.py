@@ -27,7 +27,7 @@ from feedsvc.posts import (
     update_local_post,
 )
 from feedsvc.subscriptions import Wanted
-from feedsvc.vocabulary import CommentState
+from feedsvc.vocabulary import CommentState, JobKind
 from feedsvc.web.api_models import (
     ArticleOut,
     Candidate,
@@ -475,7 +475,7 @@ def job_out(job: Job) -> JobOut:
 def _job_result(job: Job) -> ImportSummary | RulesSummary | None:
     if not job.result:
         return None
-    if job.kind == rules.RULES_APPLY:
+    if job.kind == JobKind.RULES_APPLY:
         return RulesSummary.model_validate(job.result)
     return ImportSummary.model_validate(job.result)
 
