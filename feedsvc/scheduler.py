@@ -28,7 +28,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from feedsvc import jobs, popularity, retention, webhooks
+from feedsvc import jobs, popularity, retention, search_index, webhooks
 from feedsvc.clock import Clock, SystemClock
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
@@ -56,6 +56,11 @@ HOUSEKEEPING_SECONDS = 3600
 DATABASE_RETRY_MAX = 60.0
 # WebSub subscriptions are brought in line with the sources this often.
 PUSH_SECONDS = 30
+# Posts stored or changed go into the search index (PostgreSQL) this often,
+# while no source is in flight, or once put off this many times in a row:
+# ingest goes first, and the index is never more than a minute or so behind.
+SEARCH_INDEX_SECONDS = 5
+SEARCH_PUT_OFF_MAX = 12
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -119,6 +124,8 @@ class Worker:
                                    stopping=self._stopping)  # fmt: skip
         # Held while a job runs, so that stop() can wait for it to be given back.
         self._running_jobs = threading.Lock()
+        # Search index runs put off in a row while sources were in flight.
+        self._search_put_off = 0
 
     def dispatch(self) -> int:
         """Keep the driver fed while sources are due; return how many were claimed.
@@ -342,6 +349,30 @@ class Worker:
                 log.exception("sending webhooks failed")
             return 0, 0
 
+    def index_search(self) -> int:
+        """Give the posts stored or changed since their search vectors
+        (PostgreSQL: search_index.catch_up), unless sources are in flight and
+        it has not been put off SEARCH_PUT_OFF_MAX times yet; how many."""
+        if self.db.is_sqlite:
+            return 0  # its index is kept by triggers
+        if self.refresher.in_flight and self._search_put_off < SEARCH_PUT_OFF_MAX:
+            self._search_put_off += 1
+            return 0
+        self._search_put_off = 0
+        indexed = 0
+        try:
+            while not self._stopping.is_set():
+                with self.db.session() as session:
+                    done = search_index.catch_up(session.connection())
+                indexed += done
+                if done < search_index.CATCH_UP_BATCH:
+                    break
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            self._database_is_down(exc)
+        return indexed
+
     def push(self) -> int:
         """Subscribe, renew and unsubscribe at upstream WebSub hubs; return
         how many requests went to hubs."""
@@ -410,6 +441,7 @@ def add_jobs(scheduler: BaseScheduler, worker: Worker, settings: Settings) -> No
         ("jobs", worker.run_jobs, tick, True),
         ("webhooks", worker.send_webhooks, tick, False),
         ("push", worker.push, PUSH_SECONDS, True),
+        ("search", worker.index_search, SEARCH_INDEX_SECONDS, False),
         ("housekeeping", worker.housekeeping, HOUSEKEEPING_SECONDS, False),
     ]
     for job_id, job, seconds, at_start in jobs:

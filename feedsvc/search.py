@@ -18,6 +18,7 @@ from sqlalchemy import Integer, cast, column, false, func, literal, literal_colu
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from feedsvc import search_index
 from feedsvc.models import Post
 from feedsvc.search_index import FTS_TABLE, VECTOR_COLUMN, text_of
 from feedsvc.search_query import END_MARK, START_MARK, Query, marked, parse, pg_config
@@ -60,6 +61,7 @@ def search(session: Session, typed: str, language: str, limit: int, offset: int 
     query = parse(typed)
     if query.empty:
         return Results([], False)
+    search_index.before_search(session.connection())
     postgresql = session.get_bind().dialect.name == "postgresql"
     find = _ranked_postgresql if postgresql else _ranked_sqlite
     ids = find(session, query, pg_config(language), limit + 1, offset)
@@ -81,6 +83,7 @@ def matching(session: Session, typed: str, language: str) -> ColumnElement[bool]
     query = parse(typed)
     if query.empty:
         return false()
+    search_index.before_search(session.connection())
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import REGCONFIG
 

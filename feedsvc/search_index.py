@@ -1,8 +1,13 @@
 """The full-text index of the posts, in each database's own engine.
 
-- PostgreSQL: `posts.search_vector`, a stored generated `tsvector` column
-  (title weighted A, summary B, content D; the parser skips HTML tags) under a
-  GIN index. Generated, so every write of a post keeps it in step, COPY too.
+- PostgreSQL: `posts.search_vector`, a `tsvector` (title weighted A, summary
+  B, content D; the parser skips HTML tags) under a GIN index, filled after
+  the post is stored: a post goes in (by COPY too) or has its text changed
+  (a trigger) with none, and `catch_up` indexes those waiting, oldest first —
+  the worker when it is not ingesting (or they have waited long enough), and
+  every search before it looks, so a search never misses a stored post.
+  PostgreSQL's text parser is most of what storing a post costs the server:
+  ingest goes first, the index follows.
 - SQLite: `posts_fts`, an FTS5 table of the visible posts' title, summary and
   content's text, kept in step by triggers on `posts`. The content's text comes from
   `feedsvc_text()`, a function every connection of ours registers (db.py).
@@ -26,14 +31,24 @@ from feedsvc.search_query import MARKS, pg_config, sqlite_tokenizer
 FTS_TABLE = "posts_fts"
 VECTOR_COLUMN = "search_vector"
 VECTOR_INDEX = "ix_posts_search_vector"
+# PostgreSQL: the posts waiting for their vector, the function that makes one,
+# and the trigger that clears it when the text changes.
+PENDING_INDEX = "ix_posts_search_pending"
+VECTOR_FUNCTION = "feedsvc_search_vector"
+STALE_FUNCTION = "feedsvc_search_stale"
+STALE_TRIGGER = "posts_search_stale"
 SQLITE_FUNCTION = "feedsvc_text"
+# Posts given their vector per statement by catch_up: a fraction of a second.
+CATCH_UP_BATCH = 1000
 # Beyond this, words of a very long post add nothing findable but cost index.
 INDEXED_CHARS = 200_000
 
 
 def owns(name: str | None) -> bool:
     """Whether a schema object belongs to the index (the model comparison skips these)."""
-    return bool(name) and (name in (VECTOR_COLUMN, VECTOR_INDEX) or str(name).startswith(FTS_TABLE))
+    return bool(name) and (
+        name in (VECTOR_COLUMN, VECTOR_INDEX, PENDING_INDEX) or str(name).startswith(FTS_TABLE)
+    )
 
 
 def text_of(html: Any) -> str:
@@ -69,8 +84,12 @@ def create(connection: Connection, language: str) -> None:
 
 def drop(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {STALE_TRIGGER} ON posts")
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {STALE_FUNCTION}()")
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {PENDING_INDEX}")
         connection.exec_driver_sql(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
         connection.exec_driver_sql(f"ALTER TABLE posts DROP COLUMN IF EXISTS {VECTOR_COLUMN}")
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {VECTOR_FUNCTION}(text, text, text)")
     elif connection.dialect.name == "sqlite":
         for trigger in ("insert", "delete", "update"):
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{trigger}")
@@ -88,7 +107,12 @@ def ensure(connection: Connection, language: str) -> bool:
 
 
 def _complete(connection: Connection) -> bool:
-    """On SQLite: whether the triggers are there, as this version writes them."""
+    """Whether the triggers are there, as this version writes them."""
+    if connection.dialect.name == "postgresql":
+        return bool(connection.exec_driver_sql(
+            f"SELECT 1 FROM pg_trigger WHERE tgname = '{STALE_TRIGGER}'"
+            " AND tgrelid = 'posts'::regclass"
+        ).scalar())  # fmt: skip
     if connection.dialect.name != "sqlite":
         return True
     found: dict[str, str] = dict(connection.exec_driver_sql(
@@ -100,13 +124,11 @@ def _complete(connection: Connection) -> bool:
 def indexed_language(connection: Connection) -> str | None:
     """The PostgreSQL configuration or SQLite tokenizer the index was built with."""
     if connection.dialect.name == "postgresql":
-        expression = connection.exec_driver_sql(
-            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d"
-            " JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
-            f" WHERE d.adrelid = 'posts'::regclass AND a.attname = '{VECTOR_COLUMN}'"
+        # Said in the column's comment (an index of an older version has none).
+        return connection.exec_driver_sql(
+            "SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a"
+            f" WHERE a.attrelid = 'posts'::regclass AND a.attname = '{VECTOR_COLUMN}'"
         ).scalar()
-        found = re.search(r"'(\w+)'::regconfig", expression or "")
-        return found.group(1) if found else None
     sql = connection.exec_driver_sql(
         f"SELECT sql FROM sqlite_master WHERE name = '{FTS_TABLE}'"
     ).scalar()
@@ -126,11 +148,61 @@ def _create_postgresql(connection: Connection, config: str) -> None:
                 f" left(coalesce({column}, ''), {INDEXED_CHARS})), '{weight}')")  # fmt: skip
 
     connection.exec_driver_sql(
-        f"ALTER TABLE posts ADD COLUMN {VECTOR_COLUMN} tsvector GENERATED ALWAYS AS ("
-        f"{vector('title', 'A')} || {vector('summary', 'B')} || {vector('content', 'D')}"
-        ") STORED"
+        f"CREATE FUNCTION {VECTOR_FUNCTION}(title text, summary text, content text)"
+        " RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT"
+        f" {vector('title', 'A')} || {vector('summary', 'B')} || {vector('content', 'D')} $$"
+    )
+    connection.exec_driver_sql(f"ALTER TABLE posts ADD COLUMN {VECTOR_COLUMN} tsvector")
+    connection.exec_driver_sql(f"COMMENT ON COLUMN posts.{VECTOR_COLUMN} IS '{config}'")
+    # The posts stored before, in one pass; the indexes are built after it.
+    connection.exec_driver_sql(
+        f"UPDATE posts SET {VECTOR_COLUMN} = {VECTOR_FUNCTION}(title, summary, content)"
     )
     connection.exec_driver_sql(f"CREATE INDEX {VECTOR_INDEX} ON posts USING gin ({VECTOR_COLUMN})")
+    connection.exec_driver_sql(
+        f"CREATE INDEX {PENDING_INDEX} ON posts (id) WHERE {VECTOR_COLUMN} IS NULL"
+    )
+    connection.exec_driver_sql(
+        f"CREATE FUNCTION {STALE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN NEW.{VECTOR_COLUMN} := NULL; RETURN NEW; END $$"
+    )
+    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}"
+                          for column in ("title", "summary", "content"))  # fmt: skip
+    connection.exec_driver_sql(
+        f"CREATE TRIGGER {STALE_TRIGGER} BEFORE UPDATE OF title, summary, content ON posts"
+        f" FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {STALE_FUNCTION}()"
+    )
+
+
+def catch_up(connection: Connection, limit: int = CATCH_UP_BATCH) -> int:
+    """Give up to `limit` posts waiting for their search vector one, oldest
+    first; how many. PostgreSQL only: SQLite's index is kept by its triggers.
+    Posts another transaction is indexing are skipped, not waited for."""
+    if connection.dialect.name != "postgresql":
+        return 0
+    result = connection.exec_driver_sql(
+        f"UPDATE posts SET {VECTOR_COLUMN} = {VECTOR_FUNCTION}(title, summary, content)"
+        f" WHERE id IN (SELECT id FROM posts WHERE {VECTOR_COLUMN} IS NULL ORDER BY id"
+        " LIMIT %(limit)s FOR UPDATE SKIP LOCKED)",
+        {"limit": limit},
+    )
+    return int(result.rowcount or 0)
+
+
+def before_search(connection: Connection) -> None:
+    """What waits for the index goes in first (up to SEARCH_CATCH_UP posts):
+    a search finds every stored post even before the worker has indexed it."""
+    if connection.dialect.name != "postgresql":
+        return
+    waiting = connection.exec_driver_sql(
+        f"SELECT 1 FROM posts WHERE {VECTOR_COLUMN} IS NULL LIMIT 1"
+    ).scalar()
+    if waiting:
+        catch_up(connection, SEARCH_CATCH_UP)
+
+
+# A search indexes at most this many waiting posts first: the worker does the rest.
+SEARCH_CATCH_UP = 5000
 
 
 def _sqlite_triggers() -> dict[str, str]:

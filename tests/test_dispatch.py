@@ -117,7 +117,12 @@ def test_the_worker_runs_the_whole_pipeline_for_a_mixed_batch(
 def test_the_worker_schedules_each_job_once_at_its_interval(app: Flask, db: Database) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from feedsvc.scheduler import HOUSEKEEPING_SECONDS, PUSH_SECONDS, add_jobs
+    from feedsvc.scheduler import (
+        HOUSEKEEPING_SECONDS,
+        PUSH_SECONDS,
+        SEARCH_INDEX_SECONDS,
+        add_jobs,
+    )  # fmt: skip
 
     settings = settings_of(app)
     worker = Worker(db, settings, name="test-worker")
@@ -130,6 +135,7 @@ def test_the_worker_schedules_each_job_once_at_its_interval(app: Flask, db: Data
         assert {name: job.trigger.interval.total_seconds() for name, job in jobs.items()} == {
             "dispatch": tick, "publish": tick, "jobs": tick, "webhooks": tick,
             "push": PUSH_SECONDS, "housekeeping": HOUSEKEEPING_SECONDS,
+            "search": SEARCH_INDEX_SECONDS,
         }  # fmt: skip
         # Fetching, the admin's jobs and subscriptions start with the worker;
         # the others wait their first interval.

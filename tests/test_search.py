@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import Flask
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -236,3 +237,61 @@ def test_the_newest_candidates_are_found_band_by_band(db: Database, monkeypatch)
     monkeypatch.setattr(search, "CANDIDATES", 6)
     found = _ids(_search(db, "heron"))
     assert found[0] == old_title_match and set(found) == {old_title_match, *herons.values()}
+
+
+def _waiting(db: Database) -> list[str]:
+    """Titles of the posts waiting for their search vector (PostgreSQL)."""
+    with db.session() as session:
+        return list(session.scalars(
+            text(f"SELECT title FROM posts WHERE {search_index.VECTOR_COLUMN} IS NULL ORDER BY id")
+        ))  # fmt: skip
+
+
+def test_postgresql_indexes_after_ingest_and_a_search_never_misses_a_stored_post(
+    db: Database,
+) -> None:
+    """The vector is the index's work after the post is stored: posts wait for
+    it, a change of text sends a post back to wait, and a search first indexes
+    whatever waits; the worker's job indexes the rest."""
+    if db.is_sqlite:
+        return  # its triggers index as posts are written (the tests above)
+    first = _post(db, "Lighthouse keepers", "<p>Ferries at dawn.</p>")
+    second = _post(db, "Harbour news", "<p>Cranes.</p>")
+    assert _waiting(db) == ["Lighthouse keepers", "Harbour news"]
+    assert _ids(_search(db, "ferries")) == [first]
+    assert _waiting(db) == []
+    with db.session() as session:
+        update_local_post(session, session.get_one(Post, second), now=NOW, summary_length=200,
+                          body_html="<p>Ferries.</p>")  # fmt: skip
+    assert _waiting(db) == ["Harbour news"]
+    assert set(_ids(_search(db, "ferries"))) == {first, second}
+    # Hiding a post leaves its vector alone.
+    with db.session() as session:
+        set_visibility(session, session.get_one(Post, first), NOW, hidden=True)
+    assert _waiting(db) == []
+
+
+def test_the_worker_indexes_what_waits_when_nothing_is_in_flight(db: Database, app: Flask) -> None:
+    from feedsvc.scheduler import SEARCH_PUT_OFF_MAX, Worker
+    from tests.configured import settings_of
+
+    if db.is_sqlite:
+        return
+    _post(db, "Lighthouse keepers", "<p>Ferries at dawn.</p>")
+    worker = Worker(db, settings_of(app), name="test-worker")
+    try:
+        assert worker.index_search() == 1
+        assert _waiting(db) == []
+        _post(db, "Harbour news", "<p>Cranes.</p>")
+
+        class Busy:
+            in_flight = 3
+
+        idle, worker.refresher = worker.refresher, Busy()  # type: ignore[assignment]
+        # Ingesting: put off, but only so many times in a row.
+        put_off = [worker.index_search() for _ in range(SEARCH_PUT_OFF_MAX)]
+        assert put_off == [0] * SEARCH_PUT_OFF_MAX
+        assert worker.index_search() == 1
+        worker.refresher = idle
+    finally:
+        worker.refresher.close()
