@@ -40,6 +40,10 @@ one source each; none hides anything, so every rule runs on every entry), and
 prints the cold pass's wall and CPU time beside the pass without rules (the
 target: at most 10 % slower).
 
+On PostgreSQL, where the search index follows ingest (feedsvc/search_index.py),
+the worker's cold pass also reports how long after the last entry was stored
+the last one became searchable ("indexed").
+
 --without-index adds a worker pass on each database with the full-text search
 index dropped after `feedsvc db upgrade` (feedsvc.search_index.drop of the tree
 under test), and prints what keeping the index costs the cold pass (issue 20's
@@ -137,6 +141,8 @@ class Figures:
     # PostgreSQL: CPU seconds of the server's processes over the same span
     # (backends that ended included: the postmaster waits for them).
     server_cpu: float | None = None
+    # Worker, PostgreSQL: last entry stored → no post waiting for the search index.
+    indexed: float | None = None
 
 
 # ---------------------------------------------------------------- the database
@@ -157,6 +163,19 @@ class Probe:
     def attempts_since(self, after_id: int) -> int:
         query = sa.select(sa.func.count()).where(ATTEMPTS.c.id > after_id)
         return self._scalar(query)
+
+    def unindexed(self) -> int | None:
+        """Posts waiting for their search vector (PostgreSQL, where the index
+        follows ingest); None where the index is kept as posts are written."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(sa.text(
+                    "SELECT count(*) FROM posts WHERE search_vector IS NULL"
+                )).scalar_one())  # fmt: skip
+        except sa.exc.DBAPIError:
+            return None  # no such column: a tree whose index is generated, or none
 
     def leased(self) -> int:
         query = sa.select(sa.func.count()).where(SOURCES.c.lease_owner.is_not(None))
@@ -318,6 +337,11 @@ def run_worker(run: Round, database_url: str, rules: int = 0, index: bool = True
             stored = wait_until(goal, COLD_POLL, run.timeout, worker, log)
             cpu = cpu_seconds(worker.pid)
             server_cpu = cpu_seconds(server) - server_before if server else None
+        indexed = None
+        if index and probe.unindexed() is not None:
+            caught_up = Goal(lambda: run.entries - (probe.unindexed() or 0), run.entries,
+                             "entries indexed for search")  # fmt: skip
+            indexed = wait_until(caught_up, COLD_POLL, run.timeout, worker, log) - stored
         expect_outcomes(probe.outcomes(before), "ok", "worker, cold")
         first = run.first_fetch(started)
         spans, totals = [], []
@@ -332,7 +356,7 @@ def run_worker(run: Round, database_url: str, rules: int = 0, index: bool = True
         startup=first - started, cold_total=stored - started, cold=stored - first,
         warm=statistics.median(spans), warm_total=statistics.median(totals),
         peak_rss_mb=memory.rss / MB, peak_pss_mb=memory.pss / MB, cold_cpu=cpu,
-        server_cpu=server_cpu,
+        server_cpu=server_cpu, indexed=indexed,
     )  # fmt: skip
 
 
@@ -479,6 +503,8 @@ def print_round(name: str, figures: Figures) -> None:
     cpu = f" (CPU {figures.cold_cpu:.2f} s)" if figures.cold_cpu is not None else ""
     if figures.server_cpu is not None:
         cpu = cpu[:-1] + f", database server {figures.server_cpu:.2f} s)"
+    if figures.indexed is not None:
+        cpu += f", all searchable {figures.indexed:.2f} s later"
     print(f"  {name:<38} start-up {figures.startup:5.2f} s, cold {figures.cold_total:6.2f} s "
           f"({figures.cold:.2f} s after start-up){cpu}, warm {figures.warm:.2f} s{total}, "
           f"peak RSS {figures.peak_rss_mb:.0f} MB (PSS {figures.peak_pss_mb:.0f})",
@@ -488,7 +514,7 @@ def print_round(name: str, figures: Figures) -> None:
 COLUMNS = (  # heading, second line, width
     ("", "", 38), ("start-up", "", 9), ("cold", "with start", 11), ("cold", "after start", 12),
     ("warm", "1st→last", 9), ("warm", "whole", 7), ("peak RSS", "MB", 9), ("PSS", "MB", 6),
-    ("cold CPU", "s", 9), ("server CPU", "s", 11),
+    ("cold CPU", "s", 9), ("server CPU", "s", 11), ("indexed", "+s", 8),
     ("cold ×reader", "with start", 13), ("cold ×reader", "after start", 13),
     ("warm ×reader", "1st→last", 13),
 )  # fmt: skip

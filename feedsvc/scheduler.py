@@ -58,9 +58,9 @@ DATABASE_RETRY_MAX = 60.0
 PUSH_SECONDS = 30
 # Posts stored or changed go into the search index (PostgreSQL) this often,
 # while no source is in flight, or once put off this many times in a row:
-# ingest goes first, and the index is never more than a minute or so behind.
-SEARCH_INDEX_SECONDS = 5
-SEARCH_PUT_OFF_MAX = 12
+# ingest goes first, and the index is never more than half a minute behind.
+SEARCH_INDEX_SECONDS = 2
+SEARCH_PUT_OFF_MAX = 15
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
