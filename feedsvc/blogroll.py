@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedsvc.models import SOURCE_ACTIVE, Source
+from feedsvc.models import Source
+from feedsvc.vocabulary import SourceStatus
 
 
 def blogroll(session: Session) -> list[Source]:
     """Active sources, by title."""
-    sources = session.scalars(select(Source).where(Source.status == SOURCE_ACTIVE)).all()
+    sources = session.scalars(select(Source).where(Source.status == SourceStatus.ACTIVE)).all()
     return sorted(sources, key=lambda s: s.display_title.casefold())

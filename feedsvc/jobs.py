@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 from feedsvc.db import Database
 from feedsvc.dbfaults import DatabaseUnavailable, is_database_fault
 from feedsvc.heartbeats import worker_health
-from feedsvc.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, Job
+from feedsvc.models import Job
 from feedsvc.opml import ImportReport, OpmlEntry, import_entries
 from feedsvc.rules import reapply_chunk
-from feedsvc.vocabulary import JobKind
+from feedsvc.vocabulary import JobKind, JobState
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def enqueue_opml_import(
 ) -> Job:
     """A queued job importing these entries; the file's own problems are its first errors."""
     job = Job(
-        kind=JobKind.OPML_IMPORT, state=JOB_QUEUED,
+        kind=JobKind.OPML_IMPORT, state=JobState.QUEUED,
         payload=json.dumps([asdict(e) for e in entries]),
         options={}, total=len(entries), done=0, user_id=user_id, created_at=now,
         result=summary(ImportReport(errors=list(problems))),
@@ -94,27 +94,27 @@ def recent_jobs(session: Session, limit: int = 10, kind: str | None = None) -> l
 def claim_job(session: Session, now: dt.datetime, owner: str, lease_seconds: int) -> Job | None:
     """Lease the oldest job waiting, or one whose runner's lease ran out, to `owner`."""
     while True:
-        abandoned = and_(Job.state == JOB_RUNNING, Job.lease_until < now)
+        abandoned = and_(Job.state == JobState.RUNNING, Job.lease_until < now)
         job = session.scalar(
             select(Job)
-            .where(or_(Job.state == JOB_QUEUED, abandoned))
+            .where(or_(Job.state == JobState.QUEUED, abandoned))
             .order_by(Job.created_at, Job.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
         if job is None:
             return None
-        if job.state == JOB_RUNNING:
+        if job.state == JobState.RUNNING:
             interrupted = int((job.result or {}).get("interrupted", 0)) + 1
             job.result = {**(job.result or {}), "interrupted": interrupted}
             if interrupted >= MAX_INTERRUPTIONS:
-                _end(job, now, JOB_FAILED, f"its runner stopped {interrupted} times before it "
+                _end(job, now, JobState.FAILED, f"its runner stopped {interrupted} times before it "
                      f"finished; {job.done} of {job.total} entries were done")  # fmt: skip
                 log.error("job %s: failed: %s", job.id, job.error)
                 continue
             log.warning("job %s: %s stopped running it; resuming at entry %s of %s",
                         job.id, job.lease_owner, job.done, job.total)  # fmt: skip
-        job.state = JOB_RUNNING
+        job.state = JobState.RUNNING
         job.lease_owner = owner
         job.lease_until = now + dt.timedelta(seconds=lease_seconds)
         job.started_at = job.started_at or now
@@ -130,13 +130,13 @@ def _end(job: Job, now: dt.datetime, state: str, error: str | None = None) -> No
 
 def waits_for_worker(session: Session, job: Job, now: dt.datetime, stale_seconds: int) -> bool:
     """Whether the job is queued and no worker beat lately to run it."""
-    return job.state == JOB_QUEUED and not worker_health(session, now, stale_seconds).beating
+    return job.state == JobState.QUEUED and not worker_health(session, now, stale_seconds).beating
 
 
 def prune_jobs(session: Session, before: dt.datetime) -> int:
     """Forget jobs that ended before `before`."""
     ended = session.execute(
-        delete(Job).where(Job.state.in_([JOB_DONE, JOB_FAILED]), Job.finished_at < before)
+        delete(Job).where(Job.state.in_([JobState.DONE, JobState.FAILED]), Job.finished_at < before)
     )
     return int(ended.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -201,14 +201,14 @@ class JobRunner:
         its progress; True once the job has ended."""
         with self.db.session() as session:
             job = session.get(Job, job_id, with_for_update=True)
-            if job is None or job.state != JOB_RUNNING or job.lease_owner != self.owner:
+            if job is None or job.state != JobState.RUNNING or job.lease_owner != self.owner:
                 raise LeaseLost(job_id)
             now = self.now()
             step = self._step_rules if job.kind == JobKind.RULES_APPLY else self._step_opml
             finished = step(job, session, now)
             job.lease_until = now + dt.timedelta(seconds=self.lease_seconds)
             if finished:
-                _end(job, now, JOB_DONE)
+                _end(job, now, JobState.DONE)
                 log.info("job %s: done: %s", job.id, job.result)
             return finished
 
@@ -248,8 +248,9 @@ class JobRunner:
         with self.db.session() as session:
             session.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.lease_owner == self.owner, Job.state == JOB_RUNNING)
-                .values(state=JOB_QUEUED, lease_owner=None, lease_until=None)
+                .where(Job.id == job_id, Job.lease_owner == self.owner)
+                .where(Job.state == JobState.RUNNING)
+                .values(state=JobState.QUEUED, lease_owner=None, lease_until=None)
             )
         log.info("job %s: given back, to be resumed", job_id)
 
@@ -257,4 +258,4 @@ class JobRunner:
         with self.db.session() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is not None and job.lease_owner == self.owner:
-                _end(job, self.now(), JOB_FAILED, reason)
+                _end(job, self.now(), JobState.FAILED, reason)

@@ -21,7 +21,8 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import func, select
 
 from feedsvc.db import Database
-from feedsvc.models import SOURCE_ACTIVE, Source
+from feedsvc.models import Source
+from feedsvc.vocabulary import SourceStatus
 
 FETCHES = Counter("feedsvc_fetches", "Upstream fetches, by result (outcome)", ["outcome"])
 FETCH_SECONDS = Histogram(
@@ -47,15 +48,14 @@ class ScheduleCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.now
-        active_due = (Source.status == SOURCE_ACTIVE, Source.next_check_at <= now)
+        active = Source.status == SourceStatus.ACTIVE
+        active_due = (active, Source.next_check_at <= now)
         with self.db.session(write=False) as session:
             due, oldest = session.execute(
                 select(func.count(), func.min(Source.next_check_at)).where(*active_due)
             ).one()
             overdue = session.scalar(
-                select(func.count()).where(
-                    Source.status == SOURCE_ACTIVE, Source.next_check_at <= now - OVERDUE_AFTER
-                )
+                select(func.count()).where(active, Source.next_check_at <= now - OVERDUE_AFTER)
             )
         yield GaugeMetricFamily("feedsvc_sources_due", "Active sources due for a check", due)
         yield GaugeMetricFamily(

@@ -75,17 +75,8 @@ def new_uid() -> str:
     return uuid.uuid4().hex
 
 
-# The vocabulary's states and modes under the names the models' users know.
-SOURCE_ACTIVE = SourceStatus.ACTIVE
-SOURCE_PAUSED = SourceStatus.PAUSED
-SOURCE_GONE = SourceStatus.GONE
-
 # A post of our own (no source) has the entry key "local:<uid>".
 LOCAL_KEY_PREFIX = "local:"
-
-MODE_FULL = PostMode.FULL
-MODE_SUMMARY = PostMode.SUMMARY
-MODE_LINK = PostMode.LINK
 
 post_tags = Table(
     "post_tags",
@@ -123,8 +114,8 @@ class Source(Base):
     upstream_id: Mapped[str | None] = mapped_column(String(2048))
     upstream_updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    status: Mapped[str] = mapped_column(String(20), default=SOURCE_ACTIVE)
-    mode: Mapped[str] = mapped_column(String(20), default=MODE_FULL)
+    status: Mapped[str] = mapped_column(String(20), default=SourceStatus.ACTIVE)
+    mode: Mapped[str] = mapped_column(String(20), default=PostMode.FULL)
     # An admin's fixed interval in seconds; wins over the adaptive schedule.
     interval_override: Mapped[int | None] = mapped_column(Integer)
     # The feed's own hint (ttl, sy:updatePeriod, max-age) in seconds.
@@ -286,7 +277,7 @@ class Post(Base):
     def full_text_shown(self) -> bool:
         """A source set to summary or link mode never has its full text republished:
         not in the feeds, not on the post's page."""
-        return self.source is None or self.source.mode == MODE_FULL
+        return self.source is None or self.source.mode == PostMode.FULL
 
 
 class Comment(Base):
@@ -546,12 +537,6 @@ class SignInAttempt(Base):
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
-JOB_QUEUED = JobState.QUEUED
-JOB_RUNNING = JobState.RUNNING
-JOB_DONE = JobState.DONE
-JOB_FAILED = JobState.FAILED
-
-
 class Job(Base):
     """Long admin work run outside the request (an OPML import), with its progress."""
 
@@ -560,7 +545,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(20), default=JOB_QUEUED)
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED)
     payload: Mapped[str] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int | None] = mapped_column(Integer)
@@ -577,7 +562,7 @@ class Job(Base):
     @property
     def in_progress(self) -> bool:
         """Queued or running: its page follows it, its counts are so far."""
-        return self.state in (JOB_QUEUED, JOB_RUNNING)
+        return self.state in (JobState.QUEUED, JobState.RUNNING)
 
 
 class WebhookEndpoint(Base):

@@ -31,9 +31,9 @@ from feedsvc.filtering import (
     check_pattern,
     hiding_rule,
 )
-from feedsvc.models import JOB_QUEUED, LOCAL_KEY_PREFIX, FilterRule, Job, Post, Source
+from feedsvc.models import LOCAL_KEY_PREFIX, FilterRule, Job, Post, Source
 from feedsvc.rulebook import RuleBook, load_rules
-from feedsvc.vocabulary import JobKind
+from feedsvc.vocabulary import JobKind, JobState
 
 # Posts evaluated per transaction when applying the rules again.
 CHUNK = 500
@@ -173,7 +173,7 @@ def _apply_to_scope(
 ) -> Saved:
     total = scope_size(session, source_id)
     if total > sync_limit:
-        job = Job(kind=JobKind.RULES_APPLY, state=JOB_QUEUED, payload="", total=total, done=0,
+        job = Job(kind=JobKind.RULES_APPLY, state=JobState.QUEUED, payload="", total=total, done=0,
                   options={"source_id": source_id}, created_at=now,
                   result={"hidden": 0, "shown": 0})  # fmt: skip
         session.add(job)

@@ -23,17 +23,7 @@ from feedsvc.fetch_options import (
 )
 from feedsvc.fetched import FetchOptions, fetch_options_of
 from feedsvc.fields import check_category_names
-from feedsvc.models import (
-    MODE_FULL,
-    MODE_LINK,
-    MODE_SUMMARY,
-    SOURCE_ACTIVE,
-    SOURCE_PAUSED,
-    FetchAttempt,
-    Post,
-    Source,
-    post_tags,
-)
+from feedsvc.models import FetchAttempt, Post, Source, post_tags
 from feedsvc.sealing import SOURCE_SECRETS, Sealer
 from feedsvc.selectors import BadSelector, check_selector, check_selectors
 from feedsvc.urls import NotWebUrl, check_web_url
@@ -41,7 +31,9 @@ from feedsvc.vocabulary import (
     FAILING_AFTER,
     MAX_FIXED_INTERVAL,
     MIN_INTERVAL,
+    PostMode,
     SourceState,
+    SourceStatus,
     WebhookEvent,
 )  # fmt: skip
 
@@ -161,7 +153,7 @@ STATES = tuple(SourceState)
 
 def in_state(state: str) -> Any:
     """The SQL condition for `source_state(source) == state`."""
-    active = Source.status == SOURCE_ACTIVE
+    active = Source.status == SourceStatus.ACTIVE
     failing = Source.error_count >= FAILING_AFTER
     if state == SourceState.ACTIVE:
         return active & (Source.error_count == 0)
@@ -177,7 +169,7 @@ def in_state(state: str) -> Any:
 def source_state(source: Source) -> SourceState:
     """active; warning from its first error in a row; failing from FAILING_AFTER
     errors (still tried, at the backoff cap); paused or gone."""
-    if source.status != SOURCE_ACTIVE:
+    if source.status != SourceStatus.ACTIVE:
         return SourceState(source.status)
     if source.error_count >= FAILING_AFTER:
         return SourceState.FAILING
@@ -193,7 +185,7 @@ def attention_order(source: Source) -> tuple[int, int]:
 
 # Admin changes to a source. Each takes the session of the caller's transaction.
 
-MODES = (MODE_FULL, MODE_SUMMARY, MODE_LINK)
+MODES = (PostMode.FULL, PostMode.SUMMARY, PostMode.LINK)
 
 
 def update_source(
@@ -318,13 +310,13 @@ def _retention_limit(value: object, field: str) -> int | None:
 
 
 def pause_source(source: Source) -> None:
-    source.status = SOURCE_PAUSED
+    source.status = SourceStatus.PAUSED
     source.lease_until = None
 
 
 def resume_source(source: Source, now: dt.datetime) -> None:
     """Back to the schedule, due now; an admin re-enabling a gone source clears its errors."""
-    source.status = SOURCE_ACTIVE
+    source.status = SourceStatus.ACTIVE
     source.error_count = 0
     source.last_error = None
     source.next_check_at = now
@@ -353,7 +345,7 @@ def delete_source(session: Session, source: Source, now: dt.datetime, *, keep_po
 
 def active_source_ids(session: Session) -> list[int]:
     """Every active source's id, oldest first."""
-    query = select(Source.id).where(Source.status == SOURCE_ACTIVE).order_by(Source.id)
+    query = select(Source.id).where(Source.status == SourceStatus.ACTIVE).order_by(Source.id)
     return list(session.scalars(query))
 
 

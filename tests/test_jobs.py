@@ -19,18 +19,10 @@ from sqlalchemy import func, select
 from feedsvc import jobs
 from feedsvc.db import Database
 from feedsvc.jobs import JobRunner, LeaseLost
-from feedsvc.models import (
-    JOB_DONE,
-    JOB_FAILED,
-    JOB_QUEUED,
-    JOB_RUNNING,
-    Job,
-    Source,
-    WorkerHeartbeat,
-)
+from feedsvc.models import Job, Source, WorkerHeartbeat
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
-from feedsvc.vocabulary import JobKind
+from feedsvc.vocabulary import JobKind, JobState
 from tests.admin_helpers import make_admin, post_form, sign_in
 from tests.configured import reconfigure, settings_of
 from tests.ingesting import housekeep
@@ -119,7 +111,7 @@ def test_a_large_api_import_is_a_job_the_worker_runs(
     assert progress["started_at"] and progress["finished_at"] is None
     partial.stopping.set()
     partial.run(job["id"])  # asked to stop: gives it back after its chunk
-    assert job_row(db, job["id"]).state == JOB_QUEUED
+    assert job_row(db, job["id"]).state == JobState.QUEUED
 
     worker = Worker(db, settings_of(limited), name="test-worker")
     try:
@@ -220,7 +212,7 @@ def test_two_runners_never_run_one_job(app: Flask, db: Database) -> None:
         thread.join()
     assert sorted(taken.values()) == [0, 1]
     job = job_row(db, job_id)
-    assert job.state == JOB_DONE
+    assert job.state == JobState.DONE
     # Run twice, the second run would have found every source there already.
     assert job.result is not None and "interrupted" not in job.result
     assert (job.result["added"], job.result["skipped"], len(job.result["errors"])) == (97, 2, 1)
@@ -236,7 +228,7 @@ def test_a_job_whose_runner_died_is_resumed_after_its_lease(app: Flask, db: Data
     later = runner(db, "later", T0 + dt.timedelta(seconds=LEASE + 1))
     assert later.run_pending() == 1
     job = job_row(db, job_id)
-    assert job.state == JOB_DONE and job.done == 100
+    assert job.state == JobState.DONE and job.done == 100
     assert job.result is not None and job.result["interrupted"] == 1
     # Resumed where the dead runner's last commit left it: nothing counted twice.
     assert job.result["added"] == 98 and job.result["skipped"] == 1
@@ -254,7 +246,7 @@ def test_a_job_interrupted_again_and_again_fails_saying_why(app: Flask, db: Data
     last = T0 + jobs.MAX_INTERRUPTIONS * dt.timedelta(seconds=LEASE + 1)
     assert runner(db, "last", last).claim() is None
     job = job_row(db, job_id)
-    assert job.state == JOB_FAILED and job.lease_owner is None
+    assert job.state == JobState.FAILED and job.lease_owner is None
     assert job.error is not None and "stopped 3 times" in job.error
 
 
@@ -274,7 +266,7 @@ def test_an_error_mid_chunk_fails_the_job_and_keeps_the_chunk_whole(
     monkeypatch.setattr(jobs, "import_entries", breaks_after_adding)
     one.run(job_id)
     job = job_row(db, job_id)
-    assert job.state == JOB_FAILED and job.error is not None and "disk on fire" in job.error
+    assert job.state == JobState.FAILED and job.error is not None and "disk on fire" in job.error
     assert job.done == 25 and source_count(db) == 25  # the broken chunk added nothing
     assert job.finished_at is not None and job.lease_owner is None
 
@@ -286,12 +278,12 @@ def test_a_worker_stopping_gives_its_job_back_at_once(app: Flask, db: Database) 
     assert stopping.claim() == job_id
     stopping.run(job_id)
     job = job_row(db, job_id)
-    assert job.state == JOB_QUEUED and job.done == 25 and job.lease_owner is None
+    assert job.state == JobState.QUEUED and job.done == 25 and job.lease_owner is None
     # Claimed again straight away, not after the lease, and not as an interruption.
     resumed = runner(db, "next")
     assert resumed.run_pending() == 1
     job = job_row(db, job_id)
-    assert job.state == JOB_DONE and job.result is not None
+    assert job.state == JobState.DONE and job.result is not None
     assert "interrupted" not in job.result and job.result["added"] == 98
 
 
@@ -309,7 +301,7 @@ def test_a_queued_job_waits_for_a_worker_only_while_none_beats(db: Database) -> 
     now = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
     later = now + dt.timedelta(minutes=5)
     with db.session() as session:
-        job = Job(kind=JobKind.OPML_IMPORT, state=JOB_QUEUED, payload="[]", created_at=now)
+        job = Job(kind=JobKind.OPML_IMPORT, state=JobState.QUEUED, payload="[]", created_at=now)
         session.add(job)
         session.flush()
         assert job.in_progress
@@ -318,8 +310,8 @@ def test_a_queued_job_waits_for_a_worker_only_while_none_beats(db: Database) -> 
         session.flush()
         assert not jobs.waits_for_worker(session, job, now, stale_seconds=60)
         assert jobs.waits_for_worker(session, job, later, stale_seconds=60)  # it stopped
-        job.state = JOB_RUNNING
+        job.state = JobState.RUNNING
         assert job.in_progress
         assert not jobs.waits_for_worker(session, job, later, stale_seconds=60)
-        job.state = JOB_DONE
+        job.state = JobState.DONE
         assert not job.in_progress

@@ -14,8 +14,9 @@ from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, RefreshReport, refresh_source
 from feedsvc.ingest.leases import claim_due_sources
 from feedsvc.ingest.policy import FAILING_AFTER, ScheduleSettings
-from feedsvc.models import SOURCE_GONE, FetchAttempt, Post, Source
+from feedsvc.models import FetchAttempt, Post, Source
 from feedsvc.sources import add_source
+from feedsvc.vocabulary import SourceStatus
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, Seen, rss
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -114,7 +115,7 @@ def test_410_marks_the_source_gone_and_it_is_never_claimed(
     source_id = make_source(db, feed_server.url("/f"))
     assert refresh(db, source_id, fetcher).result == "gone"
     source = source_row(db, source_id)
-    assert source.status == SOURCE_GONE and "410" in (source.last_error or "")
+    assert source.status == SourceStatus.GONE and "410" in (source.last_error or "")
     with db.session() as session:
         later = NOW + dt.timedelta(days=30)
         assert claim_due_sources(session, later, 10, "w", 60) == []

@@ -16,11 +16,12 @@ from sqlalchemy import func, select, update
 from feedsvc import changes, popularity, rules
 from feedsvc.db import Database
 from feedsvc.jobs import JobRunner
-from feedsvc.models import JOB_DONE, FetchAttempt, FilterRule, Job, Post, Source
+from feedsvc.models import FetchAttempt, FilterRule, Job, Post, Source
 from feedsvc.posts import create_local_post, set_visibility
 from feedsvc.scheduler import Worker
 from feedsvc.sources import add_source
 from feedsvc.tags import popular_tags
+from feedsvc.vocabulary import JobState
 from tests.configured import settings_of
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.ingesting import store_feed
@@ -171,7 +172,7 @@ def test_a_large_scope_is_applied_by_a_job_in_the_worker(db: Database) -> None:
     assert runner.run_pending() == 1
     with db.session() as session:
         job = session.get(Job, job_id)
-        assert job is not None and job.state == JOB_DONE and job.done == 12
+        assert job is not None and job.state == JobState.DONE and job.done == 12
         assert (job.result or {})["hidden"] == 6 and (job.result or {})["shown"] == 0
     assert hidden_titles(db) == {f"Post {n}" for n in range(0, 12, 2)}
 

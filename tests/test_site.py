@@ -10,9 +10,10 @@ from flask.testing import FlaskClient
 
 from feedsvc import images
 from feedsvc.db import Database
-from feedsvc.models import MODE_SUMMARY, Post, Source
+from feedsvc.models import Post, Source
 from feedsvc.posts import create_local_post
 from feedsvc.sources import add_source
+from feedsvc.vocabulary import PostMode
 from tests.feedserver import rss
 from tests.ingesting import store_feed
 
@@ -107,7 +108,7 @@ def test_summary_mode_sources_show_the_summary_and_link_out(
     client: FlaskClient, site: dict[str, int], db: Database
 ) -> None:
     with db.session() as session:
-        session.get(Source, site["source"]).mode = MODE_SUMMARY  # type: ignore[union-attr]
+        session.get(Source, site["source"]).mode = PostMode.SUMMARY  # type: ignore[union-attr]
     html = client.get(f"/posts/{site['Tagged post']}-tagged-post").get_data(as_text=True)
     assert '<div class="content">' not in html
     assert "Read it at Upstream Blog" in html

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from feedsvc.db import Database
 from feedsvc.migrate import alembic_config
-from feedsvc.models import MODE_SUMMARY, Post, Source, new_uid
+from feedsvc.models import Post, Source, new_uid
 from feedsvc.opml import render_opml
 from feedsvc.popularity import record_view
 from feedsvc.posts import create_local_post
@@ -35,6 +35,7 @@ from feedsvc.publish.feeds import (
     render,
     web_only,
 )
+from feedsvc.vocabulary import PostMode
 from tests.admin_helpers import make_admin, post_form, sign_in
 from tests.feedserver import RSS_TYPE, FeedServer, Reply, rss
 from tests.test_api import Api, assert_problem
@@ -139,7 +140,7 @@ def test_stored_hostile_urls_are_left_out_of_the_pages(
     assert 'name="twitter:card" content="summary"' in html
     # A summary-mode source links out to the original: here there is none to link.
     with db.session() as session:
-        session.get(Source, stored["source"]).mode = MODE_SUMMARY  # type: ignore[union-attr]
+        session.get(Source, stored["source"]).mode = PostMode.SUMMARY  # type: ignore[union-attr]
     summary = client.get(post_page).get_data(as_text=True)
     assert "Stored long ago." in summary and "Read it at" not in summary
     assert_no_hostile_url(summary, "the post page in summary mode")

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from feedsvc.ingest.load import TARGET_COLUMNS, target_of
 from feedsvc.ingest.types import Target
-from feedsvc.models import SOURCE_ACTIVE, Source
+from feedsvc.models import Source
 from feedsvc.rulebook import RuleBook, load_rules
+from feedsvc.vocabulary import SourceStatus
 
 
 def claim_due_sources(
@@ -40,7 +41,7 @@ def claim_due_sources(
     query = (
         select(*TARGET_COLUMNS)
         .where(
-            Source.status == SOURCE_ACTIVE,
+            Source.status == SourceStatus.ACTIVE,
             Source.next_check_at <= now,
             or_(Source.lease_until.is_(None), Source.lease_until < now),
         )

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from feedsvc.models import SOURCE_ACTIVE, HubSubscription, Source
+from feedsvc.models import HubSubscription, Source
 from feedsvc.push import policy
-from feedsvc.vocabulary import PushState
+from feedsvc.vocabulary import PushState, SourceStatus
 
 SUBSCRIBE = "subscribe"
 UNSUBSCRIBE = "unsubscribe"
@@ -56,7 +56,7 @@ def reconcile(session: Session, now: dt.datetime, enabled: bool) -> None:
     covered = set()
     for sub, source in rows:
         keep = source is not None and policy.wanted(
-            enabled, sub.hub, sub.topic, source.status == SOURCE_ACTIVE,
+            enabled, sub.hub, sub.topic, source.status == SourceStatus.ACTIVE,
             source.websub_hub, source.websub_topic,
         )  # fmt: skip
         if keep:
@@ -74,7 +74,7 @@ def reconcile(session: Session, now: dt.datetime, enabled: bool) -> None:
         return
     missing = session.execute(
         select(Source.id, Source.websub_hub, Source.websub_topic).where(
-            Source.status == SOURCE_ACTIVE,
+            Source.status == SourceStatus.ACTIVE,
             Source.websub_hub.is_not(None),
             Source.websub_topic.is_not(None),
         )
@@ -200,7 +200,7 @@ def accepts_deliveries(session: Session, sub: HubSubscription, now: dt.datetime)
     if sub.expires_at is None or sub.expires_at <= now:
         return False
     source = session.get(Source, sub.source_id)
-    return source is not None and source.status == SOURCE_ACTIVE
+    return source is not None and source.status == SourceStatus.ACTIVE
 
 
 def delivered(session: Session, subscription_id: int, now: dt.datetime) -> None:

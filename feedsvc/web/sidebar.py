@@ -20,9 +20,10 @@ from flask import Flask, current_app
 
 from feedsvc import changes, content, popularity
 from feedsvc.blogroll import blogroll
-from feedsvc.models import MODE_FULL, Post
+from feedsvc.models import Post
 from feedsvc.settings import EXTENSION as SETTINGS
 from feedsvc.tags import sidebar_tags
+from feedsvc.vocabulary import PostMode
 from feedsvc.web.context import get_session, popular_ranking, settings
 from feedsvc.web.feeds import VERSION
 
@@ -116,7 +117,7 @@ def _snippet(post: Post, length: int) -> str:
     """About `length` characters of the post's text, ending in "…" when cut: from
     its content (the summary is shorter), but a source republished in summary or
     link mode shows no more than its summary."""
-    if post.source is not None and post.source.mode != MODE_FULL:
+    if post.source is not None and post.source.mode != PostMode.FULL:
         return content.snippet(post.summary, length)
     text = content.html_to_text(post.content[: length * 20]) or post.summary
     return content.snippet(text, length)
