@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import func
@@ -453,25 +453,29 @@ def _describe(session: Session, req: FeedRequest, settings: Settings) -> tuple[s
     return title, subtitle
 
 
+Found = TypeVar("Found")
+
+
+def _found(value: Found | None, missing: str) -> Found:
+    """The scope's author, source or tag; a feed of one that is not there is a 404."""
+    if value is None:
+        raise FeedNotFound(missing)
+    return value
+
+
 def _describe_scope(session: Session, req: FeedRequest, settings: Settings) -> tuple[str, str]:
     site = settings.site.title
     if req.kind == SEARCH:
         return f"Search: {req.query} — {site}", f"Posts matching “{req.query}”"
     if req.kind == AUTHOR:
-        name = author_name(session, req.author_slug or "")
-        if name is None:
-            raise FeedNotFound(f"no author {req.author_slug!r}")
+        name = _found(author_name(session, req.author_slug or ""), f"no author {req.author_slug!r}")
         return f"{name} — {site}", f"Posts by {name}"
     if req.kind == SOURCE:
-        source = session.get(Source, req.source_id)
-        if source is None:
-            raise FeedNotFound(f"no source with id {req.source_id}")
+        source = _found(session.get(Source, req.source_id), f"no source with id {req.source_id}")
         name = source.display_title
         return f"{name} — {site}", source.description or f"Posts from {name}"
     if req.kind == TAG:
-        tag = tag_by_slug(session, req.tag_slug or "")
-        if tag is None:
-            raise FeedNotFound(f"no tag {req.tag_slug!r}")
+        tag = _found(tag_by_slug(session, req.tag_slug or ""), f"no tag {req.tag_slug!r}")
         return f"{tag.name} — {site}", f"Posts tagged {tag.name}"
     if req.kind == POPULAR:
         return f"Popular posts ({req.window}) — {site}", f"The most read posts, {req.window}"
