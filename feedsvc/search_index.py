@@ -5,7 +5,8 @@
   the post is stored: a post goes in (by COPY too) or has its text changed
   (a trigger) with none, and `catch_up` indexes those waiting, oldest first —
   the worker when it is not ingesting (or they have waited long enough), and
-  every search before it looks, so a search never misses a stored post.
+  every search before it looks (up to 5,000), so a search finds posts stored
+  moments before.
   PostgreSQL's text parser is most of what storing a post costs the server:
   ingest goes first, the index follows.
 - SQLite: `posts_fts`, an FTS5 table of the visible posts' title, summary and
