@@ -268,7 +268,11 @@ def _unescape_text(serialized: str) -> str:
 
 
 def normalize_space(text: str) -> str:
-    return _collapse_space(strip_xml_illegal(text))
+    # Collapsed first: a vertical tab, a form feed and U+001C–U+001F are spaces
+    # to a reader (and to str.split), though XML cannot carry them.
+    collapsed = _collapse_space(text)
+    clean = strip_xml_illegal(collapsed)
+    return collapsed if clean is collapsed else _collapse_space(clean)
 
 
 def _collapse_space(text: str) -> str:
