@@ -47,6 +47,8 @@ NAMING = {
 
 def to_naive_utc(value: dt.datetime) -> dt.datetime:
     """What a UTC column stores; a naive time is refused, never guessed at."""
+    if value.tzinfo is dt.UTC:  # nearly always: no conversion to make
+        return value.replace(tzinfo=None)
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     return value.astimezone(dt.UTC).replace(tzinfo=None)

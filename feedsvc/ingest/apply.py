@@ -294,9 +294,4 @@ def _tag_posts(
         for post_id, names in post_tag_names
         for tag_id in dict.fromkeys(ids[n] for n in names if n in ids)
     ]
-    if not pairs:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        bulk.copy_post_tags(session, pairs)
-    else:
-        session.execute(insert(post_tags), [{"post_id": p, "tag_id": t} for p, t in pairs])
+    bulk.insert_plain(session, "post_tags", ("post_id", "tag_id"), pairs)

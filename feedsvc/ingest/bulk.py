@@ -5,18 +5,25 @@ processing, and on PostgreSQL psycopg re-parsing each large multi-row INSERT,
 cost more than the database does. Here the rows are converted once, by hand,
 and sent the cheapest way each database offers:
 
-- SQLite: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING per chunk,
-  on the DBAPI cursor.
+- SQLite: multi-row INSERT … ON CONFLICT DO NOTHING RETURNING statements of a
+  few fixed sizes, on the DBAPI cursor: each size is parsed once per
+  connection (sqlite3 keeps prepared statements by their text), where a
+  statement sized to each group's rows was parsed anew every time.
 - PostgreSQL: ids drawn from the sequence in one query, then COPY, in a
   savepoint; if a concurrent refresh inserted one of the posts meanwhile, the
   savepoint is rolled back and the caller takes the ON CONFLICT path instead.
   Their tags are COPYed in too.
+
+Plain rows of other tables (a post's tags, its story bands) go in by COPY on
+PostgreSQL and one prepared INSERT on SQLite (`insert_plain`).
 
 Both write exactly what the ORM would: naive UTC times, JSON as text.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 import operator
 from collections.abc import Iterable, Sequence
@@ -34,8 +41,10 @@ _PICK = operator.itemgetter(*COLUMNS)
 _TIMES = [i for i, name in enumerate(COLUMNS)
           if isinstance(Post.__table__.columns[name].type, UTCDateTime)]  # fmt: skip
 _JSON = [i for i, name in enumerate(COLUMNS) if name in JSON_COLUMNS]
-# SQLite allows 32,766 bound values per statement; stay well below.
-SQLITE_ROWS_PER_STATEMENT = 500
+# Rows per statement on SQLite, largest first: any count is a sum of these, so
+# a handful of statements serve every group. 256 rows of 40-odd columns stay
+# well below SQLite's 32,766 bound values per statement.
+SQLITE_STATEMENT_ROWS = (256, 64, 16, 4, 1)
 
 
 def _driver(session: Session) -> Any:
@@ -62,21 +71,28 @@ def insert_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> list[tupl
     cursor = _driver(session).cursor()
     inserted: list[tuple[int, int, str]] = []
     try:
-        for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
-            chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
-            placeholders = "(" + ", ".join("?" * len(COLUMNS)) + ")"
-            cursor.execute(
-                f"INSERT INTO posts ({', '.join(COLUMNS)}) VALUES "
-                + ", ".join([placeholders] * len(chunk))
-                + " ON CONFLICT (source_id, entry_key) DO NOTHING"
-                + " RETURNING id, source_id, entry_key",
-                [value for values in chunk for value in _row(values, sqlite=True)],
-            )
-            inserted.extend((int(post_id), int(source), key)
-                            for post_id, source, key in cursor.fetchall())  # fmt: skip
+        start = 0
+        for size in SQLITE_STATEMENT_ROWS:
+            while len(rows) - start >= size:
+                chunk = rows[start : start + size]
+                start += size
+                values = [value for row in chunk for value in _row(row, sqlite=True)]
+                cursor.execute(_sqlite_insert(size), values)
+                inserted.extend((int(post_id), int(source), key)
+                                for post_id, source, key in cursor.fetchall())  # fmt: skip
     finally:
         cursor.close()
     return inserted
+
+
+@functools.cache
+def _sqlite_insert(rows: int) -> str:
+    placeholders = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+    return (
+        f"INSERT INTO posts ({', '.join(COLUMNS)}) VALUES "
+        + ", ".join([placeholders] * rows)
+        + " ON CONFLICT (source_id, entry_key) DO NOTHING RETURNING id, source_id, entry_key"
+    )
 
 
 def copy_postgresql(
@@ -105,9 +121,32 @@ def copy_postgresql(
             for post_id, values in zip(ids, rows, strict=True)]  # fmt: skip
 
 
-def copy_post_tags(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
-    """COPY (post id, tag id) pairs in: far cheaper than a row-per-statement executemany."""
-    copy_rows(session, "post_tags", ("post_id", "tag_id"), pairs)
+def insert_plain(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert plain rows (numbers, text, aware times) into a table, below the ORM:
+    COPY on PostgreSQL, one prepared INSERT for all rows on SQLite."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        copy_rows(session, table, columns, ([_plain(v, False) for v in row] for row in rows))
+        return
+    cursor = _driver(session).cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [[_plain(v, True) for v in row] for row in rows],
+        )
+    finally:
+        cursor.close()
+
+
+def _plain(value: Any, sqlite: bool) -> Any:
+    """A time as a UTC column stores it (naive UTC; on SQLite, SQLAlchemy's text form)."""
+    if not isinstance(value, dt.datetime):
+        return value
+    naive = to_naive_utc(value)
+    return naive.isoformat(" ", "microseconds") if sqlite else naive
 
 
 def copy_rows(

@@ -15,18 +15,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedsvc import content, stories
 from feedsvc.ingest import bulk
 from feedsvc.ingest.prepare import PreparedEntry
-from feedsvc.models import Post, StoryBand, to_naive_utc
+from feedsvc.models import Post, StoryBand
 
 CHUNK = 500
-STORY_BANDS = cast(Table, StoryBand.__table__)
 
 
 @dataclass(frozen=True)
@@ -206,16 +204,8 @@ def record_bands(
     session: Session, posts: Sequence[tuple[int, Sequence[int]]], now: dt.datetime
 ) -> None:
     """Index new original posts by band: (post id, band keys)."""
-    pairs = [(band, post_id) for post_id, bands in posts for band in dict.fromkeys(bands)]
-    if not pairs:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        stamp = to_naive_utc(now)
-        rows = [(band, post_id, stamp) for band, post_id in pairs]
-        bulk.copy_rows(session, "story_bands", ("band", "post_id", "created_at"), rows)
-    else:
-        session.execute(insert(STORY_BANDS), [{"band": band, "post_id": post_id, "created_at": now}
-                                              for band, post_id in pairs])  # fmt: skip
+    rows = [(band, post_id, now) for post_id, bands in posts for band in dict.fromkeys(bands)]
+    bulk.insert_plain(session, "story_bands", ("band", "post_id", "created_at"), rows)
 
 
 def prune_bands(session: Session, now: dt.datetime) -> int:
