@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from feedsvc.db import Database
 from feedsvc.ingest import apply, bulk
-from feedsvc.models import Post, StoryBand, Tag, to_naive_utc
+from feedsvc.models import FetchAttempt, Post, StoryBand, Tag, to_naive_utc
 from feedsvc.sources import add_source
 from tests.ingesting import store_feed
 
@@ -46,9 +46,9 @@ def new_source(db: Database) -> int:
 
 def test_a_feed_of_many_entries_is_stored_whole_and_each_entry_once(db: Database) -> None:
     source_id = new_source(db)
-    store_feed(db, source_id, feed(MANY), NOW)
+    store_feed(db, source_id, feed(MANY), NOW, "application/rss+xml")
     # The same entries again, and a few more: only those are new.
-    store_feed(db, source_id, feed(MANY + 5), NOW + dt.timedelta(hours=1))
+    store_feed(db, source_id, feed(MANY + 5), NOW + dt.timedelta(hours=1), "application/rss+xml")
     with db.session() as session:
         posts = list(session.scalars(select(Post).where(Post.source_id == source_id)))
         assert len(posts) == MANY + 5
@@ -66,6 +66,15 @@ def test_a_feed_of_many_entries_is_stored_whole_and_each_entry_once(db: Database
         assert {post_id for post_id, _ in bands} == {post.id for post in posts}
         assert {created for _, created in bands} == {NOW, NOW + dt.timedelta(hours=1)}
         assert session.scalar(select(func.count()).select_from(Tag)) == 7
+        # The fetch history, written below the ORM too.
+        attempts = list(session.scalars(select(FetchAttempt).order_by(FetchAttempt.id)))
+        assert [(a.source_id, a.started_at, a.outcome, a.new_count, a.updated_count, a.error)
+                for a in attempts] == [
+            (source_id, NOW, "ok", MANY, 0, None),
+            (source_id, NOW + dt.timedelta(hours=1), "ok", 5, 0, None),
+        ]  # fmt: skip
+        assert attempts[0].bytes == len(feed(MANY))
+        assert attempts[0].url == "https://example.org/feed.xml"
 
 
 def _rows_of(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from feedsvc import changes
 from feedsvc.ingest import bulk, duplicates
 from feedsvc.ingest.plan import Plan, PostChange
 from feedsvc.ingest.prepare import PreparedEntry
-from feedsvc.models import FetchAttempt, Post, Source, new_uid, post_tags
+from feedsvc.models import Post, Source, new_uid, post_tags
 from feedsvc.tags import tag_ids
 
 POSTS = cast(Table, Post.__table__)
@@ -58,7 +58,7 @@ def apply_plans(session: Session, plans: Sequence[Plan], now: dt.datetime) -> li
             execution_options={"synchronize_session": False},
         )  # fmt: skip
         attempts = [_attempt_values(p, a, now) for p, a in zip(plans, applied, strict=True)]
-        session.execute(insert(FetchAttempt), attempts)
+        bulk.insert_plain(session, "fetch_attempts", ATTEMPT_COLUMNS, attempts)
     return applied
 
 
@@ -115,20 +115,17 @@ def _source_values(plan: Plan) -> dict[str, Any]:
     return values
 
 
-def _attempt_values(plan: Plan, applied: Applied, now: dt.datetime) -> dict[str, Any]:
+ATTEMPT_COLUMNS = ("source_id", "started_at", "duration_ms", "url", "status_code", "outcome",
+                   "bytes", "new_count", "updated_count", "error")  # fmt: skip
+
+
+def _attempt_values(plan: Plan, applied: Applied, now: dt.datetime) -> tuple[Any, ...]:
+    """The fetch history's row, in ATTEMPT_COLUMNS' order."""
     attempt = plan.attempt
-    return {
-        "source_id": plan.source_id,
-        "started_at": now,
-        "duration_ms": attempt.duration_ms,
-        "url": attempt.url,
-        "status_code": attempt.status_code,
-        "outcome": attempt.result,
-        "bytes": attempt.bytes,
-        "new_count": applied.new,
-        "updated_count": applied.updated,
-        "error": attempt.error,
-    }
+    return (
+        plan.source_id, now, attempt.duration_ms, attempt.url, attempt.status_code,
+        attempt.result.value, attempt.bytes, applied.new, applied.updated, attempt.error,
+    )  # fmt: skip
 
 
 def _insert_new_posts(

@@ -11,6 +11,7 @@ database code.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,7 +60,14 @@ class Target:
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.feed_url).hostname or "").lower()
+        return host_of(self.feed_url)
+
+
+@functools.lru_cache(maxsize=4096)
+def host_of(url: str) -> str:
+    """The URL's host, lower case: what the per-host fetch limit counts by.
+    Asked for every claim and fetch of a source: remembered, not parsed again."""
+    return (urlsplit(url).hostname or "").lower()
 
 
 @dataclass(frozen=True)
