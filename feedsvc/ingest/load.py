@@ -119,7 +119,7 @@ def _push_leases(session: Session, source_ids: list[int]) -> dict[int, dt.dateti
     return {source_id: until for source_id, until in rows if source_id and until}
 
 
-def row_of(source: Source, push_until: dt.datetime | None = None) -> SourceRow:
+def row_of(source: SourceLike, push_until: dt.datetime | None = None) -> SourceRow:
     previous = None
     if source.last_checked_at is not None:
         previous = int((source.next_check_at - source.last_checked_at).total_seconds()) or None
