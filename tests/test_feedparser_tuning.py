@@ -30,6 +30,8 @@ RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <enclosure url="http://example.org/a.mp3" length="12" type="audio/mpeg"/>
 <itunes:duration>01:02:03</itunes:duration></item>
 <item><title>Plain</title><description>just text</description></item>
+<item><title>Quotes \xc2\x93so\xc2\x94 \xe2\x80\x9cso\xe2\x80\x9d</title>
+<description>caf\xc3\xa9 \xc2\x80 &#128; &#x9f; \xe6\x97\xa5\xe6\x9c\xac</description></item>
 </channel></rss>"""
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -63,6 +65,7 @@ def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FeedParserDict, "__contains__", tuning._ruled_contains)
     monkeypatch.setattr(feedparser.mixin, "copy", copy)
     monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", ["drv_libxml2"])
+    monkeypatch.setattr(feedparser.mixin, "_cp1252", tuning.UNTUNED_CP1252)
 
 
 def _parse(body: bytes) -> dict:
@@ -77,6 +80,15 @@ def test_feeds_parse_the_same_tuned_and_untuned(body: bytes, request: pytest.Fix
     assert FeedParserDict.get is tuning._ruled_get  # the originals are back
     assert _parse(body) == tuned
     assert tuned["entries"]  # the fixtures are feeds, not errors
+
+
+def test_windows_1252_code_points_are_mapped_as_untuned():
+    entry = _parse(RSS)["entries"][2]
+    # U+0093/U+0094 are Windows-1252's curly quotes; U+0080 its euro sign.
+    assert entry["title"] == "Quotes \u201cso\u201d \u201cso\u201d"
+    assert entry["summary"] == "caf\u00e9 \u20ac \u20ac \u0178 \u65e5\u672c"
+    text = "".join(map(chr, range(0x2FF)))
+    assert text.translate(feedparser.mixin._cp1252) == text.translate(tuning.UNTUNED_CP1252)
 
 
 def test_feedparser_reads_text_buffered():

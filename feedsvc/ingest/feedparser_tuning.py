@@ -75,6 +75,14 @@ def _deepcopy(value: Any) -> Any:
 
 feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)  # type: ignore[assignment]
 
+# Each text the parser keeps goes through str.translate with a table of the 27
+# Windows-1252 code points it maps (U+0080–U+009F); every other character is
+# looked up, missed, and a KeyError raised and caught. With each ASCII
+# character mapped to itself too, the lookups hit, and translate takes its
+# fast path for ASCII text. Only the parser's table: html.py keeps its own.
+UNTUNED_CP1252 = feedparser.mixin._cp1252
+feedparser.mixin._cp1252 = {**{code: code for code in range(128)}, **UNTUNED_CP1252}
+
 
 # expat reports a text in pieces, split at every entity reference: an
 # escaped-HTML description (`&lt;p&gt;…`) is hundreds of calls into the parser.
