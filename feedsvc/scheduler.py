@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import gc
 import fcntl
 import logging
 import multiprocessing
@@ -493,6 +494,10 @@ def run_worker(db: Database, settings: Settings, clock: Clock) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker %s started", worker.name)
+    # What start-up made (the app, the models, the parse pool's handles) lives as
+    # long as the process: frozen, the collector stops walking it again at each
+    # full collection, which the objects of a big refresh trigger over and over.
+    gc.freeze()
     try:
         scheduler.start()
     finally:
