@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
-import gc
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os

@@ -79,3 +79,28 @@ def test_a_stage_that_raises_costs_only_its_source(
     reports = {report.source_id: report for report in done}
     assert reports[good].new == 1
     assert reports[odd].result == "error" and "internal error" in (reports[odd].error or "")
+
+
+def test_sources_waiting_for_their_host_are_recorded_with_the_rest(
+    db: Database, fetcher: Fetcher, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One host, one fetch at a time: the next source's fetch is started by the
+    thread that ended the last, and the group waits for it, not recorded each
+    time the dispatcher sees no fetch of its own under way."""
+    for n in range(6):
+        feed_server.routes[f"/same{n}"] = Reply(304, b"", {})
+    ids = sources(db, feed_server, *(f"/same{n}" for n in range(6)))
+    groups: list[int] = []
+    real_record = driver.record
+
+    def record(db: Database, items, *args, **kwargs):  # type: ignore[no-untyped-def]
+        groups.append(len(items))
+        return real_record(db, items, *args, **kwargs)
+
+    monkeypatch.setattr(driver, "record", record)
+    monkeypatch.setattr(driver, "GROUP_WAIT", 30.0)
+    done = refresh_many(db, ids, fetcher=fetcher, now=lambda: NOW, settings=IngestSettings(),
+                        per_host=1)  # fmt: skip
+    assert sorted(report.source_id for report in done) == sorted(ids)
+    assert {report.result for report in done} == {"not_modified"}
+    assert groups == [6]

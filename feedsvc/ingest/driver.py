@@ -363,7 +363,7 @@ class Refresher:
         return (
             len(self._ready) >= GROUP
             or with_body >= PARSED_GROUP
-            or not (self._fetching or self._parsing)
+            or not (self._parsing or self.to_fetch)
             or time.monotonic() - self._oldest_ready >= GROUP_WAIT
         )
 
