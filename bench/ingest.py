@@ -40,9 +40,9 @@ one source each; none hides anything, so every rule runs on every entry), and
 prints the cold pass's wall and CPU time beside the pass without rules (the
 target: at most 10 % slower).
 
-On PostgreSQL, where the search index follows ingest (feedsvc/search_index.py),
-the worker's cold pass also reports how long after the last entry was stored
-the last one became searchable ("indexed").
+The search index follows ingest (feedsvc/search_index.py): the worker's cold
+pass also reports how long after the last entry was stored the last one
+became searchable ("indexed").
 
 --without-index adds a worker pass on each database with the full-text search
 index dropped after `feedsvc db upgrade` (feedsvc.search_index.drop of the tree
@@ -141,7 +141,7 @@ class Figures:
     # PostgreSQL: CPU seconds of the server's processes over the same span
     # (backends that ended included: the postmaster waits for them).
     server_cpu: float | None = None
-    # Worker, PostgreSQL: last entry stored → no post waiting for the search index.
+    # Worker: last entry stored → no post waiting for the search index.
     indexed: float | None = None
 
 
@@ -165,17 +165,17 @@ class Probe:
         return self._scalar(query)
 
     def unindexed(self) -> int | None:
-        """Posts waiting for their search vector (PostgreSQL, where the index
-        follows ingest); None where the index is kept as posts are written."""
-        if self.engine.dialect.name != "postgresql":
-            return None
+        """Posts waiting for the search index; None for a tree that indexes
+        them as they are written (or has no index)."""
+        waiting = {
+            "postgresql": "SELECT count(*) FROM posts WHERE search_vector IS NULL",
+            "sqlite": "SELECT count(*) FROM posts_fts_pending",
+        }[self.engine.dialect.name]
         try:
             with self.engine.connect() as conn:
-                return int(conn.execute(sa.text(
-                    "SELECT count(*) FROM posts WHERE search_vector IS NULL"
-                )).scalar_one())  # fmt: skip
+                return int(conn.execute(sa.text(waiting)).scalar_one())
         except sa.exc.DBAPIError:
-            return None  # no such column: a tree whose index is generated, or none
+            return None  # no such column or table: an older tree, or no index
 
     def leased(self) -> int:
         query = sa.select(sa.func.count()).where(SOURCES.c.lease_owner.is_not(None))

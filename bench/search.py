@@ -5,7 +5,8 @@ ranked ids, the posts, titles and snippets marked), with no render cache.
 The posts are made up from a Zipf vocabulary of 50,000 words (a title of 6
 words, a summary of 25, content of 120 in paragraphs; 1 % hidden) and loaded
 the fast way each database allows — SQLite: executemany in 10,000-row
-transactions, the index kept by its triggers as ingest's inserts keep it;
+transactions (its triggers queue each post, as ingest's inserts do), then the
+queue indexed by `search_index.catch_up`, as the worker does after ingest;
 PostgreSQL: COPY, then the vectors filled in one pass and the GIN index
 built. The databases are kept (`--reuse` times the searches again without
 loading).
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from feedsvc import search  # noqa: E402
+from feedsvc import search, search_index  # noqa: E402
 from feedsvc.db import Database  # noqa: E402
 from feedsvc.ingest.bulk import COLUMNS  # noqa: E402
 from feedsvc.migrate import upgrade  # noqa: E402
@@ -132,8 +133,14 @@ def load_sqlite(db: Database, total: int) -> None:
         cursor.execute("COMMIT")
         if (start + BATCH) % (BATCH * 10) == 0:
             print(f"  {start + BATCH:,} of {total:,} posts", file=sys.stderr, flush=True)
-    cursor.execute("PRAGMA optimize")
     raw.close()
+    # What the worker's catch-up does after ingest, in batches of the load's size.
+    while True:
+        with db.session() as session:
+            if not search_index.catch_up(session.connection(), BATCH):
+                break
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA optimize")
 
 
 def load_postgresql(db: Database, total: int) -> None:

@@ -59,7 +59,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-    # The search index's triggers call it on every write of a post.
+    # The search index's catch-up makes each waiting post's text with it.
     register_sqlite_functions(dbapi_connection)
 
 

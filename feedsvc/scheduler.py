@@ -57,9 +57,9 @@ HOUSEKEEPING_SECONDS = 3600
 DATABASE_RETRY_MAX = 60.0
 # WebSub subscriptions are brought in line with the sources this often.
 PUSH_SECONDS = 30
-# Posts stored or changed go into the search index (PostgreSQL) this often,
-# while no source is in flight, or once put off this many times in a row:
-# ingest goes first, and the index is never more than half a minute behind.
+# Posts stored or changed go into the search index this often, while no
+# source is in flight, or once put off this many times in a row: ingest goes
+# first, and the index is never more than half a minute behind.
 SEARCH_INDEX_SECONDS = 2
 SEARCH_PUT_OFF_MAX = 15
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
@@ -351,11 +351,9 @@ class Worker:
             return 0, 0
 
     def index_search(self) -> int:
-        """Give the posts stored or changed since their search vectors
-        (PostgreSQL: search_index.catch_up), unless sources are in flight and
-        it has not been put off SEARCH_PUT_OFF_MAX times yet; how many."""
-        if self.db.is_sqlite:
-            return 0  # its index is kept by triggers
+        """Index the posts stored or changed since (search_index.catch_up),
+        unless sources are in flight and it has not been put off
+        SEARCH_PUT_OFF_MAX times yet; how many."""
         if self.refresher.in_flight and self._search_put_off < SEARCH_PUT_OFF_MAX:
             self._search_put_off += 1
             return 0

@@ -10,8 +10,15 @@
   PostgreSQL's text parser is most of what storing a post costs the server:
   ingest goes first, the index follows.
 - SQLite: `posts_fts`, an FTS5 table of the visible posts' title, summary and
-  content's text, kept in step by triggers on `posts`. The content's text comes from
-  `feedsvc_text()`, a function every connection of ours registers (db.py).
+  content's text, filled after the post is stored too: a trigger only notes a
+  post written, or its text changed or shown again, in `posts_fts_pending`
+  (an id a row), and `catch_up` indexes those waiting, oldest first, in the
+  same turns as PostgreSQL's. A change of text, hiding and deleting take the
+  post out of `posts_fts` at once (a trigger), so a search never finds what a
+  post no longer says nor a post that is gone or hidden. The content's text
+  comes from `feedsvc_text()`, a function every connection of ours registers
+  (db.py); making it is most of what indexing a post costs, and none of it
+  runs inside the write of a post.
 
 Both are outside the ORM's models: nothing reads them but `feedsvc.search`.
 The stemming language is the site's (`FEEDSVC_SITE_LANGUAGE`), fixed in the
@@ -21,6 +28,7 @@ schema; `ensure` rebuilds the index when it changes.
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -39,7 +47,11 @@ VECTOR_FUNCTION = "feedsvc_search_vector"
 STALE_FUNCTION = "feedsvc_search_stale"
 STALE_TRIGGER = "posts_search_stale"
 SQLITE_FUNCTION = "feedsvc_text"
-# Posts given their vector per statement by catch_up: a fraction of a second.
+# SQLite: the posts waiting for the FTS5 table (named for it: `owns` keeps it
+# out of the model comparison).
+PENDING_TABLE = f"{FTS_TABLE}_pending"
+# Posts indexed per statement (PostgreSQL) or transaction (SQLite) by catch_up:
+# a fraction of a second.
 CATCH_UP_BATCH = 1000
 # Beyond this, words of a very long post add nothing findable but cost index.
 INDEXED_CHARS = 200_000
@@ -55,8 +67,8 @@ def owns(name: str | None) -> bool:
 def text_of(html: Any) -> str:
     """The words of a post's HTML content, as the SQLite index holds them.
 
-    Never raises (it runs inside the insert of a post), and drops the
-    characters snippets use as match marks."""
+    Never raises (an error would fail catch_up's batch, and every batch
+    after it), and drops the characters snippets use as match marks."""
     if not isinstance(html, str) or not html:
         return ""
     try:
@@ -95,6 +107,17 @@ def drop(connection: Connection) -> None:
         for trigger in ("insert", "delete", "update"):
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{trigger}")
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {PENDING_TABLE}")
+
+
+def rebuild(connection: Connection) -> None:
+    """Build the index again in this version's shape, stemming as it did."""
+    built_for = indexed_language(connection)
+    drop(connection)
+    if connection.dialect.name == "postgresql":
+        _create_postgresql(connection, built_for or pg_config("en"))
+    elif connection.dialect.name == "sqlite":
+        _create_sqlite(connection, built_for or sqlite_tokenizer("en"))
 
 
 def ensure(connection: Connection, language: str) -> bool:
@@ -108,7 +131,7 @@ def ensure(connection: Connection, language: str) -> bool:
 
 
 def _complete(connection: Connection) -> bool:
-    """Whether the triggers are there, as this version writes them."""
+    """Whether the triggers (and SQLite's queue) are there, as this version writes them."""
     if connection.dialect.name == "postgresql":
         return bool(connection.exec_driver_sql(
             f"SELECT 1 FROM pg_trigger WHERE tgname = '{STALE_TRIGGER}'"
@@ -119,7 +142,10 @@ def _complete(connection: Connection) -> bool:
     found: dict[str, str] = dict(connection.exec_driver_sql(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '{FTS_TABLE}_%'"
     ).all())  # fmt: skip
-    return found == _sqlite_triggers()
+    queue = connection.exec_driver_sql(
+        f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{PENDING_TABLE}'"
+    ).scalar()
+    return found == _sqlite_triggers() and bool(queue)
 
 
 def indexed_language(connection: Connection) -> str | None:
@@ -176,9 +202,11 @@ def _create_postgresql(connection: Connection, config: str) -> None:
 
 
 def catch_up(connection: Connection, limit: int = CATCH_UP_BATCH) -> int:
-    """Give up to `limit` posts waiting for their search vector one, oldest
-    first; how many. PostgreSQL only: SQLite's index is kept by its triggers.
-    Posts another transaction is indexing are skipped, not waited for."""
+    """Index up to `limit` posts waiting for the search index, oldest first;
+    how many were waiting. PostgreSQL skips the posts another transaction is
+    indexing rather than wait; SQLite's writers take turns."""
+    if connection.dialect.name == "sqlite":
+        return _catch_up_sqlite(connection, limit)
     if connection.dialect.name != "postgresql":
         return 0
     result = connection.exec_driver_sql(
@@ -190,9 +218,30 @@ def catch_up(connection: Connection, limit: int = CATCH_UP_BATCH) -> int:
     return int(result.rowcount or 0)
 
 
+def _catch_up_sqlite(connection: Connection, limit: int) -> int:
+    # The INSERT comes first, so the write transaction is open (db.py begins
+    # one before a write) when the batch is read: the DELETE takes away the
+    # very batch indexed. A post hidden while it waited leaves unindexed.
+    batch = f"SELECT id FROM {PENDING_TABLE} ORDER BY id LIMIT ?"
+    connection.exec_driver_sql(
+        f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body)"
+        f" SELECT id, title, summary, {SQLITE_FUNCTION}(content) FROM posts"
+        f" WHERE id IN ({batch}) AND hidden = 0",
+        (limit,),
+    )
+    taken = connection.exec_driver_sql(
+        f"DELETE FROM {PENDING_TABLE} WHERE id IN ({batch})", (limit,)
+    )
+    return int(taken.rowcount or 0)
+
+
 def before_search(connection: Connection) -> None:
     """What waits for the index goes in first (up to SEARCH_CATCH_UP posts):
-    a search finds every stored post even before the worker has indexed it."""
+    a search finds posts stored moments before, even before the worker has
+    indexed them."""
+    if connection.dialect.name == "sqlite":
+        _before_search_sqlite(connection)
+        return
     if connection.dialect.name != "postgresql":
         return
     waiting = connection.exec_driver_sql(
@@ -202,23 +251,53 @@ def before_search(connection: Connection) -> None:
         catch_up(connection, SEARCH_CATCH_UP)
 
 
+def _before_search_sqlite(connection: Connection) -> None:
+    waiting = connection.exec_driver_sql(f"SELECT 1 FROM {PENDING_TABLE} LIMIT 1").scalar()
+    if not waiting:
+        return
+    raw: Any = connection.connection.dbapi_connection  # sqlite3's own
+    if raw is None or raw.in_transaction:
+        # The caller's transaction, which holds the write lock (db.py): in it.
+        catch_up(connection, SEARCH_CATCH_UP)
+        return
+    # A reading session (a request's): a transaction of its own, committed at
+    # once, so the session does not keep the write lock to its end, nor lose
+    # the work should it roll back. Where writing is refused (a read-only
+    # database), the search finds what is indexed.
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_READONLY:
+            return
+        raise
+    try:
+        catch_up(connection, SEARCH_CATCH_UP)
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    raw.execute("COMMIT")
+
+
 # A search indexes at most this many waiting posts first: the worker does the rest.
 SEARCH_CATCH_UP = 5000
 
 
 def _sqlite_triggers() -> dict[str, str]:
-    """The triggers that keep the FTS5 table to the visible posts, by name."""
-    insert = (
-        f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body)"
-        f" SELECT new.id, new.title, new.summary, {SQLITE_FUNCTION}(new.content)"
-        " WHERE new.hidden = 0;"
-    )
-    delete = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"
+    """The triggers that keep the FTS5 table to the visible posts, by name: a
+    visible post written, or changed, waits in the queue for `catch_up`
+    (nothing made or tokenized in the write itself); a change takes the old
+    row out at once, and so does a delete, from the queue too."""
+    wait = f"INSERT OR IGNORE INTO {PENDING_TABLE} (id) SELECT new.id WHERE new.hidden = 0;"
+    leave = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"
+    changed = " OR ".join(f"old.{column} IS NOT new.{column}"
+                          for column in ("title", "summary", "content", "hidden"))  # fmt: skip
     body = {
-        "insert": f"AFTER INSERT ON posts BEGIN {insert} END",
-        "delete": f"AFTER DELETE ON posts BEGIN {delete} END",
-        "update": f"AFTER UPDATE OF title, summary, content, hidden ON posts"
-        f" BEGIN {delete} {insert} END",
+        "insert": f"AFTER INSERT ON posts WHEN new.hidden = 0"
+        f" BEGIN INSERT OR IGNORE INTO {PENDING_TABLE} (id) VALUES (new.id); END",
+        "delete": f"AFTER DELETE ON posts"
+        f" BEGIN {leave} DELETE FROM {PENDING_TABLE} WHERE id = old.id; END",
+        "update": f"AFTER UPDATE OF title, summary, content, hidden ON posts WHEN {changed}"
+        f" BEGIN {leave} {wait} END",
     }
     return {f"{FTS_TABLE}_{event}": f"CREATE TRIGGER {FTS_TABLE}_{event} {sql}"
             for event, sql in body.items()}  # fmt: skip
@@ -231,10 +310,16 @@ def _create_sqlite(connection: Connection, tokenizer: str) -> None:
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, summary, body,"
         f" tokenize = '{tokenizer}')"
     )
+    connection.exec_driver_sql(f"CREATE TABLE {PENDING_TABLE} (id INTEGER PRIMARY KEY)")
     for sql in _sqlite_triggers().values():
         connection.exec_driver_sql(sql)
-    # Posts stored before: their text made here, so that the connection running
-    # the migration needs no function of ours.
+    index_stored_posts(connection)
+
+
+def index_stored_posts(connection: Connection) -> None:
+    """Put every visible post into the FTS5 table (SQLite), a thousand at a
+    time: their text made here, so the connection needs no function of ours
+    (a migration's may have none)."""
     last = 0
     while True:
         rows = connection.exec_driver_sql(

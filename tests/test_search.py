@@ -6,16 +6,26 @@ write, and no typed text an error."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+import pytest
 from flask import Flask
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from feedsvc import search, search_index
 from feedsvc.db import Database
 from feedsvc.models import Post
-from feedsvc.posts import create_local_post, delete_post, set_visibility, update_local_post
+from feedsvc.posts import (
+    create_local_post,
+    delete_post,
+    publish_draft,
+    set_visibility,
+    update_local_post,
+)
 from feedsvc.search_query import marked, parse
 from feedsvc.sources import add_source
 from tests.feedserver import rss
@@ -161,6 +171,9 @@ def test_triggers_lost_to_a_table_rebuild_come_back(db: Database) -> None:
         connection.execute(text("CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN"
                                 " SELECT 1; END"))  # fmt: skip
         assert search_index.ensure(connection, "en")
+        # So is a queue lost.
+        connection.execute(text(f"DROP TABLE {search_index.PENDING_TABLE}"))
+        assert search_index.ensure(connection, "en")
     assert _ids(_search(db, "walnut")) == [post_id]
 
 
@@ -240,43 +253,66 @@ def test_the_newest_candidates_are_found_band_by_band(db: Database, monkeypatch)
 
 
 def _waiting(db: Database) -> list[str]:
-    """Titles of the posts waiting for their search vector (PostgreSQL)."""
+    """Titles of the posts waiting for the search index, oldest first."""
+    where = (f"{search_index.VECTOR_COLUMN} IS NULL" if not db.is_sqlite
+             else f"id IN (SELECT id FROM {search_index.PENDING_TABLE})")  # fmt: skip
     with db.session() as session:
-        return list(session.scalars(
-            text(f"SELECT title FROM posts WHERE {search_index.VECTOR_COLUMN} IS NULL ORDER BY id")
-        ))  # fmt: skip
+        return list(session.scalars(text(f"SELECT title FROM posts WHERE {where} ORDER BY id")))
 
 
-def test_postgresql_indexes_after_ingest_and_a_search_never_misses_a_stored_post(
+def _indexed(db: Database) -> set[int]:
+    """The ids of the posts in the search index (SQLite: visible ones only)."""
+    query = f"SELECT id FROM posts WHERE {search_index.VECTOR_COLUMN} IS NOT NULL"
+    if db.is_sqlite:
+        query = f"SELECT rowid FROM {search_index.FTS_TABLE}"
+    with db.session() as session:
+        return set(session.scalars(text(query)))
+
+
+def _catch_up(db: Database, limit: int = search_index.CATCH_UP_BATCH) -> int:
+    with db.session() as session:
+        return search_index.catch_up(session.connection(), limit)
+
+
+def test_posts_are_indexed_after_they_are_stored_and_a_search_finds_them_at_once(
     db: Database,
 ) -> None:
-    """The vector is the index's work after the post is stored: posts wait for
-    it, a change of text sends a post back to wait, and a search first indexes
+    """The index is the work after the post is stored: posts wait for it, a
+    change of text sends a post back to wait, and a search first indexes
     whatever waits; the worker's job indexes the rest."""
-    if db.is_sqlite:
-        return  # its triggers index as posts are written (the tests above)
     first = _post(db, "Lighthouse keepers", "<p>Ferries at dawn.</p>")
     second = _post(db, "Harbour news", "<p>Cranes.</p>")
     assert _waiting(db) == ["Lighthouse keepers", "Harbour news"]
+    assert _indexed(db) == set()
     assert _ids(_search(db, "ferries")) == [first]
     assert _waiting(db) == []
+    assert _indexed(db) == {first, second}
     with db.session() as session:
         update_local_post(session, session.get_one(Post, second), now=NOW, summary_length=200,
                           body_html="<p>Ferries.</p>")  # fmt: skip
     assert _waiting(db) == ["Harbour news"]
     assert set(_ids(_search(db, "ferries"))) == {first, second}
-    # Hiding a post leaves its vector alone.
+    # Hiding a post sends nothing to wait.
     with db.session() as session:
         set_visibility(session, session.get_one(Post, first), NOW, hidden=True)
     assert _waiting(db) == []
+    assert _ids(_search(db, "ferries")) == [second]
+
+
+def test_catch_up_indexes_so_many_of_the_oldest_waiting(db: Database) -> None:
+    posts = [_post(db, f"Buoy {n}", "<p>Afloat.</p>") for n in range(3)]
+    assert _catch_up(db, 2) == 2
+    assert _indexed(db) == set(posts[:2])
+    assert _waiting(db) == ["Buoy 2"]
+    assert _catch_up(db) == 1
+    assert _indexed(db) == set(posts)
+    assert _catch_up(db) == 0
 
 
 def test_the_worker_indexes_what_waits_when_nothing_is_in_flight(db: Database, app: Flask) -> None:
     from feedsvc.scheduler import SEARCH_PUT_OFF_MAX, Worker
     from tests.configured import settings_of
 
-    if db.is_sqlite:
-        return
     _post(db, "Lighthouse keepers", "<p>Ferries at dawn.</p>")
     worker = Worker(db, settings_of(app), name="test-worker")
     try:
@@ -292,6 +328,162 @@ def test_the_worker_indexes_what_waits_when_nothing_is_in_flight(db: Database, a
         put_off = [worker.index_search() for _ in range(SEARCH_PUT_OFF_MAX)]
         assert put_off == [0] * SEARCH_PUT_OFF_MAX
         assert worker.index_search() == 1
+        assert _waiting(db) == []
         worker.refresher = idle
     finally:
         worker.refresher.close()
+
+
+def test_posts_stored_while_the_index_catches_up_all_get_indexed(db: Database) -> None:
+    """Writers and catch_up at once: every post written or changed ends up
+    indexed, none taken off the queue unindexed (SQLite's writers take turns;
+    PostgreSQL's catch_up skips the rows a writer holds)."""
+    written: list[int] = []
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for n in range(60):
+                written.append(_post(db, f"Tide table {n}", "<p>Low water.</p>"))
+                if n % 7 == 3:
+                    with db.session() as session:
+                        update_local_post(session, session.get_one(Post, written[n // 2]),
+                                          now=NOW, summary_length=200,
+                                          body_html=f"<p>High water {n}.</p>")  # fmt: skip
+        except BaseException as exc:
+            failures.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while writer.is_alive():
+        _catch_up(db, 5)
+    writer.join()
+    assert not failures
+    while _catch_up(db, 5):
+        pass
+    assert _waiting(db) == []
+    assert _indexed(db) == set(written)
+    assert len(_search(db, "water", limit=100).hits) == 60
+
+
+# --- SQLite: the queue, and the triggers that fill it --------------------------
+
+
+def _queued(db: Database) -> set[int]:
+    with db.session() as session:
+        return set(session.scalars(text(f"SELECT id FROM {search_index.PENDING_TABLE}")))
+
+
+def _fts_matches(db: Database, word: str) -> set[int]:
+    """Matches in the FTS5 table itself, with nothing indexed first."""
+    with db.session() as session:
+        return set(session.scalars(
+            text(f"SELECT rowid FROM {search_index.FTS_TABLE} WHERE {search_index.FTS_TABLE}"
+                 " MATCH :word"), {"word": word}
+        ))  # fmt: skip
+
+
+def test_sqlite_an_edit_takes_the_old_words_out_at_once(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    post_id = _post(db, "Quince jam", "<p>Boil quinces.</p>")
+    _catch_up(db)
+    assert _fts_matches(db, "quince") == {post_id}
+    with db.session() as session:
+        update_local_post(session, session.get_one(Post, post_id), now=NOW, summary_length=200,
+                          title="Plum jam", body_html="<p>Boil plums.</p>")  # fmt: skip
+    # Out before the post is indexed again: a search never finds what it no longer says.
+    assert _fts_matches(db, "quince") == set() and _queued(db) == {post_id}
+    assert _ids(_search(db, "plum")) == [post_id]
+    assert _ids(_search(db, "quince")) == []
+
+
+def test_sqlite_hidden_posts_never_wait_nor_go_in(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    hidden_while_waiting = _post(db, "Otter secrets", "<p>Otters.</p>")
+    shown = _post(db, "Otter facts", "<p>Otters.</p>")
+    with db.session() as session:
+        set_visibility(session, session.get_one(Post, hidden_while_waiting), NOW, hidden=True)
+        draft = create_local_post(session, title="Otter drafts", body_html="<p>Otters.</p>",
+                                  now=NOW, summary_length=200, draft=True)  # fmt: skip
+    assert _queued(db) == {hidden_while_waiting, shown}  # a draft is stored hidden: not queued
+    assert _catch_up(db) == 2  # the post hidden while it waited leaves the queue, unindexed
+    assert _indexed(db) == {shown} and _queued(db) == set()
+    with db.session() as session:
+        set_visibility(session, session.get_one(Post, shown), NOW, hidden=True)
+    assert _fts_matches(db, "otter") == set()  # out at once
+    with db.session() as session:
+        publish_draft(session, session.get_one(Post, draft.id), NOW)
+    assert _queued(db) == {draft.id}
+    assert _ids(_search(db, "otter")) == [draft.id]
+
+
+def test_sqlite_a_deleted_post_leaves_no_row_in_the_index_nor_the_queue(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    indexed = _post(db, "Walnut", "<p>Nuts.</p>")
+    _catch_up(db)
+    waiting = _post(db, "Walnut bread", "<p>Nuts.</p>")
+    assert _indexed(db) == {indexed} and _queued(db) == {waiting}
+    with db.session() as session:
+        delete_post(session, session.get_one(Post, indexed), NOW)
+        delete_post(session, session.get_one(Post, waiting), NOW)
+    assert _indexed(db) == set() and _queued(db) == set()
+    # Its id stored again (SQLite may reuse the highest): a new post, waiting.
+    again = _post(db, "Chestnut", "<p>Roasted.</p>")
+    assert _queued(db) == {again}
+    assert _ids(_search(db, "walnut")) == [] and _ids(_search(db, "chestnut")) == [again]
+
+
+def test_sqlite_writing_a_post_needs_no_function_of_ours(db: Database) -> None:
+    """Its triggers only queue the post: a connection without feedsvc_text (a
+    migration's, a script's) stores and edits posts, and a search indexes them."""
+    if not db.is_sqlite:
+        return
+    plain = create_engine(db.url)
+    try:
+        with Session(plain) as session, session.begin():
+            post_id = create_local_post(session, title="Lantern", body_html="<p>Oil lamps.</p>",
+                                        now=NOW, summary_length=200).id  # fmt: skip
+        with Session(plain) as session, session.begin():
+            update_local_post(session, session.get_one(Post, post_id), now=NOW,
+                              summary_length=200, body_html="<p>Oil lanterns.</p>")  # fmt: skip
+        with plain.connect() as connection, pytest.raises(OperationalError, match="feedsvc_text"):
+            connection.exec_driver_sql("SELECT feedsvc_text('<p>x</p>')")
+    finally:
+        plain.dispose()
+    assert _ids(_search(db, "lanterns")) == [post_id]
+
+
+def test_sqlite_a_reading_session_indexes_in_a_transaction_of_its_own(db: Database) -> None:
+    """A request's session searches without keeping the write lock, and what it
+    indexed stays indexed should the request be undone."""
+    if not db.is_sqlite:
+        return
+    post_id = _post(db, "Kettle", "<p>Boiling.</p>")
+    session = db.sessions()
+    try:
+        assert _ids(search.search(session, "kettle", "en", 10)) == [post_id]
+        assert not session.connection().connection.dbapi_connection.in_transaction
+        session.rollback()
+    finally:
+        session.close()
+    assert _queued(db) == set() and _indexed(db) == {post_id}
+
+
+def test_sqlite_a_search_where_writing_is_refused_finds_what_is_indexed(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    indexed = _post(db, "Teapot", "<p>Tea.</p>")
+    _catch_up(db)
+    waiting = _post(db, "Teapot lid", "<p>Tea.</p>")
+    with db.session(write=False) as session:
+        session.execute(text("PRAGMA query_only = ON"))
+        try:
+            assert _ids(search.search(session, "teapot", "en", 10)) == [indexed]
+            matching = select(Post.id).where(search.matching(session, "teapot", "en"))
+            assert session.scalars(matching).all() == [indexed]
+        finally:
+            session.execute(text("PRAGMA query_only = OFF"))
+    assert _queued(db) == {waiting}
