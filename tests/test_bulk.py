@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from feedsvc.db import Database
 from feedsvc.ingest import apply, bulk
@@ -22,13 +22,13 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 MANY = sum(bulk.SQLITE_STATEMENT_ROWS) * 2 + 1
 
 
-def feed(count: int) -> bytes:
+def feed(count: int, words: int = 12) -> bytes:
     items = "".join(
         f"<item><guid>urn:item:{n}</guid><title>Item number {n}</title>"
         f"<link>https://example.org/items/{n}</link><category>topic-{n % 7}</category>"
         f"<pubDate>{(NOW - dt.timedelta(minutes=n)).strftime('%a, %d %b %Y %H:%M:%S +0000')}"
         f"</pubDate><description>&lt;p&gt;Body of item {n}, unlike any other: "
-        f"{' '.join(f'w{n}x{k}' for k in range(12))}&lt;/p&gt;</description></item>"
+        f"{' '.join(f'w{n}x{k}' for k in range(words))}&lt;/p&gt;</description></item>"
         for n in range(count)
     )
     return (
@@ -121,3 +121,24 @@ def test_times_go_in_as_naive_utc(offset: int) -> None:
     assert to_naive_utc(moment.astimezone(dt.UTC)) == stored
     with pytest.raises(ValueError, match="naive"):
         to_naive_utc(moment.replace(tzinfo=None))
+
+
+def test_postgresql_compresses_post_text_with_lz4(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("column compression is PostgreSQL's")
+    with db.session() as session:
+        methods = session.execute(text(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        )).scalar()  # fmt: skip
+        if "lz4" not in (methods or []):
+            pytest.skip("this PostgreSQL was built without lz4")
+    source_id = new_source(db)
+    store_feed(db, source_id, feed(3, words=600), NOW, "application/rss+xml")
+    with db.session() as session:
+        found = session.execute(text(
+            "SELECT pg_column_compression(content), pg_column_compression(summary) FROM posts"
+        )).all()  # fmt: skip
+    # The content is long enough to be compressed; the summary (300 characters)
+    # only when the row would not fit otherwise.
+    assert [content for content, _ in found] == ["lz4"] * 3
+    assert {summary for _, summary in found} <= {"lz4", None}
