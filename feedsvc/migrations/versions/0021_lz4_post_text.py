@@ -40,4 +40,4 @@ def _lz4_available() -> bool:
     choices = connection.exec_driver_sql(
         "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
     ).scalar()
-    return bool(choices) and "lz4" in choices
+    return "lz4" in (choices or [])
