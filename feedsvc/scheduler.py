@@ -143,11 +143,9 @@ class Worker:
                     self.heartbeat()
                     last_beat = time.monotonic()
                 self._give_back_deferred()
-                in_flight = self.refresher.in_flight
-                idle = in_flight == 0
-                claimed = (
-                    self._claim(self.capacity - in_flight) if self._may_claim(in_flight) else 0
-                )
+                idle = self.refresher.in_flight == 0
+                load = self.refresher.load
+                claimed = self._claim(self.capacity - load) if self._may_claim(load) else 0
                 claimed_total += claimed
                 articles = self._claim_articles()
                 # Each refresh is logged where it is recorded (pipeline.record).
@@ -161,11 +159,11 @@ class Worker:
                     break
         return claimed_total
 
-    def _may_claim(self, in_flight: int) -> bool:
+    def _may_claim(self, load: int) -> bool:
         """Whether a claim now is worth its transaction."""
-        if in_flight == 0:
+        if load == 0:
             return True
-        if self.capacity - in_flight < self.claim_batch:
+        if self.capacity - load < self.claim_batch:
             return False
         # The last claim took all that was due (or all its hosts may have):
         # ask again once half of what it left to fetch is fetched — not once it

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from feedsvc.db import Database
+from feedsvc.fetched import FetchResult
 from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import driver
 from feedsvc.ingest.driver import refresh_many
 from feedsvc.ingest.load import load_targets
 from feedsvc.ingest.settings import IngestSettings
+from feedsvc.ingest.types import Parsed
 from feedsvc.sources import add_source
 from tests.feedserver import ATOM_TYPE, RSS_TYPE, FeedServer, Reply, rss
 
@@ -104,3 +106,24 @@ def test_sources_waiting_for_their_host_are_recorded_with_the_rest(
     assert sorted(report.source_id for report in done) == sorted(ids)
     assert {report.result for report in done} == {"not_modified"}
     assert groups == [6]
+
+
+def test_answers_without_a_body_do_not_count_against_a_claim(
+    db: Database, fetcher: Fetcher, feed_server: FeedServer
+) -> None:
+    """A 304 waiting for its group holds next to nothing: the worker goes on
+    claiming and fetching while it waits (`load`), rather than stopping once a
+    group's worth fills its room."""
+    feed_server.routes["/body"] = Reply(200, GOOD, RSS_TYPE)
+    ids = sources(db, feed_server, "/body", *(f"/same{n}" for n in range(3)))
+    with db.session(write=False) as session:
+        body, *unchanged = load_targets(session, ids)
+    with driver.Refresher(db, fetcher, IngestSettings(), now=lambda: NOW,
+                          processes=1) as refresher:  # fmt: skip
+        for target in unchanged:
+            refresher._add_ready(driver.Fetched(target, FetchResult(target.feed_url,
+                                                                    target.feed_url, 304)))
+        assert (refresher.in_flight, refresher.load) == (3, 0)
+        refresher._add_ready(driver.Fetched(body, FetchResult(body.feed_url, body.feed_url, 200),
+                                            Parsed(error="x")))  # fmt: skip
+        assert (refresher.in_flight, refresher.load) == (4, 1)

@@ -144,6 +144,15 @@ class Refresher:
         return len(self._fetching) + waiting + len(self._parsing) + len(self._ready) + articles
 
     @property
+    def load(self) -> int:
+        """What counts against a claim's room: `in_flight` but the answers
+        without a body waiting for their group (a 304 holds next to nothing).
+        Counted, a group of them filled the room, and fetching stopped until it
+        was recorded."""
+        light = sum(item.parsed is None for item in self._ready)
+        return self.in_flight - light
+
+    @property
     def to_fetch(self) -> int:
         """Submitted and not yet fetched: what keeps the fetch threads busy."""
         with self._lock:
