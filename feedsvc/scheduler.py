@@ -107,7 +107,8 @@ class Worker:
         # The driver is stepped by one thread at a time: the dispatch job, or stop().
         self._driving = threading.Lock()
         # Claimed at most: every fetch thread busy, three times as many waiting
-        # (leases are renewed while they wait), and a group's worth being written.
+        # (leases are renewed while they wait), and a group's worth being written
+        # (of bodies: answers without one count for nothing, Refresher.load).
         self.capacity = threads * 4 + PARSED_GROUP
         # A claim is a transaction: take sources a batch at a time, not one per
         # finished fetch.

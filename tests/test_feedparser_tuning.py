@@ -4,6 +4,8 @@ answers it gave untuned: lookups key by key, and whole feeds parsed both ways.""
 from __future__ import annotations
 
 import copy
+import random
+import string
 import xml.sax
 
 import feedparser
@@ -66,6 +68,7 @@ def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(feedparser.mixin, "copy", copy)
     monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", ["drv_libxml2"])
     monkeypatch.setattr(feedparser.mixin, "_cp1252", tuning.UNTUNED_CP1252)
+    monkeypatch.setattr(feedparser.mixin, "_urljoin", tuning.UNTUNED_URLJOIN)
 
 
 def _parse(body: bytes) -> dict:
@@ -161,3 +164,36 @@ def test_nested_values_still_copied_deeply():
     copied = tuning._deepcopy(params)
     copied["nested"]["a"].append(2)
     assert params["nested"] == {"a": [1]}
+
+
+# Bases and URIs that the join's fast path must answer as the original does:
+# plain web URLs, and the near misses (case, extra slashes, params, queries,
+# brackets, spaces, controls, non-ASCII, other schemes, relative references).
+JOIN_BASES = ["", "http://example.org/a/b", "https://x.org/", "ftp://f/", "urn:x"]
+JOIN_URIS = [
+    "http://example.org/0/0", "https://example.org", "https://example.org/", "HTTP://Example.org/a",
+    "http:///example.org/a", "http://example.org/a;p", "http://example.org/a?q=1",
+    "http://example.org/a#f", "http://example.org/a?", "http://example.org/a#", "http://[::1]/a",
+    "http://exa mple.org/", "http://example.org/a b", "http://example.org/\x00", " http://e.org/",
+    "http://e.org/\t", "http://exämple.org/", "http://e.org/é", "http://e.org/%41",
+    "http://u@e.org/", "http://e.org\\@evil/", "https:/e.org", "//e.org/a", "/a/b", "a/b", "",
+    "urn:bench:0:0", "tag:example.org,2026:1", "javascript:alert(1)", "mailto:a@b",
+]  # fmt: skip
+_JOIN_ALPHABET = "aZ09-._~/?#;:@%[]\\ \t\n\x00\x7fé" + "/" * 5 + string.ascii_lowercase * 3
+
+
+def _generated_uris(count: int) -> list[str]:
+    rng = random.Random(13)
+    prefixes = ["http://", "https://", "HTTP://", "http:///", "http:", "//", "", "https://a"]
+    return [rng.choice(prefixes)
+            + "".join(rng.choice(_JOIN_ALPHABET) for _ in range(rng.randint(0, 15)))
+            for _ in range(count)]  # fmt: skip
+
+
+@pytest.mark.parametrize("base", JOIN_BASES)
+def test_joins_answer_as_the_original(base: str) -> None:
+    for uri in JOIN_URIS + _generated_uris(20_000):
+        assert tuning._urljoin(base, uri) == tuning.UNTUNED_URLJOIN(base, uri), (base, uri)
+    # The fast path is taken, for the plain web URLs it is for.
+    assert tuning._PLAIN_WEB_URL.fullmatch("http://example.org/0/0")
+    assert not tuning._PLAIN_WEB_URL.fullmatch("HTTP://example.org/0/0")

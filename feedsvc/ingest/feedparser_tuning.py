@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import types
 import xml.sax.expatreader
 from typing import Any
@@ -20,7 +21,22 @@ from feedparser.util import FeedParserDict
 # feedparser works out the base URL at every element start — a URL join for
 # each of tens of thousands of elements, almost all with the same arguments.
 # Both joins are pure functions of their arguments: remember recent answers.
-feedparser.mixin._urljoin = functools.lru_cache(maxsize=4096)(feedparser.mixin._urljoin)
+UNTUNED_URLJOIN = feedparser.mixin._urljoin
+_remembered_join = functools.lru_cache(maxsize=4096)(UNTUNED_URLJOIN)
+# An entry's link and id are new to the cache every time; most are plain
+# absolute http(s) URLs, which the join gives back as they are: no scheme but
+# the two, lower case; a host with nothing urlsplit would reread; no params,
+# query or fragment, which a round trip through urlunparse may drop.
+_PLAIN_WEB_URL = re.compile(r"https?://[^/?#;\[\]\\@%\x00-\x20\x7f]+(?:/[^?#;\\\x00-\x20\x7f]*)?")
+
+
+def _urljoin(base: str, uri: str) -> str:
+    if uri.isascii() and _PLAIN_WEB_URL.fullmatch(uri):
+        return uri
+    return _remembered_join(base, uri)  # type: ignore[no-any-return]
+
+
+feedparser.mixin._urljoin = _urljoin
 feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(
     feedparser.mixin.make_safe_absolute_uri
 )
