@@ -159,8 +159,7 @@ def test_index_is_rebuilt_for_another_language(db: Database) -> None:
 
 
 def test_triggers_lost_to_a_table_rebuild_come_back(db: Database) -> None:
-    if not db.is_sqlite:
-        return
+    _sqlite_only(db)
     post_id = _post(db, "Walnut", "<p>Nuts.</p>")
     with db.engine.begin() as connection:
         connection.execute(text("DROP TRIGGER posts_fts_insert"))
@@ -274,6 +273,18 @@ def _catch_up(db: Database, limit: int = search_index.CATCH_UP_BATCH) -> int:
         return search_index.catch_up(session.connection(), limit)
 
 
+def _sqlite_only(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("about SQLite's FTS5 index and its queue")
+
+
+def _indexed_then_waiting(db: Database, title: str, body: str) -> tuple[int, int]:
+    """A post indexed, then one with the same words still waiting (titled `title` + " too")."""
+    indexed = _post(db, title, body)
+    _catch_up(db)
+    return indexed, _post(db, f"{title} too", body)
+
+
 def test_posts_are_indexed_after_they_are_stored_and_a_search_finds_them_at_once(
     db: Database,
 ) -> None:
@@ -384,8 +395,7 @@ def _fts_matches(db: Database, word: str) -> set[int]:
 
 
 def test_sqlite_an_edit_takes_the_old_words_out_at_once(db: Database) -> None:
-    if not db.is_sqlite:
-        return
+    _sqlite_only(db)
     post_id = _post(db, "Quince jam", "<p>Boil quinces.</p>")
     _catch_up(db)
     assert _fts_matches(db, "quince") == {post_id}
@@ -399,8 +409,7 @@ def test_sqlite_an_edit_takes_the_old_words_out_at_once(db: Database) -> None:
 
 
 def test_sqlite_hidden_posts_never_wait_nor_go_in(db: Database) -> None:
-    if not db.is_sqlite:
-        return
+    _sqlite_only(db)
     hidden_while_waiting = _post(db, "Otter secrets", "<p>Otters.</p>")
     shown = _post(db, "Otter facts", "<p>Otters.</p>")
     with db.session() as session:
@@ -420,11 +429,8 @@ def test_sqlite_hidden_posts_never_wait_nor_go_in(db: Database) -> None:
 
 
 def test_sqlite_a_deleted_post_leaves_no_row_in_the_index_nor_the_queue(db: Database) -> None:
-    if not db.is_sqlite:
-        return
-    indexed = _post(db, "Walnut", "<p>Nuts.</p>")
-    _catch_up(db)
-    waiting = _post(db, "Walnut bread", "<p>Nuts.</p>")
+    _sqlite_only(db)
+    indexed, waiting = _indexed_then_waiting(db, "Walnut", "<p>Nuts.</p>")
     assert _indexed(db) == {indexed} and _queued(db) == {waiting}
     with db.session() as session:
         delete_post(session, session.get_one(Post, indexed), NOW)
@@ -439,8 +445,7 @@ def test_sqlite_a_deleted_post_leaves_no_row_in_the_index_nor_the_queue(db: Data
 def test_sqlite_writing_a_post_needs_no_function_of_ours(db: Database) -> None:
     """Its triggers only queue the post: a connection without feedsvc_text (a
     migration's, a script's) stores and edits posts, and a search indexes them."""
-    if not db.is_sqlite:
-        return
+    _sqlite_only(db)
     plain = create_engine(db.url)
     try:
         with Session(plain) as session, session.begin():
@@ -459,8 +464,7 @@ def test_sqlite_writing_a_post_needs_no_function_of_ours(db: Database) -> None:
 def test_sqlite_a_reading_session_indexes_in_a_transaction_of_its_own(db: Database) -> None:
     """A request's session searches without keeping the write lock, and what it
     indexed stays indexed should the request be undone."""
-    if not db.is_sqlite:
-        return
+    _sqlite_only(db)
     post_id = _post(db, "Kettle", "<p>Boiling.</p>")
     session = db.sessions()
     try:
@@ -473,11 +477,8 @@ def test_sqlite_a_reading_session_indexes_in_a_transaction_of_its_own(db: Databa
 
 
 def test_sqlite_a_search_where_writing_is_refused_finds_what_is_indexed(db: Database) -> None:
-    if not db.is_sqlite:
-        return
-    indexed = _post(db, "Teapot", "<p>Tea.</p>")
-    _catch_up(db)
-    waiting = _post(db, "Teapot lid", "<p>Tea.</p>")
+    _sqlite_only(db)
+    indexed, waiting = _indexed_then_waiting(db, "Teapot", "<p>Tea.</p>")
     with db.session(write=False) as session:
         session.execute(text("PRAGMA query_only = ON"))
         try:
