@@ -106,17 +106,15 @@ class Fields:
         tags: Sequence[str],
         content_html: str,
         summary: str = "",
-        content_text: str | None = None,
     ) -> None:
         self.title, self.link, self.author = title or "", link or "", author or ""
         self.tags = tuple(tags)
-        self._html, self._summary, self._text = content_html or "", summary or "", content_text
+        self._html, self._summary = content_html or "", summary or ""
 
     @functools.cached_property
     def content(self) -> str:
         """The content's visible text; a summary-only entry's summary."""
-        text = content.sanitized_text(self._html) if self._text is None else self._text
-        return text or self._summary
+        return content.sanitized_text(self._html) or self._summary
 
     def texts(self, field: str) -> Iterator[str]:
         if field in ("title", "any"):
@@ -131,10 +129,10 @@ class Fields:
             yield self.content
 
 
-def entry_fields(values: dict[str, Any], tags: Sequence[str], text: str | None = None) -> Fields:
-    """The fields of a prepared entry (its post columns, and its content's text if known)."""
+def entry_fields(values: dict[str, Any], tags: Sequence[str]) -> Fields:
+    """The fields of a prepared entry (its post columns)."""
     return Fields(values["title"], values["link"], values["author"], tags, values["content"],
-                  values["summary"], text)  # fmt: skip
+                  values["summary"])  # fmt: skip
 
 
 def matches(rule: Rule, fields: Fields) -> bool:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.content import (
     ELLIPSIS,
+    choose_summary,
     demote_headings,
     first_image,
     html_to_text,
     sanitize_html,
+    sanitized_leading_text,
     sanitized_text,
     slugify,
     strip_xml_illegal,
@@ -79,6 +83,25 @@ def test_first_image_and_illegal_characters() -> None:
     assert strip_xml_illegal("a\x00b\x0bc\ud7ffd") == "abc\ud7ffd"
 
 
+ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.one_of(st.characters(max_codepoint=0x7F), st.characters()), max_size=40))
+def test_strip_xml_illegal_drops_exactly_what_xml_cannot_carry(text: str) -> None:
+    # ASCII text takes a path of its own: every character, each way.
+    stripped = strip_xml_illegal(text)
+    assert stripped == ILLEGAL.sub("", text)
+    if stripped == text:
+        assert stripped is text  # clean text is not copied
+
+
+def test_strip_xml_illegal_on_every_ascii_character() -> None:
+    for code in range(0x80):
+        legal = code >= 0x20 or chr(code) in "\t\n\r"
+        assert strip_xml_illegal(f"a{chr(code)}b") == ("a" + chr(code) + "b" if legal else "ab")
+
+
 words = st.lists(
     st.text(alphabet=st.characters(categories=["L", "N", "P"]), min_size=1, max_size=15),
     min_size=1,
@@ -145,6 +168,56 @@ def test_a_long_post_is_summarized_as_if_converted_whole() -> None:
         assert summarize(None, body, 300) == truncate_text(html_to_text(body), 300)
     sparse = "<div><span></span></div>" * 400 + "<p>Finally some text here.</p>"
     assert summarize(None, sparse, 300) == "Finally some text here."
+
+
+# Sanitized HTML with long text, inline tags that split words (so a slice's last
+# word may be cut), escapes, attributes holding "<" and ">", and sparse markup.
+long_markup = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(categories=["L", "N", "Zs", "P"]), max_size=30),
+        st.sampled_from(
+            [
+                "<p>",
+                "</p>",
+                "<b>",
+                "</b>",
+                "<br>",
+                "&amp;",
+                "&lt;",
+                " ",
+                ". ",
+                '<a href="/x?a>b" title="1 < 2">',
+                "</a>",
+                "<div><span></span></div>",
+                "word" * 20,
+                "Sentence ends here. ",
+            ]
+        ),
+    ),
+    min_size=20,
+    max_size=300,
+).map(lambda pieces: "".join(pieces) * 8)
+
+
+@settings(max_examples=300)
+@given(long_markup, st.integers(min_value=2, max_value=400))
+def test_a_summary_from_the_leading_text_is_the_summary_from_the_whole(
+    html: str, limit: int
+) -> None:
+    sanitized = sanitize_html(html, "https://base.test/")
+    leading = sanitized_leading_text(sanitized, limit)
+    whole = sanitized_text(sanitized)
+    # Its last word may be cut, nothing before it.
+    assert whole.startswith(leading.rpartition(" ")[0])
+    for own in ("", "An own summary of more than twenty characters."):
+        assert choose_summary(own, leading, limit) == choose_summary(own, whole, limit)
+
+
+def test_only_the_start_of_a_long_sanitized_post_is_converted() -> None:
+    post = sanitize_html("<p>Words &amp; more <b>wor</b>ds, then a sentence ends. </p>" * 500)
+    leading = sanitized_leading_text(post, 300)
+    assert 400 < len(leading) < len(sanitized_text(post)) // 10
+    assert choose_summary("", leading, 300) == truncate_text(sanitized_text(post), 300)
 
 
 def test_demote_headings_keeps_content_below_the_page_title() -> None:

@@ -180,7 +180,13 @@ def _short_text(value: Any, limit: int = 255) -> str | None:
     return text or None
 
 
+# What an episode is made of; most entries have none of it.
+EPISODE_KEYS = ("itunes_duration", "image", "itunes_episode", "itunes_explicit")
+
+
 def _episode(raw: Any, base: str) -> Episode | None:
+    if not any(key in raw for key in EPISODE_KEYS):
+        return None
     image = (raw.get("image") or {}).get("href")
     episode = Episode(
         duration=duration_seconds(raw.get("itunes_duration")),
@@ -209,6 +215,8 @@ def duration_seconds(value: Any) -> int | None:
 
 
 def _positive_int(value: Any) -> int | None:
+    if value is None:  # most entries: no exception raised and caught for them
+        return None
     try:
         number = int(str(value).strip())
     except ValueError:

@@ -94,9 +94,9 @@ def prepare_entry(
     # Before sanitizing, while class and id still say what an element is.
     html = selectors.remove_elements(html, strip_selectors)
     body = content.sanitize_html(html, base)
-    text = content.sanitized_text(body)
     limit = settings.summary_length
-    summary = content.choose_summary(_own_summary_text(entry, text, limit), text, limit)
+    leading = content.sanitized_leading_text(body, limit)
+    summary = content.choose_summary(_own_summary_text(entry, leading, limit), leading, limit)
     title = content.normalize_space(entry.title) or content.truncate_text(summary, 80)
     enclosures = [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures]
     image, width, height = _thumbnail(entry, body)
@@ -122,18 +122,17 @@ def prepare_entry(
             "upstream_comments_feed": entry.comments_feed,
         },
         tags=entry.tags,
-        text=text,
         original_link=entry.original_link,
         notes=(f"content cut at {content.MAX_CONTENT_BYTES // 1024} KiB",) if cut else (),
     )
 
 
-def _own_summary_text(entry: ParsedEntry, content_text: str, limit: int) -> str:
+def _own_summary_text(entry: ParsedEntry, content_leading: str, limit: int) -> str:
     if not entry.summary_html:
         return ""
     # RSS often carries one text as both: it is converted once.
     if entry.summary_html == entry.content_html:
-        return content_text
+        return content_leading
     return content.leading_text(content.cap_html(entry.summary_html)[0], limit)
 
 

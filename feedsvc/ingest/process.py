@@ -101,7 +101,7 @@ def filter_rules(entry: PreparedEntry, target: Target) -> PreparedEntry:
     brings it back; date rules are the plan's, which knows when it is first seen."""
     if not target.rules:
         return entry
-    fields = filtering.entry_fields(entry.values, entry.tags, entry.text)
+    fields = filtering.entry_fields(entry.values, entry.tags)
     rule = filtering.hiding_rule(target.rules, fields)
     values = {**entry.values, "hidden_by_rule": rule.id if rule else None}
     return dataclasses.replace(entry, values=values)
@@ -158,4 +158,4 @@ def _sealed(entry: PreparedEntry) -> PreparedEntry:
         "canonical_link": stored_url(links.canonical_link(entry.values["link"])),
     }
     bands = stories.story_bands(str(values["title"] or ""))
-    return dataclasses.replace(entry, values=values, story_bands=bands, text=None)
+    return dataclasses.replace(entry, values=values, story_bands=bands)

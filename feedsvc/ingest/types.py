@@ -144,9 +144,6 @@ class PreparedEntry:
     entry_hash: str
     values: dict[str, Any]
     tags: tuple[str, ...] = ()
-    # The content's visible text, for the process steps (filter rules); None
-    # when not known, and once sealed, so it never travels to the writer.
-    text: str | None = None
     # What a step said about the entry ("content cut at 1 MiB", a dropped link).
     notes: tuple[str, ...] = ()
     # The publisher's own link behind a proxy's (feedburner:origLink).
