@@ -286,6 +286,25 @@ def test_no_host_gets_more_than_its_share_of_fetches(
     assert most["localhost"] == 2
 
 
+@postgres_only
+def test_a_claim_locks_only_the_sources_it_takes(db: Database) -> None:
+    """A claim passes over a crowded host's sources without locking them, so a
+    worker claiming at the same moment may take them."""
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        ids = [add_source(session, f"http://crowded.test/{n}", now - dt.timedelta(minutes=5 - n)).id
+               for n in range(4)]  # fmt: skip
+    with db.session() as first, db.session() as second:
+        taken = claim_due_sources(first, now, 10, "first", 60, per_host=1)
+        # The first claim's transaction is still open, its lock held: the source
+        # it took counts against the host's share this time, and is passed over.
+        also_taken = claim_due_sources(second, now, 10, "second", 60, per_host=3)
+    assert [target.id for target in taken] == ids[:1]
+    assert [target.id for target in also_taken] == ids[1:3]
+    assert lease_of(db, ids[0])[0] == "first"
+    assert [lease_of(db, i)[0] for i in ids[1:]] == ["second", "second", None]
+
+
 def lease_of(db: Database, source_id: int) -> tuple[str | None, dt.datetime | None]:
     with db.session() as session:
         row = session.get_one(Source, source_id)

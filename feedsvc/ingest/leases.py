@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -36,31 +37,21 @@ def claim_due_sources(
     """
     if limit <= 0:
         return []
-    # Look further down the due list so that one crowded host cannot fill a claim.
-    window = limit * 10 if per_host else limit
-    query = (
-        select(*TARGET_COLUMNS)
-        .where(
-            Source.status == SourceStatus.ACTIVE,
-            Source.next_check_at <= now,
-            or_(Source.lease_until.is_(None), Source.lease_until < now),
-        )
-        .order_by(Source.next_check_at)
-        .limit(window)
-        .with_for_update(skip_locked=True)
+    due = (
+        Source.status == SourceStatus.ACTIVE,
+        Source.next_check_at <= now,
+        or_(Source.lease_until.is_(None), Source.lease_until < now),
     )
-    counts = dict(busy_hosts or {})
-    rows = []
-    # A crowded host's sources are passed over by their URL alone: a claim
-    # looks at up to ten times more rows than it takes.
-    for source in session.execute(query).all():
-        host = host_of(source.feed_url)
-        if per_host and counts.get(host, 0) >= per_host:
-            continue
-        counts[host] = counts.get(host, 0) + 1
-        rows.append(source)
-        if len(rows) == limit:
-            break
+    query = select(*TARGET_COLUMNS).where(*due).order_by(Source.next_check_at)
+    if per_host:
+        ids = _spread_over_hosts(session, due, limit, per_host, busy_hosts or {})
+        if not ids:
+            return []
+        query = query.where(Source.id.in_(ids))
+    else:
+        query = query.limit(limit)
+    # Locked as they are read; one another worker holds is passed over.
+    rows = session.execute(query.with_for_update(skip_locked=True)).all()
     rules = load_rules(session) if rows else RuleBook()
     picked = [target_of(source, rules) for source in rows]
     if picked:
@@ -68,8 +59,32 @@ def claim_due_sources(
             update(Source)
             .where(Source.id.in_([target.id for target in picked]))
             .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
+            .execution_options(synchronize_session=False)
         )
     return picked
+
+
+def _spread_over_hosts(
+    session: Session, due: tuple[Any, ...], limit: int, per_host: int, busy: Mapping[str, int]
+) -> list[int]:
+    """Up to `limit` due sources, oldest first, none beyond `per_host` of a host
+    counting its `busy` ones. Read by URL alone, and ten times as many as taken,
+    so that a crowded host cannot fill a claim; only those taken are locked."""
+    candidates = session.execute(
+        select(Source.id, Source.feed_url).where(*due).order_by(Source.next_check_at)
+        .limit(limit * 10)
+    )  # fmt: skip
+    counts = dict(busy)
+    ids = []
+    for source_id, feed_url in candidates:
+        host = host_of(feed_url)
+        if counts.get(host, 0) >= per_host:
+            continue
+        counts[host] = counts.get(host, 0) + 1
+        ids.append(source_id)
+        if len(ids) == limit:
+            break
+    return ids
 
 
 def release_leases(session: Session, owner: str, source_ids: Iterable[int] | None = None) -> int:
