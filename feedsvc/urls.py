@@ -4,13 +4,17 @@ Entry links, enclosures, a feed's link and image, and any URL an admin or the
 API sets all pass through `web_url` (or `check_web_url`, which says why not);
 a `javascript:` or `data:` URL never reaches a feed reader, which, unlike our
 pages, has no CSP to save it.
+
+`joins_to_itself` says which URLs `urljoin` gives back as they are, so that
+the parse can skip its work for most links and ids.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlparse, urlsplit, uses_relative
 
 from feedsvc.errors import FeedsvcError
 
@@ -120,3 +124,41 @@ def host_name(url: str | None) -> str:
     except ValueError:
         return ""
     return host.removeprefix("www.")
+
+
+# urljoin gives back as they are a plain absolute http(s) URL (no params,
+# query or fragment that its round trip through urlunparse might drop; no host
+# it would reread) and an opaque URI such as urn:…, tag:… or mailto:…, whose
+# scheme is not one it resolves against. Neither has the "//" after its scheme
+# that feedparser's _urifixer collapses.
+_SELF_JOINING_WEB_URL = re.compile(
+    r"https?://[^/?#;\[\]\\@%\x00-\x20\x7f]+(?:/[^?#;\\\x00-\x20\x7f]*)?"
+)
+# Lower-case scheme characters from the very start (nothing for urlsplit to
+# strip), no "/" after the colon (no host to parse), and no tab or line break
+# (which urlsplit removes before it reads the URL).
+_OPAQUE_URI = re.compile(r"([a-z][a-z0-9+.-]*):(?!/)[^\t\n\r]*")
+
+
+def joins_to_itself(base: str, uri: str) -> bool:
+    """Whether `urljoin(base, uri)` is `uri` as it is, known from its shape
+    without urljoin's two parses; False also when not known."""
+    if uri.isascii() and _SELF_JOINING_WEB_URL.fullmatch(uri):
+        return _base_parses(base)
+    opaque = _OPAQUE_URI.fullmatch(uri)
+    if opaque is not None and opaque[1] not in uses_relative:
+        return _base_parses(base)
+    return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _base_parses(base: str) -> bool:
+    """Whether urljoin gets past its parse of `base`: it raises ValueError for a
+    broken one such as "http://[::1", and parses no empty one."""
+    if not base:
+        return True
+    try:
+        urlparse(base)
+    except ValueError:
+        return False
+    return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 import types
 import xml.sax.expatreader
 from typing import Any
@@ -18,20 +17,19 @@ import feedparser.api
 import feedparser.mixin
 from feedparser.util import FeedParserDict
 
+from feedsvc.urls import joins_to_itself
+
 # feedparser works out the base URL at every element start — a URL join for
 # each of tens of thousands of elements, almost all with the same arguments.
 # Both joins are pure functions of their arguments: remember recent answers.
 UNTUNED_URLJOIN = feedparser.mixin._urljoin
 _remembered_join = functools.lru_cache(maxsize=4096)(UNTUNED_URLJOIN)
-# An entry's link and id are new to the cache every time; most are plain
-# absolute http(s) URLs, which the join gives back as they are: no scheme but
-# the two, lower case; a host with nothing urlsplit would reread; no params,
-# query or fragment, which a round trip through urlunparse may drop.
-_PLAIN_WEB_URL = re.compile(r"https?://[^/?#;\[\]\\@%\x00-\x20\x7f]+(?:/[^?#;\\\x00-\x20\x7f]*)?")
 
 
 def _urljoin(base: str, uri: str) -> str:
-    if uri.isascii() and _PLAIN_WEB_URL.fullmatch(uri):
+    # An entry's link and id are new to the cache every time; most are plain
+    # absolute http(s) URLs or opaque ids (urn:…, tag:…), their own join.
+    if joins_to_itself(base, uri):
         return uri
     return _remembered_join(base, uri)  # type: ignore[no-any-return]
 
