@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given, settings
@@ -16,11 +17,19 @@ from sqlalchemy import select
 from feedsvc.db import Database
 from feedsvc.fetcher import Fetcher, FetchSettings
 from feedsvc.ingest import IngestSettings, refresh_source
-from feedsvc.ingest.parse import Enclosure, NotAFeed, ParsedEntry, ParsedFeed, parse_feed
+from feedsvc.ingest.parse import (
+    Enclosure,
+    NotAFeed,
+    ParsedEntry,
+    ParsedFeed,
+    _join,
+    parse_feed,
+)
 from feedsvc.ingest.policy import ScheduleSettings
 from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.feedserver import FeedServer, Reply, rss
+from tests.url_samples import JOIN_BASES, JOIN_URIS, generated_uris
 
 URL = "https://example.org/blog/feed.json"
 JSON_FEED = "application/feed+json"
@@ -473,6 +482,20 @@ def test_xml_links_that_are_no_urls_are_dropped_not_raised() -> None:
     (entry,) = parse_feed(body, "http://example.org/feed.xml").entries
     assert (entry.key, entry.link) == ("urn:g", None)
     assert entry.enclosures == (Enclosure("http://example.org/ok.mp3", "audio/mpeg", 5),)
+
+
+def _urljoin_or_none(base: str, href: str) -> str | None:
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("base", JOIN_BASES)
+def test_links_join_as_urljoin_joins_them(base: str) -> None:
+    # _join skips urljoin for links and ids that are their own join
+    for href in JOIN_URIS + generated_uris(10_000):
+        assert _join(base, href) == _urljoin_or_none(base, href), (base, href)
 
 
 def test_html_page_is_still_no_feed() -> None:

@@ -37,6 +37,7 @@ from feedsvc.ingest.types import (
     Podcast,
     Thumbnail,
 )
+from feedsvc.urls import joins_to_itself
 
 
 class NotAFeed(FeedsvcError):
@@ -382,6 +383,8 @@ def with_link_header(feed: ParsedFeed, value: str | None, url: str) -> ParsedFee
 def _join(base: str, href: str) -> str | None:
     """`href` resolved against `base`; None when either is no URL at all
     (urljoin raises on a broken IPv6 host such as "http://[::1")."""
+    if joins_to_itself(base, href):
+        return href  # most links and ids: urljoin's answer, without its two parses
     try:
         return urljoin(base, href)
     except ValueError:
