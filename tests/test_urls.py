@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from feedsvc import urls
 from feedsvc.urls import (
     MAX_URL_LENGTH,
     NotWebUrl,
     check_web_url,
     host_name,
+    stored_url,
     web_url,
 )
+from tests.url_samples import generated_web_urls
 
 GOOD = [
     "http://example.org",
@@ -111,6 +114,43 @@ def test_an_error_quotes_a_long_url_cut_short() -> None:
     with pytest.raises(NotWebUrl) as caught:
         check_web_url("javascript:" + "x" * 1_000_000)
     assert len(str(caught.value)) < 200 and str(caught.value).endswith("…'")
+
+
+def _answers(url: str) -> tuple[object, ...]:
+    try:
+        checked = ("kept", check_web_url(url))
+    except NotWebUrl as exc:
+        checked = ("refused", str(exc))
+    return checked, web_url(url), stored_url(url)
+
+
+def test_the_fast_path_answers_as_all_the_checks_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = GOOD + [url for url, _ in BAD] + generated_web_urls(50_000, MAX_URL_LENGTH)
+    fast = [_answers(url) for url in samples]
+    taken = sum(map(urls._is_plain_web_url, samples))
+    monkeypatch.setattr(urls, "_is_plain_web_url", lambda url: False)
+    for url, answers in zip(samples, fast, strict=True):
+        assert _answers(url) == answers, url
+    assert len(samples) // 5 < taken < len(samples) // 2  # the samples try both paths
+
+
+@pytest.mark.parametrize(
+    "url",
+    [url for url, _ in BAD] + [
+        "HTTPS://example.org/", "https://Example.org/", "http://[::1]/", "https://u:p@example.org/",
+        "http://evil\\@good/", "http://example.org:/", "http://example.org:0080/x\\y",
+        "https://example.org/caf\u00e9", "https://b\u00fccher.example/", " https://example.org/",
+        "https://example.org/" + "a" * (MAX_URL_LENGTH - len("https://example.org/") + 1),
+    ],
+)  # fmt: skip
+def test_only_plain_urls_take_the_fast_path(url: str) -> None:
+    assert not urls._is_plain_web_url(url)
+
+
+def test_plain_entry_links_take_the_fast_path() -> None:
+    for url in ["http://example.org/3/7", "https://a-b.example.org:8443/a;b?c=d&e=%20#f",
+                "http://127.0.0.1:1", "https://example.org/" + "a" * 2028]:  # fmt: skip
+        assert urls._is_plain_web_url(url) and check_web_url(url) == url
 
 
 @pytest.mark.parametrize(

@@ -40,3 +40,47 @@ def generated_uris(count: int) -> list[str]:
     return [rng.choice(_JOIN_PREFIXES)
             + "".join(rng.choice(_JOIN_ALPHABET) for _ in range(rng.randint(0, 15)))
             for _ in range(count)]  # fmt: skip
+
+
+def generated_web_urls(count: int, limit: int) -> list[str]:
+    """URL-like strings, about half of them plain http(s) URLs, the others
+    hostile or odd in one or two places: scheme, host, port, path, length."""
+    rng = random.Random(29)
+    return [_web_url(rng, limit) for _ in range(count)]
+
+
+_SCHEMES = ["http://"] * 15 + ["https://"] * 15 + [
+    "HTTP://", "Https://", "javascript:", "javascript://", "data:", "vbscript:", "ftp://",
+    "http:", "http:/", "http:\\\\", "https:///", " http://", "\x01http://", "ht\ttp://",
+    "//", "", "http://user@", "http://u:p@", "http://evil\\@", "http://\u00e9", "\u00a0http://",
+]  # fmt: skip
+_HOST_ALPHABET = "abcxyz0189.-"
+_ODD_IN_HOST = "A@\\[]:%é _|<>^\x00\t\n\x7f\u200b\u3000"
+_PORTS = [""] * 30 + [":", ":0", ":00", ":1", ":80", ":080", ":65535", ":65536", ":99999",
+                      ":123456", ":-1", ":+1", ":\u0663", ":8a", ": 80"]  # fmt: skip
+_HOSTS = ["[::1]", "[::1", "::1]", "[2001:db8::1]", "[v1.x]", "[127.0.0.1]", "[zz]", "localhost",
+          "127.0.0.1", "xn--bcher-kva.example", "EXAMPLE.org", "\u2100.example"]  # fmt: skip
+_PATH_ALPHABET = string.ascii_lowercase + string.digits + "/"
+_ODD_IN_PATH = string.ascii_uppercase + "?#;:@%[]\\-._~!$&'()*+,= \t\x00\x7fé\u200b"
+
+
+def _web_url(rng: random.Random, limit: int) -> str:
+    """Each part plain or, now and then, odd: a scheme, a host, a port, a path."""
+    host = _text(rng, _HOST_ALPHABET, _ODD_IN_HOST, rng.randint(0, 12))
+    if rng.random() < 0.05:
+        host = rng.choice(_HOSTS)
+    path = ""
+    if rng.random() < 0.8:
+        path = rng.choice("/?#") + _text(rng, _PATH_ALPHABET, _ODD_IN_PATH, rng.randint(0, 20))
+    url = rng.choice(_SCHEMES) + host + rng.choice(_PORTS) + path
+    if rng.random() < 0.05:  # about as long as a URL column holds, either side
+        url += "/" + rng.choice("aé") * (limit - len(url) + rng.randint(-3, 3))
+    if rng.random() < 0.05:
+        url = rng.choice([" ", "\n", "\x00", "\u00a0"]) + url + rng.choice(["", " ", "\t"])
+    return url
+
+
+def _text(rng: random.Random, plain: str, odd: str, length: int) -> str:
+    """`length` characters of `plain`; in one text of five, some of `odd` too."""
+    alphabet = plain + odd if rng.random() < 0.2 else plain
+    return "".join(rng.choice(alphabet) for _ in range(length))
