@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -314,3 +315,26 @@ def test_character_references_to_what_xml_cannot_carry_are_dropped() -> None:
     sanitized = sanitize_html("<p>a&#1;b&#12;c&#xFFFF;d</p>")
     assert sanitized == "<p>abcd</p>"
     assert sanitized_text(sanitized) == "abcd"
+
+
+def test_each_thread_sanitizes_against_its_own_base() -> None:
+    """The sanitizer is built once and shared; the base a relative link is
+    resolved against is each call's own, whatever other threads are doing."""
+
+    def sanitize_many(n: int) -> set[str]:
+        base = f"https://site{n}.test/posts/"
+        return {
+            sanitize_html(f'<p><a href="a{i}">x</a><img src="/i{i}.png"></p>', base)
+            for i in range(300)
+        } ^ {
+            f'<p><a href="{base}a{i}" rel="noopener noreferrer nofollow">x</a>'
+            f'<img src="https://site{n}.test/i{i}.png"></p>'
+            for i in range(300)
+        }
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(sanitize_many, range(8))) == [set()] * 8
+    # And a call without a base, after them, leaves relative links as they are.
+    assert sanitize_html('<a href="x">y</a>') == (
+        '<a href="x" rel="noopener noreferrer nofollow">y</a>'
+    )
