@@ -12,6 +12,7 @@ from feedsvc.db import Database
 from feedsvc.ingest import prepare
 from feedsvc.ingest.parse import parse_feed
 from feedsvc.ingest.prepare import PrepareSettings, entry_hash, prepare_feed
+from feedsvc.ingest.types import Enclosure, Episode, Thumbnail
 from feedsvc.models import Post
 from feedsvc.sources import add_source
 from tests.feedserver import rss
@@ -39,6 +40,31 @@ def test_equal_entries_hash_equal_and_any_change_shows() -> None:
     bare = dataclasses.replace(a, link=None, content_base=None)
     assert entry_hash(bare, URL, settings) != entry_hash(bare, "http://other.example/", settings)
     assert entry_hash(a, URL, settings) != entry_hash(a, URL, PrepareSettings(summary_length=5))
+
+
+CHANGES = {
+    "key": "urn:other", "title": "Other", "link": "http://example.org/other", "author": "A",
+    "published": NOW, "updated": NOW, "content_html": "<p>other</p>",
+    "summary_html": "<p>other</p>", "tags": ("t",), "content_base": "http://b.example/",
+    "enclosures": (Enclosure("http://e.example/a.mp3", "audio/mpeg", 1),),
+    "original_link": "http://o.example/", "thumbnail": Thumbnail("http://t.example/i.png"),
+    "episode": Episode(duration=60), "comments_url": "http://c.example/",
+    "comments_feed": "http://c.example/feed",
+}  # fmt: skip
+
+
+def test_every_field_of_an_entry_counts_in_its_hash() -> None:
+    [entry] = parse_feed(rss("F", items("one")), URL).entries
+    assert set(CHANGES) == {field.name for field in dataclasses.fields(entry)}
+    settings = PrepareSettings()
+    hashes = {entry_hash(entry, URL, settings)}
+    for name, value in CHANGES.items():
+        hashes.add(entry_hash(dataclasses.replace(entry, **{name: value}), URL, settings))
+    assert len(hashes) == len(CHANGES) + 1
+    # Where the HTML lies counts, not just what it is.
+    places = [("ab", "c"), ("a", "bc"), ("abc", ""), ("", "abc"), ("abc", "abc")]
+    moved = [dataclasses.replace(entry, content_html=c, summary_html=s) for c, s in places]
+    assert len({entry_hash(e, URL, settings) for e in moved}) == len(moved)
 
 
 def test_known_entries_are_not_prepared() -> None:

@@ -11,6 +11,7 @@ is the costly part, and most entries of a changed feed are unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -25,9 +26,14 @@ from feedsvc.ingest.types import (
     PrepareSettings,
 )
 
-# Bump when preparing changes what it makes of the same entry: every stored
-# entry is then prepared again on its next fetch.
-PREPARE_VERSION = "4"
+# Bump when preparing changes what it makes of the same entry, or the digest's
+# form changes: every stored entry is then prepared again on its next fetch.
+PREPARE_VERSION = "5"
+# The entry's fields but its HTML, which the digest takes as it is.
+_FIELDS_BUT_HTML = tuple(
+    field.name for field in dataclasses.fields(ParsedEntry)
+    if field.name not in ("content_html", "summary_html")
+)  # fmt: skip
 
 
 def entry_hash(
@@ -44,10 +50,21 @@ def entry_hash(
     # The base only matters to an entry with neither its own base nor a link.
     base = entry.content_base or entry.link or base_url
     digest = hashlib.sha256(PREPARE_VERSION.encode())
-    read = (base, settings, entry, *(("strip", tuple(strip_selectors)) if strip_selectors else ()),
+    fields = [getattr(entry, name) for name in _FIELDS_BUT_HTML]
+    read = (base, settings, fields, *(("strip", tuple(strip_selectors)) if strip_selectors else ()),
             *processing)  # fmt: skip
     digest.update(repr(read).encode("utf-8", "surrogatepass"))
+    # The HTML, most of what is read, unescaped (repr would copy it to escape
+    # it), each after its length; RSS often carries one text as both.
+    _add_text(digest, entry.content_html)
+    _add_text(digest, None if entry.summary_html == entry.content_html else entry.summary_html)
     return digest.hexdigest()
+
+
+def _add_text(digest: Any, text: str | None) -> None:
+    raw = b"" if text is None else text.encode("utf-8", "surrogatepass")
+    digest.update(b"\0%d\0" % (-1 if text is None else len(raw)))
+    digest.update(raw)
 
 
 def prepare_feed(
