@@ -55,11 +55,23 @@ def _clean_query(query: str) -> str:
     return urlencode(kept)
 
 
+# Most entry links: already canonical (lower case, no port, query, fragment,
+# userinfo or space), but for the "/" of an empty path.
+_CANONICAL_ALREADY = re.compile(r"https?://(?:[a-z0-9-]+\.)*[a-z0-9-]+(/[^?#\\\x00-\x20\x7f]*)?")
+
+
 def canonical_link(url: str | None) -> str | None:
     """The link a story is known by across sources: without tracking, scheme and
     host in lower case, no default port, no fragment; None for none."""
     if not url:
         return None
+    plain = _CANONICAL_ALREADY.fullmatch(url) if url.isascii() else None
+    if plain is not None:
+        return url if plain[1] else url + "/"
+    return _rebuilt_canonical_link(url)
+
+
+def _rebuilt_canonical_link(url: str) -> str | None:
     try:
         parts = urlsplit(without_tracking(url.strip()))
         port = parts.port

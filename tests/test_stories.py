@@ -16,6 +16,7 @@ from feedsvc.models import Post, Source
 from feedsvc.sources import add_source
 from tests.ingesting import store_feed
 from tests.publish_helpers import ATOM_NS, check_feed
+from tests.url_samples import JOIN_URIS, generated_uris, generated_web_urls
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -108,6 +109,18 @@ def test_canonical_links_ignore_case_default_port_fragment_and_tracking() -> Non
         "http://example.org/a"
     )
     assert links.canonical_link(None) is None
+
+
+def test_a_link_already_canonical_is_given_back_as_rebuilding_it_would() -> None:
+    """Most links take a shortcut (no urlsplit); it must answer as the rebuild does."""
+    picked = ["http://example.org", "https://a-b.c-d.org/x/y;z", "http://e.org./a",
+              "http://-x.org/", "http://x..org/", "http://e.org//a", "http://e.org/@x"]  # fmt: skip
+    samples = [*picked, *JOIN_URIS, *generated_uris(20_000), *generated_web_urls(50_000, 2048)]
+    shortcut = 0
+    for url in samples:
+        assert links.canonical_link(url) == links._rebuilt_canonical_link(url), url
+        shortcut += links._CANONICAL_ALREADY.fullmatch(url) is not None
+    assert shortcut > 5_000  # the shortcut was taken, and checked, often
 
 
 def test_ingest_takes_tracking_off_links_and_prefers_the_original_link(db: Database) -> None:
