@@ -27,6 +27,8 @@ class Seen:
     headers: dict[str, str]
     body: bytes = b""
     peer: tuple[str, int] | None = None  # the client's address and port
+    # The header lines as sent: names in their case, in their order.
+    lines: list[tuple[str, str]] = field(default_factory=list)
 
 
 Handler = Callable[[Seen], Reply]
@@ -59,7 +61,8 @@ class FeedServer:
 
             def _answer(self, method: str, body: bytes) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                seen = Seen(method, self.path, headers, body, self.client_address[:2])
+                lines = list(self.headers.items())
+                seen = Seen(method, self.path, headers, body, self.client_address[:2], lines)
                 with server._lock:
                     server.requests.append(seen)
                 route = server.routes.get(self.path.split("?", 1)[0])
