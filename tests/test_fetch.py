@@ -91,6 +91,33 @@ def test_304s_and_redirects_leave_their_connection_for_the_next_poll(
     assert len({seen.peer for seen in feed_server.requests}) == 1
 
 
+def test_a_redirect_to_a_location_httpx_cannot_take_fails_in_words(
+    fetcher: Fetcher, feed_server: FeedServer
+) -> None:
+    """As they failed when httpx.Client looked at the Location first: the
+    redirecting URL is the last one reached, and nothing further is asked."""
+    feed_server.routes["/unparsable"] = Reply(302, b"", {"Location": "http://[::1/feed"})
+    feed_server.routes["/no-host"] = Reply(301, b"", {"Location": "http:feed"})
+    unparsable = fetcher.fetch(feed_server.url("/unparsable"))
+    assert unparsable.error_kind == FetchErrorKind.CONNECTION
+    assert unparsable.final_url == feed_server.url("/unparsable")
+    assert (unparsable.error or "").startswith("could not connect: Invalid URL in location header")
+    no_host = fetcher.fetch(feed_server.url("/no-host"))
+    assert no_host.error_kind == FetchErrorKind.BAD_URL
+    assert no_host.final_url == feed_server.url("/no-host")
+    assert (no_host.error or "").startswith("invalid URL: For absolute URLs, path must")
+    assert len(feed_server.requests) == 2
+
+
+def test_a_closed_fetcher_sends_nothing(feed_server: FeedServer) -> None:
+    feed_server.routes["/f"] = Reply(200, FEED, RSS_TYPE)
+    fetcher = Fetcher(FetchSettings(timeout=5, allow_private=True))
+    fetcher.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        fetcher.fetch(feed_server.url("/f"))
+    assert feed_server.requests == []
+
+
 def test_redirect_loop_stops(fetcher: Fetcher, feed_server: FeedServer) -> None:
     feed_server.routes["/loop"] = Reply(302, b"", {"Location": "/loop"})
     result = fetcher.fetch(feed_server.url("/loop"))
