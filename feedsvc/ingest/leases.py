@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc.ingest.load import TARGET_COLUMNS, target_of
@@ -18,6 +17,33 @@ from feedsvc.ingest.types import Target, host_of
 from feedsvc.models import Source
 from feedsvc.rulebook import RuleBook, load_rules
 from feedsvc.vocabulary import SourceStatus
+
+# Built once, with parameters: a claim runs several times a second while
+# sources fall due, and making each statement and its cache key anew cost more
+# than running it.
+_DUE = (
+    Source.status == SourceStatus.ACTIVE,
+    Source.next_check_at <= bindparam("now"),
+    or_(Source.lease_until.is_(None), Source.lease_until < bindparam("now")),
+)
+_DUE_URLS = (
+    select(Source.id, Source.feed_url).where(*_DUE).order_by(Source.next_check_at)
+    .limit(bindparam("window"))
+)  # fmt: skip
+# Locked as they are read; one another worker holds is passed over.
+_OLDEST_DUE = (
+    select(*TARGET_COLUMNS).where(*_DUE).order_by(Source.next_check_at)
+    .limit(bindparam("limit")).with_for_update(skip_locked=True)
+)  # fmt: skip
+_THESE_IF_DUE = (
+    select(*TARGET_COLUMNS).where(Source.id.in_(bindparam("ids", expanding=True)), *_DUE)
+    .order_by(Source.next_check_at).with_for_update(skip_locked=True)
+)  # fmt: skip
+_LEASE = (
+    update(Source).where(Source.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_until=bindparam("until"), lease_owner=bindparam("owner"))
+    .execution_options(synchronize_session=False)
+)  # fmt: skip
 
 
 def claim_due_sources(
@@ -37,43 +63,29 @@ def claim_due_sources(
     """
     if limit <= 0:
         return []
-    due = (
-        Source.status == SourceStatus.ACTIVE,
-        Source.next_check_at <= now,
-        or_(Source.lease_until.is_(None), Source.lease_until < now),
-    )
-    query = select(*TARGET_COLUMNS).where(*due).order_by(Source.next_check_at)
     if per_host:
-        ids = _spread_over_hosts(session, due, limit, per_host, busy_hosts or {})
+        ids = _spread_over_hosts(session, now, limit, per_host, busy_hosts or {})
         if not ids:
             return []
-        query = query.where(Source.id.in_(ids))
+        rows = session.execute(_THESE_IF_DUE, {"ids": ids, "now": now}).all()
     else:
-        query = query.limit(limit)
-    # Locked as they are read; one another worker holds is passed over.
-    rows = session.execute(query.with_for_update(skip_locked=True)).all()
+        rows = session.execute(_OLDEST_DUE, {"now": now, "limit": limit}).all()
     rules = load_rules(session) if rows else RuleBook()
     picked = [target_of(source, rules) for source in rows]
     if picked:
-        session.execute(
-            update(Source)
-            .where(Source.id.in_([target.id for target in picked]))
-            .values(lease_until=now + dt.timedelta(seconds=lease_seconds), lease_owner=owner)
-            .execution_options(synchronize_session=False)
-        )
+        until = now + dt.timedelta(seconds=lease_seconds)
+        session.execute(_LEASE, {"ids": [target.id for target in picked], "until": until,
+                                 "owner": owner})  # fmt: skip
     return picked
 
 
 def _spread_over_hosts(
-    session: Session, due: tuple[Any, ...], limit: int, per_host: int, busy: Mapping[str, int]
+    session: Session, now: dt.datetime, limit: int, per_host: int, busy: Mapping[str, int]
 ) -> list[int]:
     """Up to `limit` due sources, oldest first, none beyond `per_host` of a host
     counting its `busy` ones. Read by URL alone, and ten times as many as taken,
     so that a crowded host cannot fill a claim; only those taken are locked."""
-    candidates = session.execute(
-        select(Source.id, Source.feed_url).where(*due).order_by(Source.next_check_at)
-        .limit(limit * 10)
-    )  # fmt: skip
+    candidates = session.execute(_DUE_URLS, {"now": now, "window": limit * 10})
     counts = dict(busy)
     ids = []
     for source_id, feed_url in candidates:
