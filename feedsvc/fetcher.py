@@ -497,7 +497,6 @@ class Fetcher:
                 encoding = response.headers.get("content-encoding", "").strip().lower()
                 body = read_capped(response.iter_raw(), encoding, self.settings.max_bytes, deadline)
             else:
-                _check_location(request, response)
                 _drain(response.iter_raw(), deadline)
             return status, _lower_headers(response.headers), body
         finally:
@@ -536,23 +535,6 @@ class Fetcher:
 def _basic_auth(pair: str) -> str:
     """The Authorization value for a "user:password" pair."""
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-
-
-def _check_location(request: httpx.Request, response: httpx.Response) -> None:
-    """Refuse a redirect's Location where httpx.Client did, before the fetcher
-    saw it (its `_redirect_url`), so such a redirect fails in the same words:
-    "could not connect: Invalid URL in location header: …" for one httpx cannot
-    parse, "invalid URL: …" for one with a scheme but no host ("http:feed")."""
-    if response.status_code not in REDIRECT_CODES or "location" not in response.headers:
-        return
-    try:
-        target = httpx.URL(response.headers["location"])
-    except httpx.InvalidURL as exc:
-        raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
-    if target.scheme and not target.host:
-        target = target.copy_with(host=request.url.host)
-    if target.is_relative_url:
-        request.url.join(target)
 
 
 def same_host(first: str, then: str) -> bool:
