@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from feedsvc.urls import is_plain_link
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -55,19 +57,13 @@ def _clean_query(query: str) -> str:
     return urlencode(kept)
 
 
-# Most entry links: already canonical (lower case, no port, query, fragment,
-# userinfo or space), but for the "/" of an empty path.
-_CANONICAL_ALREADY = re.compile(r"https?://(?:[a-z0-9-]+\.)*[a-z0-9-]+(/[^?#\\\x00-\x20\x7f]*)?")
-
-
 def canonical_link(url: str | None) -> str | None:
     """The link a story is known by across sources: without tracking, scheme and
     host in lower case, no default port, no fragment; None for none."""
     if not url:
         return None
-    plain = _CANONICAL_ALREADY.fullmatch(url) if url.isascii() else None
-    if plain is not None:
-        return url if plain[1] else url + "/"
+    if is_plain_link(url):  # most entry links: canonical but for an empty path's "/"
+        return url if url.count("/") > 2 else url + "/"
     return _rebuilt_canonical_link(url)
 
 

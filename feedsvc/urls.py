@@ -145,14 +145,22 @@ def host_name(url: str | None) -> str:
     return host.removeprefix("www.")
 
 
-# urljoin gives back as they are a plain absolute http(s) URL (no params,
-# query or fragment that its round trip through urlunparse might drop; no host
-# it would reread) and an opaque URI such as urn:…, tag:… or mailto:…, whose
-# scheme is not one it resolves against. Neither has the "//" after its scheme
-# that feedparser's _urifixer collapses.
-_SELF_JOINING_WEB_URL = re.compile(
-    r"https?://[^/?#;\[\]\\@%\x00-\x20\x7f]+(?:/[^?#;\\\x00-\x20\x7f]*)?"
-)
+# The shape most entry links have, which urljoin and links.canonical_link both
+# give back as it is: lower-case http(s) and host labels (no port, userinfo or
+# brackets to reread, no trailing dot), a path without params, query or
+# fragment (which a round trip through urlunparse may drop), backslash, space
+# or control; nothing between "://" and the host (feedparser's _urifixer
+# collapses extra slashes there).
+_PLAIN_LINK = re.compile(r"https?://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?:/[^?#;\\\x00-\x20\x7f]*)?")
+
+
+def is_plain_link(url: str) -> bool:
+    """Whether the URL has the plain shape above: a shortcut's test, no check."""
+    return url.isascii() and _PLAIN_LINK.fullmatch(url) is not None
+
+
+# urljoin gives back as it is an opaque URI too (urn:…, tag:…, mailto:…),
+# whose scheme is not one it resolves against.
 # Lower-case scheme characters from the very start (nothing for urlsplit to
 # strip), no "/" after the colon (no host to parse), and no tab or line break
 # (which urlsplit removes before it reads the URL).
@@ -162,7 +170,7 @@ _OPAQUE_URI = re.compile(r"([a-z][a-z0-9+.-]*):(?!/)[^\t\n\r]*")
 def joins_to_itself(base: str, uri: str) -> bool:
     """Whether `urljoin(base, uri)` is `uri` as it is, known from its shape
     without urljoin's two parses; False also when not known."""
-    if uri.isascii() and _SELF_JOINING_WEB_URL.fullmatch(uri):
+    if is_plain_link(uri):
         return _base_parses(base)
     opaque = _OPAQUE_URI.fullmatch(uri)
     if opaque is not None and opaque[1] not in uses_relative:
